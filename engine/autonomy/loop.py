@@ -1,0 +1,178 @@
+"""The goal loop: propose a trial, run it through the registry, record, learn, check.
+
+It stops when the goal is reached, the trial or time budget is spent, progress
+stagnates, or the user pauses/stops it, and it writes why. Every number it reports
+comes from a recorded trial. The loop keeps no state of its own: after a restart it
+reads the goal's trials from the database and carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pydantic import BaseModel
+
+from engine.actions import ActionContext, ActionError, ActionResult, UserRef, call, register
+from engine.autonomy.proposer import BanditProposer, Proposal
+from engine.goals.service import spec_of
+from engine.goals.spec import GoalSpec
+from storage.repositories import goals as goal_repo
+from storage.repositories.trials import trials_for_goal
+
+log = logging.getLogger("mltrainer.autonomy")
+TRIAL_TIMEOUT_SECONDS = 3600
+
+
+class LoopParams(BaseModel):
+    goal_id: int
+
+
+def best_of(spec: GoalSpec, values: list[float | None]) -> tuple[float | None, int | None]:
+    best, index = None, None
+    for position, value in enumerate(values):
+        if spec.better(value, best):
+            best, index = value, position
+    return best, index
+
+
+def stop_reason(
+    spec: GoalSpec, values: list[float | None], minutes_used: float
+) -> tuple[str, str] | None:
+    """(status, reason) when the loop must stop, else None."""
+    best, best_index = best_of(spec, values)
+    if spec.reached(best):
+        return "achieved", f"{spec.metric} {best:.4f} {spec.direction} {spec.threshold}"
+    if len(values) >= spec.max_trials:
+        return "exhausted", f"trial budget of {spec.max_trials} spent (best {best})"
+    if minutes_used >= spec.max_minutes:
+        return "exhausted", f"time budget of {spec.max_minutes:g} minutes spent (best {best})"
+    since = len(values) - 1 - best_index if best_index is not None else len(values)
+    if since >= spec.stagnation_trials:
+        return "exhausted", (
+            f"no improvement in the last {since} trials "
+            f"(stagnation limit {spec.stagnation_trials}; best {best})"
+        )
+    return None
+
+
+def train_params(spec: GoalSpec, proposal: Proposal, seed: int) -> dict:
+    data = {
+        k: v
+        for k, v in spec.model_dump(mode="json").items()
+        if k in ("symbols", "source", "start", "end", "dataset_id", "target_column", "horizon")
+        and v is not None
+    }
+    return {
+        **data,
+        "model_id": proposal.model_id,
+        "model_params": proposal.model_params,
+        "task": spec.task,
+        "metric": spec.metric,
+        "validation": "walk_forward" if spec.symbols else "kfold",
+        "seed": seed,
+    }
+
+
+def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, int | None, str]:
+    """One trial through the registry (compliance, job, trial row); returns its metric."""
+    try:
+        outcome = call("train_model", params, user, goal_id=goal_id, wait=TRIAL_TIMEOUT_SECONDS)
+    except ActionError as error:
+        return None, None, str(error)
+    if outcome.status != "succeeded" or outcome.result is None:
+        return None, None, outcome.error or outcome.status
+    values = outcome.result.values
+    return values.get("metric_value"), values.get("trial_id"), "ok"
+
+
+def _values(goal_id: int) -> tuple[list[tuple[str, float | None]], float]:
+    trials = trials_for_goal(goal_id)
+    history = [
+        (t.family or "", t.metric_value if t.status == "succeeded" else None) for t in trials
+    ]
+    minutes = sum(t.duration_s or 0 for t in trials) / 60
+    return history, minutes
+
+
+@register(
+    "run_goal_loop",
+    description="Work toward a goal autonomously: propose a model and parameters, train it "
+    "walk-forward as a recorded trial, learn from the result, and repeat until the goal is "
+    "reached, its budget is spent, progress stagnates or the user stops it. Start it with "
+    "control_goal.",
+    params=LoopParams,
+    long=True,
+    cpu_bound=False,  # it waits on trial jobs that run in the process pool
+    idempotent=True,  # stateless: a retry resumes from the recorded trials
+    category="goals",
+)
+def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
+    goal = goal_repo.get_goal(params.goal_id)
+    if goal is None:
+        raise ActionError(f"Goal {params.goal_id} does not exist.")
+    spec = spec_of(goal)
+    from storage.optuna_store import optuna_storage
+
+    history, minutes = _values(goal.id)
+    proposer = BanditProposer(
+        goal.id, spec, history, seed=ctx.seed or goal.id, storage=optuna_storage()
+    )
+    started = time.monotonic()
+    while True:
+        goal = goal_repo.get_goal(goal.id)
+        if goal.status != "active":
+            return ActionResult(
+                f"Goal {goal.id} loop ended: the goal is {goal.status}.",
+                {"goal_id": goal.id, "status": goal.status},
+            )
+        if ctx.cancelled():
+            goal_repo.set_status_if(
+                goal.id, ("active",), "stopped", stop_reason="the loop job was cancelled"
+            )
+            return ActionResult("Loop cancelled.", {"goal_id": goal.id, "status": "stopped"})
+        values = [value for _, value in history]
+        used = minutes + (time.monotonic() - started) / 60
+        decision = stop_reason(spec, values, used)
+        if decision is not None:
+            status, reason = decision
+            goal_repo.set_status_if(goal.id, ("active",), status, stop_reason=reason)
+            best, _ = best_of(spec, values)
+            log.info("goal %s %s: %s", goal.id, status, reason)
+            return ActionResult(
+                f"Goal {goal.id} {status}: {reason}.",
+                {"goal_id": goal.id, "status": status, "best": best, "trials": len(values)},
+            )
+        proposal = proposer.propose()
+        value, trial_id, note = run_trial(
+            ctx.user, goal.id, train_params(spec, proposal, seed=len(values))
+        )
+        proposer.observe(proposal, value)
+        history = proposer.history
+        values = [v for _, v in history]
+        best, best_index = best_of(spec, values)
+        updates = {"trials_run": len(values), "best_value": best}
+        if best_index == len(values) - 1 and trial_id is not None:
+            updates["best_trial_id"] = trial_id
+        goal_repo.update_goal(goal.id, **updates)
+        ctx.progress(
+            min(len(values) / spec.max_trials, 1.0),
+            value=value if value is not None else float("nan"),
+            best=best if best is not None else float("nan"),
+        )
+        log.info(
+            "goal %s trial %s %s -> %s (%s; %s)",
+            goal.id,
+            len(values),
+            proposal.model_id,
+            value,
+            proposal.reason,
+            note,
+        )
+
+
+def launch(user: UserRef, goal_id: int) -> int:
+    """Start (or resume) a goal's loop as a background job; returns the job id."""
+    outcome = call("run_goal_loop", {"goal_id": goal_id}, user, goal_id=goal_id)
+    goal_repo.update_goal(goal_id, loop_job_id=outcome.job_id)
+    return outcome.job_id

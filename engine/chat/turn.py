@@ -1,0 +1,235 @@
+"""One chat turn: the user's message in, action calls and a reply out, all persisted.
+
+Claude (when a key is set) or the offline planner decides which actions to call;
+both go through `engine.actions.call`, so permissions, validation, policy and job
+records are the same as for every other caller. Actions that need confirmation are
+recorded as pending and run only when the user confirms in the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.actions import ActionError, CallOutcome, call, get_action
+from engine.actions.base import NeedsConfirmation
+from engine.actions.context import UserRef
+from engine.chat import conversations
+from storage.repositories import conversations as repo
+
+log = logging.getLogger("mltrainer.chat")
+
+
+@dataclass
+class TurnEvent:
+    """What the page draws as the turn unfolds."""
+
+    kind: str  # text | tool | confirm | error | done
+    text: str = ""
+    message_id: int | None = None
+    action: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    outcome: CallOutcome | None = None
+
+
+def mode_for(requested: str = "auto") -> str:
+    from engine.config import get_settings
+
+    if requested == "offline":
+        return "offline"
+    return "claude" if get_settings().anthropic_api_key else "offline"
+
+
+def record_tool_call(
+    user: UserRef,
+    conversation_id: int,
+    action: str,
+    params: dict[str, Any],
+    *,
+    confirmed: bool = False,
+) -> tuple[repo.MessageRecord, CallOutcome | None, str | None]:
+    """Run one action for the chat and store it as a `tool` message."""
+    payload: dict[str, Any] = {"action": action, "params": params}
+    try:
+        outcome = call(action, params, user, confirmed=confirmed)
+    except NeedsConfirmation as pending:
+        payload["status"] = "awaiting_confirmation"
+        message = repo.add_message(conversation_id, "tool", str(pending), payload=payload)
+        return message, None, str(pending)
+    except ActionError as error:
+        payload.update(status="refused", error=str(error))
+        message = repo.add_message(conversation_id, "tool", str(error), payload=payload)
+        return message, None, str(error)
+    payload.update(status=outcome.status, job_id=outcome.job_id, error=outcome.error)
+    content = outcome.result.summary if outcome.result else (outcome.error or outcome.status)
+    message = repo.add_message(
+        conversation_id, "tool", content, payload=payload, job_id=outcome.job_id
+    )
+    return message, outcome, outcome.error
+
+
+def confirm_pending(user: UserRef, conversation_id: int, message_id: int) -> TurnEvent:
+    """Run an action the user has just confirmed; the pending message records the answer."""
+    conversation = conversations.get(user, conversation_id)
+    conversations.require_writer(user, conversation)
+    pending = next((m for m in repo.list_messages(conversation_id) if m.id == message_id), None)
+    if pending is None or (pending.payload or {}).get("status") != "awaiting_confirmation":
+        raise ActionError("There is nothing waiting for confirmation here.")
+    repo.update_message_payload(message_id, {**pending.payload, "status": "confirmed"})
+    action, params = pending.payload["action"], pending.payload.get("params", {})
+    message, outcome, error = record_tool_call(
+        user, conversation_id, action, params, confirmed=True
+    )
+    return TurnEvent("tool", error or "", message.id, action, params, outcome)
+
+
+def decline_pending(user: UserRef, conversation_id: int, message_id: int) -> None:
+    conversation = conversations.get(user, conversation_id)
+    conversations.require_writer(user, conversation)
+    for message in repo.list_messages(conversation_id):
+        if message.id == message_id and (message.payload or {}).get("status") == (
+            "awaiting_confirmation"
+        ):
+            repo.update_message_payload(message_id, {**message.payload, "status": "declined"})
+
+
+def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[TurnEvent]:
+    from engine.llm.planner import plan
+
+    started = time.perf_counter()
+    planned = plan(text)
+    # The reply says what was understood before the results it led to.
+    reply = repo.add_message(
+        conversation_id,
+        "assistant",
+        planned.message,
+        payload={"mode": "offline", "understood": planned.understood},
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
+    yield TurnEvent("text", planned.message, reply.id)
+    for planned_call in planned.calls:
+        message, outcome, error = record_tool_call(
+            user, conversation_id, planned_call.action, planned_call.params
+        )
+        kind = (
+            "confirm"
+            if (message.payload or {}).get("status") == "awaiting_confirmation"
+            else "tool"
+        )
+        yield TurnEvent(
+            kind, error or "", message.id, planned_call.action, planned_call.params, outcome
+        )
+    yield TurnEvent("done", message_id=reply.id)
+
+
+class ClaudeUnavailableForChat(ActionError):
+    """Claude could not answer this turn; the page offers the offline planner instead."""
+
+
+def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[TurnEvent]:
+    from engine.llm.claude import ClaudeChat, ClaudeUnavailable, ToolOutcome
+    from engine.memory import build_context
+
+    window = build_context(conversation_id, text)
+    window.recent = [m for m in window.recent if not (m.role == "user" and m.content == text)]
+    history = window.as_messages()
+    tool_events: list[TurnEvent] = []
+
+    def execute_tool(name: str, tool_input: dict[str, Any]) -> ToolOutcome:
+        message, outcome, error = record_tool_call(user, conversation_id, name, tool_input)
+        awaiting = (message.payload or {}).get("status") == "awaiting_confirmation"
+        tool_events.append(
+            TurnEvent(
+                "confirm" if awaiting else "tool",
+                error or "",
+                message.id,
+                name,
+                tool_input,
+                outcome,
+            )
+        )
+        if awaiting:
+            return ToolOutcome.awaiting_confirmation(name, tool_input, error)
+        if outcome is None:
+            return ToolOutcome.failure(error or "refused", name=name)
+        return ToolOutcome.from_call(outcome)
+
+    chunks: list[str] = []
+    usage: dict[str, Any] = {}
+    latency_ms = None
+    chat = ClaudeChat()
+    try:
+        for event in chat.run_turn(history, text, user, execute_tool):
+            if event.kind in ("text", "notice"):
+                piece = event.text if event.kind == "text" else f"\n\n_{event.text}_\n\n"
+                chunks.append(piece)
+                yield TurnEvent("text", piece)
+            elif event.kind == "tool_result":
+                while tool_events:
+                    yield tool_events.pop(0)
+            elif event.kind == "done":
+                usage = event.usage.to_dict() if event.usage else {}
+                latency_ms = (event.latency_s or 0) * 1000
+    except ClaudeUnavailable as error:
+        repo.add_message(
+            conversation_id,
+            "assistant",
+            f"Claude is unavailable: {error}",
+            payload={"mode": "claude", "error": getattr(error, "reason", "")},
+        )
+        raise ClaudeUnavailableForChat(
+            f"{error} You can answer this request with the offline planner instead."
+        ) from None
+    reply = repo.add_message(
+        conversation_id,
+        "assistant",
+        "".join(chunks),
+        payload={"mode": "claude", "model": chat.model, **usage},
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        latency_ms=latency_ms,
+    )
+    yield from tool_events
+    yield TurnEvent("done", message_id=reply.id)
+
+
+def answer_offline(user: UserRef, conversation_id: int) -> Iterator[TurnEvent]:
+    """Answer the conversation's last user message with the offline planner."""
+    conversation = conversations.get(user, conversation_id)
+    conversations.require_writer(user, conversation)
+    last = next(
+        (m for m in reversed(repo.list_messages(conversation_id)) if m.role == "user"), None
+    )
+    if last is None:
+        raise ActionError("There is no request to answer.")
+    yield from run_offline_turn(user, conversation_id, last.content)
+
+
+def send(
+    user: UserRef, conversation_id: int, text: str, *, mode: str = "auto"
+) -> Iterator[TurnEvent]:
+    """Store the user's message and run the turn; yields events as they happen."""
+    conversation = conversations.get(user, conversation_id)
+    conversations.require_writer(user, conversation)
+    text = text.strip()
+    if not text:
+        raise ActionError("Type a request first.")
+    repo.add_message(conversation_id, "user", text)
+    if mode_for(mode) == "claude":
+        yield from run_claude_turn(user, conversation_id, text)
+    else:
+        yield from run_offline_turn(user, conversation_id, text)
+
+
+def pending_confirmations(messages: list[repo.MessageRecord]) -> list[repo.MessageRecord]:
+    return [m for m in messages if (m.payload or {}).get("status") == "awaiting_confirmation"]
+
+
+def action_needs_confirmation(name: str) -> bool:
+    try:
+        return get_action(name).needs_confirmation
+    except KeyError:
+        return False

@@ -1,0 +1,119 @@
+"""Configuration from environment variables, then `.streamlit/secrets.toml`, then defaults.
+
+Every setting has a working default so `make run` needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
+
+
+def _secrets_file() -> dict[str, str]:
+    path = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    return {key: str(value) for key, value in raw.items() if not isinstance(value, dict)}
+
+
+def _read(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value not in (None, ""):
+        return value
+    value = _secrets_file().get(name)
+    if value not in (None, ""):
+        return value
+    return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    anthropic_api_key: str | None
+    anthropic_base_url: str | None
+    claude_model: str
+    polygon_api_key: str | None
+    fred_api_key: str | None
+    executor: str
+    dask_address: str | None
+    metrics_port: int
+    cookie_key: str
+    session_hours: float
+    upload_limit_mb: int
+    process_workers: int
+    thread_workers: int
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def secret_values(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        candidates = [
+            self.anthropic_api_key,
+            self.polygon_api_key,
+            self.fred_api_key,
+            self.cookie_key,
+        ]
+        return [value for value in candidates if value and len(value) >= 6]
+
+
+def _cookie_key(data_dir: Path) -> str:
+    configured = _read("MLTRAINER_COOKIE_KEY")
+    if configured:
+        return configured
+    path = data_dir / "cookie_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # O_EXCL so two processes starting together cannot both write a key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    data_dir = Path(_read("MLTRAINER_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    cores = os.cpu_count() or 2
+    return Settings(
+        data_dir=data_dir,
+        database_url=_read("DATABASE_URL", f"sqlite:///{data_dir / 'mltrainer.db'}"),
+        redis_url=_read("REDIS_URL"),
+        anthropic_api_key=_read("ANTHROPIC_API_KEY"),
+        anthropic_base_url=_read("ANTHROPIC_BASE_URL"),
+        claude_model=_read("MLTRAINER_CLAUDE_MODEL", DEFAULT_CLAUDE_MODEL),
+        polygon_api_key=_read("POLYGON_API_KEY"),
+        fred_api_key=_read("FRED_API_KEY"),
+        executor=_read("MLTRAINER_EXECUTOR", "local"),
+        dask_address=_read("MLTRAINER_DASK_ADDRESS"),
+        metrics_port=int(_read("MLTRAINER_METRICS_PORT", "9464")),
+        cookie_key=_cookie_key(data_dir),
+        session_hours=float(_read("MLTRAINER_SESSION_HOURS", "8")),
+        upload_limit_mb=int(_read("MLTRAINER_UPLOAD_LIMIT_MB", "200")),
+        process_workers=int(_read("MLTRAINER_PROCESS_WORKERS", str(cores))),
+        thread_workers=int(_read("MLTRAINER_THREAD_WORKERS", str(max(4, cores)))),
+    )
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

@@ -1,0 +1,36 @@
+"""The background executor: a durable job queue on the database (see docs/executor.md).
+
+Jobs go ``queued -> running -> succeeded | failed | cancelled`` (``interrupted`` when
+the worker running one died: it is then retried or failed). Backends: ``local`` (spawned
+processes for CPU-bound actions, threads for I/O-bound ones) and ``dask``. Workers write
+progress and results to the database themselves; the service only schedules.
+"""
+
+from engine.executor.api import cancel, events, list_recent, status, submit, wait
+from engine.executor.config import ExecutorConfig
+from engine.executor.service import (
+    ExecutorService,
+    current,
+    ensure_started,
+    run_worker_forever,
+    shutdown,
+    start,
+)
+from storage.repositories.jobs import JobRecord
+
+__all__ = [
+    "ExecutorConfig",
+    "ExecutorService",
+    "JobRecord",
+    "cancel",
+    "current",
+    "ensure_started",
+    "events",
+    "list_recent",
+    "run_worker_forever",
+    "shutdown",
+    "start",
+    "status",
+    "submit",
+    "wait",
+]

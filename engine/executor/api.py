@@ -1,0 +1,154 @@
+"""The executor's public functions (re-exported by ``engine.executor``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from engine.actions.base import ActionError, PermissionDenied, json_safe
+from engine.actions.context import UserRef
+from engine.executor import service as _service
+from engine.executor.dag import check_parents
+from engine.executor.downsample import SeriesCache
+from storage.repositories import jobs
+from storage.repositories.jobs import JobRecord
+
+# States after which a job never changes again. ``interrupted`` is only a moment in this
+# executor's life (it is resolved into a retry, ``failed`` or ``cancelled`` right away).
+SETTLED = ("succeeded", "failed", "cancelled")
+
+_series = SeriesCache()
+
+
+def submit(
+    action: str,
+    params: dict[str, Any] | None,
+    user: UserRef,
+    depends_on: list[int] | tuple[int, ...] = (),
+    goal_id: int | None = None,
+    *,
+    max_attempts: int | None = None,
+) -> int:
+    """Queue a job for ``action`` and return its id (the row is committed before anything
+    runs). It starts when every job in ``depends_on`` has succeeded; if one fails or is
+    cancelled, this job is cancelled with an error naming it.
+
+    Permissions and policy checks belong to ``engine.actions.call``, which calls this.
+    """
+    from engine.actions.dispatch import resolve_action, validate_params
+    from engine.executor.config import max_attempts_from_env
+    from engine.observability.metrics import JOBS_SUBMITTED
+
+    definition = resolve_action(action)
+    validated = validate_params(definition, params)
+    stored = json_safe(validated.model_dump(mode="json"))
+    parents = check_parents(list(depends_on or ()))
+    attempts = max_attempts or max_attempts_from_env()
+    job_id = jobs.create_job(
+        definition.name,
+        stored,
+        user.id,
+        goal_id=goal_id,
+        cpu_bound=definition.cpu_bound,
+        idempotent=definition.idempotent,
+        max_attempts=attempts,
+        depends_on=parents,
+    )
+    JOBS_SUBMITTED.labels(definition.name).inc()
+    running = _service.current()
+    if running is not None:
+        running.wake()
+    return job_id
+
+
+def status(job_id: int) -> JobRecord | None:
+    return jobs.get_job(job_id)
+
+
+def _require(job_id: int) -> JobRecord:
+    job = jobs.get_job(job_id)
+    if job is None:
+        raise ActionError(f"Job {job_id} does not exist.")
+    return job
+
+
+def cancel(job_id: int, by_user: UserRef | None = None) -> JobRecord:
+    """Cancel a job: a queued one is cancelled at once and never starts; a running one
+    stops at its action's next ``ctx.cancelled()`` check. ``by_user`` (when given) must
+    own the job or be an admin. Cancelling a finished job changes nothing."""
+    from engine.observability.metrics import JOBS_FINISHED
+
+    job = _require(job_id)
+    if by_user is not None and not (by_user.role == "admin" or by_user.id == job.user_id):
+        raise PermissionDenied(f"Only the owner of job {job_id} or an admin can cancel it.")
+    if job.status in SETTLED:
+        return job
+    jobs.request_cancel(job_id)
+    if jobs.finish(job_id, "cancelled", error="Cancelled by request.", only_from=("queued",)):
+        JOBS_FINISHED.labels(job.action, "cancelled").inc()
+        from engine.executor import recovery
+
+        recovery.cancel_blocked()
+        _service.notify_changed()
+    running = _service.current()
+    if running is not None:
+        running.wake(cascade=True)
+    return _require(job_id)
+
+
+def wait(job_id: int, timeout: float | None = None) -> JobRecord:
+    """Block until the job has settled (succeeded, failed, cancelled) or ``timeout`` seconds
+    passed; returns its record either way."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        job = _require(job_id)
+        if job.status in SETTLED:
+            return job
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return job
+            pause = min(delay, remaining)
+        else:
+            pause = delay
+        with _service.changed:
+            _service.changed.wait(pause)
+        delay = min(delay * 2, 0.25)
+
+
+def events(job_id: int, max_points: int = 500) -> list[dict[str, Any]]:
+    """Progress points of the job's current attempt for a chart: at most ``max_points``
+    dicts with ``elapsed_s``, ``fraction`` and one key per metric, downsampled with
+    min-max decimation (spikes and both ends are kept). Only new events are read on
+    repeated calls."""
+    job = jobs.get_job(job_id)
+    if job is None:
+        return []
+    lock, series = _series.get((job_id, job.attempts, job.created_at))
+    with lock:
+        series.extend(jobs.read_events_after(job_id, series.last_event_id))
+        return series.points(max_points)
+
+
+def list_recent(
+    user: UserRef,
+    limit: int = 20,
+    *,
+    all_users: bool = False,
+    statuses: tuple[str, ...] | None = None,
+    include_inline: bool = False,
+) -> list[JobRecord]:
+    """The user's most recent background jobs (newest first); ``all_users`` (admins only)
+    lists everyone's."""
+    if all_users and user.role != "admin":
+        raise PermissionDenied("Only an admin can list everyone's jobs.")
+    owner = None if all_users else user.id
+    if owner is None and not all_users and user.role != "admin":
+        return []
+    return jobs.list_jobs(
+        user_id=owner,
+        statuses=statuses,
+        limit=limit,
+        inline=None if include_inline else False,
+    )

@@ -1,0 +1,132 @@
+"""Jobs whose worker died, and jobs that can never run.
+
+A running job whose worker is known to be dead (its process exited) or whose heartbeat
+went stale becomes ``interrupted``; it is then requeued if its action is idempotent and
+it has attempts left, cancelled if someone asked for that, and failed otherwise. Every
+transition re-checks its precondition in the UPDATE itself, so several services sharing
+a database can run these functions at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from storage.models import utcnow
+from storage.repositories import jobs
+
+log = logging.getLogger("mltrainer.executor")
+
+DIED = "the worker running this job died"
+FORCED = "the action ignored the cancel request, so its process was stopped"
+
+
+def _finished(action: str, status: str) -> None:
+    from engine.observability.metrics import JOBS_FINISHED
+
+    JOBS_FINISHED.labels(action, status).inc()
+
+
+def resolve_interrupted(job_id: int) -> str | None:
+    """interrupted -> queued (retry) | cancelled | failed. Returns the new status."""
+    job = jobs.get_job(job_id)
+    if job is None or job.status != "interrupted":
+        return None
+    reason = job.error or f"Interrupted: {DIED}."
+    if job.cancel_requested:
+        error = "Cancelled by request."
+        if FORCED in (job.error or ""):
+            error = f"Cancelled by request; {FORCED}."
+        if jobs.finish(job_id, "cancelled", error=error, only_from=("interrupted",)):
+            _finished(job.action, "cancelled")
+            return "cancelled"
+        return None
+    if job.idempotent and job.attempts < job.max_attempts:
+        note = f"{reason} Retrying (attempt {job.attempts + 1} of {job.max_attempts})."
+        if jobs.requeue(job_id, note):
+            log.warning("job %s (%s) interrupted; requeued", job_id, job.action)
+            return "queued"
+        return None
+    if job.idempotent:
+        error = f"Failed: {DIED} on each of its {job.attempts} attempts."
+    else:
+        error = (
+            f"Failed: {DIED}, and '{job.action}' is not safe to run twice, so it was not retried."
+        )
+    if jobs.finish(job_id, "failed", error=error, only_from=("interrupted",)):
+        log.error("job %s (%s) failed: %s", job_id, job.action, error)
+        _finished(job.action, "failed")
+        return "failed"
+    return None
+
+
+def interrupt(job_id: int, reason: str, **conditions) -> str | None:
+    """running -> interrupted (if ``conditions`` still hold), then resolved."""
+    job = jobs.get_job(job_id)
+    if job is None:
+        return None
+    if not jobs.mark_interrupted(job_id, f"Interrupted: {reason}.", **conditions):
+        return None
+    _finished(job.action, "interrupted")
+    return resolve_interrupted(job_id) or "interrupted"
+
+
+def interrupt_dead_worker(job_id: int, worker_prefix: str, reason: str = DIED) -> str | None:
+    """The process whose worker names start with ``worker_prefix`` is gone."""
+    return interrupt(job_id, reason, worker_prefix=worker_prefix)
+
+
+def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int, str]]:
+    """Stale running jobs, leftover interrupted ones, and quick calls whose process died."""
+    changed: list[tuple[int, str]] = []
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    for job in jobs.stale_running(cutoff):
+        outcome = interrupt(
+            job.id,
+            f"{DIED} (no heartbeat for {stale_seconds:g}s)",
+            stale_before=cutoff,
+        )
+        if outcome:
+            changed.append((job.id, outcome))
+    for job in jobs.list_jobs(statuses=("interrupted",), limit=500):
+        outcome = resolve_interrupted(job.id)
+        if outcome:
+            changed.append((job.id, outcome))
+    inline_cutoff = utcnow() - timedelta(seconds=inline_stale_seconds)
+    for job in jobs.stale_running(inline_cutoff, inline=True):
+        error = f"Failed: the process running this call stopped ({inline_stale_seconds:g}s)."
+        if jobs.finish(job.id, "failed", error=error, only_from=("running",)):
+            _finished(job.action, "failed")
+            changed.append((job.id, "failed"))
+    for job_id in jobs.queued_cancel_requested():
+        if jobs.finish(job_id, "cancelled", error="Cancelled by request.", only_from=("queued",)):
+            changed.append((job_id, "cancelled"))
+    return changed
+
+
+def cancel_blocked() -> list[int]:
+    """Queued jobs with a failed or cancelled dependency are cancelled, naming it; repeated
+    so a whole chain below a failure goes in one call."""
+    cancelled: list[int] = []
+    for _ in range(100):
+        blocked = jobs.blocked_dependents()
+        if not blocked:
+            break
+        progressed = False
+        done: set[int] = set()
+        for job_id, parent_id, parent_action, parent_status in blocked:
+            if job_id in done:
+                continue
+            done.add(job_id)
+            error = (
+                f"Cancelled: it depends on job {parent_id} ({parent_action}), "
+                f"which {parent_status}."
+            )
+            if jobs.finish(job_id, "cancelled", error=error, only_from=("queued",)):
+                job = jobs.get_job(job_id)
+                _finished(job.action if job else "unknown", "cancelled")
+                cancelled.append(job_id)
+                progressed = True
+        if not progressed:
+            break
+    return cancelled

@@ -1,0 +1,1 @@
+"""Learning from trials: performance tracking, trend detection, insights."""

@@ -1,0 +1,199 @@
+"""What a goal's trials say: trend, families, failures, significance, what to try next."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from statistics import median
+from typing import Any
+
+from engine.feedback.deflated_sharpe import deflated_sharpe_from_moments
+from engine.feedback.trend import detect_trend
+from engine.goals.spec import GoalSpec
+
+MIN_TRIALS_TO_DROP = 3
+
+
+def _oriented(spec: GoalSpec, value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value if spec.direction == ">=" else -value
+
+
+def family_table(spec: GoalSpec, trials) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for trial in trials:
+        row = rows.setdefault(
+            trial.family or "unknown",
+            {
+                "family": trial.family or "unknown",
+                "trials": 0,
+                "failed": 0,
+                "values": [],
+                "seconds": [],
+            },
+        )
+        row["trials"] += 1
+        if trial.status != "succeeded" or trial.metric_value is None:
+            row["failed"] += 1
+        else:
+            row["values"].append(trial.metric_value)
+        if trial.duration_s:
+            row["seconds"].append(trial.duration_s)
+    table = []
+    for row in rows.values():
+        values = row.pop("values")
+        seconds = row.pop("seconds")
+        oriented = [_oriented(spec, v) for v in values]
+        best = None
+        if values:
+            best = values[oriented.index(max(oriented))]
+        table.append(
+            {
+                **row,
+                "failure_rate": row["failed"] / row["trials"],
+                "best": best,
+                "mean": sum(values) / len(values) if values else None,
+                "mean_seconds": sum(seconds) / len(seconds) if seconds else None,
+            }
+        )
+    return sorted(table, key=lambda r: -(_oriented(spec, r["best"]) or -math.inf))
+
+
+def common_errors(trials, limit: int = 5) -> list[dict[str, Any]]:
+    errors = Counter(
+        (t.error or "unknown error").splitlines()[0][:160]
+        for t in trials
+        if t.status != "succeeded"
+    )
+    return [{"error": text, "count": count} for text, count in errors.most_common(limit)]
+
+
+def significance(trials) -> dict[str, Any] | None:
+    """Deflated Sharpe of the best strategy given every trial's Sharpe (price goals)."""
+    stats = []
+    for trial in trials:
+        metrics = trial.metrics or {}
+        daily = metrics.get("strategy_sharpe_daily")
+        if isinstance(daily, dict):
+            daily = daily.get("mean")
+        if isinstance(daily, (int, float)) and math.isfinite(daily):
+            stats.append((daily, metrics))
+    if not stats:
+        return None
+    best_daily, best_metrics = max(stats, key=lambda item: item[0])
+
+    def number(name: str, default: float) -> float:
+        value = best_metrics.get(name, default)
+        return value.get("mean", default) if isinstance(value, dict) else value
+
+    return deflated_sharpe_from_moments(
+        best_daily,
+        int(number("strategy_n_obs", 0)),
+        float(number("strategy_skew", 0.0)),
+        float(number("strategy_kurtosis", 3.0)),
+        [daily for daily, _ in stats],
+    )
+
+
+def parameter_importances(goal_id: int, family: str) -> dict[str, float]:
+    import optuna
+
+    from storage.optuna_store import optuna_storage
+
+    try:
+        study = optuna.load_study(study_name=f"goal-{goal_id}-{family}", storage=optuna_storage())
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(complete) < 3:
+            return {}
+        return dict(optuna.importance.get_param_importances(study))
+    except (KeyError, ValueError, RuntimeError):
+        return {}
+
+
+def recommendations(
+    spec: GoalSpec,
+    families: list[dict[str, Any]],
+    trend,
+    stagnant: int,
+    significance_report: dict[str, Any] | None,
+    best_trial,
+) -> list[dict]:
+    advice = []
+    scored = [f for f in families if f["best"] is not None]
+    if scored:
+        top = scored[0]
+        params = (best_trial.params or {}).get("model_params") if best_trial else None
+        advice.append(
+            {
+                "what": f"continue with family '{top['family']}'"
+                + (f" near {best_trial.model_id} {params}" if best_trial else ""),
+                "why": f"best {spec.metric} so far ({top['best']:.4f}) over {top['trials']} trials",
+            }
+        )
+        cut = median(_oriented(spec, f["best"]) for f in scored)
+        for family in scored[1:]:
+            if family["trials"] >= MIN_TRIALS_TO_DROP and _oriented(spec, family["best"]) < cut:
+                advice.append(
+                    {
+                        "what": f"drop family '{family['family']}'",
+                        "why": f"its best ({family['best']:.4f}) is below the median "
+                        f"family after {family['trials']} trials",
+                    }
+                )
+    for family in families:
+        if family["trials"] >= MIN_TRIALS_TO_DROP and family["failure_rate"] >= 0.5:
+            advice.append(
+                {
+                    "what": f"drop or fix family '{family['family']}'",
+                    "why": f"{family['failure_rate']:.0%} of its trials failed",
+                }
+            )
+    if trend.label in ("stable", "declining") and stagnant >= max(3, spec.stagnation_trials // 2):
+        advice.append(
+            {
+                "what": "change the problem, not the model: another horizon, more "
+                "history, or other features",
+                "why": f"no improvement in {stagnant} trials and the trend is {trend.label}",
+            }
+        )
+    if significance_report and significance_report.get("deflated_sharpe", 1) < 0.95:
+        advice.append(
+            {
+                "what": "treat the best Sharpe ratio as unproven",
+                "why": f"deflated Sharpe probability "
+                f"{significance_report['deflated_sharpe']:.2f} < 0.95 after "
+                f"{significance_report['n_trials']} trials",
+            }
+        )
+    return advice
+
+
+def goal_insights(goal_id: int, spec: GoalSpec, trials) -> dict[str, Any]:
+    values = [t.metric_value for t in trials if t.status == "succeeded"]
+    trend = detect_trend(values, higher_is_better=spec.direction == ">=")
+    families = family_table(spec, trials)
+    best_trial, best_value, best_index, stagnant = None, None, None, 0
+    for index, trial in enumerate(trials):
+        if trial.status == "succeeded" and spec.better(trial.metric_value, best_value):
+            best_trial, best_value, best_index = trial, trial.metric_value, index
+    stagnant = len(trials) - 1 - best_index if best_index is not None else len(trials)
+    report = significance(trials)
+    importances = parameter_importances(goal_id, families[0]["family"]) if families else {}
+    return {
+        "trials": len(trials),
+        "best_value": best_value,
+        "best_trial_id": best_trial.id if best_trial else None,
+        "trend": {
+            "label": trend.label,
+            "p_value": trend.p_value,
+            "slope": trend.slope,
+            "slope_ci": [trend.slope_low, trend.slope_high],
+        },
+        "trials_since_improvement": stagnant,
+        "families": families,
+        "common_errors": common_errors(trials),
+        "significance": report,
+        "parameter_importances": importances,
+        "recommendations": recommendations(spec, families, trend, stagnant, report, best_trial),
+    }

@@ -1,0 +1,532 @@
+"""Finance actions: options, portfolios, risk, indicators and backtests.
+
+Conventions (stated in every description): simple daily returns, 252 trading days
+a year, rates and volatilities as decimals, maturities in years.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.actions import ActionContext, ActionError, ActionResult, register
+from engine.finance import backtest, charts, indicators, portfolio, risk
+from engine.finance.data import load_close, load_ohlcv
+from engine.finance.implied_vol import implied_volatility as solve_implied_vol
+from engine.finance.options import price_options
+from engine.finance.params import (
+    BacktestParams,
+    FrontierParams,
+    ImpliedVolParams,
+    IndicatorParams,
+    PortfolioParams,
+    PriceOptionParams,
+    RiskReportParams,
+)
+
+CONVENTIONS = (
+    "Conventions: simple daily returns, 252 trading days a year, rates and "
+    "volatilities as decimals (0.2 = 20%), maturities in years."
+)
+
+
+def _is_scalar(*values) -> bool:
+    return not any(isinstance(v, list) for v in values)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2%}"
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+# ----------------------------------------------------------------------------- options
+
+
+@register(
+    "price_option",
+    description=f"""Price European or American vanilla options and compute their Greeks with
+    Black–Scholes–Merton (analytic, European), a Cox–Ross–Rubinstein binomial tree
+    (European or American) or Monte Carlo with antithetic variates (European, returns
+    its standard error). Every numeric parameter takes a number or a list; equal-length
+    lists price many options in one call. Greeks are plain derivatives: vega per 1.00
+    of volatility, theta per year, rho per 1.00 of rate. A single option also gets a
+    figure of its payoff, value and Greeks against spot. {CONVENTIONS}""",
+    params=PriceOptionParams,
+    category="finance",
+)
+def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
+    seed = ctx.seed if params.seed is None else params.seed
+    result = price_options(
+        params.spot,
+        params.strike,
+        params.maturity_years,
+        params.rate,
+        params.volatility,
+        params.dividend_yield,
+        params.option_type,
+        style=params.style,
+        method=params.method,
+        steps=params.steps,
+        paths=params.paths,
+        seed=seed,
+    )
+    scalar = _is_scalar(
+        params.spot,
+        params.strike,
+        params.maturity_years,
+        params.rate,
+        params.volatility,
+        params.dividend_yield,
+        params.option_type,
+    )
+    values = result.as_dict(scalar=scalar)
+    values.update({"style": params.style, "method": params.method, "count": len(result.price)})
+    if params.method == "binomial":
+        values["steps"] = params.steps
+    if params.method == "monte_carlo":
+        values.update({"paths": params.paths, "seed": seed})
+    table = pd.DataFrame({name: np.atleast_1d(v) for name, v in result.as_dict().items()})
+    kind = params.option_type if isinstance(params.option_type, str) else "mixed"
+    label = f"{params.style} {kind} ({params.method.replace('_', '-')})"
+    if scalar:
+        summary = (
+            f"{label.capitalize()}: price {result.price[0]:.4f}, delta {result.delta[0]:.4f}, "
+            f"gamma {result.gamma[0]:.4f}, vega {result.vega[0]:.4f}, "
+            f"theta {result.theta[0]:.4f}/yr, rho {result.rho[0]:.4f}"
+        )
+        if result.std_error is not None:
+            summary += f" (standard error {result.std_error[0]:.4f})"
+        figures = _profile_figures(params)
+    else:
+        figures = {}
+        summary = (
+            f"Priced {len(result.price):,} {label} options; "
+            f"prices from {result.price.min():.4f} to {result.price.max():.4f}."
+        )
+    return ActionResult(summary=summary, values=values, tables={"options": table}, figures=figures)
+
+
+def _profile_figures(params: PriceOptionParams) -> dict:
+    """Payoff and Greeks against spot for one option (none if the grid cannot be priced,
+    e.g. a binomial tree too coarse for the rates; the price itself stands)."""
+    try:
+        figure = charts.option_profile_figure(
+            params.spot,
+            params.strike,
+            params.maturity_years,
+            params.rate,
+            params.volatility,
+            params.dividend_yield,
+            params.option_type,
+            style=params.style,
+            method=params.method,
+            steps=params.steps,
+        )
+    except ActionError:
+        return {}
+    return {"profile": figure}
+
+
+@register(
+    "implied_volatility",
+    description=f"""Implied volatility of European options (Black–Scholes–Merton, vectorised
+    safeguarded Newton) or American options (bisection on a CRR binomial tree) from
+    observed prices. Numbers or equal-length lists. Prices outside the no-arbitrage
+    bounds are rejected with the bounds in the message. {CONVENTIONS}""",
+    params=ImpliedVolParams,
+    category="finance",
+)
+def implied_volatility(params: ImpliedVolParams, ctx: ActionContext) -> ActionResult:
+    result = solve_implied_vol(
+        params.price,
+        params.spot,
+        params.strike,
+        params.maturity_years,
+        params.rate,
+        params.dividend_yield,
+        params.option_type,
+        style=params.style,
+        steps=params.steps,
+    )
+    vols = result.volatility
+    scalar = _is_scalar(
+        params.price,
+        params.spot,
+        params.strike,
+        params.maturity_years,
+        params.rate,
+        params.dividend_yield,
+        params.option_type,
+    )
+    values = {
+        "implied_volatility": float(vols[0]) if scalar else vols.tolist(),
+        "iterations": result.iterations,
+        "converged": bool(result.converged.all()),
+        "style": params.style,
+    }
+    summary = (
+        f"Implied volatility {vols[0]:.4%} ({params.style})."
+        if scalar
+        else f"Implied volatilities of {vols.size:,} options: "
+        f"{vols.min():.2%} to {vols.max():.2%} (median {np.median(vols):.2%})."
+    )
+    table = pd.DataFrame({"implied_volatility": vols})
+    return ActionResult(summary=summary, values=values, tables={"implied_volatility": table})
+
+
+# ----------------------------------------------------------------------------- portfolios
+
+
+def _estimates(params: PortfolioParams) -> tuple[portfolio.Estimates, dict]:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    return portfolio.estimate(prices, params.covariance), provenance
+
+
+def _optimise(params: PortfolioParams, estimates: portfolio.Estimates):
+    return portfolio.optimize(
+        estimates,
+        params.objective,
+        risk_free_rate=params.risk_free_rate,
+        bounds=params.weight_bounds,
+        target_return=params.target_return,
+        target_volatility=params.target_volatility,
+    )
+
+
+def _portfolio_summary(result: portfolio.PortfolioResult) -> str:
+    top = result.weights.sort_values(ascending=False)
+    weights = ", ".join(f"{s} {w:.1%}" for s, w in top.items() if abs(w) >= 0.005)
+    return (
+        f"{result.objective.replace('_', ' ')} portfolio: expected return "
+        f"{_pct(result.expected_return)}, volatility {_pct(result.volatility)}, "
+        f"Sharpe {_num(result.sharpe)}. Weights: {weights}."
+    )
+
+
+def _weights_table(result: portfolio.PortfolioResult, estimates) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "weight": result.weights,
+            "risk_contribution": pd.Series(result.extras["risk_contributions"]),
+            "expected_return": estimates.mu.to_numpy(),
+            "volatility": np.sqrt(np.diag(estimates.cov.to_numpy())),
+        }
+    ).rename_axis("symbol")
+
+
+def _estimation_values(estimates: portfolio.Estimates, provenance: dict) -> dict:
+    returns = estimates.returns
+    return {
+        "covariance": estimates.covariance,
+        "estimation_start": returns.index[0],
+        "estimation_end": returns.index[-1],
+        "estimation_days": len(returns),
+        "provenance": provenance,
+    }
+
+
+@register(
+    "optimize_portfolio",
+    description=f"""Optimise portfolio weights for symbols from historical prices:
+    min_variance, max_sharpe, efficient_return (target_return), efficient_risk
+    (target_volatility), risk_parity or hrp. Mean of daily returns × 252 and sample
+    (or Ledoit–Wolf) covariance × 252; weights sum to one within weight_bounds
+    (default long-only 0..1). Returns weights, expected return, volatility and
+    Sharpe ratio. {CONVENTIONS}""",
+    params=PortfolioParams,
+    category="finance",
+)
+def optimize_portfolio(params: PortfolioParams, ctx: ActionContext) -> ActionResult:
+    estimates, provenance = _estimates(params)
+    result = _optimise(params, estimates)
+    values = {**result.values(), "risk_free_rate": params.risk_free_rate}
+    values.update(_estimation_values(estimates, provenance))
+    return ActionResult(
+        summary=_portfolio_summary(result),
+        values=values,
+        tables={"weights": _weights_table(result, estimates)},
+    )
+
+
+@register(
+    "efficient_frontier",
+    description=f"""Trace the mean–variance efficient frontier of symbols (minimum
+    volatility for evenly spaced target returns within weight_bounds) and mark the
+    portfolio chosen by `objective` (default max_sharpe) and the individual assets.
+    Returns a table of frontier points and a Plotly figure. {CONVENTIONS}""",
+    params=FrontierParams,
+    category="finance",
+)
+def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResult:
+    estimates, provenance = _estimates(params)
+    ctx.progress(0.1)
+    chosen = _optimise(params, estimates)
+    minimum = portfolio.optimize(
+        estimates, "min_variance", params.risk_free_rate, params.weight_bounds
+    )
+    points = portfolio.frontier(
+        estimates, params.n_points, params.weight_bounds, params.risk_free_rate
+    )
+    ctx.progress(0.9)
+    assets = pd.DataFrame(
+        {"expected_return": estimates.mu, "volatility": np.sqrt(np.diag(estimates.cov))},
+        index=estimates.mu.index,
+    )
+    figure = charts.frontier_figure(
+        points,
+        {
+            "volatility": chosen.volatility,
+            "expected_return": chosen.expected_return,
+            "label": chosen.objective.replace("_", " "),
+        },
+        assets,
+        {"volatility": minimum.volatility, "expected_return": minimum.expected_return},
+    )
+    values = {**chosen.values(), "risk_free_rate": params.risk_free_rate}
+    values["frontier_points"] = len(points)
+    values["min_variance"] = {
+        "expected_return": minimum.expected_return,
+        "volatility": minimum.volatility,
+    }
+    values.update(_estimation_values(estimates, provenance))
+    return ActionResult(
+        summary=f"Efficient frontier with {len(points)} points from volatility "
+        f"{_pct(points['volatility'].min())} to {_pct(points['volatility'].max())}. "
+        + _portfolio_summary(chosen),
+        values=values,
+        tables={"frontier": points, "weights": _weights_table(chosen, estimates)},
+        figures={"frontier": figure},
+    )
+
+
+# ----------------------------------------------------------------------------- risk
+
+
+@register(
+    "risk_report",
+    description=f"""Risk report for one symbol or a portfolio (symbols with weights, equal if
+    omitted; rebalanced daily): volatility, Sharpe, Sortino, max drawdown with peak and
+    trough dates, Calmar, beta to a benchmark, VaR and CVaR (historical, parametric
+    normal, Monte Carlo) at `confidence` over `horizon_days`, EWMA volatility and a
+    GARCH(1,1) volatility forecast. VaR/CVaR are positive fractions of value lost.
+    Includes a return-distribution figure with VaR/CVaR lines. {CONVENTIONS}""",
+    params=RiskReportParams,
+    category="finance",
+)
+def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    seed = ctx.seed if params.seed is None else params.seed
+    benchmark = None
+    if params.benchmark:
+        bench, _ = load_close([params.benchmark], params.source, params.start, params.end)
+        benchmark = bench.iloc[:, 0]
+    ctx.progress(0.2)
+    out = risk.report(
+        prices,
+        params.weights,
+        benchmark,
+        confidence=params.confidence,
+        horizon_days=params.horizon_days,
+        risk_free_rate=params.risk_free_rate,
+        mc_paths=params.mc_paths,
+        seed=seed,
+        ewma_lambda=params.ewma_lambda,
+        garch=params.garch,
+    )
+    values = out["values"]
+    values.update({"mc_paths": params.mc_paths, "seed": seed, "provenance": provenance})
+    sample = risk.horizon_returns(out["returns"], params.horizon_days)
+    figure = charts.var_figure(sample, values["var"], params.confidence, params.horizon_days)
+    name = params.symbols[0] if len(params.symbols) == 1 else "Portfolio"
+    hist = values["var"]["historical"]
+    summary = (
+        f"{name} {values['start']:%Y-%m-%d}..{values['end']:%Y-%m-%d}: volatility "
+        f"{_pct(values['volatility'])}, Sharpe {_num(values['sharpe'])}, Sortino "
+        f"{_num(values['sortino'])}, max drawdown {_pct(values['max_drawdown'])}; "
+        f"{params.horizon_days}-day {params.confidence:.0%} historical VaR {_pct(hist['var'])}, "
+        f"CVaR {_pct(hist['cvar'])}."
+    )
+    if "beta" in values:
+        summary += f" Beta to {params.benchmark}: {_num(values['beta'])}."
+    if "garch" in values:
+        summary += f" GARCH next-day volatility {_pct(values['garch']['next_day_volatility'])}."
+    var_table = pd.DataFrame(
+        [{"method": m, "var": v["var"], "cvar": v["cvar"]} for m, v in values["var"].items()]
+    )
+    series = pd.DataFrame(
+        {
+            "return": out["returns"],
+            "equity": out["equity"],
+            "drawdown": out["equity"] / out["equity"].cummax() - 1.0,
+            "ewma_volatility": out["ewma"],
+        }
+    ).rename_axis("date")
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"var": var_table, "daily": series},
+        figures={"return_distribution": figure},
+    )
+
+
+# ----------------------------------------------------------------------------- indicators
+
+
+WINDOW_FIELDS = tuple(indicators.DEFAULTS)
+
+
+@register(
+    "compute_indicators",
+    description="""Technical indicators from past data only: SMA, EMA, RSI and ATR (Wilder),
+    MACD 12/26/9, Bollinger bands (population std), stochastic oscillator, OBV,
+    rolling volatility (annualised), z-score and momentum. Windows are configurable
+    (sma_window=[10, 50] gives two columns). OHLC-based indicators (ATR, stochastic,
+    OBV) need OHLCV data (bundled: SPX); with close-only data, omit `indicators` to get
+    every close-based one.""",
+    params=IndicatorParams,
+    category="finance",
+)
+def compute_indicators(params: IndicatorParams, ctx: ActionContext) -> ActionResult:
+    windows = {k: getattr(params, k) for k in WINDOW_FIELDS if getattr(params, k) is not None}
+    names = indicators.resolve_names(params.indicators)
+    needs_ohlcv = any(name in indicators.NEEDS for name in names)
+    note = ""
+    try:
+        frame, provenance = load_ohlcv(params.symbols, params.source, params.start, params.end)
+    except ActionError:
+        if needs_ohlcv and params.indicators is not None:
+            raise
+        frame, provenance = load_close(params.symbols, params.source, params.start, params.end)
+        frame = pd.concat({s: frame[[s]].set_axis(["close"], axis=1) for s in frame}, axis=1)
+        if params.indicators is None:
+            names = [n for n in names if n not in indicators.NEEDS]
+            note = " Only close prices are available, so ATR, stochastic and OBV were skipped."
+    result = indicators.compute(frame, names, **windows)
+    tables, latest = {}, {}
+    for symbol in dict.fromkeys(result.columns.get_level_values(0)):
+        table = result[symbol].rename_axis("date")
+        tables[str(symbol)] = table
+        last = table.dropna(how="all")
+        latest[str(symbol)] = (
+            {"date": last.index[-1], **last.iloc[-1].to_dict()} if len(last) else {}
+        )
+    first = str(params.symbols[0]) if str(params.symbols[0]) in tables else next(iter(tables))
+    close = frame[first]["close"]
+    figure = charts.indicators_figure(close, tables[first], first)
+    columns = list(tables[first].columns)
+    return ActionResult(
+        summary=f"Computed {len(columns)} indicator columns ({', '.join(columns)}) for "
+        f"{', '.join(tables)} over {len(result):,} dates.{note}",
+        values={"latest": latest, "columns": columns, "provenance": provenance},
+        tables=tables,
+        figures={"indicators": figure},
+    )
+
+
+# ----------------------------------------------------------------------------- backtests
+
+
+BENCH_KEYS = ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
+
+
+def _signal_positions(signal, prices: pd.DataFrame, long_short: bool) -> pd.DataFrame:
+    if not signal:
+        raise ActionError("strategy 'signal' needs `signal`: date -> position (or per symbol)")
+    nested = all(isinstance(v, dict) for v in signal.values())
+    per_symbol = signal if nested else {s: signal for s in prices.columns}
+    unknown = [s for s in per_symbol if s not in prices.columns]
+    if unknown:
+        raise ActionError(f"signal given for symbols not in the backtest: {', '.join(unknown)}")
+    columns = {}
+    for symbol, series in per_symbol.items():
+        try:
+            index = pd.to_datetime(list(series.keys()))
+        except (ValueError, TypeError):
+            raise ActionError(f"signal for {symbol} has keys that are not dates") from None
+        values = pd.Series(list(series.values()), index=index, dtype=float).sort_index()
+        union = values.index.union(prices.index)
+        columns[symbol] = values.reindex(union).ffill().reindex(prices.index)
+    frame = pd.DataFrame(columns, index=prices.index).reindex(columns=prices.columns)
+    if not long_short and (frame < 0).to_numpy().any():
+        raise ActionError("the signal has short (negative) positions; set long_short=true")
+    return frame.fillna(0.0)
+
+
+@register(
+    "backtest_strategy",
+    description=f"""Backtest a trading strategy on symbols: buy_and_hold, sma_crossover
+    (fast, slow), momentum (lookback), mean_reversion (z-score entry/exit bands), rsi
+    (lower/upper) or signal (positions given by date, e.g. from a model). The position
+    decided at a day's close earns the next day's return (no look-ahead); costs are
+    cost_bps/10,000 × |change in position|; long/flat unless long_short; several
+    symbols equally weighted or with given weights. Returns total return, CAGR,
+    volatility, Sharpe, max drawdown, trades, turnover, the equity curve and a figure,
+    compared with buy and hold. {CONVENTIONS}""",
+    params=BacktestParams,
+    category="finance",
+)
+def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    strategy_params = {
+        "sma_crossover": {"fast": params.fast, "slow": params.slow},
+        "momentum": {"lookback": params.lookback},
+        "mean_reversion": {
+            "window": params.zscore_window,
+            "entry_z": params.entry_z,
+            "exit_z": params.exit_z,
+        },
+        "rsi": {"window": params.rsi_window, "lower": params.lower, "upper": params.upper},
+    }.get(params.strategy, {})
+    if params.strategy == "signal":
+        signals = _signal_positions(params.signal, prices, params.long_short)
+        weights = backtest.symbol_weights(prices.columns, params.weights)
+        positions = signals.mul(weights, axis=1).where(prices.notna(), 0.0)
+        result = backtest.run_positions(prices, positions, params.cost_bps, params.risk_free_rate)
+    else:
+        result = backtest.run_strategy(
+            prices,
+            params.strategy,
+            strategy_params,
+            params.cost_bps,
+            params.long_short,
+            params.weights,
+            params.risk_free_rate,
+        )
+    bench = backtest.run_strategy(
+        prices, "buy_and_hold", None, params.cost_bps, False, params.weights, params.risk_free_rate
+    )
+    stats = result.stats
+    values = {
+        **stats,
+        "strategy": params.strategy,
+        "parameters": strategy_params,
+        "cost_bps": params.cost_bps,
+        "long_short": params.long_short,
+        "buy_and_hold": {
+            k: bench.stats[k]
+            for k in ("total_return", "cagr", "volatility", "sharpe", "max_drawdown")
+        },
+        "provenance": provenance,
+    }
+    figure = charts.equity_figure(
+        charts.downsample(result.equity),
+        charts.downsample(result.drawdown),
+        charts.downsample(bench.equity),
+        title=f"{params.strategy.replace('_', ' ')} on {', '.join(params.symbols)}",
+    )
+    summary = (
+        f"{params.strategy.replace('_', ' ')} on {', '.join(params.symbols)} "
+        f"({stats['start']:%Y-%m-%d}..{stats['end']:%Y-%m-%d}, {params.cost_bps:g} bps): total "
+        f"return {_pct(stats['total_return'])}, CAGR {_pct(stats['cagr'])}, volatility "
+        f"{_pct(stats['volatility'])}, Sharpe {_num(stats['sharpe'])}, max drawdown "
+        f"{_pct(stats['max_drawdown'])}, {stats['n_trades']} trades. Buy and hold: CAGR "
+        f"{_pct(bench.stats['cagr'])}, Sharpe {_num(bench.stats['sharpe'])}."
+    )
+    table = result.table().rename_axis("date")
+    table["buy_and_hold_equity"] = bench.equity
+    return ActionResult(
+        summary=summary, values=values, tables={"equity": table}, figures={"equity": figure}
+    )

@@ -1,0 +1,324 @@
+"""Validation plans, per-fold metrics and the out-of-sample trading statistics.
+
+- :func:`plan_splits`: walk-forward folds (purge = horizon, embargo, final hold-out)
+  for temporal data, shuffled (stratified) k-fold with a random hold-out for
+  independent rows. Every model of a comparison, a study or an ensemble is evaluated
+  on the same plan; :meth:`SplitPlan.fingerprint` proves it.
+- :func:`score_split`: the task's metrics on one fold (or the hold-out); for price
+  targets also the information coefficient (Spearman) and the Sharpe ratio of trading
+  the predictions: long when the model predicts up (or a positive return), flat
+  otherwise, the position decided at the close of t earning t+1's return, costs
+  ``cost_bps`` per unit of turnover (:func:`engine.finance.backtest.run_positions`).
+  Each test block is traded from flat to flat.
+- :func:`aggregate`: mean and sample standard deviation across folds.
+- :func:`strategy_statistics`: what the deflated Sharpe ratio needs from the pooled
+  out-of-sample returns (per-period Sharpe, observations, skewness, kurtosis).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.actions.base import ActionError
+from engine.finance import TRADING_DAYS
+from engine.ml import metrics as mlm
+from engine.ml.dataset import PreparedData
+from engine.ml.params import (
+    CLASSIFICATION_METRICS,
+    FINANCIAL_METRICS,
+    LOWER_IS_BETTER,
+    REGRESSION_METRICS,
+)
+
+DEFAULT_METRIC = {"classification": "balanced_accuracy", "regression": "rmse"}
+
+
+def metric_names(task: str, financial: bool) -> list[str]:
+    base = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    return list(base) + (list(FINANCIAL_METRICS) if financial else [])
+
+
+def primary_metric(task: str, requested: str | None, financial: bool) -> str:
+    """The metric a trial is ranked by: ``requested`` (checked) or the task's default."""
+    if not requested:
+        return DEFAULT_METRIC[task]
+    name = requested.strip().lower().replace(" ", "_").replace("-", "_")
+    name = {"auc": "roc_auc", "ic": "ic", "logloss": "log_loss", "sharpe_ratio": "sharpe"}.get(
+        name, name
+    )
+    allowed = metric_names(task, financial)
+    if name not in allowed:
+        extra = "" if financial else " (ic and sharpe need price data)"
+        raise ActionError(
+            f"Metric {requested!r} does not apply to {task}{extra}; "
+            f"choose one of {', '.join(allowed)}."
+        )
+    return name
+
+
+def greater_is_better(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+# --- splits ------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitPlan:
+    """Row positions of every fold and of the hold-out; ``final_train`` fits the model
+    that is saved (every row before the hold-out, purged; all rows without one)."""
+
+    evaluation: str  # walk_forward | kfold
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    holdout: tuple[np.ndarray, np.ndarray] | None
+    final_train: np.ndarray
+    splitter: str
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.folds)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        parts = [part for fold in self.folds for part in fold]
+        if self.holdout is not None:
+            parts += list(self.holdout)
+        for part in parts:
+            digest.update(np.asarray(part, dtype=np.int64).tobytes())
+            digest.update(b"|")
+        return digest.hexdigest()[:16]
+
+    def describe(self, index: pd.Index) -> list[dict[str, Any]]:
+        """One JSON-safe row per fold and the hold-out (sizes, ranges, index hash)."""
+        rows = []
+        named = [(f"fold_{k}", train, test) for k, (train, test) in enumerate(self.folds)]
+        if self.holdout is not None:
+            named.append(("holdout", *self.holdout))
+        for name, train, test in named:
+            row: dict[str, Any] = {
+                "split": name,
+                "n_train": int(len(train)),
+                "n_test": int(len(test)),
+                "train_first_row": int(train.min()),
+                "train_last_row": int(train.max()),
+                "test_first_row": int(test.min()),
+                "test_last_row": int(test.max()),
+                "test_hash": hashlib.sha256(np.asarray(test, dtype=np.int64).tobytes()).hexdigest()[
+                    :12
+                ],
+            }
+            if isinstance(index, pd.DatetimeIndex):
+                row["train_last_date"] = index[int(train.max())].date().isoformat()
+                row["test_first_date"] = index[int(test.min())].date().isoformat()
+                row["test_last_date"] = index[int(test.max())].date().isoformat()
+            rows.append(row)
+        return rows
+
+
+def plan_splits(
+    data: PreparedData,
+    *,
+    validation: str,
+    n_splits: int,
+    embargo: int,
+    holdout_fraction: float,
+    seed: int,
+) -> SplitPlan:
+    from engine.ml.splits import (
+        WalkForwardSplit,
+        iid_holdout_split,
+        iid_splitter,
+    )
+
+    n = data.n_rows
+    if data.temporal:
+        if validation == "kfold":
+            raise ActionError(
+                "Temporal data (prices, or a table with a time column) must be validated "
+                "walk-forward, not with shuffled k-fold: shuffled folds train on the future."
+            )
+        splitter = WalkForwardSplit(
+            n_splits=n_splits,
+            horizon=data.horizon,
+            embargo=embargo,
+            holdout_fraction=holdout_fraction,
+        )
+        try:
+            folds = [(train, test) for train, test in splitter.split(data.X)]
+            holdout = splitter.holdout_split(data.X) if holdout_fraction > 0 else None
+        except ValueError as error:
+            raise ActionError(
+                f"{str(error)[0].upper()}{str(error)[1:]}. Use fewer splits, a smaller "
+                "embargo or hold-out, or a longer period."
+            ) from None
+        final_train = holdout[0] if holdout is not None else np.arange(n)
+        return SplitPlan("walk_forward", folds, holdout, final_train, repr(splitter))
+
+    y = data.y.to_numpy()
+    if data.task == "classification":
+        smallest = int(pd.Series(y).value_counts().min())
+        needed = n_splits + (1 if holdout_fraction > 0 else 0)
+        if smallest < needed:
+            raise ActionError(
+                f"The rarest class has {smallest} row(s); stratified {n_splits}-fold "
+                f"validation{' with a hold-out' if holdout_fraction > 0 else ''} needs at "
+                f"least {needed}. Use fewer splits or more data."
+            )
+    holdout = None
+    dev = np.arange(n)
+    if holdout_fraction > 0:
+        dev, test = iid_holdout_split(y, holdout_fraction, seed=seed, task=data.task)
+        holdout = (dev, test)
+    splitter = iid_splitter(data.task, n_splits=n_splits, seed=seed)
+    folds = [
+        (dev[train], dev[test]) for train, test in splitter.split(np.zeros((len(dev), 1)), y[dev])
+    ]
+    return SplitPlan("kfold", folds, holdout, dev, repr(splitter))
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitScore:
+    """Metrics of one split and what the tables, figures and trading statistics need."""
+
+    metrics: dict[str, float]
+    predictions: pd.DataFrame  # index label, actual, predicted, score, forward return, position
+    strategy_returns: pd.Series | None = None
+    benchmark_returns: pd.Series | None = None
+    equity: pd.DataFrame | None = None
+
+
+def up_scores(task: str, predicted: np.ndarray, scores: np.ndarray | None, is_proba: bool):
+    """A score that ranks rows by how bullish the prediction is (for the IC)."""
+    if task == "regression":
+        return np.asarray(predicted, dtype=float)
+    if scores is None:
+        return np.asarray(predicted, dtype=float)
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 2:
+        return scores[:, -1] if scores.shape[1] == 2 else None
+    return scores
+
+
+def trade(
+    close: pd.Series, dates: pd.Index, long: np.ndarray, cost_bps: float
+) -> tuple[pd.Series, pd.Series]:
+    """Net returns of being long (1) or flat (0) on ``dates`` (decided at the close, earning
+    the next day's return), from flat before the first date to flat after the last; and
+    buy-and-hold over the same days (same costs)."""
+    from engine.finance.backtest import run_positions
+
+    prices = close.dropna()
+    first = prices.index.get_loc(dates[0])
+    last = prices.index.get_loc(dates[-1])
+    window = prices.iloc[first : min(last + 2, len(prices))].to_frame("asset")
+    positions = pd.DataFrame({"asset": np.asarray(long, dtype=float)}, index=dates)
+    strategy = run_positions(window, positions, cost_bps=cost_bps).returns
+    hold = pd.DataFrame({"asset": np.ones(len(dates))}, index=dates)
+    benchmark = run_positions(window, hold, cost_bps=cost_bps).returns
+    return strategy, benchmark
+
+
+def annualised_sharpe(returns: pd.Series | np.ndarray) -> float:
+    from engine.finance.metrics import sharpe
+
+    values = np.asarray(returns, dtype=float)
+    if values.size < 2:
+        return math.nan
+    return float(sharpe(values))
+
+
+def score_split(
+    data: PreparedData,
+    test: np.ndarray,
+    predicted: np.ndarray,
+    scores: np.ndarray | None,
+    is_proba: bool,
+    cost_bps: float,
+) -> SplitScore:
+    y_true = data.y.to_numpy()[test]
+    if data.task == "classification":
+        values = mlm.classification_metrics(y_true, predicted, scores if is_proba else None)
+        if not is_proba and scores is not None:
+            values["roc_auc"] = mlm.roc_auc(y_true, predicted, scores)
+    else:
+        values = mlm.regression_metrics(y_true, predicted)
+    index = data.X.index[test]
+    frame = pd.DataFrame({"actual": y_true, "predicted": predicted}, index=index)
+    bullish = up_scores(data.task, predicted, scores, is_proba)
+    if data.task == "classification" and scores is not None and is_proba:
+        proba = np.asarray(scores, dtype=float)
+        frame["probability"] = proba[:, -1] if proba.shape[1] == 2 else proba.max(axis=1)
+    out = SplitScore(values, frame)
+    if data.financial:
+        realised = data.forward_returns.to_numpy()[test]
+        long = (predicted == 1) if data.task == "classification" else (predicted > 0)
+        values["ic"] = (
+            mlm.information_coefficient(bullish, realised) if bullish is not None else math.nan
+        )
+        strategy, benchmark = trade(data.close, index, long.astype(float), cost_bps)
+        values["sharpe"] = annualised_sharpe(strategy)
+        values["benchmark_sharpe"] = annualised_sharpe(benchmark)
+        values["exposure"] = float(np.mean(long))
+        frame["forward_return"] = realised
+        frame["position"] = long.astype(float)
+        out.strategy_returns = strategy
+        out.benchmark_returns = benchmark
+        out.equity = pd.DataFrame(
+            {
+                "strategy": (1.0 + strategy).cumprod(),
+                "buy_and_hold": (1.0 + benchmark).cumprod(),
+                "net_return": strategy,
+            }
+        ).rename_axis("date")
+    return out
+
+
+def aggregate(per_split: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean and sample standard deviation (ddof=1) of each metric over the folds,
+    ignoring folds where a metric is undefined (NaN)."""
+    names = list(dict.fromkeys(name for row in per_split for name in row))
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        values = np.array([row.get(name, math.nan) for row in per_split], dtype=float)
+        finite = values[np.isfinite(values)]
+        out[name] = {
+            "mean": float(finite.mean()) if finite.size else math.nan,
+            "std": float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+        }
+    return out
+
+
+def strategy_statistics(returns: pd.Series) -> dict[str, float]:
+    """Per-period Sharpe ratio, observations, skewness and (non-excess) kurtosis of the
+    pooled out-of-sample strategy returns, and the annualised Sharpe ratio."""
+    from scipy import stats
+
+    values = np.asarray(returns, dtype=float)
+    values = values[np.isfinite(values)]
+    n = int(values.size)
+    std = float(values.std(ddof=1)) if n > 1 else 0.0
+    if n < 3 or std == 0.0:
+        return {
+            "strategy_sharpe_daily": math.nan,
+            "strategy_n_obs": n,
+            "strategy_skew": math.nan,
+            "strategy_kurtosis": math.nan,
+            "sharpe": math.nan,
+        }
+    daily = float(values.mean() / std)
+    return {
+        "strategy_sharpe_daily": daily,
+        "strategy_n_obs": n,
+        "strategy_skew": float(stats.skew(values)),
+        "strategy_kurtosis": float(stats.kurtosis(values, fisher=False)),
+        "sharpe": daily * math.sqrt(TRADING_DAYS),
+    }

@@ -1,0 +1,672 @@
+"""The training pipeline: one evaluated model configuration = one recorded trial.
+
+::
+
+    data = dataset.prepare(params, task)                # features from the past only
+    plan = evaluation.plan_splits(data, ...)            # walk-forward or k-fold + hold-out
+    run = evaluate(config, data, plan, ...)             # fit per fold, metrics, hold-out
+    trial = recording.record_run(run, ctx, ...)         # Trial + ModelResult rows + model
+
+Preprocessing lives inside the model's scikit-learn :class:`~sklearn.pipeline.Pipeline`
+(a :class:`~sklearn.compose.ColumnTransformer`: median imputation when the model cannot
+take missing values, standardisation when it needs it, one-hot encoding of
+categorical columns), so it is fitted on each training fold only and travels with the
+saved model. One seed drives the model's ``random_state``, the k-fold shuffle, the
+random hold-out and the permutation importances, so re-running a trial's parameters
+reproduces its metrics exactly.
+
+The final model is fitted on every row before the hold-out (purged of the rows whose
+labels reach into it), scored once on the hold-out, and saved; without a hold-out it
+is fitted on every row.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.actions.base import ActionError
+from engine.actions.context import ActionContext
+from engine.ml import evaluation as ev
+from engine.ml.catalog_spec import ModelSpec
+from engine.ml.dataset import PreparedData
+from engine.ml.evaluation import SplitPlan
+
+PERMUTATION_REPEATS = 5
+THREADS_ENV = "MLTRAINER_ML_THREADS"
+PERMUTATION_MAX_ROWS = 2000
+PERMUTATION_BATCH_BYTES = 64 * 1024 * 1024
+
+Factory = Callable[[list[str], list[str]], Any]
+
+
+# --- models ------------------------------------------------------------------------------
+
+
+def resolve_spec(text: str, task: str | None) -> ModelSpec:
+    """A catalogue model from an id, display name or fuzzy text ("random forest")."""
+    from engine.ml import catalog
+
+    try:
+        return catalog.resolve_model(str(text), task=task)
+    except (KeyError, ValueError) as error:
+        message = str(error.args[0] if error.args else error)
+        raise ActionError(f"{message[:1].upper()}{message[1:]}.") from None
+
+
+def preprocessor(numeric: list[str], categorical: list[str], *, impute: bool, scale: bool):
+    """Column-wise preprocessing; fitted with the model, on training rows only."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if numeric:
+        steps = []
+        if impute:
+            steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+        if scale:
+            steps.append(("scale", StandardScaler()))
+        transformers.append(("num", Pipeline(steps) if steps else "passthrough", numeric))
+    if categorical:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("cat", encoder, categorical))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def spec_pipeline(
+    spec: ModelSpec,
+    model_params: dict[str, Any],
+    seed: int,
+    numeric: list[str],
+    categorical: list[str],
+):
+    """``prep`` (ColumnTransformer) + ``model``; scale-sensitive regressors also get a
+    standardised target (predictions come back in target units)."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    try:
+        model = spec.build(model_params, seed)
+    except (ValueError, TypeError) as error:
+        raise ActionError(f"Invalid model_params for {error}") from None
+    prep = preprocessor(
+        numeric, categorical, impute=not spec.handles_missing, scale=spec.needs_scaling
+    )
+    pipeline = Pipeline([("prep", prep), ("model", model)])
+    if spec.task == "regression" and spec.needs_target_scaling:
+        return TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler())
+    return pipeline
+
+
+@dataclass
+class ModelConfig:
+    """One model configuration: what to build, and how to name and record it."""
+
+    model_id: str
+    name: str
+    family: str
+    task: str
+    model_params: dict[str, Any]
+    seed: int
+    factory: Factory = field(repr=False)
+    members: list[dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def make(self, data: PreparedData):
+        return self.factory(data.numeric, data.categorical)
+
+    def describe(self) -> dict[str, Any]:
+        out = {"id": self.model_id, "name": self.name, "params": dict(self.model_params)}
+        if self.members is not None:
+            out["members"] = self.members
+        return out
+
+
+def config_for(spec: ModelSpec, model_params: dict[str, Any], seed: int) -> ModelConfig:
+    params = dict(model_params or {})
+    spec_pipeline(spec, params, seed, ["x"], [])  # reject unknown parameters before any work
+
+    def factory(numeric: list[str], categorical: list[str]):
+        return spec_pipeline(spec, params, seed, numeric, categorical)
+
+    return ModelConfig(spec.id, spec.name, spec.family, spec.task, params, seed, factory)
+
+
+# --- fitting -----------------------------------------------------------------------------
+
+
+@dataclass
+class FittedSplit:
+    estimator: Any
+    predicted: np.ndarray
+    scores: np.ndarray | None
+    is_proba: bool
+    fit_seconds: float
+    predict_seconds: float
+
+
+def fit_split(
+    config: ModelConfig,
+    data: PreparedData,
+    train: np.ndarray,
+    test: np.ndarray | None,
+    label: str,
+    notes: list[str],
+) -> FittedSplit:
+    """Fit a fresh estimator on ``train`` rows and predict ``test`` rows."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from engine.ml.metrics import positive_scores
+
+    y_train = data.y.iloc[train]
+    if data.task == "classification" and y_train.nunique() < 2:
+        raise ActionError(
+            f"The training rows of {label} hold a single class; use fewer splits, a smaller "
+            "hold-out or a longer period."
+        )
+    estimator = config.make(data)
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        try:
+            estimator.fit(data.X.iloc[train], y_train)
+        except ActionError:
+            raise
+        except Exception as error:  # a model that cannot fit these rows: the user's to fix
+            raise ActionError(
+                f"{config.name} could not be trained on {label}: {type(error).__name__}: {error}"
+            ) from None
+    fit_seconds = time.perf_counter() - started
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        notes.append(f"{config.name} did not fully converge on {label}.")
+    if test is None:
+        return FittedSplit(estimator, np.array([]), None, False, fit_seconds, 0.0)
+    started = time.perf_counter()
+    X_test = data.X.iloc[test]
+    predicted = np.asarray(estimator.predict(X_test))
+    scores, is_proba = (None, False)
+    if data.task == "classification":
+        scores, is_proba = positive_scores(estimator, X_test)
+    predict_seconds = time.perf_counter() - started
+    return FittedSplit(estimator, predicted, scores, is_proba, fit_seconds, predict_seconds)
+
+
+# --- importances -------------------------------------------------------------------------
+
+
+def _unwrap(estimator: Any) -> tuple[Any, Any]:
+    """(preprocessor, model) of a fitted spec pipeline, else (None, estimator)."""
+    inner = getattr(estimator, "regressor_", estimator)
+    steps = getattr(inner, "named_steps", None)
+    if steps and "prep" in steps and "model" in steps:
+        return steps["prep"], steps["model"]
+    return None, inner
+
+
+def native_importances(estimator: Any) -> dict[str, float] | None:
+    """Impurity/gain importances or |coefficients| over the transformed features."""
+    prep, model = _unwrap(estimator)
+    if prep is None:
+        return None
+    try:
+        names = [str(n) for n in prep.get_feature_names_out()]
+        if hasattr(model, "feature_importances_"):
+            values = np.asarray(model.feature_importances_, dtype=float)
+        elif hasattr(model, "coef_"):
+            values = np.abs(np.atleast_2d(np.asarray(model.coef_, dtype=float))).mean(axis=0)
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - estimators whose attributes raise when unsupported
+        return None
+    if values.shape != (len(names),) or not np.all(np.isfinite(values)):
+        return None
+    return dict(zip(names, values.tolist(), strict=True))
+
+
+def _score(task: str, y_true: np.ndarray, predicted: np.ndarray) -> float:
+    """Balanced accuracy (classification) or minus RMSE (regression), without the input
+    validation of scikit-learn's scorers (they run thousands of times here)."""
+    if task == "classification":
+        recalls = [np.mean(predicted[y_true == c] == c) for c in np.unique(y_true)]
+        return float(np.mean(recalls))
+    return -float(np.sqrt(np.mean((np.asarray(predicted, dtype=float) - y_true) ** 2)))
+
+
+def _column_groups(prep: Any, numeric: list[str], categorical: list[str]) -> dict[str, list[int]]:
+    """Raw feature -> its columns in the fitted ColumnTransformer's output."""
+    groups: dict[str, list[int]] = {}
+    slices = prep.output_indices_
+    if numeric:
+        start = slices["num"].start
+        for offset, name in enumerate(numeric):
+            groups[name] = [start + offset]
+    if categorical:
+        start = slices["cat"].start
+        encoder = prep.named_transformers_["cat"]
+        for name, categories in zip(categorical, encoder.categories_, strict=True):
+            groups[name] = list(range(start, start + len(categories)))
+            start += len(categories)
+    return groups
+
+
+def permutation_importances(
+    estimator: Any, data: PreparedData, rows: np.ndarray, seed: int
+) -> dict[str, float]:
+    """Mean drop of the score (balanced accuracy, or minus RMSE) over
+    ``PERMUTATION_REPEATS`` seeded shuffles of each raw feature on ``rows``.
+
+    For a spec pipeline the preprocessing is applied once and the model's block of
+    columns for a feature (one column, or its one-hot columns) is shuffled in place;
+    column-wise transforms commute with shuffling rows, so this equals shuffling the raw
+    feature, at a fraction of the cost."""
+    rows = np.asarray(rows)[-PERMUTATION_MAX_ROWS:]
+    X = data.X.iloc[rows]
+    y_true = data.y.to_numpy()[rows]
+    prep, model = _unwrap(estimator)
+    if prep is not None and estimator is not model and not hasattr(estimator, "regressor_"):
+        matrix = np.array(prep.transform(X), dtype=float)
+        groups = _column_groups(prep, data.numeric, data.categorical)
+        predict = model.predict
+    else:
+        matrix = X.copy()
+        groups = {name: [position] for position, name in enumerate(X.columns)}
+        predict = estimator.predict
+    rng = np.random.RandomState(seed)
+    baseline = _score(data.task, y_true, np.asarray(predict(matrix)))
+    drops: dict[str, list[float]] = {name: [] for name in groups}
+    n = len(rows)
+    if isinstance(matrix, pd.DataFrame):
+        for _ in range(PERMUTATION_REPEATS):
+            for name, columns in groups.items():
+                order = rng.permutation(n)
+                saved = matrix.iloc[:, columns].copy()
+                matrix.iloc[:, columns] = saved.iloc[order].to_numpy()
+                predicted = np.asarray(predict(matrix))
+                matrix.iloc[:, columns] = saved.to_numpy()
+                drops[name].append(baseline - _score(data.task, y_true, predicted))
+        return {name: float(np.mean(values)) for name, values in drops.items()}
+    # Shuffled copies are stacked and predicted in batches: one call per batch instead
+    # of one per feature and repeat (most models have a sizeable cost per call).
+    batch_rows = max(n, PERMUTATION_BATCH_BYTES // (8 * max(matrix.shape[1], 1)))
+    pending: list[tuple[str, np.ndarray]] = []
+
+    def flush() -> None:
+        predicted = np.asarray(predict(np.vstack([block for _, block in pending])))
+        for position, (name, _) in enumerate(pending):
+            part = predicted[position * n : (position + 1) * n]
+            drops[name].append(baseline - _score(data.task, y_true, part))
+        pending.clear()
+
+    for _ in range(PERMUTATION_REPEATS):
+        for name, columns in groups.items():
+            order = rng.permutation(n)
+            block = matrix.copy()
+            block[:, columns] = matrix[np.ix_(order, columns)]
+            pending.append((name, block))
+            if (len(pending) + 1) * n > batch_rows:
+                flush()
+    if pending:
+        flush()
+    return {name: float(np.mean(values)) for name, values in drops.items()}
+
+
+# --- one evaluated configuration -----------------------------------------------------------
+
+
+@dataclass
+class TrainingRun:
+    """Everything measured about one configuration on one split plan."""
+
+    config: ModelConfig
+    data: PreparedData
+    plan: SplitPlan
+    primary: str
+    cost_bps: float
+    folds: list[dict[str, Any]]  # per fold: metrics, timings, sizes
+    cv: dict[str, dict[str, float]]  # metric -> mean/std over folds
+    holdout: dict[str, float] | None
+    strategy: dict[str, float] | None  # pooled out-of-sample trading statistics
+    predictions: pd.DataFrame
+    equity: pd.DataFrame | None
+    estimator: Any
+    importances: dict[str, float]
+    importance_kind: str
+    fit_seconds: float
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metric_value(self) -> float:
+        if self.primary == "sharpe" and self.strategy is not None:
+            return self.strategy["sharpe"]
+        return self.cv.get(self.primary, {}).get("mean", math.nan)
+
+
+def ml_threads() -> int:
+    """BLAS/OpenMP threads per training (MLTRAINER_ML_THREADS, default 1): jobs run side
+    by side in the executor, and OpenMP models on small data slow down when they fight
+    over cores; one thread also keeps results bit-for-bit reproducible."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get(THREADS_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+def _progress(ctx: ActionContext, fraction: float, **metrics: float) -> None:
+    finite = {k: v for k, v in metrics.items() if v is not None and np.isfinite(v)}
+    ctx.progress(fraction, **finite)
+
+
+def evaluate(
+    config: ModelConfig,
+    data: PreparedData,
+    plan: SplitPlan,
+    *,
+    primary: str,
+    cost_bps: float,
+    ctx: ActionContext,
+    span: tuple[float, float] = (0.0, 1.0),
+) -> TrainingRun:
+    """Fit and score ``config`` on every fold, then fit the final model and score the
+    hold-out. Reports progress per fold and stops between folds when cancelled."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=ml_threads()):
+        return _evaluate(config, data, plan, primary=primary, cost_bps=cost_bps, ctx=ctx, span=span)
+
+
+def _evaluate(
+    config: ModelConfig,
+    data: PreparedData,
+    plan: SplitPlan,
+    *,
+    primary: str,
+    cost_bps: float,
+    ctx: ActionContext,
+    span: tuple[float, float],
+) -> TrainingRun:
+    started = time.perf_counter()
+    low, high = span
+    steps = plan.n_folds + 1
+    notes: list[str] = list(config.notes)
+    folds: list[dict[str, Any]] = []
+    parts: list[pd.DataFrame] = []
+    strategy_parts: list[pd.Series] = []
+    fit_total = 0.0
+    last_fold: tuple[Any, np.ndarray] | None = None
+    for number, (train, test) in enumerate(plan.folds):
+        ctx.raise_if_cancelled()
+        label = f"fold {number}"
+        fitted = fit_split(config, data, train, test, label, notes)
+        fit_total += fitted.fit_seconds
+        scored = ev.score_split(
+            data, test, fitted.predicted, fitted.scores, fitted.is_proba, cost_bps
+        )
+        folds.append(
+            {
+                "split": f"fold_{number}",
+                "metrics": scored.metrics,
+                "fit_seconds": fitted.fit_seconds,
+                "predict_seconds": fitted.predict_seconds,
+                "n_train": int(len(train)),
+                "n_test": int(len(test)),
+            }
+        )
+        parts.append(scored.predictions.assign(split=f"fold_{number}"))
+        if scored.strategy_returns is not None:
+            strategy_parts.append(scored.strategy_returns)
+        last_fold = (fitted.estimator, test)
+        _progress(
+            ctx,
+            low + (high - low) * (number + 1) / steps,
+            fold=number,
+            **{primary: scored.metrics.get(primary, math.nan)},
+        )
+
+    ctx.raise_if_cancelled()
+    holdout_metrics = None
+    equity = None
+    if plan.holdout is not None:
+        train, test = plan.holdout
+        fitted = fit_split(config, data, train, test, "the rows before the hold-out", notes)
+        scored = ev.score_split(
+            data, test, fitted.predicted, fitted.scores, fitted.is_proba, cost_bps
+        )
+        holdout_metrics = scored.metrics
+        parts.append(scored.predictions.assign(split="holdout"))
+        equity = scored.equity
+        final = fitted
+        folds.append(
+            {
+                "split": "holdout",
+                "metrics": scored.metrics,
+                "fit_seconds": fitted.fit_seconds,
+                "predict_seconds": fitted.predict_seconds,
+                "n_train": int(len(train)),
+                "n_test": int(len(test)),
+            }
+        )
+    else:
+        final = fit_split(config, data, plan.final_train, None, "all rows", notes)
+    fit_total += final.fit_seconds
+
+    importances = native_importances(final.estimator)
+    kind = "native"
+    if importances is None:
+        kind = "permutation"
+        if plan.holdout is not None:
+            estimator, rows = final.estimator, plan.holdout[1]
+        else:
+            estimator, rows = last_fold
+        importances = permutation_importances(estimator, data, rows, config.seed)
+
+    cv_rows = [row["metrics"] for row in folds if row["split"] != "holdout"]
+    cv = ev.aggregate(cv_rows)
+    strategy = None
+    if data.financial and strategy_parts:
+        strategy = ev.strategy_statistics(pd.concat(strategy_parts))
+        bench = cv.get("benchmark_sharpe", {})
+        strategy["benchmark_sharpe_fold_mean"] = bench.get("mean", math.nan)
+    predictions = pd.concat(parts) if parts else pd.DataFrame()
+    if len(predictions):
+        predictions = predictions.rename_axis("index").reset_index()
+    _progress(ctx, high, **{primary: cv.get(primary, {}).get("mean", math.nan)})
+    return TrainingRun(
+        config=config,
+        data=data,
+        plan=plan,
+        primary=primary,
+        cost_bps=cost_bps,
+        folds=folds,
+        cv=cv,
+        holdout=holdout_metrics,
+        strategy=strategy,
+        predictions=predictions,
+        equity=equity,
+        estimator=final.estimator,
+        importances=importances,
+        importance_kind=kind,
+        fit_seconds=fit_total,
+        seconds=time.perf_counter() - started,
+        notes=list(dict.fromkeys(notes)),
+    )
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def run_values(run: TrainingRun, trial_id: int | None) -> dict[str, Any]:
+    """The values contract of a training action (see docs/ml.md)."""
+    data, primary = run.data, run.primary
+    names = ev.metric_names(data.task, data.financial)
+    values: dict[str, Any] = {
+        "metric_name": primary,
+        "metric_value": run.metric_value,
+    }
+    if run.holdout is not None:
+        values[f"holdout_{primary}"] = run.holdout.get(primary)
+    if run.strategy is not None:
+        values["sharpe"] = run.strategy["sharpe"]
+        values["benchmark_sharpe"] = run.cv.get("benchmark_sharpe", {}).get("mean")
+    values.update(
+        {
+            "trial_id": trial_id,
+            "n_samples": data.n_rows,
+            "n_features": len(data.feature_names),
+            "fit_seconds": run.fit_seconds,
+            "model_id": run.config.model_id,
+            "model_name": run.config.name,
+            "family": run.config.family,
+            "task": data.task,
+            "evaluation": run.plan.evaluation,
+            "greater_is_better": ev.greater_is_better(primary),
+            "n_folds": run.plan.n_folds,
+            "n_holdout": int(len(run.plan.holdout[1])) if run.plan.holdout is not None else 0,
+        }
+    )
+    for name in names:
+        stats = run.cv.get(name, {})
+        if name == "sharpe" and run.strategy is not None:
+            values["sharpe"] = run.strategy["sharpe"]
+        else:
+            values[name] = stats.get("mean")
+        values[f"{name}_std"] = stats.get("std")
+    if run.holdout is not None:
+        for name in names:
+            values[f"holdout_{name}"] = run.holdout.get(name)
+        if data.financial:
+            values["holdout_benchmark_sharpe"] = run.holdout.get("benchmark_sharpe")
+    if run.strategy is not None:
+        for key in ("strategy_sharpe_daily", "strategy_n_obs", "strategy_skew"):
+            values[key] = run.strategy[key]
+        values["strategy_kurtosis"] = run.strategy["strategy_kurtosis"]
+        values["exposure"] = run.cv.get("exposure", {}).get("mean")
+        values["cost_bps"] = run.cost_bps
+        values["symbol"] = data.symbol
+        values["horizon"] = data.horizon
+    values.update(
+        {
+            "dataset_id": data.dataset_id,
+            "fingerprint": data.fingerprint,
+            "seed": run.config.seed,
+            "split_fingerprint": run.plan.fingerprint(),
+            "importance_kind": run.importance_kind,
+        }
+    )
+    return values
+
+
+def fold_table(run: TrainingRun) -> pd.DataFrame:
+    described = {row["split"]: row for row in run.plan.describe(run.data.X.index)}
+    rows = []
+    for fold in run.folds:
+        info = described.get(fold["split"], {})
+        row = {"split": fold["split"], "n_train": fold["n_train"], "n_test": fold["n_test"]}
+        for key in ("test_first_date", "test_last_date"):
+            if key in info:
+                row[key] = info[key]
+        row.update(fold["metrics"])
+        row["fit_seconds"] = fold["fit_seconds"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def importance_table(run: TrainingRun) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {"feature": list(run.importances), "importance": list(run.importances.values())}
+    )
+    frame["kind"] = run.importance_kind
+    return frame.sort_values("importance", ascending=False, key=abs).reset_index(drop=True)
+
+
+def holdout_predictions(run: TrainingRun) -> pd.DataFrame:
+    frame = run.predictions
+    if frame.empty:
+        return frame
+    part = frame[frame["split"] == "holdout"] if run.holdout is not None else frame
+    part = part.drop(columns=["split"]).reset_index(drop=True)
+    if run.data.classes is not None and run.data.kind == "table":
+        labels = run.data.classes
+        for column in ("actual", "predicted"):
+            part[column] = [labels[int(code)] for code in part[column]]
+    return part
+
+
+def run_figures(run: TrainingRun) -> dict[str, Any]:
+    from engine.ml import charts
+
+    data = run.data
+    figures: dict[str, Any] = {}
+    oos = run.predictions
+    title_what = data.describe()
+    if not oos.empty:
+        folds_only = oos[oos["split"] != "holdout"]
+        if data.task == "classification":
+            figures["confusion_matrix"] = charts.confusion_figure(
+                folds_only["actual"].to_numpy(),
+                folds_only["predicted"].to_numpy(),
+                data.classes,
+                f"Confusion matrix, out-of-sample folds ({title_what})",
+            )
+        else:
+            figures["residuals"] = charts.residual_figure(
+                oos, f"Residuals out of sample ({title_what})"
+            )
+    figures["feature_importances"] = charts.importance_figure(
+        run.importances, run.importance_kind, f"Feature importances ({run.config.name})"
+    )
+    if run.equity is not None:
+        figures["holdout_equity"] = charts.equity_figure(
+            run.equity, f"Hold-out equity, long/flat vs buy and hold ({run.cost_bps:g} bps)"
+        )
+    return figures
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+
+
+def run_summary(run: TrainingRun, trial_id: int | None) -> str:
+    data, primary = run.data, run.primary
+    stats = run.cv.get(primary, {})
+    how = (
+        f"walk-forward over {run.plan.n_folds} folds"
+        if run.plan.evaluation == "walk_forward"
+        else f"shuffled {run.plan.n_folds}-fold"
+    )
+    text = (
+        f"{run.config.name} on {data.describe()}: {primary} "
+        f"{_fmt(run.metric_value)} ± {_fmt(stats.get('std'))} ({how})"
+    )
+    if run.holdout is not None:
+        text += f"; hold-out {_fmt(run.holdout.get(primary))}"
+    text += "."
+    if run.strategy is not None:
+        text += (
+            f" Trading the predictions long/flat out of sample ({run.cost_bps:g} bps): Sharpe "
+            f"{_fmt(run.strategy['sharpe'])} vs buy and hold "
+            f"{_fmt(run.cv.get('benchmark_sharpe', {}).get('mean'))}"
+        )
+        if run.holdout is not None:
+            text += f"; hold-out Sharpe {_fmt(run.holdout.get('sharpe'))}"
+        text += "."
+    if trial_id is not None:
+        text += f" Recorded as trial {trial_id}."
+    for note in data.notes + run.notes:
+        text += f" {note}"
+    return text

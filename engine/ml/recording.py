@@ -1,0 +1,187 @@
+"""Record trials: the Trial row, one ModelResult row per fold and for the hold-out,
+the saved model and its out-of-sample predictions. Failed trainings are recorded too.
+
+The row holds what a re-run needs to get the same numbers: the action's parameters
+(for train/compare/tune the exact ``train_model`` parameters of that model), the
+seed, the dataset id and fingerprint, the feature set, the split plan (row ranges and
+a hash of every test block) and the library versions.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import platform
+import time
+from functools import lru_cache
+from typing import Any
+
+from engine.actions.base import json_safe
+from engine.actions.context import ActionContext
+from engine.ml import persistence
+from engine.ml.pipeline import TrainingRun
+
+log = logging.getLogger("mltrainer.ml")
+
+LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "xgboost", "lightgbm", "skops", "optuna")
+
+
+@lru_cache(maxsize=1)
+def library_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        out["sklearn" if name == "scikit-learn" else name] = version
+    return out
+
+
+def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = run.data
+    out = {
+        "dataset_id": data.dataset_id,
+        "fingerprint": data.fingerprint,
+        "data": data.spec(),
+        "seed": run.config.seed,
+        "model": run.config.describe(),
+        "evaluation": run.plan.evaluation,
+        "splitter": run.plan.splitter,
+        "split_fingerprint": run.plan.fingerprint(),
+        "splits": run.plan.describe(data.X.index),
+        "primary_metric": run.primary,
+        "cost_bps": run.cost_bps,
+        "versions": library_versions(),
+    }
+    if extra:
+        out.update(extra)
+    return json_safe(out)
+
+
+def _metric_summary(run: TrainingRun) -> dict[str, Any]:
+    metrics: dict[str, Any] = {name: dict(stats) for name, stats in run.cv.items()}
+    if run.strategy is not None:
+        fold_sharpe = metrics.get("sharpe", {})
+        metrics["sharpe"] = {
+            "mean": run.strategy["sharpe"],
+            "std": fold_sharpe.get("std"),
+            "fold_mean": fold_sharpe.get("mean"),
+            "pooled": True,
+        }
+        metrics["strategy"] = dict(run.strategy)
+    return json_safe(metrics)
+
+
+def record_run(
+    run: TrainingRun,
+    ctx: ActionContext,
+    *,
+    action: str,
+    params: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    started: float | None = None,
+):
+    """Save the model and its predictions, then write the trial and its model results."""
+    from storage.repositories import trials
+
+    path = persistence.new_model_path()
+    persistence.save_model(run.estimator, path)
+    try:
+        persistence.save_side_tables(path, run.predictions, run.equity)
+        described = {row["split"]: row for row in run.plan.describe(run.data.X.index)}
+        duration = time.perf_counter() - started if started is not None else run.seconds
+        trial = trials.create_trial(
+            job_id=ctx.job_id,
+            goal_id=ctx.goal_id,
+            user_id=ctx.user.id,
+            dataset_id=run.data.dataset_id,
+            action=action,
+            model_id=run.config.model_id,
+            family=run.config.family,
+            task=run.data.task,
+            status="succeeded",
+            metric_name=run.primary,
+            metric_value=json_safe(run.metric_value),
+            params=json_safe(params),
+            metrics=_metric_summary(run),
+            holdout_metrics=json_safe(run.holdout) if run.holdout is not None else None,
+            feature_set=list(run.data.feature_names),
+            importances=json_safe({"kind": run.importance_kind, "values": run.importances}),
+            reproducibility=reproducibility(run, extra),
+            seed=run.config.seed,
+            artifact_path=str(path),
+            duration_s=duration,
+        )
+        trials.add_model_results(
+            trial.id,
+            [
+                {
+                    "model_id": run.config.model_id,
+                    "split": fold["split"],
+                    "metrics": json_safe(
+                        {**fold["metrics"], "split": described.get(fold["split"], {})}
+                    ),
+                    "fit_seconds": fold["fit_seconds"],
+                    "predict_seconds": fold["predict_seconds"],
+                    "n_train": fold["n_train"],
+                    "n_test": fold["n_test"],
+                }
+                for fold in run.folds
+            ],
+        )
+    except BaseException:
+        persistence.remove_model(path)
+        raise
+    return trial
+
+
+def record_failure(
+    ctx: ActionContext,
+    *,
+    action: str,
+    params: dict[str, Any],
+    error: BaseException,
+    model_id: str | None = None,
+    family: str | None = None,
+    task: str | None = None,
+    dataset_id: int | None = None,
+    seed: int = 0,
+    started: float | None = None,
+    extra: dict[str, Any] | None = None,
+):
+    """A trial with status 'failed' and the error message (never raises)."""
+    from storage.repositories import trials
+
+    if _is_action_error(error):
+        message = str(error)
+    else:
+        message = f"{type(error).__name__}: {error}"
+    try:
+        return trials.create_trial(
+            job_id=ctx.job_id,
+            goal_id=ctx.goal_id,
+            user_id=ctx.user.id,
+            dataset_id=dataset_id,
+            action=action,
+            model_id=model_id,
+            family=family,
+            task=task,
+            status="failed",
+            params=json_safe(params),
+            reproducibility=json_safe(
+                {"seed": seed, "versions": library_versions(), **(extra or {})}
+            ),
+            seed=seed,
+            error=message[:5000],
+            duration_s=time.perf_counter() - started if started is not None else None,
+        )
+    except Exception:  # recording must not hide the original error
+        log.exception("could not record the failed trial of %s", action)
+        return None
+
+
+def _is_action_error(error: BaseException) -> bool:
+    from engine.actions.base import ActionError
+
+    return isinstance(error, ActionError)

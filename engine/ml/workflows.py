@@ -1,0 +1,647 @@
+"""What the long ML actions do: train one model, compare several on identical splits,
+tune one with Optuna, and combine recorded trials into an ensemble.
+
+Every evaluated configuration goes through :func:`engine.ml.pipeline.evaluate` and is
+recorded as a trial (:func:`engine.ml.recording.record_run`), whichever action ran it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
+from engine.actions.context import ActionContext
+from engine.ml import dataset
+from engine.ml import evaluation as ev
+from engine.ml.params import (
+    CompareParams,
+    DataSpec,
+    EnsembleParams,
+    TrainParams,
+    TuneParams,
+)
+from engine.ml.pipeline import (
+    ModelConfig,
+    TrainingRun,
+    config_for,
+    evaluate,
+    fold_table,
+    holdout_predictions,
+    importance_table,
+    resolve_spec,
+    run_figures,
+    run_summary,
+    run_values,
+    spec_pipeline,
+)
+from engine.ml.recording import record_failure, record_run
+
+SHARED_FIELDS = tuple(
+    name for name in TrainParams.model_fields if name not in ("model_id", "model_params")
+)
+# Settings that must agree for trials to be evaluated on the same rows and splits.
+SAME_DATA_FIELDS = tuple(DataSpec.model_fields) + (
+    "task",
+    "validation",
+    "n_splits",
+    "embargo",
+    "holdout_fraction",
+)
+
+
+def train_params(params: Any, model_id: str, model_params: dict[str, Any]) -> TrainParams:
+    """The ``train_model`` parameters that re-run one model of a compare/tune action."""
+    shared = {name: getattr(params, name) for name in SHARED_FIELDS}
+    return TrainParams(**shared, model_id=model_id, model_params=model_params)
+
+
+def setup(params: Any, ctx: ActionContext) -> tuple[dataset.PreparedData, ev.SplitPlan]:
+    data = dataset.prepare(params, params.task, user_id=ctx.user.id)
+    plan = ev.plan_splits(
+        data,
+        validation=params.validation,
+        n_splits=params.n_splits,
+        embargo=params.embargo,
+        holdout_fraction=params.holdout_fraction,
+        seed=params.seed,
+    )
+    return data, plan
+
+
+def run_result(
+    run: TrainingRun, trial_id: int, artifact: str | None, extra_values: dict | None = None
+) -> ActionResult:
+    values = run_values(run, trial_id)
+    if extra_values:
+        values.update(extra_values)
+    tables = {"fold_metrics": fold_table(run), "feature_importances": importance_table(run)}
+    predictions = holdout_predictions(run)
+    if not predictions.empty:
+        tables["holdout_predictions" if run.holdout is not None else "oos_predictions"] = (
+            predictions
+        )
+    if run.equity is not None:
+        tables["holdout_equity"] = run.equity.reset_index()
+    artifacts = {"model": artifact} if artifact else {}
+    return ActionResult(
+        summary=run_summary(run, trial_id),
+        values=json_safe(values),
+        tables=tables,
+        figures=run_figures(run),
+        artifacts=artifacts,
+    )
+
+
+# --- train ---------------------------------------------------------------------------------
+
+
+def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model"):
+    """Train and validate one model; record it as a trial (failures too)."""
+    started = time.perf_counter()
+    record_params = params.model_dump(mode="json")
+    spec = data = None
+    try:
+        spec = resolve_spec(params.model_id, params.task)
+        record_params["model_id"] = spec.id
+        primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
+        config = config_for(spec, params.model_params, params.seed)
+        data, plan = setup(params, ctx)
+        run = evaluate(config, data, plan, primary=primary, cost_bps=params.cost_bps, ctx=ctx)
+        if params.model_id != spec.id:
+            run.notes.insert(0, f"Model '{params.model_id}' was read as {spec.id}.")
+        trial = record_run(
+            run,
+            ctx,
+            action=action,
+            params=record_params,
+            extra={"requested_model": params.model_id},
+            started=started,
+        )
+    except JobCancelled:
+        raise
+    except Exception as error:
+        record_failure(
+            ctx,
+            action=action,
+            params=record_params,
+            error=error,
+            model_id=spec.id if spec is not None else params.model_id,
+            family=spec.family if spec is not None else None,
+            task=params.task,
+            dataset_id=data.dataset_id if data is not None else None,
+            seed=params.seed,
+            started=started,
+        )
+        raise
+    return run_result(run, trial.id, trial.artifact_path)
+
+
+# --- compare -------------------------------------------------------------------------------
+
+
+def _leaderboard_row(run: TrainingRun, trial_id: int) -> dict[str, Any]:
+    primary = run.primary
+    row: dict[str, Any] = {
+        "model": run.config.name,
+        "model_id": run.config.model_id,
+        "family": run.config.family,
+        "status": "succeeded",
+        primary: run.metric_value,
+        f"{primary}_std": run.cv.get(primary, {}).get("std"),
+    }
+    if run.holdout is not None:
+        row[f"holdout_{primary}"] = run.holdout.get(primary)
+    if run.strategy is not None and primary != "sharpe":
+        row["sharpe"] = run.strategy["sharpe"]
+        if run.holdout is not None:
+            row["holdout_sharpe"] = run.holdout.get("sharpe")
+    row["fit_seconds"] = run.fit_seconds
+    row["trial_id"] = trial_id
+    return row
+
+
+def rank(board: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Best first by ``metric`` (failed and undefined last), with a rank column."""
+    ascending = not ev.greater_is_better(metric)
+    if metric not in board:
+        board[metric] = np.nan
+    ordered = board.sort_values(metric, ascending=ascending, na_position="last", kind="stable")
+    ordered = ordered.reset_index(drop=True)
+    ordered.insert(0, "rank", range(1, len(ordered) + 1))
+    return ordered
+
+
+def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
+    from engine.ml import charts
+
+    primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
+    specs = []
+    for text in params.model_ids:
+        spec = resolve_spec(text, params.task)
+        if spec.id not in [s.id for s in specs]:
+            specs.append(spec)
+    if len(specs) < 2:
+        raise ActionError(
+            f"{', '.join(params.model_ids)} all name {specs[0].name}; compare at least two "
+            "different models."
+        )
+    configs = [config_for(spec, {}, params.seed) for spec in specs]
+    data, plan = setup(params, ctx)
+    rows: list[dict[str, Any]] = []
+    runs: dict[int, TrainingRun] = {}
+    n = len(configs)
+    for position, (spec, config) in enumerate(zip(specs, configs, strict=True)):
+        ctx.raise_if_cancelled()
+        record_params = train_params(params, spec.id, {}).model_dump(mode="json")
+        started = time.perf_counter()
+        extra = {"comparison": {"models": [s.id for s in specs], "position": position}}
+        try:
+            run = evaluate(
+                config,
+                data,
+                plan,
+                primary=primary,
+                cost_bps=params.cost_bps,
+                ctx=ctx,
+                span=(position / n, (position + 1) / n),
+            )
+            trial = record_run(
+                run,
+                ctx,
+                action="compare_models",
+                params=record_params,
+                extra=extra,
+                started=started,
+            )
+        except JobCancelled:
+            raise
+        except ActionError as error:
+            failed = record_failure(
+                ctx,
+                action="compare_models",
+                params=record_params,
+                error=error,
+                model_id=spec.id,
+                family=spec.family,
+                task=params.task,
+                dataset_id=data.dataset_id,
+                seed=params.seed,
+                started=started,
+                extra=extra,
+            )
+            rows.append(
+                {
+                    "model": spec.name,
+                    "model_id": spec.id,
+                    "family": spec.family,
+                    "status": "failed",
+                    "error": str(error),
+                    "trial_id": failed.id if failed is not None else None,
+                }
+            )
+            continue
+        runs[trial.id] = run
+        rows.append(_leaderboard_row(run, trial.id))
+    if not runs:
+        reasons = "; ".join(f"{row['model']}: {row['error']}" for row in rows)
+        raise ActionError(f"Every model failed. {reasons}")
+    board = rank(pd.DataFrame(rows), primary)
+    best = board.iloc[0]
+    best_run = runs[int(best["trial_id"])]
+    values: dict[str, Any] = {
+        "metric_name": primary,
+        "metric_value": best_run.metric_value,
+        "best_model_id": best_run.config.model_id,
+        "best_model_name": best_run.config.name,
+        "best_trial_id": int(best["trial_id"]),
+        "task": params.task,
+        "evaluation": plan.evaluation,
+        "greater_is_better": ev.greater_is_better(primary),
+        "n_models": len(specs),
+        "n_failed": int((board["status"] == "failed").sum()),
+        "n_samples": data.n_rows,
+        "n_folds": plan.n_folds,
+        "trial_ids": [int(t) for t in board["trial_id"].dropna()],
+        "split_fingerprint": plan.fingerprint(),
+        "dataset_id": data.dataset_id,
+        "fingerprint": data.fingerprint,
+        "seed": params.seed,
+    }
+    if best_run.holdout is not None:
+        values[f"holdout_{primary}"] = best_run.holdout.get(primary)
+    how = "walk-forward" if plan.evaluation == "walk_forward" else "shuffled k-fold"
+    summary = (
+        f"Compared {len(specs)} models on {data.describe()} with identical {how} splits "
+        f"({plan.n_folds} folds{' + hold-out' if plan.holdout is not None else ''}). Best by "
+        f"{primary}: {best_run.config.name} {best_run.metric_value:.4f}"
+    )
+    if best_run.holdout is not None:
+        summary += f" (hold-out {best_run.holdout.get(primary, math.nan):.4f})"
+    summary += (
+        ". The best of several cross-validated scores is optimistic; the hold-out column is "
+        "the untouched check. Each model is a recorded trial."
+    )
+    failed = board[board["status"] == "failed"]
+    if len(failed):
+        summary += f" Failed: {', '.join(failed['model'])}."
+    figure = charts.leaderboard_figure(
+        board[board["status"] == "succeeded"], primary, f"{primary} by model ({how})"
+    )
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"leaderboard": board},
+        figures={"leaderboard": figure},
+    )
+
+
+# --- tune ----------------------------------------------------------------------------------
+
+
+def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
+    import optuna
+
+    from engine.ml import charts
+    from engine.ml.search_spaces import suggest_space
+
+    primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
+    spec = resolve_spec(params.model_id, params.task)
+    space = {k: v for k, v in spec.search_space.items() if k not in params.model_params}
+    if not space:
+        raise ActionError(
+            f"{spec.name} has no tunable parameters in the catalogue"
+            f"{' besides the fixed ones' if spec.search_space else ''}; train it with "
+            "train_model instead."
+        )
+    config_for(spec, params.model_params, params.seed)  # fixed parameters are valid
+    data, plan = setup(params, ctx)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    greater = ev.greater_is_better(primary)
+    study = optuna.create_study(
+        direction="maximize" if greater else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=params.seed),
+        study_name=f"tune-{spec.id}",
+    )
+    rows: list[dict[str, Any]] = []
+    runs: dict[int, TrainingRun] = {}
+    n = params.n_trials
+    best_value: float | None = None
+    for number in range(n):
+        ctx.raise_if_cancelled()
+        optuna_trial = study.ask()
+        suggested = suggest_space(optuna_trial, space)
+        model_params = {**params.model_params, **suggested}
+        record_params = train_params(params, spec.id, model_params).model_dump(mode="json")
+        extra = {"study": {"number": number, "n_trials": n, "sampler": "TPE", "seed": params.seed}}
+        started = time.perf_counter()
+        try:
+            config = config_for(spec, model_params, params.seed)
+            run = evaluate(
+                config,
+                data,
+                plan,
+                primary=primary,
+                cost_bps=params.cost_bps,
+                ctx=ctx,
+                span=(number / n, (number + 1) / n),
+            )
+            trial = record_run(
+                run, ctx, action="tune_model", params=record_params, extra=extra, started=started
+            )
+        except JobCancelled:
+            study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
+            raise
+        except ActionError as error:
+            study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
+            failed = record_failure(
+                ctx,
+                action="tune_model",
+                params=record_params,
+                error=error,
+                model_id=spec.id,
+                family=spec.family,
+                task=params.task,
+                dataset_id=data.dataset_id,
+                seed=params.seed,
+                started=started,
+                extra=extra,
+            )
+            rows.append(
+                {
+                    "number": number,
+                    "trial_id": failed.id if failed is not None else None,
+                    "status": "failed",
+                    primary: math.nan,
+                    "params": json.dumps(json_safe(model_params), sort_keys=True),
+                    "error": str(error),
+                }
+            )
+            continue
+        value = run.metric_value
+        if value is not None and math.isfinite(value):
+            study.tell(optuna_trial, value)
+            if best_value is None or (value > best_value if greater else value < best_value):
+                best_value = value
+        else:
+            study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
+        runs[trial.id] = run
+        row = {
+            "number": number,
+            "trial_id": trial.id,
+            "status": "succeeded",
+            primary: value,
+            f"{primary}_std": run.cv.get(primary, {}).get("std"),
+        }
+        if run.holdout is not None:
+            row[f"holdout_{primary}"] = run.holdout.get(primary)
+        row["params"] = json.dumps(json_safe(model_params), sort_keys=True)
+        rows.append(row)
+        ctx.progress(
+            (number + 1) / n,
+            trial=number,
+            **({"best": best_value} if best_value is not None else {}),
+        )
+    if not runs:
+        raise ActionError(f"Every trial failed; the first error: {rows[0].get('error')}")
+    history = pd.DataFrame(rows)
+    scored = history.dropna(subset=[primary])
+    if scored.empty:
+        raise ActionError(f"No trial produced a {primary} value.")
+    best_row = scored.sort_values(primary, ascending=not greater, kind="stable").iloc[0]
+    best_run = runs[int(best_row["trial_id"])]
+    values: dict[str, Any] = {
+        "metric_name": primary,
+        "metric_value": best_run.metric_value,
+        "best_trial_id": int(best_row["trial_id"]),
+        "best_params": best_run.config.model_params,
+        "model_id": spec.id,
+        "model_name": spec.name,
+        "task": params.task,
+        "evaluation": plan.evaluation,
+        "greater_is_better": greater,
+        "n_trials": n,
+        "n_completed": len(runs),
+        "n_failed": n - len(runs),
+        "n_samples": data.n_rows,
+        "split_fingerprint": plan.fingerprint(),
+        "dataset_id": data.dataset_id,
+        "fingerprint": data.fingerprint,
+        "seed": params.seed,
+    }
+    if best_run.holdout is not None:
+        values[f"holdout_{primary}"] = best_run.holdout.get(primary)
+    summary = (
+        f"Tuned {spec.name} on {data.describe()} with {n} Optuna (TPE) trials on identical "
+        f"{plan.evaluation.replace('_', '-')} splits. Best {primary} "
+        f"{best_run.metric_value:.4f} (trial {int(best_row['trial_id'])})"
+    )
+    if best_run.holdout is not None:
+        summary += f"; its hold-out {primary} is {best_run.holdout.get(primary, math.nan):.4f}"
+    summary += (
+        f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
+        f"{n - len(runs)} trial(s) failed."
+    )
+    history_figure = charts.history_figure(scored, primary, lower_is_better=not greater)
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"trials": history},
+        figures={"history": history_figure},
+    )
+
+
+# --- ensembles -----------------------------------------------------------------------------
+
+
+def _members(trial_ids: list[int]):
+    from storage.repositories import trials
+
+    members = []
+    for trial_id in dict.fromkeys(trial_ids):
+        trial = trials.get_trial(int(trial_id))
+        if trial is None:
+            raise ActionError(f"Trial {trial_id} does not exist.")
+        if trial.status != "succeeded":
+            raise ActionError(f"Trial {trial_id} {trial.status}; only succeeded trials combine.")
+        try:
+            member_params = TrainParams.model_validate(trial.params)
+        except Exception:  # noqa: BLE001 - not a single-model trial
+            raise ActionError(
+                f"Trial {trial_id} ({trial.action}) is not a single model; ensembles combine "
+                "trials of train_model, compare_models or tune_model."
+            ) from None
+        members.append((trial, member_params))
+    if len(members) < 2:
+        raise ActionError("An ensemble needs at least two different trials.")
+    first = members[0][1]
+    for trial, member in members[1:]:
+        for name in SAME_DATA_FIELDS:
+            if getattr(member, name) != getattr(first, name):
+                raise ActionError(
+                    f"Trial {trial.id} differs from trial {members[0][0].id} in {name} "
+                    f"({getattr(member, name)!r} vs {getattr(first, name)!r}); ensemble members "
+                    "must use the same data, task and splits."
+                )
+        if first.validation == "kfold" and member.seed != first.seed:
+            raise ActionError(
+                f"Trial {trial.id} has seed {member.seed}, trial {members[0][0].id} seed "
+                f"{first.seed}: k-fold splits depend on the seed, so they would differ."
+            )
+    return members
+
+
+def ensemble_config(
+    members: list[tuple[Any, TrainParams]],
+    params: EnsembleParams,
+    *,
+    task: str,
+    temporal: bool,
+    seed: int,
+) -> ModelConfig:
+    from sklearn.ensemble import (
+        StackingClassifier,
+        StackingRegressor,
+        VotingClassifier,
+        VotingRegressor,
+    )
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    from engine.ml.catalog import get_model
+
+    specs = [(get_model(member.model_id), member) for _, member in members]
+    notes: list[str] = []
+    voting = params.voting
+    if task == "classification" and voting == "soft":
+        lacking = [spec.name for spec, _ in specs if not spec.predicts_proba]
+        if lacking:
+            voting = "hard"
+            notes.append(f"Hard voting: {', '.join(lacking)} give no probabilities.")
+    final_spec = None
+    if params.method == "stacking":
+        default = "sklearn.LogisticRegression" if task == "classification" else "sklearn.Ridge"
+        final_spec = resolve_spec(params.final_model_id or default, task)
+        config_for(final_spec, {}, seed)
+
+    def factory(numeric: list[str], categorical: list[str]):
+        estimators = [
+            (f"m{i}", spec_pipeline(spec, member.model_params, member.seed, numeric, categorical))
+            for i, (spec, member) in enumerate(specs)
+        ]
+        if params.method == "voting":
+            if task == "classification":
+                return VotingClassifier(estimators, voting=voting, n_jobs=1)
+            return VotingRegressor(estimators, n_jobs=1)
+        # Stacking's inner folds only split the training rows of each outer fold; on
+        # temporal data they are contiguous blocks (not shuffled).
+        if task == "classification":
+            inner = KFold(5) if temporal else StratifiedKFold(5, shuffle=True, random_state=seed)
+            return StackingClassifier(
+                estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
+            )
+        inner = KFold(5) if temporal else KFold(5, shuffle=True, random_state=seed)
+        return StackingRegressor(
+            estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
+        )
+
+    names = " + ".join(spec.name for spec, _ in specs)
+    label = "Voting" if params.method == "voting" else "Stacking"
+    member_info = [
+        {
+            "trial_id": trial.id,
+            "model_id": member.model_id,
+            "model_params": member.model_params,
+            "seed": member.seed,
+        }
+        for trial, member in members
+    ]
+    model_params = {"method": params.method, "voting": voting}
+    if final_spec is not None:
+        model_params["final_model_id"] = final_spec.id
+    return ModelConfig(
+        model_id=f"ensemble.{params.method}",
+        name=f"{label} ensemble ({names})",
+        family="ensemble",
+        task=task,
+        model_params=model_params,
+        seed=seed,
+        factory=factory,
+        members=member_info,
+        notes=notes,
+    )
+
+
+def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
+    started = time.perf_counter()
+    record_params = params.model_dump(mode="json")
+    members = _members(params.trial_ids)
+    base = members[0][1]
+    data = None
+    try:
+        primary = ev.primary_metric(base.task, base.metric, bool(base.symbols))
+        data, plan = setup(base, ctx)
+        config = ensemble_config(
+            members, params, task=base.task, temporal=data.temporal, seed=base.seed
+        )
+        run = evaluate(config, data, plan, primary=primary, cost_bps=base.cost_bps, ctx=ctx)
+        changed = [
+            trial.id
+            for trial, _ in members
+            if (trial.reproducibility or {}).get("split_fingerprint") != plan.fingerprint()
+        ]
+        if changed:
+            run.notes.append(
+                f"Trial(s) {', '.join(map(str, changed))} were evaluated on other splits "
+                "(the data changed since); their recorded scores are not directly comparable."
+            )
+        trial = record_run(
+            run,
+            ctx,
+            action="build_ensemble",
+            params=record_params,
+            extra={"members": config.members, "train_params": base.model_dump(mode="json")},
+            started=started,
+        )
+    except JobCancelled:
+        raise
+    except Exception as error:
+        record_failure(
+            ctx,
+            action="build_ensemble",
+            params=record_params,
+            error=error,
+            model_id=f"ensemble.{params.method}",
+            family="ensemble",
+            task=base.task,
+            dataset_id=data.dataset_id if data is not None else None,
+            seed=base.seed,
+            started=started,
+        )
+        raise
+    result = run_result(run, trial.id, trial.artifact_path, {"member_trial_ids": params.trial_ids})
+    comparison = [
+        {
+            "model": "ensemble",
+            "trial_id": trial.id,
+            primary: run.metric_value,
+            f"holdout_{primary}": (run.holdout or {}).get(primary),
+        }
+    ]
+    for member_trial, member in members:
+        comparison.append(
+            {
+                "model": member.model_id,
+                "trial_id": member_trial.id,
+                primary: member_trial.metric_value
+                if member_trial.metric_name == primary
+                else (member_trial.metrics or {}).get(primary, {}).get("mean"),
+                f"holdout_{primary}": (member_trial.holdout_metrics or {}).get(primary),
+            }
+        )
+    result.tables = {"members": pd.DataFrame(comparison), **result.tables}
+    return result

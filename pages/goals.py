@@ -1,0 +1,130 @@
+"""Goals: set them through a form, watch the autonomous loop work toward them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.goals import service as goals
+from ui.forms import action_form
+from ui.results import render_result
+from ui.run import run_action
+from ui.session import has_role, require_user
+
+user = require_user()
+can_write = has_role(user, "analyst")
+st.title("Goals")
+
+DEFAULTS = {
+    "name": "SPX 5-day direction",
+    "symbols": ["SPX"],
+    "task": "classification",
+    "horizon": 5,
+    "metric": "balanced_accuracy",
+    "threshold": 0.55,
+    "max_trials": 30,
+}
+
+if can_write:
+    with st.expander("New goal", expanded=not goals.listing(user), icon=":material/add:"):
+        entered = action_form(
+            "create_goal", defaults=DEFAULTS, key="goal_form", submit_label="Create goal"
+        )
+        if entered is not None:
+            # Submitting the form is the user's confirmation of this goal.
+            outcome = run_action("create_goal", entered, confirmed=True)
+            if outcome is not None:
+                st.success(outcome.result.summary)
+
+
+def progress_figure(goal, trials) -> go.Figure:
+    """Every trial's metric, the best so far, and the threshold line."""
+    values = [t.metric_value for t in trials if t.metric_value is not None]
+    higher = goal.spec.get("direction", ">=") == ">="
+    best, running = [], None
+    for value in values:
+        running = value if running is None else (max if higher else min)(running, value)
+        best.append(running)
+    figure = go.Figure()
+    figure.add_scatter(y=values, mode="markers", name="trial", marker=dict(size=6, opacity=0.6))
+    figure.add_scatter(y=best, mode="lines", name="best so far", line=dict(width=3))
+    figure.add_hline(
+        y=goal.spec["threshold"],
+        line_dash="dash",
+        annotation_text=f"threshold {goal.spec['threshold']}",
+    )
+    figure.update_layout(
+        height=300,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis_title="trial",
+        yaxis_title=goal.spec.get("metric"),
+    )
+    return figure
+
+
+def trials_table(trials) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "trial": t.id,
+                "model": t.model_id,
+                "family": t.family,
+                "status": t.status,
+                t.metric_name or "metric": t.metric_value,
+                "seconds": t.duration_s,
+                "created": t.created_at,
+            }
+            for t in trials
+        ]
+    )
+
+
+def draw_goal(goal_id: int) -> None:
+    goal = goals.get(user, goal_id)
+    trials = goals.trials(user, goal.id)
+    spec = goal.spec
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("status", goal.status)
+    c2.metric(
+        f"best {spec['metric']}", "—" if goal.best_value is None else f"{goal.best_value:.4f}"
+    )
+    c3.metric("threshold", f"{spec['direction']} {spec['threshold']}")
+    c4.metric("trials", f"{goal.trials_run} / {spec['max_trials']}")
+    if goal.stop_reason:
+        st.caption(f"Stopped because: {goal.stop_reason}")
+    if trials:
+        st.plotly_chart(progress_figure(goal, trials), key=f"goal-{goal.id}-chart", width="stretch")
+        st.dataframe(
+            trials_table(trials), hide_index=True, width="stretch", key=f"goal-{goal.id}-trials"
+        )
+        if st.button("Insights and recommendations", key=f"goal-{goal.id}-insights-button"):
+            st.session_state[f"insights-{goal.id}"] = run_action(
+                "goal_insights", {"goal_id": goal.id}
+            )
+        shown = st.session_state.get(f"insights-{goal.id}")
+        if shown is not None:
+            render_result(shown.result, key=f"goal-{goal.id}-insights")
+
+
+for goal in goals.listing(user):
+    with st.container(border=True):
+        st.subheader(goal.name)
+        live = goal.status == "active" and goal.loop_job_id is not None
+        if live:
+            st.fragment(run_every=2.0)(draw_goal)(goal.id)
+        else:
+            draw_goal(goal.id)
+        if can_write:
+            commands = {"active": ["pause", "stop"], "paused": ["resume", "stop"]}.get(
+                goal.status, []
+            )
+            if goal.status == "active" and goal.loop_job_id is None:
+                commands = ["start", *commands]
+            columns = st.columns(max(len(commands), 1) + 1)
+            for column, command in zip(columns, commands, strict=False):
+                if column.button(command.capitalize(), key=f"goal-{goal.id}-{command}"):
+                    if run_action(
+                        "control_goal", {"goal_id": goal.id, "command": command}, confirmed=True
+                    ):
+                        st.rerun()

@@ -1,0 +1,40 @@
+"""Overview: what the platform can do for this user, and in which mode it runs."""
+
+import pandas as pd
+import streamlit as st
+
+from engine.actions import all_actions
+from engine.config import get_settings
+from ui.session import require_user
+
+user = require_user()
+settings = get_settings()
+st.title("mlTrainer")
+
+if settings.anthropic_api_key:
+    st.info(f"Claude is connected (model {settings.claude_model}).", icon=":material/smart_toy:")
+else:
+    st.info(
+        "Offline mode: no ANTHROPIC_API_KEY is set, so chat requests are mapped to actions by "
+        "the built-in planner. Set the key in the environment or .streamlit/secrets.toml.",
+        icon=":material/cloud_off:",
+    )
+
+actions = all_actions()
+st.subheader(f"{len(actions)} actions available")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "action": action.name,
+                "category": action.category,
+                "runs as": "background job" if action.long else "instant",
+                "your role may run it": action.allows(user.role),
+                "description": action.description,
+            }
+            for action in actions
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)

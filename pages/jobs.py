@@ -1,0 +1,99 @@
+"""Jobs: your recent and running background jobs (admins: everyone's), live progress and
+metric charts, cancel, and why a job failed."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine import executor, trials_view
+from engine.actions import ActionError
+from engine.trials_view import md_escape
+from ui.jobs import LIVE_REFRESH_SECONDS, render_job
+from ui.session import require_user
+
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+LIVE_JOBS = 10  # running jobs drawn with their own live chart
+
+user = require_user()
+is_admin = user.role == "admin"
+st.title("Jobs")
+
+c1, c2, c3 = st.columns([1, 2, 1])
+everyone = c1.toggle("Everyone's jobs", key="jobs_all") if is_admin else False
+statuses = c2.multiselect("Status", STATUSES, key="jobs_status", placeholder="any status")
+limit = c3.selectbox("Show", (20, 50, 100, 200), key="jobs_limit")
+
+try:
+    jobs = executor.list_recent(user, limit, all_users=everyone, statuses=tuple(statuses) or None)
+except ActionError as error:
+    st.error(md_escape(error))
+    st.stop()
+owners = trials_view.owner_names(job.user_id for job in jobs)
+active_ids = [job.id for job in jobs if job.status in ACTIVE]
+
+
+def draw_overview() -> None:
+    """The table; while jobs run it refreshes itself, and redraws the page once when the
+    set of running jobs changed (one finished, so its live block must go)."""
+    current = executor.list_recent(
+        user, limit, all_users=everyone, statuses=tuple(statuses) or None
+    )
+    now_active = [job.id for job in current if job.status in ACTIVE]
+    if now_active != active_ids:
+        st.rerun()
+    if not current:
+        st.info("No background jobs yet. Long actions started from the chat or a page show here.")
+        return
+    st.dataframe(
+        trials_view.jobs_frame(current, owners),
+        hide_index=True,
+        width="stretch",
+        key="jobs_table",
+        column_config={
+            "job": st.column_config.NumberColumn(format="%d"),
+            "progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
+            "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "seconds": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+
+
+st.fragment(run_every=LIVE_REFRESH_SECONDS * 2 if active_ids else None)(draw_overview)()
+
+
+def owner_of(job) -> str:
+    return owners.get(job.user_id, "system") if job.user_id is not None else "system"
+
+
+running = [job for job in jobs if job.status in ACTIVE][:LIVE_JOBS]
+if running:
+    st.subheader("Running and queued")
+    for job in running:
+        with st.container(border=True):
+            st.text(f"Job {job.id} · {job.action} · {owner_of(job)}")
+            render_job(job.id, key=f"jobs-live-{job.id}")
+
+failed = [job for job in jobs if job.status in ("failed", "interrupted")]
+if failed:
+    st.subheader("Failed")
+    for job in failed:
+        st.error(
+            f"Job {job.id} ({md_escape(job.action)}, {md_escape(owner_of(job))}) failed: "
+            + md_escape(job.error or "no error message was recorded")
+        )
+
+if jobs:
+    st.subheader("Inspect a job")
+    by_id = {job.id: job for job in jobs}
+    chosen = st.selectbox(
+        "Job",
+        list(by_id),
+        format_func=lambda i: f"{i} · {by_id[i].action} · {by_id[i].status} · {owner_of(by_id[i])}",
+        key="jobs_inspect",
+    )
+    if chosen is not None:
+        job = by_id[chosen]
+        with st.expander("Parameters", icon=":material/tune:"):
+            st.json(job.params, expanded=2)
+        render_job(chosen, key=f"jobs-inspect-{chosen}")

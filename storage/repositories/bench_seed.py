@@ -1,0 +1,389 @@
+"""Bulk seeding of trials, jobs and progress events for benchmarks, and query plans.
+
+Only benchmarks and tests call this. Rows go in through multi-row INSERTs (SQLite) or
+COPY (PostgreSQL) so that a million progress events load in seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, event, func, insert, select, update
+
+from storage.db import get_engine, normalise_url, session_scope
+from storage.models import Goal, Job, JobEvent, ModelResult, Trial, User, utcnow
+
+FAMILIES = ("linear", "tree", "ensemble", "boosting", "neighbors", "svm", "neural")
+MODELS = {
+    "linear": ("LogisticRegression", "RidgeClassifier", "SGDClassifier"),
+    "tree": ("DecisionTree", "ExtraTree"),
+    "ensemble": ("RandomForest", "ExtraTrees", "HistGradientBoosting"),
+    "boosting": ("XGBoost", "LightGBM"),
+    "neighbors": ("KNeighbors",),
+    "svm": ("LinearSVC", "SVC"),
+    "neural": ("MLP",),
+}
+FEATURES = ("ret_1", "ret_5", "ret_20", "vol_20", "rsi_14", "macd", "volume_z", "lag_1", "lag_2")
+EVENT_BATCH = 50_000
+GOAL_SPEC = {  # what engine.goals.spec.GoalSpec stores (storage does not import engine)
+    "symbols": ["SPX"],
+    "source": "bundled",
+    "start": None,
+    "end": None,
+    "dataset_id": None,
+    "target_column": None,
+    "task": "classification",
+    "horizon": 5,
+    "metric": "balanced_accuracy",
+    "threshold": 0.6,
+    "direction": ">=",
+    "max_trials": 500,
+    "max_minutes": 600.0,
+    "families": [],
+    "data_policy": "real_only",
+    "stagnation_trials": 50,
+}
+
+
+@dataclass(frozen=True)
+class SeedCounts:
+    users: int
+    goals: int
+    jobs: int
+    events: int
+    trials: int
+    model_results: int
+    user_ids: list[int]
+    job_ids: list[int]
+    goal_ids: list[int]
+
+
+def _is_sqlite() -> bool:
+    return get_engine().dialect.name == "sqlite"
+
+
+def _ids(session, column, first: int, count: int) -> list[int]:
+    return list(
+        session.scalars(select(column).where(column >= first).order_by(column).limit(count))
+    )
+
+
+def _next_id(session, column) -> int:
+    return (session.scalar(select(func.max(column))) or 0) + 1
+
+
+def _event_rows(
+    job_ids: list[int], per_job: int, rng: random.Random
+) -> Iterator[tuple[int, float, float, str]]:
+    for job_id in job_ids:
+        level = rng.uniform(0.5, 0.7)
+        noise = rng.uniform(0.005, 0.02)
+        for step in range(per_job):
+            fraction = (step + 1) / per_job
+            loss = 0.7 * math.exp(-3 * fraction) + rng.gauss(0, noise)
+            score = level + 0.1 * (1 - math.exp(-4 * fraction)) + rng.gauss(0, noise)
+            metrics = f'{{"loss": {loss:.5f}, "score": {score:.5f}}}'
+            yield job_id, round(step * 0.05, 3), fraction, metrics
+
+
+def _insert_events(rows: Iterator[tuple[int, float, float, str]]) -> int:
+    """Raw DBAPI bulk insert of (job_id, elapsed_s, fraction, metrics-as-JSON-text)."""
+    engine = get_engine()
+    raw = engine.raw_connection()
+    count = 0
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            sql = "INSERT INTO job_events (job_id, elapsed_s, fraction, metrics) VALUES (?,?,?,?)"
+            batch: list[tuple] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= EVENT_BATCH:
+                    cursor.executemany(sql, batch)
+                    count += len(batch)
+                    batch = []
+            if batch:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+        else:
+            copy_sql = "COPY job_events (job_id, elapsed_s, fraction, metrics) FROM STDIN"
+            with cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        raw.commit()
+    finally:
+        raw.close()
+    return count
+
+
+def _metrics(rng: random.Random, metric: str, center: float) -> tuple[dict, list[dict], dict]:
+    folds = [{metric: center + rng.gauss(0, 0.02), "accuracy": center + rng.gauss(0, 0.02)}]
+    folds += [
+        {metric: center + rng.gauss(0, 0.02), "accuracy": center + rng.gauss(0, 0.02)}
+        for _ in range(4)
+    ]
+    summary = {}
+    for name in (metric, "accuracy"):
+        values = [fold[name] for fold in folds]
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        summary[name] = {"mean": mean, "std": std}
+    holdout = {metric: center + rng.gauss(0, 0.03), "accuracy": center + rng.gauss(0, 0.03)}
+    return summary, folds, holdout
+
+
+def seed(
+    *,
+    trials: int = 10_000,
+    jobs: int = 1_000,
+    events_per_job: int = 1_000,
+    users: int = 5,
+    goals: int = 20,
+    model_results: bool = True,
+    random_seed: int = 0,
+    report: Callable[[str], None] | None = None,
+) -> SeedCounts:
+    """Add users, goals, ``jobs`` finished training jobs with ``events_per_job`` progress
+    events each, and ``trials`` trials (the first ``jobs`` of them linked to the jobs),
+    spread over the last year. Returns what was added."""
+    say = report or (lambda _message: None)
+    rng = random.Random(random_seed)
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        first_user = _next_id(session, User.id)
+        tag = f"{first_user}"
+        session.execute(
+            insert(User),
+            [
+                {
+                    "username": f"bench{tag}_{i}",
+                    "name": f"Bench user {i}",
+                    "password_hash": "!bench-no-login",
+                    "role": "analyst",
+                    "is_active": False,
+                    "failed_logins": 0,
+                    "created_at": now,
+                }
+                for i in range(users)
+            ],
+        )
+        user_ids = _ids(session, User.id, first_user, users)
+        first_goal = _next_id(session, Goal.id)
+        session.execute(
+            insert(Goal),
+            [
+                {
+                    "user_id": user_ids[i % users],
+                    "name": f"Bench goal {i}",
+                    "spec": dict(GOAL_SPEC),
+                    "status": "stopped",
+                    "trials_run": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(goals)
+            ],
+        )
+        goal_ids = _ids(session, Goal.id, first_goal, goals)
+        first_job = _next_id(session, Job.id)
+        job_rows = []
+        for i in range(jobs):
+            started = now - timedelta(days=365 * (i / max(jobs, 1)), seconds=60)
+            job_rows.append(
+                {
+                    "action": "train_model",
+                    "params": {"model_id": "RandomForest", "symbols": ["SPX"]},
+                    "user_id": user_ids[i % users],
+                    "goal_id": goal_ids[i % goals] if goals else None,
+                    "status": "succeeded",
+                    "inline": False,
+                    "cpu_bound": True,
+                    "idempotent": True,
+                    "progress": 1.0,
+                    "attempts": 1,
+                    "max_attempts": 3,
+                    "cancel_requested": False,
+                    "created_at": started,
+                    "started_at": started,
+                    "finished_at": started + timedelta(seconds=50),
+                }
+            )
+        if job_rows:
+            session.execute(insert(Job), job_rows)
+        job_ids = _ids(session, Job.id, first_job, jobs)
+    say(f"{len(user_ids)} users, {len(goal_ids)} goals, {len(job_ids)} jobs")
+
+    events = _insert_events(_event_rows(job_ids, events_per_job, rng))
+    say(f"{events:,} progress events")
+
+    metric = "balanced_accuracy"
+    added_results = 0
+    with session_scope() as session:
+        first_trial = _next_id(session, Trial.id)
+        trial_rows, per_trial_folds = [], []
+        for i in range(trials):
+            family = FAMILIES[i % len(FAMILIES)]
+            model = MODELS[family][i % len(MODELS[family])]
+            center = rng.uniform(0.48, 0.62)
+            summary, folds, holdout = _metrics(rng, metric, center)
+            per_trial_folds.append((model, folds, holdout))
+            failed = i % 97 == 0
+            trial_rows.append(
+                {
+                    "job_id": job_ids[i] if i < len(job_ids) else None,
+                    "goal_id": goal_ids[i % len(goal_ids)] if goal_ids and i % 3 else None,
+                    "user_id": user_ids[i % len(user_ids)],
+                    "action": "train_model",
+                    "model_id": model,
+                    "family": family,
+                    "task": "classification",
+                    "status": "failed" if failed else "succeeded",
+                    "metric_name": metric,
+                    "metric_value": None if failed else summary[metric]["mean"],
+                    "params": {
+                        "model_id": model,
+                        "symbols": ["SPX"],
+                        "horizon": 1 + i % 10,
+                        "model_params": {
+                            "max_depth": 2 + i % 12,
+                            "learning_rate": round(10 ** rng.uniform(-3, 0), 5),
+                            "n_estimators": 50 * (1 + i % 8),
+                        },
+                        "seed": i,
+                    },
+                    "metrics": None if failed else summary,
+                    "holdout_metrics": None if failed else holdout,
+                    "feature_set": list(FEATURES),
+                    "importances": {f: rng.random() for f in FEATURES},
+                    "reproducibility": {"dataset_fingerprint": f"{i:064x}", "seed": i},
+                    "seed": i,
+                    "error": "bench: simulated failure" if failed else None,
+                    "duration_s": rng.uniform(1, 120),
+                    "created_at": now - timedelta(days=365 * (i / max(trials, 1))),
+                }
+            )
+        session.execute(insert(Trial), trial_rows)
+        trial_ids = _ids(session, Trial.id, first_trial, trials)
+        if model_results:
+            result_rows = []
+            for trial_id, (model, folds, holdout) in zip(trial_ids, per_trial_folds, strict=True):
+                splits = [(f"fold_{k}", fold) for k, fold in enumerate(folds)]
+                for split, values in [*splits, ("holdout", holdout)]:
+                    result_rows.append(
+                        {
+                            "trial_id": trial_id,
+                            "model_id": model,
+                            "split": split,
+                            "metrics": values,
+                            "fit_seconds": 0.5,
+                            "predict_seconds": 0.01,
+                            "n_train": 1000,
+                            "n_test": 200,
+                        }
+                    )
+            session.execute(insert(ModelResult), result_rows)
+            added_results = len(result_rows)
+    say(f"{len(trial_ids):,} trials, {added_results:,} model results")
+    return SeedCounts(
+        users=len(user_ids),
+        goals=len(goal_ids),
+        jobs=len(job_ids),
+        events=events,
+        trials=len(trial_ids),
+        model_results=added_results,
+        user_ids=user_ids,
+        job_ids=job_ids,
+        goal_ids=goal_ids,
+    )
+
+
+def events_statement(job_id: int, after_id: int = 0, limit: int = 200_000) -> Select:
+    """The statement ``storage.repositories.jobs.read_events_after`` runs (for its plan)."""
+    return (
+        select(JobEvent.id, JobEvent.elapsed_s, JobEvent.fraction, JobEvent.metrics)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(limit)
+    )
+
+
+def explain(statement: Any) -> list[str]:
+    """The database's plan for ``statement`` with its real parameters bound:
+    EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL."""
+    engine = get_engine()
+    sqlite = engine.dialect.name == "sqlite"
+    prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+    captured: list[tuple] = []
+
+    def before(conn, cursor, sql, parameters, context, executemany):
+        return prefix + sql, parameters
+
+    def after(conn, cursor, sql, parameters, context, executemany):
+        captured.extend(cursor.fetchall())
+
+    with engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", before, retval=True)
+        event.listen(connection, "after_cursor_execute", after)
+        try:
+            connection.execute(statement).close()
+        finally:
+            event.remove(connection, "before_cursor_execute", before)
+            event.remove(connection, "after_cursor_execute", after)
+    if not sqlite:
+        return [row[0] for row in captured]
+    depth: dict[int, int] = {0: -1}
+    lines = []
+    for node_id, parent, _unused, detail in captured:
+        depth[node_id] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node_id] + detail)
+    return lines
+
+
+def analyze() -> None:
+    """Refresh the planner's statistics after a bulk load (ANALYZE on both databases)."""
+    engine = get_engine()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+
+
+def set_job_running(job_id: int) -> None:
+    """Make a seeded job look live again (the live-chart benchmark follows it)."""
+    with session_scope() as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(status="running", finished_at=None, progress=0.5, heartbeat_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def create_schema(admin_url: str, schema: str) -> str:
+    """A fresh PostgreSQL schema; returns a URL whose search_path is that schema."""
+    from sqlalchemy import create_engine, text
+
+    if not schema.replace("_", "").isalnum():
+        raise ValueError(f"bad schema name {schema!r}")
+    admin = create_engine(normalise_url(admin_url))
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    separator = "&" if "?" in admin_url else "?"
+    return f"{admin_url}{separator}options=-csearch_path%3D{schema}"
+
+
+def drop_schema(admin_url: str, schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    if not schema.replace("_", "").isalnum():
+        raise ValueError(f"bad schema name {schema!r}")
+    admin = create_engine(normalise_url(admin_url))
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()

@@ -1,0 +1,499 @@
+"""Jobs, their dependencies and progress events."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from storage.db import get_engine, session_scope
+from storage.models import JOB_TERMINAL_STATES, Job, JobDependency, JobEvent, utcnow
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    action: str
+    params: dict[str, Any]
+    user_id: int | None
+    goal_id: int | None
+    status: str
+    inline: bool
+    cpu_bound: bool
+    idempotent: bool
+    progress: float
+    attempts: int
+    max_attempts: int
+    cancel_requested: bool
+    worker: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in JOB_TERMINAL_STATES
+
+
+# The executor's hot path (create, get, claim, finish, ready, events) uses prebuilt Core
+# statements on a plain connection: the ORM session and identity map cost several times
+# the SQL itself for these one-row statements.
+_JOBS = Job.__table__
+_RECORD_COLUMNS = [_JOBS.c[name] for name in JobRecord.__dataclass_fields__]
+_GET_JOB = select(*_RECORD_COLUMNS).where(_JOBS.c.id == bindparam("job_id"))
+_INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
+_INSERT_DEPENDENCY = insert(JobDependency.__table__)
+_INSERT_EVENT = insert(JobEvent.__table__)
+
+
+@contextmanager
+def _transaction() -> Iterator[Any]:
+    """A Core connection in a transaction (commits on success, rolls back on error)."""
+    with get_engine().begin() as connection:
+        yield connection
+
+
+@contextmanager
+def _single() -> Iterator[Any]:
+    """A Core connection in autocommit mode, for one statement (atomic by itself): saves
+    the BEGIN and COMMIT round trips on PostgreSQL."""
+    with get_engine().connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _update_jobs():
+    """UPDATE jobs without the ORM's in-session synchronisation (no objects are loaded in
+    these short sessions; skipping it halves the cost of the hot-path updates)."""
+    return update(Job).execution_options(synchronize_session=False)
+
+
+def create_job(
+    action: str,
+    params: dict[str, Any],
+    user_id: int | None,
+    *,
+    goal_id: int | None = None,
+    inline: bool = False,
+    cpu_bound: bool = True,
+    idempotent: bool = True,
+    max_attempts: int = 3,
+    depends_on: list[int] | None = None,
+    status: str = "queued",
+) -> int:
+    """Insert a job and its dependencies in one transaction; returns its id."""
+    now = utcnow()
+    running = status == "running"
+    with _transaction() if depends_on else _single() as connection:
+        job_id = connection.execute(
+            _INSERT_JOB,
+            {
+                "action": action,
+                "params": params,
+                "user_id": user_id,
+                "goal_id": goal_id,
+                "inline": inline,
+                "cpu_bound": cpu_bound,
+                "idempotent": idempotent,
+                "max_attempts": max_attempts,
+                "status": status,
+                "created_at": now,
+                "started_at": now if running else None,
+                "heartbeat_at": now if running else None,
+            },
+        ).scalar_one()
+        if depends_on:
+            connection.execute(
+                _INSERT_DEPENDENCY,
+                [{"job_id": job_id, "depends_on_id": parent} for parent in depends_on],
+            )
+        return job_id
+
+
+def get_job(job_id: int) -> JobRecord | None:
+    with _single() as connection:
+        row = connection.execute(_GET_JOB, {"job_id": job_id}).first()
+    return JobRecord(*row) if row is not None else None
+
+
+def list_jobs(
+    *,
+    user_id: int | None = None,
+    statuses: tuple[str, ...] | None = None,
+    limit: int = 50,
+    inline: bool | None = None,
+) -> list[JobRecord]:
+    """Newest first; ``inline`` filters quick calls (True) or background jobs (False)."""
+    query = select(*_RECORD_COLUMNS).order_by(_JOBS.c.id.desc()).limit(limit)
+    if user_id is not None:
+        query = query.where(_JOBS.c.user_id == user_id)
+    if statuses:
+        query = query.where(_JOBS.c.status.in_(statuses))
+    if inline is not None:
+        query = query.where(_JOBS.c.inline.is_(inline))
+    with _single() as connection:
+        return [JobRecord(*row) for row in connection.execute(query)]
+
+
+def dependencies(job_id: int) -> list[int]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(JobDependency.depends_on_id).where(JobDependency.job_id == job_id)
+            )
+        )
+
+
+def dependency_edges(job_ids: set[int]) -> dict[int, list[int]]:
+    """Parents of the given jobs (used to refuse cycles at submit time)."""
+    with session_scope() as session:
+        edges: dict[int, list[int]] = {}
+        rows = session.execute(
+            select(JobDependency.job_id, JobDependency.depends_on_id).where(
+                JobDependency.job_id.in_(job_ids)
+            )
+        )
+        for child, parent in rows:
+            edges.setdefault(child, []).append(parent)
+        return edges
+
+
+def dependents(job_id: int) -> list[int]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(JobDependency.job_id).where(JobDependency.depends_on_id == job_id)
+            )
+        )
+
+
+def statuses(job_ids: list[int]) -> dict[int, str]:
+    if not job_ids:
+        return {}
+    with session_scope() as session:
+        return dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(job_ids))).all())
+
+
+_CLAIM = (
+    update(_JOBS)
+    .where(
+        _JOBS.c.id == bindparam("claim_id"),
+        _JOBS.c.status == "queued",
+        _JOBS.c.cancel_requested.is_(False),
+    )
+    .values(
+        status="running",
+        worker=bindparam("claim_worker"),
+        started_at=bindparam("claim_at"),
+        heartbeat_at=bindparam("claim_at"),
+        attempts=_JOBS.c.attempts + 1,
+    )
+)
+
+
+def claim(job_id: int, worker: str) -> bool:
+    """queued -> running, atomically; False if someone else took it or it was cancelled."""
+    with _single() as connection:
+        changed = connection.execute(
+            _CLAIM, {"claim_id": job_id, "claim_worker": worker, "claim_at": utcnow()}
+        ).rowcount
+        return changed == 1
+
+
+def finish(
+    job_id: int,
+    status: str,
+    *,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+    only_from: tuple[str, ...] = ("queued", "running"),
+    worker: str | None = None,
+) -> bool:
+    """Store the result or error together with the terminal state, in one transaction.
+
+    ``worker``: only if the job is still held by that worker (a worker that was declared
+    dead and replaced cannot overwrite the new attempt).
+    """
+    if status not in JOB_TERMINAL_STATES:
+        raise ValueError(f"{status!r} is not a terminal state")
+    statement = _finish_statement(
+        tuple(only_from), worker is not None, result is not None, status == "succeeded"
+    )
+    parameters = {"f_id": job_id, "f_status": status, "f_at": utcnow(), "f_error": error}
+    if worker is not None:
+        parameters["f_worker"] = worker
+    if result is not None:
+        parameters["f_result"] = result
+    with _single() as connection:
+        return connection.execute(statement, parameters).rowcount == 1
+
+
+@lru_cache(maxsize=64)
+def _finish_statement(only_from: tuple[str, ...], by_worker: bool, with_result: bool, done: bool):
+    conditions = [_JOBS.c.id == bindparam("f_id"), _JOBS.c.status.in_(only_from)]
+    if by_worker:
+        conditions.append(_JOBS.c.worker == bindparam("f_worker"))
+    values: dict[str, Any] = {
+        "status": bindparam("f_status"),
+        "finished_at": bindparam("f_at"),
+        "error": bindparam("f_error"),
+    }
+    if with_result:
+        values["result"] = bindparam("f_result")
+    if done:
+        values["progress"] = 1.0
+    return update(_JOBS).where(*conditions).values(**values)
+
+
+def requeue(job_id: int, error: str, *, clear_events: bool = True) -> bool:
+    """running|interrupted -> queued for another attempt; its old progress points go."""
+    with session_scope() as session:
+        changed = session.execute(
+            _update_jobs()
+            .where(Job.id == job_id, Job.status.in_(("running", "interrupted")))
+            .values(status="queued", worker=None, heartbeat_at=None, progress=0.0, error=error)
+        ).rowcount
+        if changed == 1 and clear_events:
+            session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
+        return changed == 1
+
+
+def mark_interrupted(
+    job_id: int,
+    error: str,
+    *,
+    stale_before: datetime | None = None,
+    worker_prefix: str | None = None,
+) -> bool:
+    """running -> interrupted, atomically re-checking why: the heartbeat is still older than
+    ``stale_before`` and/or the job is still held by a worker whose name starts with
+    ``worker_prefix`` (host:pid: of a process known to be dead)."""
+    conditions = [Job.id == job_id, Job.status == "running"]
+    if stale_before is not None:
+        conditions.append(or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)))
+    if worker_prefix is not None:
+        conditions.append(Job.worker.startswith(worker_prefix, autoescape=True))
+    with session_scope() as session:
+        changed = session.execute(
+            _update_jobs().where(*conditions).values(status="interrupted", error=error)
+        ).rowcount
+        return changed == 1
+
+
+def request_cancel(job_id: int) -> None:
+    with session_scope() as session:
+        session.execute(_update_jobs().where(Job.id == job_id).values(cancel_requested=True))
+
+
+def is_cancel_requested(job_id: int) -> bool:
+    with session_scope() as session:
+        return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def heartbeat(job_ids: list[int], progress: dict[int, float] | None = None) -> None:
+    if not job_ids:
+        return
+    with session_scope() as session:
+        now = utcnow()
+        session.execute(_update_jobs().where(Job.id.in_(job_ids)).values(heartbeat_at=now))
+        for job_id, fraction in (progress or {}).items():
+            session.execute(_update_jobs().where(Job.id == job_id).values(progress=fraction))
+
+
+def touch_heartbeats(held: dict[int, str]) -> set[int]:
+    """Refresh the heartbeat of running jobs still held by the given workers; returns the
+    ids touched (a missing one has ended, or was taken from its worker)."""
+    if not held:
+        return set()
+    with _single() as connection:
+        rows = connection.execute(
+            update(_JOBS)
+            .where(
+                _JOBS.c.status == "running",
+                or_(
+                    *(
+                        and_(_JOBS.c.id == job_id, _JOBS.c.worker == name)
+                        for job_id, name in held.items()
+                    )
+                ),
+            )
+            .values(heartbeat_at=utcnow())
+            .returning(_JOBS.c.id)
+        )
+        return {row[0] for row in rows}
+
+
+def stale_running(older_than: datetime, *, inline: bool = False) -> list[JobRecord]:
+    """Running jobs whose heartbeat is older than ``older_than`` (or missing)."""
+    query = select(*_RECORD_COLUMNS).where(
+        _JOBS.c.status == "running",
+        _JOBS.c.inline.is_(inline),
+        or_(_JOBS.c.heartbeat_at < older_than, _JOBS.c.heartbeat_at.is_(None)),
+    )
+    with _single() as connection:
+        return [JobRecord(*row) for row in connection.execute(query)]
+
+
+_parent = aliased(Job)
+_READY_QUEUED = (
+    select(Job.id, Job.action, Job.cpu_bound)
+    .where(
+        Job.status == "queued",
+        Job.cancel_requested.is_(False),
+        ~exists(
+            select(JobDependency.job_id)
+            .join(_parent, _parent.id == JobDependency.depends_on_id)
+            .where(JobDependency.job_id == Job.id, _parent.status != "succeeded")
+        ),
+    )
+    .order_by(Job.id)
+    .limit(bindparam("limit"))
+)
+_BLOCKED_DEPENDENTS = (
+    select(Job.id, _parent.id, _parent.action, _parent.status)
+    .join(JobDependency, JobDependency.job_id == Job.id)
+    .join(_parent, _parent.id == JobDependency.depends_on_id)
+    .where(Job.status == "queued", _parent.status.in_(("failed", "cancelled")))
+    .order_by(Job.id, _parent.id)
+)
+
+
+def ready_queued(limit: int = 100) -> list[tuple[int, str, bool]]:
+    """(id, action, cpu_bound) of queued jobs whose dependencies have all succeeded, oldest
+    first."""
+    with _single() as connection:
+        rows = connection.execute(_READY_QUEUED, {"limit": limit})
+        return [(job_id, action, bool(cpu)) for job_id, action, cpu in rows]
+
+
+def blocked_dependents() -> list[tuple[int, int, str, str]]:
+    """(job, parent, parent action, parent status) for queued jobs with a parent that failed
+    or was cancelled: they can never run."""
+    with session_scope() as session:
+        return [tuple(row) for row in session.execute(_BLOCKED_DEPENDENTS)]
+
+
+def cancel_requested_among(job_ids: set[int] | list[int]) -> list[int]:
+    """Which of these jobs are running with a cancel request."""
+    if not job_ids:
+        return []
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Job.id).where(
+                    Job.id.in_(list(job_ids)),
+                    Job.status == "running",
+                    Job.cancel_requested.is_(True),
+                )
+            )
+        )
+
+
+def queued_cancel_requested() -> list[int]:
+    """Queued jobs someone asked to cancel (normally cancelled at once; this is the backstop)."""
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Job.id).where(Job.status == "queued", Job.cancel_requested.is_(True))
+            )
+        )
+
+
+def queued_ids(limit: int = 1000) -> list[int]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Job.id).where(Job.status == "queued").order_by(Job.id).limit(limit)
+            )
+        )
+
+
+def count_by_status() -> dict[str, int]:
+    with session_scope() as session:
+        return dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+
+
+def _json_number(value: Any) -> Any:
+    """NaN and infinities are not JSON (PostgreSQL refuses them): store null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def append_events(job_id: int, events: list[tuple[float, float, dict[str, float]]]) -> None:
+    """Insert many progress points at once and move the job's progress (one transaction).
+    PostgreSQL gets them through COPY (psycopg's executemany sends one INSERT per row)."""
+    if not events:
+        return
+    rows = [
+        (job_id, elapsed, fraction, {k: _json_number(v) for k, v in metrics.items()})
+        for elapsed, fraction, metrics in events
+    ]
+    with _transaction() as connection:
+        if connection.dialect.name == "postgresql":
+            raw = connection.connection.driver_connection
+            with raw.cursor() as cursor:
+                columns = "job_id, elapsed_s, fraction, metrics"
+                with cursor.copy(f"COPY job_events ({columns}) FROM STDIN") as copy:
+                    for job, elapsed, fraction, metrics in rows:
+                        copy.write_row((job, elapsed, fraction, json.dumps(metrics)))
+        else:
+            connection.execute(
+                _INSERT_EVENT,
+                [
+                    {"job_id": job, "elapsed_s": elapsed, "fraction": fraction, "metrics": m}
+                    for job, elapsed, fraction, m in rows
+                ],
+            )
+        connection.execute(
+            update(_JOBS)
+            .where(_JOBS.c.id == job_id)
+            .values(progress=events[-1][1], heartbeat_at=utcnow())
+        )
+
+
+def read_events(job_id: int) -> list[tuple[float, float, dict[str, float]]]:
+    with session_scope() as session:
+        rows = session.execute(
+            select(JobEvent.elapsed_s, JobEvent.fraction, JobEvent.metrics)
+            .where(JobEvent.job_id == job_id)
+            .order_by(JobEvent.id)
+        )
+        return [(elapsed, fraction, metrics or {}) for elapsed, fraction, metrics in rows]
+
+
+def read_events_after(
+    job_id: int, after_id: int = 0, limit: int = 200_000
+) -> list[tuple[int, float, float, dict[str, float]]]:
+    """(event id, elapsed, fraction, metrics) newer than ``after_id`` (incremental charts)."""
+    with session_scope() as session:
+        rows = session.execute(
+            select(JobEvent.id, JobEvent.elapsed_s, JobEvent.fraction, JobEvent.metrics)
+            .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+            .order_by(JobEvent.id)
+            .limit(limit)
+        )
+        return [
+            (event_id, elapsed, fraction, metrics or {})
+            for event_id, elapsed, fraction, metrics in rows
+        ]
+
+
+def count_events(job_id: int) -> int:
+    with session_scope() as session:
+        return session.scalar(select(func.count()).where(JobEvent.job_id == job_id)) or 0
+
+
+def delete_jobs(job_ids: list[int]) -> None:
+    with session_scope() as session:
+        session.execute(delete(Job).where(Job.id.in_(job_ids)))

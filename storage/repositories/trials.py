@@ -1,0 +1,276 @@
+"""Trials (one evaluated configuration each) and their per-split model results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from storage.db import session_scope
+from storage.models import Goal, ModelResult, Trial, User
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    id: int
+    job_id: int | None
+    goal_id: int | None
+    user_id: int | None
+    dataset_id: int | None
+    action: str
+    model_id: str | None
+    family: str | None
+    task: str | None
+    status: str
+    metric_name: str | None
+    metric_value: float | None
+    params: dict[str, Any]
+    metrics: dict[str, Any] | None
+    holdout_metrics: dict[str, Any] | None
+    feature_set: list[Any] | None
+    importances: dict[str, Any] | None
+    reproducibility: dict[str, Any] | None
+    seed: int
+    artifact_path: str | None
+    error: str | None
+    duration_s: float | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelResultRecord:
+    trial_id: int
+    model_id: str
+    split: str
+    metrics: dict[str, Any]
+    fit_seconds: float | None
+    predict_seconds: float | None
+    n_train: int | None
+    n_test: int | None
+
+
+TRIAL_FIELDS = tuple(TrialRecord.__dataclass_fields__)
+
+
+def _trial(row: Trial) -> TrialRecord:
+    return TrialRecord(**{name: getattr(row, name) for name in TRIAL_FIELDS})
+
+
+def create_trial(**fields: Any) -> TrialRecord:
+    unknown = set(fields) - set(TRIAL_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown trial fields {sorted(unknown)}")
+    with session_scope() as session:
+        row = Trial(**fields)
+        session.add(row)
+        session.flush()
+        return _trial(row)
+
+
+def add_model_results(trial_id: int, results: list[dict[str, Any]]) -> None:
+    if not results:
+        return
+    with session_scope() as session:
+        session.add_all(ModelResult(trial_id=trial_id, **result) for result in results)
+
+
+def get_trial(trial_id: int) -> TrialRecord | None:
+    with session_scope() as session:
+        row = session.get(Trial, trial_id)
+        return _trial(row) if row else None
+
+
+def model_results(trial_id: int) -> list[ModelResultRecord]:
+    with session_scope() as session:
+        rows = session.scalars(
+            select(ModelResult).where(ModelResult.trial_id == trial_id).order_by(ModelResult.id)
+        )
+        return [
+            ModelResultRecord(
+                r.trial_id,
+                r.model_id,
+                r.split,
+                r.metrics,
+                r.fit_seconds,
+                r.predict_seconds,
+                r.n_train,
+                r.n_test,
+            )
+            for r in rows
+        ]
+
+
+@dataclass
+class TrialFilter:
+    goal_id: int | None = None
+    family: str | None = None
+    action: str | None = None
+    status: str | None = None
+    user_id: int | None = None
+    model_id: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    metric_name: str | None = None
+    metric_min: float | None = None
+    metric_max: float | None = None
+    ids: list[int] | None = None
+
+
+def _apply(query: Select, flt: TrialFilter) -> Select:
+    conditions = {
+        Trial.goal_id: flt.goal_id,
+        Trial.family: flt.family,
+        Trial.action: flt.action,
+        Trial.status: flt.status,
+        Trial.user_id: flt.user_id,
+        Trial.model_id: flt.model_id,
+        Trial.metric_name: flt.metric_name,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            query = query.where(column == value)
+    if flt.created_from is not None:
+        query = query.where(Trial.created_at >= flt.created_from)
+    if flt.created_to is not None:
+        query = query.where(Trial.created_at <= flt.created_to)
+    if flt.metric_min is not None:
+        query = query.where(Trial.metric_value >= flt.metric_min)
+    if flt.metric_max is not None:
+        query = query.where(Trial.metric_value <= flt.metric_max)
+    if flt.ids:
+        query = query.where(Trial.id.in_(flt.ids))
+    return query
+
+
+SORTABLE = {
+    "created_at": Trial.created_at,
+    "metric_value": Trial.metric_value,
+    "id": Trial.id,
+    "duration_s": Trial.duration_s,
+    "model_id": Trial.model_id,
+    "family": Trial.family,
+}
+
+
+def search_statements(
+    flt: TrialFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[Select, Select]:
+    """(count, page) statements of :func:`search_trials` (also used to show query plans)."""
+    column = SORTABLE.get(sort, Trial.created_at)
+    order = (column.desc(), Trial.id.desc()) if descending else (column.asc(), Trial.id.asc())
+    count = _apply(select(func.count(Trial.id)), flt)
+    rows = _apply(select(Trial), flt).order_by(*order).offset(offset).limit(limit)
+    return count, rows
+
+
+def search_trials(
+    flt: TrialFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[TrialRecord], int]:
+    """One page of trials and the total count, filtered and sorted in the database."""
+    count, page = search_statements(
+        flt, sort=sort, descending=descending, offset=offset, limit=limit
+    )
+    with session_scope() as session:
+        total = session.scalar(count) or 0
+        rows = session.scalars(page)
+        return [_trial(row) for row in rows], total
+
+
+def iter_trials(
+    flt: TrialFilter,
+    *,
+    sort: str = "created_at",
+    descending: bool = True,
+    limit: int | None = None,
+    batch: int = 1000,
+) -> Iterator[TrialRecord]:
+    """Every trial matching ``flt`` in order, read in batches (the CSV export)."""
+    _, query = search_statements(flt, sort=sort, descending=descending, limit=limit or 0)
+    if limit is None:
+        query = query.limit(None)
+    with session_scope() as session:
+        for row in session.scalars(query.execution_options(yield_per=batch)):
+            yield _trial(row)
+
+
+def get_trials(trial_ids: list[int]) -> list[TrialRecord]:
+    """The given trials in the order asked (missing ids are left out)."""
+    if not trial_ids:
+        return []
+    with session_scope() as session:
+        rows = {
+            row.id: _trial(row)
+            for row in session.scalars(select(Trial).where(Trial.id.in_(trial_ids)))
+        }
+    return [rows[i] for i in trial_ids if i in rows]
+
+
+def trial_for_job(job_id: int) -> TrialRecord | None:
+    """The newest trial recorded by a job (a re-run finds its new trial this way)."""
+    with session_scope() as session:
+        row = session.scalars(
+            select(Trial).where(Trial.job_id == job_id).order_by(Trial.id.desc()).limit(1)
+        ).first()
+        return _trial(row) if row else None
+
+
+def usernames(user_ids: set[int] | list[int] | None = None) -> dict[int, str]:
+    """Username by id: of the given users, or of everyone who owns a trial."""
+    with session_scope() as session:
+        query = select(User.id, User.username)
+        if user_ids is None:
+            owners = select(Trial.user_id).where(Trial.user_id.is_not(None)).distinct()
+            query = query.where(User.id.in_(owners))
+        else:
+            ids = [i for i in user_ids if i is not None]
+            if not ids:
+                return {}
+            query = query.where(User.id.in_(ids))
+        return dict(session.execute(query.order_by(User.username)).all())
+
+
+def goal_names(
+    goal_ids: set[int] | list[int] | None = None, user_id: int | None = None
+) -> dict[int, str]:
+    """Goal name by id: of the given goals, or of every goal (of ``user_id`` when set)."""
+    with session_scope() as session:
+        query = select(Goal.id, Goal.name)
+        if goal_ids is not None:
+            ids = [i for i in goal_ids if i is not None]
+            if not ids:
+                return {}
+            query = query.where(Goal.id.in_(ids))
+        if user_id is not None:
+            query = query.where(Goal.user_id == user_id)
+        return dict(session.execute(query.order_by(Goal.id.desc())).all())
+
+
+def trials_for_goal(goal_id: int) -> list[TrialRecord]:
+    with session_scope() as session:
+        rows = session.scalars(select(Trial).where(Trial.goal_id == goal_id).order_by(Trial.id))
+        return [_trial(row) for row in rows]
+
+
+def distinct_values(column_name: str) -> list[str]:
+    column = {
+        "family": Trial.family,
+        "action": Trial.action,
+        "status": Trial.status,
+        "metric_name": Trial.metric_name,
+        "model_id": Trial.model_id,
+    }[column_name]
+    with session_scope() as session:
+        return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]

@@ -1,0 +1,198 @@
+"""Browser fixtures: a real `streamlit run app.py` server on a free port with its own data
+directory and SQLite database, and the system Chromium driven by Playwright.
+
+Without /usr/bin/chromium (or Playwright) the tests skip with the reason, unless
+MLTRAINER_REQUIRE_SERVICES=1, which turns the skip into a failure. On a failure the
+page's screenshot and HTML are saved under test-artifacts/<test>/ (git-ignored), with
+the server's log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import services_required
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("MLTRAINER_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = 120
+
+
+def _unavailable(reason: str) -> None:
+    if services_required():
+        pytest.fail(reason + " and MLTRAINER_REQUIRE_SERVICES=1")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    log: Path
+
+    def cli(self, *args: str, stdin: str | None = None, timeout: float = 300) -> str:
+        """Run `python -m engine ...` against this server's database."""
+        done = subprocess.run(
+            [sys.executable, "-m", "engine", *args],
+            cwd=ROOT,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        _unavailable(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("the Playwright Python package is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def server(chromium_path, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("browser-app")
+    port, metrics_port = free_port(), free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("ANTHROPIC_API_KEY", "REDIS_URL", "MLTRAINER_COOKIE_KEY")
+    }
+    env.update(
+        {
+            "MLTRAINER_DATA_DIR": str(data_dir / "data"),
+            "DATABASE_URL": f"sqlite:///{data_dir / 'data' / 'app.db'}",
+            "MLTRAINER_METRICS_PORT": str(metrics_port),
+            "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    (data_dir / "metrics").mkdir()
+    log = data_dir / "streamlit.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)
+    try:
+        yield Server(url, env, data_dir, log)
+    finally:
+        # the server and the executor's worker processes share its process group
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def page(browser, server, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    yield page
+    failed = any(
+        getattr(getattr(request.node, f"report_{when}", None), "failed", False)
+        for when in ("setup", "call")
+    )
+    if failed:
+        folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(folder / "page.png"), full_page=True)
+            (folder / "page.html").write_text(page.content())
+        except Exception as error:  # the page may be gone; keep the server log anyway
+            (folder / "screenshot-error.txt").write_text(repr(error))
+        shutil.copy(server.log, folder / "streamlit.log")
+    context.close()

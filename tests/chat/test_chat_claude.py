@@ -1,0 +1,75 @@
+"""A chat turn through the real anthropic SDK against the local fake Messages API."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.chat import conversations, turn
+from engine.config import reset_settings
+from storage.repositories import conversations as repo
+from tests.llm.fake_anthropic import FakeAnthropic, server_error, text_reply, tool_reply
+
+OPTION = {"spot": 100, "strike": 100, "maturity_years": 1, "rate": 0.05, "volatility": 0.2}
+
+
+@pytest.fixture
+def claude(monkeypatch, fresh_db):
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
+        reset_settings()
+        yield server
+    reset_settings()
+
+
+def test_claude_turn_calls_an_action_and_stores_the_exchange(claude, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "price")
+    claude.enqueue(
+        tool_reply(("price_option", OPTION), text="Pricing it."),
+        text_reply("The call is worth 10.45."),
+    )
+    events = list(turn.send(alice, conversation.id, "Price an ATM 1y call, vol 20%, r 5%"))
+    assert turn.mode_for() == "claude"
+    text = "".join(e.text for e in events if e.kind == "text")
+    assert "Pricing it." in text and "10.45" in text
+    tool = next(e for e in events if e.kind == "tool")
+    assert tool.outcome.status == "succeeded"
+    assert tool.outcome.result.values["price"] == pytest.approx(10.450583572185565)
+    second = claude.message_requests[1].body
+    results = [
+        b
+        for m in second["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_result"
+    ]
+    assert results and "10.45" in str(results[0]["content"])
+    stored = repo.list_messages(conversation.id)
+    assert [m.role for m in stored] == ["user", "tool", "assistant"]
+    assert stored[-1].output_tokens is not None and stored[-1].latency_ms is not None
+
+
+def test_confirmation_is_required_for_goal_creation(claude, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "goal")
+    goal = {"name": "g", "symbols": ["SPX"], "metric": "balanced_accuracy", "threshold": 0.55}
+    claude.enqueue(tool_reply(("create_goal", goal)), text_reply("Please confirm the goal."))
+    events = list(turn.send(alice, conversation.id, "Set a goal for SPX direction"))
+    pending = next(e for e in events if e.kind == "confirm")
+    from engine.goals import service as goals
+
+    assert goals.listing(alice) == []  # nothing ran yet
+    done = turn.confirm_pending(alice, conversation.id, pending.message_id)
+    assert done.outcome.status == "succeeded" and len(goals.listing(alice)) == 1
+
+
+def test_repeated_server_errors_offer_the_offline_planner(claude, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "x")
+    claude.enqueue(*[server_error() for _ in range(4)])
+    request = "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%"
+    with pytest.raises(turn.ClaudeUnavailableForChat, match="offline planner"):
+        list(turn.send(alice, conversation.id, request))
+    events = list(turn.answer_offline(alice, conversation.id))
+    assert next(e for e in events if e.kind == "tool").outcome.status == "succeeded"

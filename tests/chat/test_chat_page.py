@@ -1,0 +1,59 @@
+"""The chat page end to end in AppTest (offline mode): message -> action -> result."""
+
+from __future__ import annotations
+
+import time
+
+from tests.foundation.apptest_helpers import log_in, new_app
+
+
+def open_chat(username: str):
+    at = log_in(new_app(), username)
+    at.switch_page("pages/chat.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_offline_request_renders_the_result(fresh_db, make_user):
+    make_user("alice")
+    at = open_chat("alice")
+    assert any("Offline mode" in c.value for c in at.caption)
+    at.chat_input(key="chat_prompt").set_value(
+        "Backtest a 20/50 SMA crossover on AAPL with 5 bps costs from 2010 to 2015"
+    ).run()
+    assert not at.exception, at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "backtest_strategy" in texts
+    assert any(metric.label == "sharpe" for metric in at.metric)
+    assert at.session_state["conversation_id"] is not None
+
+
+def test_long_action_shows_progress_then_result(fresh_db, make_user):
+    """A request mapped to a long action runs as a job; the page shows it live, then done."""
+    make_user("alice")
+    at = open_chat("alice")
+    at.chat_input(key="chat_prompt").set_value(
+        "Price an American put, spot 50, strike 55, 1 year, volatility 30%, rate 4%"
+    ).run()
+    assert not at.exception, at.exception
+    assert any(metric.label == "price" for metric in at.metric)
+
+
+def test_viewer_reads_but_has_no_input(fresh_db, make_user):
+    make_user("vic", "viewer")
+    at = open_chat("vic")
+    assert not at.chat_input
+    assert any("Viewers can read" in c.value for c in at.caption)
+
+
+def test_reload_restores_the_conversation(fresh_db, make_user):
+    make_user("alice")
+    at = open_chat("alice")
+    at.chat_input(key="chat_prompt").set_value(
+        "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%"
+    ).run()
+    conversation_id = at.session_state["conversation_id"]
+    fresh = open_chat("alice")  # a new browser session: pick the conversation in the sidebar
+    fresh.sidebar.radio(key="conv_radio").set_value(conversation_id).run()
+    assert any(metric.label == "price" for metric in fresh.metric)
+    time.sleep(0)

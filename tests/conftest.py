@@ -1,0 +1,158 @@
+"""Shared fixtures: an isolated data directory and database for the whole run,
+fresh databases on demand (SQLite and the real PostgreSQL), and the real Redis.
+
+A test that needs PostgreSQL or Redis skips when the service is unreachable,
+unless MLTRAINER_REQUIRE_SERVICES=1 (CI), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import uuid
+from pathlib import Path
+
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="mltrainer-tests-"))
+os.environ["MLTRAINER_DATA_DIR"] = str(_RUN_DIR / "data")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_RUN_DIR / "metrics")
+os.environ["DATABASE_URL"] = f"sqlite:///{_RUN_DIR / 'data' / 'session.db'}"
+os.environ.pop("REDIS_URL", None)
+os.environ.pop("ANTHROPIC_API_KEY", None)
+os.environ.setdefault("MLTRAINER_METRICS_PORT", "0")
+os.environ["MLTRAINER_BCRYPT_ROUNDS"] = "4"
+
+import pytest  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_TEST_URL = os.environ.get("MLTRAINER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def services_required() -> bool:
+    return os.environ.get("MLTRAINER_REQUIRE_SERVICES") == "1"
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    if _port_open(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if services_required():
+        pytest.fail(message + " and MLTRAINER_REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+def use_database(url: str) -> None:
+    """Point the whole process (settings, engines, cache) at ``url`` and migrate it."""
+    from engine.config import reset_settings
+    from storage.cache import reset_cache
+    from storage.db import dispose_all
+    from storage.migrate import upgrade
+
+    os.environ["DATABASE_URL"] = url
+    reset_settings()
+    dispose_all()
+    reset_cache()
+    upgrade(url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_database():
+    use_database(os.environ["DATABASE_URL"])
+    yield os.environ["DATABASE_URL"]
+
+
+def _new_sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / f'db-{uuid.uuid4().hex[:8]}.sqlite'}"
+
+
+def _new_postgres_schema() -> tuple[str, str]:
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    from sqlalchemy import create_engine, text
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return schema, f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+
+
+def _drop_postgres_schema(schema: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from storage.db import dispose_all
+
+    dispose_all()
+    admin = create_engine(POSTGRES_ADMIN_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_db(tmp_path, session_database):
+    """A new, migrated SQLite database for one test."""
+    url = _new_sqlite_url(tmp_path)
+    use_database(url)
+    yield url
+    use_database(session_database)
+
+
+@pytest.fixture
+def postgres_db(session_database):
+    """A new, migrated schema on the real PostgreSQL server for one test."""
+    schema, url = _new_postgres_schema()
+    use_database(url)
+    yield url
+    _drop_postgres_schema(schema)
+    use_database(session_database)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request, tmp_path, session_database):
+    """Runs the test once on SQLite and once on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        url = _new_sqlite_url(tmp_path)
+        use_database(url)
+        yield url
+    else:
+        schema, url = _new_postgres_schema()
+        use_database(url)
+        yield url
+        _drop_postgres_schema(schema)
+    use_database(session_database)
+
+
+@pytest.fixture
+def redis_url():
+    need_service("Redis", "127.0.0.1", 6379)
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield REDIS_TEST_URL
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def make_user(session_database):
+    """Create users with a valid password; returns a factory giving UserRefs."""
+    from engine.actions import UserRef
+    from engine.auth.service import create_user
+
+    def factory(username: str = "alice", role: str = "analyst", password: str = "Correct-h0rse-1"):
+        record = create_user(username, username.title(), password, role)
+        return UserRef(record.id, record.username, record.role)
+
+    return factory

@@ -1,0 +1,168 @@
+"""Test-only actions for the executor suite (and bench/bench_executor.py).
+
+Worker processes import this module through MLTRAINER_EXTRA_ACTION_MODULES, so these
+actions run in the real process pool and on real Dask workers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from pydantic import BaseModel, Field
+
+from engine.actions import ActionError, ActionResult
+from engine.actions.base import Action
+from engine.actions.registry import add
+
+NAMES = (
+    "test_echo",
+    "test_io_echo",
+    "test_sleep",
+    "test_sleep_once",
+    "test_fail",
+    "test_crash",
+    "test_progress",
+    "test_spin",
+    "test_noop",
+)
+
+
+class EchoParams(BaseModel):
+    value: int = 0
+
+
+class SleepParams(BaseModel):
+    seconds: float = Field(1.0, ge=0)
+    step: float = Field(0.05, gt=0)
+
+
+class FailParams(BaseModel):
+    message: str = "this went wrong"
+
+
+class ProgressParams(BaseModel):
+    points: int = Field(1000, ge=0)
+    spike_at: int = -1
+    nan_at: int = -1
+
+
+class SpinParams(BaseModel):
+    iterations: int = Field(1_000_000, ge=0)
+
+
+def _where() -> dict:
+    return {"pid": os.getpid()}
+
+
+def test_echo(params: EchoParams, ctx) -> ActionResult:
+    return ActionResult(f"{params.value} doubled", {"doubled": params.value * 2, **_where()})
+
+
+def test_io_echo(params: EchoParams, ctx) -> ActionResult:
+    time.sleep(0.01)
+    return ActionResult(f"{params.value} doubled", {"doubled": params.value * 2, **_where()})
+
+
+def _sleep(params: SleepParams, ctx) -> ActionResult:
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < params.seconds:
+        ctx.raise_if_cancelled()
+        time.sleep(min(params.step, params.seconds - elapsed))
+    return ActionResult("slept", {"seconds": params.seconds, **_where()})
+
+
+def test_sleep(params: SleepParams, ctx) -> ActionResult:
+    return _sleep(params, ctx)
+
+
+def test_sleep_once(params: SleepParams, ctx) -> ActionResult:
+    return _sleep(params, ctx)
+
+
+def test_fail(params: FailParams, ctx) -> ActionResult:
+    raise ActionError(params.message)
+
+
+def test_crash(params: FailParams, ctx) -> ActionResult:
+    raise ZeroDivisionError(params.message)
+
+
+def test_progress(params: ProgressParams, ctx) -> ActionResult:
+    for i in range(params.points):
+        loss = 1.0 / (1 + i)
+        if i == params.spike_at:
+            loss = 1000.0
+        if i == params.nan_at:
+            loss = float("nan")  # a diverged step: stored as null
+        ctx.progress((i + 1) / params.points, loss=loss, step=i)
+    return ActionResult("reported", {"points": params.points})
+
+
+def test_spin(params: SpinParams, ctx) -> ActionResult:
+    total = 0
+    for i in range(params.iterations):
+        total += i * i % 7
+    return ActionResult("spun", {"total": total, **_where()})
+
+
+def test_noop(params: EchoParams, ctx) -> ActionResult:
+    return ActionResult("ok")
+
+
+def _actions() -> list[Action]:
+    common = {"long": True, "min_role": "viewer", "category": "test"}
+    return [
+        Action("test_echo", "Test: doubles a number.", EchoParams, test_echo, **common),
+        Action(
+            "test_io_echo",
+            "Test: doubles a number (I/O-bound).",
+            EchoParams,
+            test_io_echo,
+            cpu_bound=False,
+            **common,
+        ),
+        Action(
+            "test_sleep",
+            "Test: sleeps, checking for cancellation.",
+            SleepParams,
+            test_sleep,
+            **common,
+        ),
+        Action(
+            "test_sleep_once",
+            "Test: sleeps; not safe to retry.",
+            SleepParams,
+            test_sleep_once,
+            idempotent=False,
+            **common,
+        ),
+        Action("test_fail", "Test: fails with a clear message.", FailParams, test_fail, **common),
+        Action("test_crash", "Test: a bug.", FailParams, test_crash, **common),
+        Action(
+            "test_progress",
+            "Test: reports many progress points.",
+            ProgressParams,
+            test_progress,
+            **common,
+        ),
+        Action("test_spin", "Test: CPU-bound busy loop.", SpinParams, test_spin, **common),
+        Action("test_noop", "Test: does nothing.", EchoParams, test_noop, **common),
+    ]
+
+
+def register_all() -> None:
+    """Add the test actions to the registry (idempotent; runs on import, so worker
+    processes that import this module through MLTRAINER_EXTRA_ACTION_MODULES get them)."""
+    for action in _actions():
+        add(action, replace=True)
+
+
+def unregister_all() -> None:
+    from engine.actions.registry import remove
+
+    for name in NAMES:
+        remove(name)
+
+
+register_all()

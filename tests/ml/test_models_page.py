@@ -1,0 +1,125 @@
+"""The Models page through Streamlit's AppTest: log in through app.py, switch to the page,
+search the catalogue, read a trial's details, and submit the train form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.foundation.apptest_helpers import errors, log_in, new_app
+from tests.ml.test_pipeline import PRICE, context, run
+
+PAGE = "pages/models.py"
+
+
+def models_page(username: str):
+    at = log_in(new_app(), username)
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert [title.value for title in at.title] == ["Models"]
+    return at
+
+
+def frame_with(at, column: str):
+    """The first dataframe on the page with ``column`` (AppTest does not expose keys)."""
+    for element in at.dataframe:
+        if column in element.value.columns:
+            return element.value
+    raise AssertionError(f"no dataframe with a {column!r} column")
+
+
+def chart_titles(at) -> list[str]:
+    titles = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        titles.append(spec["layout"].get("title", {}).get("text", ""))
+    return titles
+
+
+@pytest.fixture
+def people(fresh_db, make_user):
+    return make_user("alice", "analyst"), make_user("vic", "viewer")
+
+
+def test_catalogue_search_filters_and_parameter_details(people):
+    at = models_page("vic")
+    assert any("model(s)" in caption.value for caption in at.caption)
+    at.text_input(key="models-search").input("random forest").run()
+    at.selectbox(key="models-task").set_value("regression").run()
+    assert not at.exception, at.exception
+    table = frame_with(at, "library")
+    assert set(table["task"]) == {"regression"} and "sklearn.RandomForestRegressor" in set(
+        table["id"]
+    )
+    assert any(c.value == f"{len(table)} model(s)" for c in at.caption)
+    details = at.selectbox(key="models-detail-id")
+    assert details.options == list(table["id"])
+    details.set_value("sklearn.RandomForestRegressor").run()
+    assert "Random Forest Regressor" in [header.value for header in at.subheader]
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics["missing values"] == "yes" and metrics["needs scaling"] == "no"
+    space = frame_with(at, "parameter")
+    assert {"n_estimators", "max_depth", "min_samples_leaf", "max_features"} <= set(
+        space["parameter"]
+    )
+    at.selectbox(key="models-family").set_value("svm").run()
+    assert any(c.value == "0 model(s)" for c in at.caption)
+    assert "No model matches" in at.info[0].value
+    # a viewer browses but cannot train
+    assert any("Training needs the 'analyst' role" in info.value for info in at.info)
+
+
+def test_trial_details_show_folds_confusion_importances_and_equity(people):
+    alice, _ = people
+    trained = run(
+        "train_model",
+        context(alice),
+        **PRICE,
+        model_id="sklearn.DecisionTreeClassifier",
+        model_params={"max_depth": 3},
+    )
+    trial_id = trained.values["trial_id"]
+    at = models_page("alice")
+    assert at.selectbox(key="models-trial-id").value == trial_id
+    folds = frame_with(at, "split")
+    assert list(folds["split"]) == ["fold_0", "fold_1", "fold_2", "holdout"]
+    assert "balanced_accuracy" in folds.columns
+    titles = chart_titles(at)
+    assert any(t.startswith("Confusion matrix") for t in titles), titles
+    assert any(t.startswith("Feature importances") for t in titles)
+    assert any(t.startswith("Hold-out equity") for t in titles)
+    tiles = {metric.label: metric.value for metric in at.metric}
+    assert tiles["model"] == "sklearn.DecisionTreeClassifier"
+    assert "Sharpe (out of sample)" in tiles and "hold-out" in tiles
+    at.button(key="models-trial-predict").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("predicted 250 rows of AAPL" in text.value for text in at.text)
+
+
+def test_regression_trial_shows_residuals(people):
+    alice, _ = people
+    run("train_model", context(alice), **PRICE, model_id="ridge", task="regression")
+    at = models_page("alice")
+    titles = chart_titles(at)
+    assert any(t.startswith("Residuals") for t in titles), titles
+    assert not any(t.startswith("Confusion") for t in titles)
+
+
+def test_train_form_submits_a_training_job(people):
+    from engine import executor
+    from storage.repositories import jobs
+
+    at = models_page("alice")
+    assert at.text_input(key="models-train-model_id").value == "sklearn.RandomForestClassifier"
+    at.text_input(key="models-train-model_id").input("decision tree")
+    at.text_input(key="models-train-start").input("2016-01-01")
+    at.button(key="FormSubmitter:models-train-Train").click().run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    job_id = at.session_state["models-train-job"]
+    job = jobs.get_job(job_id)
+    assert job.action == "train_model" and job.params["model_id"] == "decision tree"
+    assert job.params["symbols"] == ["SPX"] and job.params["horizon"] == 5
+    assert any(caption.value == f"Job {job_id}" for caption in at.caption)
+    executor.cancel(job_id)

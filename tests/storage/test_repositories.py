@@ -1,0 +1,103 @@
+"""Storage runs on SQLite and on the real PostgreSQL server (the `any_db` fixture)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import get_engine
+from storage.migrate import current_revision
+from storage.models import utcnow
+from storage.repositories import jobs
+from storage.repositories import users as user_repo
+
+CORE_TABLES = {
+    "users",
+    "conversations",
+    "chat_messages",
+    "jobs",
+    "job_events",
+    "trials",
+    "model_results",
+    "goals",
+    "compliance_events",
+    "dynamic_actions",
+    "datasets",
+}
+
+
+def test_migrations_create_every_core_table(any_db):
+    tables = set(inspect(get_engine(any_db)).get_table_names())
+    assert CORE_TABLES <= tables
+    assert current_revision(any_db) is not None
+
+
+def test_users_are_unique_and_round_trip(any_db):
+    created = user_repo.create_user("bob", "Bob", "hash", "analyst", "bob@example.com")
+    loaded = user_repo.get_user("bob")
+    assert loaded == created
+    assert loaded.created_at.tzinfo is not None
+    with pytest.raises(IntegrityError):
+        user_repo.create_user("bob", "Other Bob", "hash", "viewer")
+    assert user_repo.count_users() == 1
+
+
+def test_failed_logins_lock_after_limit(any_db):
+    user = user_repo.create_user("carol", "Carol", "hash", "analyst")
+    until = utcnow() + timedelta(minutes=5)
+    for _ in range(4):
+        assert user_repo.record_failed_login(user.id, 5, until).locked_until is None
+    locked = user_repo.record_failed_login(user.id, 5, until)
+    assert locked.locked_until is not None and locked.failed_logins == 0
+
+
+def test_sessions_expire_and_revoke(any_db):
+    user = user_repo.create_user("dave", "Dave", "hash", "viewer")
+    user_repo.create_session(user.id, "k1", "cookie-1", utcnow() + timedelta(hours=1))
+    user_repo.create_session(user.id, "k2", None, utcnow() - timedelta(seconds=1))
+    assert user_repo.find_live_session("k1")[0].username == "dave"
+    assert user_repo.find_live_session("k2") is None  # expired
+    assert user_repo.find_live_session_by_cookie(user.id, "cookie-1") == "k1"
+    user_repo.revoke_session("k1")
+    assert user_repo.find_live_session("k1") is None
+    assert user_repo.find_live_session_by_cookie(user.id, "cookie-1") is None
+
+
+def test_job_lifecycle_claim_is_exclusive_and_result_stored(any_db):
+    job_id = jobs.create_job("echo", {"x": 1}, None)
+    assert jobs.claim(job_id, "w1") is True
+    assert jobs.claim(job_id, "w2") is False
+    jobs.append_events(job_id, [(0.1, 0.5, {"loss": 1.0}), (0.2, 1.0, {"loss": 0.5})])
+    assert jobs.finish(job_id, "succeeded", result={"summary": "done"})
+    assert jobs.finish(job_id, "failed", error="late") is False  # terminal states stick
+    job = jobs.get_job(job_id)
+    assert (job.status, job.result, job.attempts, job.progress) == (
+        "succeeded",
+        {"summary": "done"},
+        1,
+        1.0,
+    )
+    assert [e[2]["loss"] for e in jobs.read_events(job_id)] == [1.0, 0.5]
+
+
+def test_cancel_requested_job_cannot_be_claimed(any_db):
+    job_id = jobs.create_job("echo", {}, None)
+    jobs.request_cancel(job_id)
+    assert jobs.claim(job_id, "w1") is False
+
+
+def test_deleting_a_job_cascades_to_its_events(any_db):
+    job_id = jobs.create_job("echo", {}, None)
+    jobs.append_events(job_id, [(0.0, 0.1, {})])
+    jobs.delete_jobs([job_id])
+    assert jobs.count_events(job_id) == 0
+
+
+def test_dependencies_are_recorded(any_db):
+    first = jobs.create_job("a", {}, None)
+    second = jobs.create_job("b", {}, None, depends_on=[first])
+    assert jobs.dependencies(second) == [first]
+    assert jobs.dependents(first) == [second]

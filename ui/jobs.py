@@ -1,0 +1,90 @@
+"""A job as the analyst sees it: status, live progress and metrics, then the result."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine import executor, trials_view
+from engine.actions import ActionError
+from engine.actions.base import ActionResult
+from ui.results import render_result
+from ui.session import current_user
+
+LIVE_REFRESH_SECONDS = 1.0
+CHART_POINTS = 500
+
+
+def progress_figure(points: list[dict]) -> go.Figure | None:
+    """One line per metric the job reported, against elapsed seconds (numpy arrays: they
+    travel to the browser as compact typed arrays)."""
+    return trials_view.progress_figure(points, title=None, height=260)
+
+
+def can_cancel(job) -> bool:
+    """Whether to offer the Cancel button (executor.cancel checks again on the server)."""
+    user = current_user()
+    return user is not None and (user.id == job.user_id or user.role == "admin")
+
+
+def _cancel(job_id: int, key: str) -> None:
+    try:
+        executor.cancel(job_id, by_user=current_user())
+    except ActionError as error:
+        st.session_state[f"{key}-cancel-error"] = str(error)
+
+
+def _live_block(job_id: int, key: str) -> None:
+    job = executor.status(job_id)
+    if job is None or job.terminal:
+        st.rerun()  # redraw the whole page once, now with the final result
+    text = f"{job.action}: {job.status}"
+    if job.status == "queued":
+        text += " (waiting for a worker or for the jobs it depends on)"
+    elif job.cancel_requested:
+        text += " (cancel requested; it stops at its next check)"
+    st.progress(min(max(job.progress, 0.0), 1.0), text=text)
+    figure = progress_figure(executor.events(job_id, CHART_POINTS))
+    if figure is not None:
+        st.plotly_chart(figure, key=f"{key}-live", width="stretch")
+    if can_cancel(job) and not job.cancel_requested:
+        st.button(
+            "Cancel",
+            key=f"{key}-cancel",
+            icon=":material/cancel:",
+            on_click=_cancel,
+            args=(job_id, key),
+        )
+    problem = st.session_state.pop(f"{key}-cancel-error", None)
+    if problem:
+        st.error(problem)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def finished_result(job_id: int, finished_at) -> ActionResult | None:
+    """A finished job's result never changes: parse its JSON (figures included) once."""
+    job = executor.status(job_id)
+    return ActionResult.from_json(job.result) if job is not None and job.result else None
+
+
+def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
+    """A job where it was started: live progress (a fragment that refreshes itself while
+    the job runs, reading at most CHART_POINTS downsampled points), then its result or
+    error. ``show_result=False`` keeps a finished job to its status line."""
+    job = executor.status(job_id)
+    if job is None:
+        st.error(f"Job {job_id} no longer exists.")
+        return
+    if not job.terminal:
+        st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_block)(job_id, key)
+        return
+    if job.status == "succeeded" and job.result and show_result:
+        render_result(finished_result(job.id, job.finished_at), key=key)
+        points = executor.events(job_id, CHART_POINTS)
+        figure = progress_figure(points)
+        if figure is not None:
+            with st.expander("Progress metrics"):
+                st.plotly_chart(figure, key=f"{key}-progress", width="stretch")
+    elif job.status != "succeeded":
+        st.error(job.error or f"The job ended as {job.status}.")
+    st.caption(f"job {job.id} · {job.status}")
