@@ -16,9 +16,12 @@ import multiprocessing
 import os
 import queue
 import socket
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from engine.executor.worker import child_main, run_job
@@ -42,6 +45,32 @@ class Outcome:
     kind: str
     status: str | None = None
     detail: str | None = None
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Start spawned children without re-running the parent's ``__main__`` script.
+
+    "spawn" re-executes the file of ``sys.modules["__main__"]`` in every child before the
+    target runs. Streamlit points ``__main__`` at whichever script it ran last — app.py,
+    or a page file, which draws the page at import and must not run in a worker. The
+    worker needs nothing from ``__main__`` (its target and the actions are imported by
+    name), so the child is shown a ``__main__`` without a file for the instant of
+    ``start()``; the original is put back unless Streamlit replaced it meanwhile.
+    """
+    original = sys.modules.get("__main__")
+    if getattr(original, "__file__", None) is None or getattr(
+        getattr(original, "__spec__", None), "name", None
+    ):
+        yield  # nothing to re-run (interactive) or re-imported by module name (python -m)
+        return
+    placeholder = types.ModuleType("__main__")
+    sys.modules["__main__"] = placeholder
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is placeholder:
+            sys.modules["__main__"] = original
 
 
 class _Child:
@@ -79,7 +108,8 @@ class ProcessWorkers:
             name="mltrainer-worker",
             daemon=True,
         )
-        process.start()
+        with _main_script_hidden():
+            process.start()
         child_conn.close()
         self._children.append(_Child(process, parent_conn))
 
