@@ -44,6 +44,10 @@ def test_streamlit_serves_the_app_and_metrics(tmp_path):
         MLTRAINER_METRICS_PORT=str(metrics_port),
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
     )
+    # A file, not a pipe: nobody reads a pipe while waiting, and a full one (64 KiB of
+    # logs) would block the server.
+    log_path = tmp_path / "server.log"
+    server_log = log_path.open("wb")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -60,7 +64,7 @@ def test_streamlit_serves_the_app_and_metrics(tmp_path):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=server_log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -77,12 +81,17 @@ def test_streamlit_serves_the_app_and_metrics(tmp_path):
         )
         assert float(count_line.split()[-1]) > 0
         assert (tmp_path / "serve.db").exists()
+    except BaseException:
+        tail = log_path.read_bytes()[-4000:].decode(errors="replace")
+        print(f"--- server log (tail) ---\n{tail}")
+        raise
     finally:
         server.terminate()
         try:
             server.wait(10)
         except subprocess.TimeoutExpired:
             server.kill()
+        server_log.close()
 
 
 def _open_session(port: int) -> None:
