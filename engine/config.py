@@ -15,6 +15,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
+LOOP_PROPOSERS = ("auto", "claude", "bandit")
 
 
 def _secrets_file() -> dict[str, str]:
@@ -44,6 +45,7 @@ class Settings:
     anthropic_api_key: str | None
     anthropic_base_url: str | None
     claude_model: str
+    loop_proposer: str  # auto: Claude when a key is set, else the offline bandit
     polygon_api_key: str | None
     fred_api_key: str | None
     executor: str
@@ -101,6 +103,7 @@ def get_settings() -> Settings:
         anthropic_api_key=_read("ANTHROPIC_API_KEY"),
         anthropic_base_url=_read("ANTHROPIC_BASE_URL"),
         claude_model=_read("MLTRAINER_CLAUDE_MODEL", DEFAULT_CLAUDE_MODEL),
+        loop_proposer=_read("MLTRAINER_LOOP_PROPOSER", "auto").strip().lower(),
         polygon_api_key=_read("POLYGON_API_KEY"),
         fred_api_key=_read("FRED_API_KEY"),
         executor=_read("MLTRAINER_EXECUTOR", "local"),

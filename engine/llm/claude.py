@@ -396,6 +396,123 @@ _STREAM_ERROR_REASONS = {
 }
 
 
+def build_client(settings: Any, options: ClaudeOptions) -> anthropic.Anthropic:
+    """The SDK client for ``settings`` (API key, base URL) and ``options`` (retries,
+    timeouts); every caller of Claude (chat, goal loop) builds it here."""
+    key = getattr(settings, "anthropic_api_key", None)
+    if not key:
+        raise ClaudeAuthError(
+            "ANTHROPIC_API_KEY is not set, so Claude is off. Set it in the environment or "
+            ".streamlit/secrets.toml; until then the offline planner answers.",
+            reason="not_configured",
+        )
+    kwargs: dict[str, Any] = {
+        "api_key": key,
+        "max_retries": max(0, int(options.max_retries)),
+        "timeout": anthropic.Timeout(options.timeout, connect=options.connect_timeout),
+    }
+    base_url = getattr(settings, "anthropic_base_url", None)
+    if base_url:
+        kwargs["base_url"] = base_url
+    if options.max_retry_delay is None:
+        return anthropic.Anthropic(**kwargs)
+    client = _TunedAnthropic(**kwargs)
+    client.max_retry_delay = float(options.max_retry_delay)
+    return client
+
+
+def unavailable_error(
+    error: BaseException, settings: Any, options: ClaudeOptions, model: str
+) -> ClaudeUnavailable:
+    """Turn an SDK error into the message the user sees."""
+    tries = options.max_retries + 1
+    if isinstance(error, httpx2.TimeoutException):
+        return ClaudeUnavailable(
+            f"Claude stopped sending its reply (nothing for {options.timeout:g} s).",
+            reason="timeout",
+        )
+    if isinstance(error, httpx2.HTTPError):
+        return ClaudeUnavailable(
+            f"The connection to Claude broke while it was replying ({error}).",
+            reason="connection",
+        )
+    if isinstance(error, anthropic.APITimeoutError):
+        return ClaudeUnavailable(
+            f"Claude did not answer within {options.timeout:g} s "
+            f"({tries} attempts). Try again in a moment.",
+            reason="timeout",
+        )
+    if isinstance(error, anthropic.APIConnectionError):
+        where = getattr(settings, "anthropic_base_url", None) or "the Anthropic API"
+        return ClaudeUnavailable(
+            f"Could not reach Claude at {where} ({tries} attempts): check the network "
+            "connection (and ANTHROPIC_BASE_URL if it is set).",
+            reason="connection",
+        )
+    if not isinstance(error, anthropic.APIStatusError):
+        return ClaudeUnavailable(f"Claude is unavailable: {error}", reason="interrupted")
+    status = error.status_code
+    detail = getattr(error, "api_message", None) or ""
+    request_id = getattr(error, "request_id", None)
+    ref = f" (request id {request_id})" if request_id else ""
+
+    def fail(message: str, reason: str, cls: type[ClaudeUnavailable] = ClaudeUnavailable):
+        return cls(message + ref, reason=reason, status_code=status, request_id=request_id)
+
+    if status < 400:
+        # an `error` event inside a stream that had started with 200
+        kind = getattr(error, "type", None) or "api_error"
+        reason = _STREAM_ERROR_REASONS.get(kind, "server_error")
+        return fail(f"Claude's reply stream failed: {kind} ({detail or 'no detail'}).", reason)
+
+    if status == 401:
+        return fail(
+            "Claude rejected the API key (401 authentication error). Check that "
+            "ANTHROPIC_API_KEY holds a valid, active key.",
+            "auth",
+            ClaudeAuthError,
+        )
+    if status == 403:
+        return fail(
+            "The API key is not allowed to use this model or feature (403). Check the "
+            f"key's workspace permissions. {detail}".strip(),
+            "permission",
+        )
+    if status == 404:
+        return fail(
+            f"Claude model '{model}' was not found (404). Set MLTRAINER_CLAUDE_MODEL "
+            "to a model your key can use.",
+            "not_found",
+        )
+    if status == 413:
+        return fail(
+            "The conversation is too large for one request (413). Start a new "
+            "conversation or ask for smaller results.",
+            "too_large",
+        )
+    if status == 429:
+        return fail(
+            f"Claude is rate-limiting this API key (429) and still was after {tries} "
+            "attempts. Wait a minute and try again.",
+            "rate_limited",
+        )
+    if status == 529 or getattr(error, "type", None) == "overloaded_error":
+        return fail(
+            f"Claude is overloaded right now (529, {tries} attempts). Try again shortly.",
+            "overloaded",
+        )
+    if status >= 500:
+        return fail(
+            f"Claude's service returned server errors ({status}) on all {tries} "
+            "attempts. Try again shortly.",
+            "server_error",
+        )
+    return fail(
+        f"Claude refused the request ({status}): {detail or 'invalid request'}.",
+        "bad_request",
+    )
+
+
 # --------------------------------------------------------------------------- messages
 
 
@@ -518,27 +635,7 @@ class ClaudeChat:
     # ----------------------------------------------------------------- client
 
     def _build_client(self) -> anthropic.Anthropic:
-        key = getattr(self.settings, "anthropic_api_key", None)
-        if not key:
-            raise ClaudeAuthError(
-                "ANTHROPIC_API_KEY is not set, so Claude is off. Set it in the environment or "
-                ".streamlit/secrets.toml; until then the offline planner answers.",
-                reason="not_configured",
-            )
-        options = self.options
-        kwargs: dict[str, Any] = {
-            "api_key": key,
-            "max_retries": max(0, int(options.max_retries)),
-            "timeout": anthropic.Timeout(options.timeout, connect=options.connect_timeout),
-        }
-        base_url = getattr(self.settings, "anthropic_base_url", None)
-        if base_url:
-            kwargs["base_url"] = base_url
-        if options.max_retry_delay is None:
-            return anthropic.Anthropic(**kwargs)
-        client = _TunedAnthropic(**kwargs)
-        client.max_retry_delay = float(options.max_retry_delay)
-        return client
+        return build_client(self.settings, self.options)
 
     def list_models(self) -> list[str]:
         """Model ids the API key can use (newest first), from the Models API."""
@@ -570,93 +667,7 @@ class ClaudeChat:
         return kwargs
 
     def _unavailable(self, error: BaseException) -> ClaudeUnavailable:
-        """Turn an SDK error into the message the user sees."""
-        tries = self.options.max_retries + 1
-        if isinstance(error, httpx2.TimeoutException):
-            return ClaudeUnavailable(
-                f"Claude stopped sending its reply (nothing for {self.options.timeout:g} s).",
-                reason="timeout",
-            )
-        if isinstance(error, httpx2.HTTPError):
-            return ClaudeUnavailable(
-                f"The connection to Claude broke while it was replying ({error}).",
-                reason="connection",
-            )
-        if isinstance(error, anthropic.APITimeoutError):
-            return ClaudeUnavailable(
-                f"Claude did not answer within {self.options.timeout:g} s "
-                f"({tries} attempts). Try again in a moment.",
-                reason="timeout",
-            )
-        if isinstance(error, anthropic.APIConnectionError):
-            where = getattr(self.settings, "anthropic_base_url", None) or "the Anthropic API"
-            return ClaudeUnavailable(
-                f"Could not reach Claude at {where} ({tries} attempts): check the network "
-                "connection (and ANTHROPIC_BASE_URL if it is set).",
-                reason="connection",
-            )
-        if not isinstance(error, anthropic.APIStatusError):
-            return ClaudeUnavailable(f"Claude is unavailable: {error}", reason="interrupted")
-        status = error.status_code
-        detail = getattr(error, "api_message", None) or ""
-        request_id = getattr(error, "request_id", None)
-        ref = f" (request id {request_id})" if request_id else ""
-
-        def fail(message: str, reason: str, cls: type[ClaudeUnavailable] = ClaudeUnavailable):
-            return cls(message + ref, reason=reason, status_code=status, request_id=request_id)
-
-        if status < 400:
-            # an `error` event inside a stream that had started with 200
-            kind = getattr(error, "type", None) or "api_error"
-            reason = _STREAM_ERROR_REASONS.get(kind, "server_error")
-            return fail(f"Claude's reply stream failed: {kind} ({detail or 'no detail'}).", reason)
-
-        if status == 401:
-            return fail(
-                "Claude rejected the API key (401 authentication error). Check that "
-                "ANTHROPIC_API_KEY holds a valid, active key.",
-                "auth",
-                ClaudeAuthError,
-            )
-        if status == 403:
-            return fail(
-                "The API key is not allowed to use this model or feature (403). Check the "
-                f"key's workspace permissions. {detail}".strip(),
-                "permission",
-            )
-        if status == 404:
-            return fail(
-                f"Claude model '{self.model}' was not found (404). Set MLTRAINER_CLAUDE_MODEL "
-                "to a model your key can use.",
-                "not_found",
-            )
-        if status == 413:
-            return fail(
-                "The conversation is too large for one request (413). Start a new "
-                "conversation or ask for smaller results.",
-                "too_large",
-            )
-        if status == 429:
-            return fail(
-                f"Claude is rate-limiting this API key (429) and still was after {tries} "
-                "attempts. Wait a minute and try again.",
-                "rate_limited",
-            )
-        if status == 529 or getattr(error, "type", None) == "overloaded_error":
-            return fail(
-                f"Claude is overloaded right now (529, {tries} attempts). Try again shortly.",
-                "overloaded",
-            )
-        if status >= 500:
-            return fail(
-                f"Claude's service returned server errors ({status}) on all {tries} "
-                "attempts. Try again shortly.",
-                "server_error",
-            )
-        return fail(
-            f"Claude refused the request ({status}): {detail or 'invalid request'}.",
-            "bad_request",
-        )
+        return unavailable_error(error, self.settings, self.options, self.model)
 
     def _retry_sleep(self, attempt: int) -> None:
         delay = min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())  # noqa: S311
@@ -916,6 +927,8 @@ __all__ = [
     "ToolOutcome",
     "Usage",
     "action_executor",
+    "build_client",
     "compact_outcome",
     "normalise_history",
+    "unavailable_error",
 ]
