@@ -63,6 +63,10 @@ def progress_figure(goal, trials) -> go.Figure:
     return figure
 
 
+def _proposal(trial) -> dict:
+    return (trial.reproducibility or {}).get("proposal") or {}
+
+
 def trials_table(trials) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -73,6 +77,8 @@ def trials_table(trials) -> pd.DataFrame:
                 "status": t.status,
                 t.metric_name or "metric": t.metric_value,
                 "seconds": t.duration_s,
+                "proposed by": _proposal(t).get("by"),
+                "why": _proposal(t).get("reason"),
                 "created": t.created_at,
             }
             for t in trials

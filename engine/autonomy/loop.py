@@ -1,9 +1,11 @@
 """The goal loop: propose a trial, run it through the registry, record, learn, check.
 
-It stops when the goal is reached, the trial or time budget is spent, progress
-stagnates, or the user pauses/stops it, and it writes why. Every number it reports
-comes from a recorded trial. The loop keeps no state of its own: after a restart it
-reads the goal's trials from the database and carries on.
+Claude proposes the trials when an API key is set (``MLTRAINER_LOOP_PROPOSER``
+chooses otherwise), the offline bandit when not or whenever Claude cannot; each trial
+records who proposed it and why. It stops when the goal is reached, the trial or time
+budget is spent, progress stagnates, or the user pauses/stops it, and it writes why.
+Every number it reports comes from a recorded trial. The loop keeps no state of its
+own: after a restart it reads the goal's trials from the database and carries on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import time
 from pydantic import BaseModel
 
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, call, register
+from engine.autonomy.claude_proposer import ClaudeProposer, proposed_by
 from engine.autonomy.proposer import BanditProposer, Proposal
 from engine.goals.service import spec_of
 from engine.goals.spec import GoalSpec
 from storage.repositories import goals as goal_repo
-from storage.repositories.trials import trials_for_goal
+from storage.repositories.trials import annotate_trial, trial_for_job, trials_for_goal
 
 log = logging.getLogger("mltrainer.autonomy")
 TRIAL_TIMEOUT_SECONDS = 3600
@@ -75,13 +78,15 @@ def train_params(spec: GoalSpec, proposal: Proposal, seed: int) -> dict:
 
 
 def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, int | None, str]:
-    """One trial through the registry (compliance, job, trial row); returns its metric."""
+    """One trial through the registry (compliance, job, trial row); returns its metric,
+    its trial id (None when the call was refused before a trial existed) and a note."""
     try:
         outcome = call("train_model", params, user, goal_id=goal_id, wait=TRIAL_TIMEOUT_SECONDS)
     except ActionError as error:
         return None, None, str(error)
     if outcome.status != "succeeded" or outcome.result is None:
-        return None, None, outcome.error or outcome.status
+        failed = trial_for_job(outcome.job_id) if outcome.job_id else None
+        return None, failed.id if failed else None, outcome.error or outcome.status
     values = outcome.result.values
     return values.get("metric_value"), values.get("trial_id"), "ok"
 
@@ -93,6 +98,59 @@ def _values(goal_id: int) -> tuple[list[tuple[str, float | None]], float]:
     ]
     minutes = sum(t.duration_s or 0 for t in trials) / 60
     return history, minutes
+
+
+def make_proposer(
+    goal_id: int,
+    spec: GoalSpec,
+    history: list[tuple[str, float | None]],
+    *,
+    seed: int,
+    minutes_used,
+) -> BanditProposer | ClaudeProposer:
+    """Claude (with the bandit as its fallback) when a key is set, else the bandit;
+    ``MLTRAINER_LOOP_PROPOSER`` = claude | bandit overrides the choice."""
+    from engine.config import LOOP_PROPOSERS, get_settings
+    from storage.optuna_store import optuna_storage
+
+    bandit = BanditProposer(goal_id, spec, history, seed=seed, storage=optuna_storage())
+    settings = get_settings()
+    choice = settings.loop_proposer
+    if choice not in LOOP_PROPOSERS:
+        log.warning(
+            "MLTRAINER_LOOP_PROPOSER=%r is not one of %s; using auto",
+            choice,
+            ", ".join(LOOP_PROPOSERS),
+        )
+        choice = "auto"
+    if choice == "bandit" or (choice == "auto" and not settings.anthropic_api_key):
+        return bandit
+    # With "claude" and no key every step falls back to the bandit and says why.
+    return ClaudeProposer(goal_id, spec, bandit, settings=settings, minutes_used=minutes_used)
+
+
+def _record_proposal(trial_id: int | None, proposal: Proposal, proposer) -> None:
+    if trial_id is None:
+        return
+    note = {"by": proposed_by(proposal), "reason": proposal.reason}
+    if note["by"] == "claude":
+        note["claude_model"] = proposer.model
+    try:
+        annotate_trial(trial_id, proposal=note)
+    except Exception:  # noqa: BLE001 - provenance must not stop the loop
+        log.exception("could not record the proposal of trial %s", trial_id)
+
+
+def _proposals_summary(tally: dict[str, int], fallbacks: list[str]) -> tuple[str, dict]:
+    values: dict = {"proposed_by": dict(tally)}
+    text = ""
+    if fallbacks:
+        values["claude_fallbacks"] = fallbacks
+        text = (
+            f" The bandit stood in for Claude on {len(fallbacks)} trial(s); last because "
+            f"{fallbacks[-1]}."
+        )
+    return text, values
 
 
 @register(
@@ -112,13 +170,17 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
     if goal is None:
         raise ActionError(f"Goal {params.goal_id} does not exist.")
     spec = spec_of(goal)
-    from storage.optuna_store import optuna_storage
-
     history, minutes = _values(goal.id)
-    proposer = BanditProposer(
-        goal.id, spec, history, seed=ctx.seed or goal.id, storage=optuna_storage()
-    )
     started = time.monotonic()
+    proposer = make_proposer(
+        goal.id,
+        spec,
+        history,
+        seed=ctx.seed or goal.id,
+        minutes_used=lambda: minutes + (time.monotonic() - started) / 60,
+    )
+    tally = {"claude": 0, "bandit": 0}
+    fallbacks: list[str] = []
     while True:
         goal = goal_repo.get_goal(goal.id)
         if goal.status != "active":
@@ -139,15 +201,30 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
             goal_repo.set_status_if(goal.id, ("active",), status, stop_reason=reason)
             best, _ = best_of(spec, values)
             log.info("goal %s %s: %s", goal.id, status, reason)
+            about, proposals = _proposals_summary(tally, fallbacks)
             return ActionResult(
-                f"Goal {goal.id} {status}: {reason}.",
-                {"goal_id": goal.id, "status": status, "best": best, "trials": len(values)},
+                f"Goal {goal.id} {status}: {reason}.{about}",
+                {
+                    "goal_id": goal.id,
+                    "status": status,
+                    "best": best,
+                    "trials": len(values),
+                    **proposals,
+                },
             )
         proposal = proposer.propose()
+        source = proposed_by(proposal)
+        tally[source] += 1
+        if isinstance(proposer, ClaudeProposer) and proposer.last_fallback:
+            fallbacks.append(proposer.last_fallback)
         value, trial_id, note = run_trial(
             ctx.user, goal.id, train_params(spec, proposal, seed=len(values))
         )
-        proposer.observe(proposal, value)
+        _record_proposal(trial_id, proposal, proposer)
+        if isinstance(proposer, ClaudeProposer):
+            proposer.observe(proposal, value, recorded=trial_id is not None, note=note)
+        else:
+            proposer.observe(proposal, value)
         history = proposer.history
         values = [v for _, v in history]
         best, best_index = best_of(spec, values)

@@ -218,6 +218,17 @@ def get_trials(trial_ids: list[int]) -> list[TrialRecord]:
     return [rows[i] for i in trial_ids if i in rows]
 
 
+def annotate_trial(trial_id: int, **notes: Any) -> None:
+    """Merge ``notes`` into a trial's reproducibility record: provenance that is not a
+    training parameter (who proposed the configuration and why)."""
+    with session_scope() as session:
+        row = session.get(Trial, trial_id)
+        if row is None:
+            return
+        # A new dict, so the JSON column is seen as changed.
+        row.reproducibility = {**(row.reproducibility or {}), **notes}
+
+
 def trial_for_job(job_id: int) -> TrialRecord | None:
     """The newest trial recorded by a job (a re-run finds its new trial this way)."""
     with session_scope() as session:
