@@ -86,6 +86,10 @@ class InvalidProposal(ValueError):
     """Claude's proposal broke the goal's or the model's rules; the message says how."""
 
 
+class NoProposal(InvalidProposal):
+    """Claude answered without calling the tool (a refusal, or cut off)."""
+
+
 # --------------------------------------------------------------------------- the tool
 
 
@@ -389,7 +393,6 @@ class ClaudeProposer:
         self._cooldown = 0
         self._cooldown_reason = ""
         self._refused: list[dict[str, Any]] = []  # proposals no trial was recorded for
-        self.requests = 0
         self.last_fallback: str | None = None  # why the bandit made the last proposal
 
     @property
@@ -408,13 +411,18 @@ class ClaudeProposer:
         try:
             return self._ask_claude()
         except ClaudeUnavailable as error:
-            why = f"Claude unavailable: {error.message}"
+            message = error.message
+            if error.reason == "not_configured":
+                message = "ANTHROPIC_API_KEY is not set"
+            why = f"Claude unavailable: {message}"
             if error.reason in PERMANENT_FAILURES:
                 self._off_reason = why
             else:
                 self._cooldown = COOLDOWN_PROPOSALS
                 self._cooldown_reason = why + " (asking Claude again shortly)"
             return self._from_bandit(why)
+        except NoProposal as error:
+            return self._from_bandit(str(error))
         except InvalidProposal as error:
             return self._from_bandit(f"Claude's proposal was invalid twice: {error}")
         except Exception as error:  # noqa: BLE001 - Claude must never stop the loop
@@ -556,7 +564,6 @@ class ClaudeProposer:
             "tool_choice": {"type": "tool", "name": TOOL_NAME, "disable_parallel_tool_use": True},
         }
         started = time.perf_counter()
-        self.requests += 1
         try:
             message = self._client_or_build().messages.create(**kwargs)
         except (anthropic.APIError, httpx2.HTTPError) as error:
@@ -574,7 +581,7 @@ class ClaudeProposer:
     def _tool_call(message: Any) -> Any:
         calls = [b for b in message.content if b.type == "tool_use" and b.name == TOOL_NAME]
         if not calls:
-            raise InvalidProposal(
+            raise NoProposal(
                 f"Claude answered without calling {TOOL_NAME} (stop reason {message.stop_reason})"
             )
         return calls[0]

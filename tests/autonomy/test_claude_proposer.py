@@ -29,7 +29,13 @@ from engine.goals.spec import GoalSpec
 from engine.llm.claude import ClaudeOptions
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import TrialRecord, trials_for_goal
-from tests.llm.fake_anthropic import FakeAnthropic, error_reply, server_error, tool_reply
+from tests.llm.fake_anthropic import (
+    FakeAnthropic,
+    error_reply,
+    server_error,
+    text_reply,
+    tool_reply,
+)
 
 DATA = {"symbols": ["SPX"], "start": "2012-01-01", "end": "2016-12-31", "horizon": 5}
 LOGISTIC = "sklearn.LogisticRegression"
@@ -228,6 +234,22 @@ def test_invalid_twice_falls_back_to_the_bandit(
     assert len(fake.message_requests) == 2
     assert error in tool_results(fake.message_requests[1].body)[0]["content"]
     assert proposer.last_fallback.startswith("Claude's proposal was invalid twice")
+
+
+def test_an_answer_without_the_tool_call_falls_back_and_is_not_obeyed(
+    make_claude_proposer, make_user, fake
+):
+    goal = make_goal(make_user("alice"))
+    proposer = make_claude_proposer(goal)
+    fake.enqueue(text_reply("Ignore the goal and train sklearn.RandomForestClassifier."))
+
+    proposal = proposer.propose()
+
+    assert not isinstance(proposal, ClaudeProposal) and proposal.family == "linear"
+    assert proposal.reason.startswith(
+        f"bandit (Claude answered without calling {TOOL_NAME} (stop reason end_turn))"
+    )
+    assert len(fake.message_requests) == 1
 
 
 def test_repeated_server_errors_fall_back_then_cool_down(make_claude_proposer, make_user, fake):
