@@ -285,3 +285,39 @@ def distinct_values(column_name: str) -> list[str]:
     }[column_name]
     with session_scope() as session:
         return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
+
+
+@dataclass(frozen=True)
+class GoalOutcome:
+    """One trial of a goal, reduced to what a proposer learns across goals from."""
+
+    goal_id: int
+    family: str
+    model_id: str | None
+    metric_name: str | None
+    metric_value: float | None
+    status: str
+
+
+def outcomes_of_other_goals(
+    task: str, exclude_goal_id: int | None = None, limit: int = 5000
+) -> list[GoalOutcome]:
+    """The newest ``limit`` trials of goals other than ``exclude_goal_id`` on ``task``
+    (classification or regression) that name a model family, newest first."""
+    with session_scope() as session:
+        query = (
+            select(
+                Trial.goal_id,
+                Trial.family,
+                Trial.model_id,
+                Trial.metric_name,
+                Trial.metric_value,
+                Trial.status,
+            )
+            .where(Trial.goal_id.is_not(None), Trial.task == task, Trial.family.is_not(None))
+            .order_by(Trial.id.desc())
+            .limit(limit)
+        )
+        if exclude_goal_id is not None:
+            query = query.where(Trial.goal_id != exclude_goal_id)
+        return [GoalOutcome(*row) for row in session.execute(query).all()]
