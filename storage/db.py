@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, bool], Engine] = {}  # (url, autocommit) -> engine
 _sessionmakers: dict[Engine, sessionmaker[Session]] = {}
 _lock = threading.Lock()
 
@@ -52,15 +52,34 @@ def _instrument(engine: Engine) -> None:
 
 
 def get_engine(url: str | None = None) -> Engine:
+    """The pooled engine for ``url`` (default: the configured database)."""
+    return _cached_engine(url, autocommit=False)
+
+
+def get_autocommit_engine(url: str | None = None) -> Engine:
+    """An engine whose connections stay in autocommit mode, for one-statement work on the
+    executor's hot path. A separate pool, rather than ``execution_options(isolation_level=
+    ...)`` on the shared one: that switches the level on every checkout and back on every
+    checkin, two extra statements per use."""
+    return _cached_engine(url, autocommit=True)
+
+
+def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
     if url is None:
         from engine.config import get_settings
 
         url = get_settings().database_url
     url = normalise_url(url)
+    key = (url, autocommit)
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is not None:
             return engine
+        # Autocommit connections hold no transaction to roll back when they return to the
+        # pool: skip that reset.
+        options = (
+            {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+        )
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
@@ -68,13 +87,18 @@ def get_engine(url: str | None = None) -> Engine:
                 from pathlib import Path
 
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(
+                url, connect_args={"timeout": 30, "check_same_thread": False}, **options
+            )
             event.listen(engine, "connect", _configure_sqlite)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options
+            )
         _instrument(engine)
-        _engines[url] = engine
-        _sessionmakers[engine] = sessionmaker(engine, expire_on_commit=False)
+        _engines[key] = engine
+        if not autocommit:
+            _sessionmakers[engine] = sessionmaker(engine, expire_on_commit=False)
         return engine
 
 

@@ -13,11 +13,14 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
 from engine.actions.registry import get_action
+
+if TYPE_CHECKING:
+    from storage.repositories.jobs import JobRecord
 
 log = logging.getLogger("mltrainer.executor")
 
@@ -93,13 +96,20 @@ class JobRun:
     error: str | None = None
 
 
-def execute_job(job_id: int, *, claimed: bool = False, worker: str | None = None) -> JobRun:
+def execute_job(
+    job_id: int,
+    *,
+    claimed: bool = False,
+    worker: str | None = None,
+    job: JobRecord | None = None,
+) -> JobRun:
     """Run a job whose row exists; returns its terminal status and in-memory result.
 
     ``claimed`` means the row is already `running` (inline calls create it so);
     otherwise the job is claimed here, and a job someone else took is left alone.
     ``worker`` is the name the job was claimed under: the final write then only lands if
     the job is still held by it (a worker declared dead cannot overwrite a new attempt).
+    ``job``: the row as the claim returned it, which saves reading it again.
     """
     from engine.actions.hooks import run_after
     from engine.observability.metrics import ACTION_CALLS, ACTION_SECONDS
@@ -107,10 +117,14 @@ def execute_job(job_id: int, *, claimed: bool = False, worker: str | None = None
 
     if not claimed:
         worker = worker_name()
-    if not claimed and not jobs.claim(job_id, worker):
+        job = jobs.claim_record(job_id, worker)
+        if job is None:  # someone else took it, or it was cancelled
+            current = jobs.get_job(job_id)
+            return JobRun(
+                current.status if current else "failed", None, current.error if current else None
+            )
+    elif job is None:
         job = jobs.get_job(job_id)
-        return JobRun(job.status if job else "failed", None, job.error if job else None)
-    job = jobs.get_job(job_id)
     events = EventBuffer(job_id)
     poller = CancelPoller(job_id)
     started = time.perf_counter()

@@ -53,6 +53,7 @@ class ExecutorService:
         self.config = config or ExecutorConfig.from_env()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        self._wake_pending = False
         self._wake_w.setblocking(False)
         self.backend = build_backend(self.config, self.wake)
         self._inflight: dict[int, str] = {}  # job id -> action, dispatched by this service
@@ -103,6 +104,9 @@ class ExecutorService:
         if cascade:
             self._cascade.set()
             self._ready_at = 0.0  # something was cancelled: fetch the ready list afresh
+        if self._wake_pending:
+            return  # a wake-up is already on its way: a burst of submits costs one
+        self._wake_pending = True
         try:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
@@ -167,6 +171,9 @@ class ExecutorService:
                         pass
                 except (BlockingIOError, OSError):
                     pass
+                # Cleared after draining: a wake sent from here on leaves its byte, and one
+                # skipped before this point finds its job in the dispatch that follows.
+                self._wake_pending = False
         try:
             self._handle(self.backend.stop(terminate=True))
         except Exception:

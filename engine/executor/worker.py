@@ -63,7 +63,8 @@ def run_job(job_id: int, action: str | None = None) -> tuple[str, str | None]:
 
     name = worker_name()
     try:
-        if not jobs.claim(job_id, name):
+        job = jobs.claim_record(job_id, name)
+        if job is None:
             return SKIPPED, None
     except Exception as error:
         log.exception("could not claim job %s", job_id)
@@ -73,7 +74,7 @@ def run_job(job_id: int, action: str | None = None) -> tuple[str, str | None]:
     started = time.perf_counter()
     detail = None
     try:
-        status = execute_job(job_id, claimed=True, worker=name).status
+        status = execute_job(job_id, claimed=True, worker=name, job=job).status
     except Exception as error:
         # The job stays `running`; its heartbeat stops, so the scheduler recovers it.
         log.exception("the runner failed on job %s", job_id)

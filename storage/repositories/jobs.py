@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from storage.db import get_engine, session_scope
+from storage.db import get_autocommit_engine, get_engine, session_scope
 from storage.models import JOB_TERMINAL_STATES, Job, JobDependency, JobEvent, utcnow
 
 
@@ -68,8 +68,8 @@ def _transaction() -> Iterator[Any]:
 def _single() -> Iterator[Any]:
     """A Core connection in autocommit mode, for one statement (atomic by itself): saves
     the BEGIN and COMMIT round trips on PostgreSQL."""
-    with get_engine().connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+    with get_autocommit_engine().connect() as connection:
+        yield connection
 
 
 def _update_jobs():
@@ -199,15 +199,22 @@ _CLAIM = (
         attempts=_JOBS.c.attempts + 1,
     )
 )
+_CLAIM_RETURNING = _CLAIM.returning(*_RECORD_COLUMNS)
 
 
 def claim(job_id: int, worker: str) -> bool:
     """queued -> running, atomically; False if someone else took it or it was cancelled."""
+    return claim_record(job_id, worker) is not None
+
+
+def claim_record(job_id: int, worker: str) -> JobRecord | None:
+    """``claim`` that also returns the claimed job as it now is (one statement instead of
+    a claim and a read: the worker needs the row anyway)."""
     with _single() as connection:
-        changed = connection.execute(
-            _CLAIM, {"claim_id": job_id, "claim_worker": worker, "claim_at": utcnow()}
-        ).rowcount
-        return changed == 1
+        row = connection.execute(
+            _CLAIM_RETURNING, {"claim_id": job_id, "claim_worker": worker, "claim_at": utcnow()}
+        ).first()
+    return JobRecord(*row) if row is not None else None
 
 
 def finish(
