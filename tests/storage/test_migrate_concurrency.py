@@ -1,0 +1,75 @@
+"""Several replicas starting at once all migrate the same new database without error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _drop_postgres_schema, _new_postgres_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+REPLICAS = 4
+# Each replica waits for a shared start signal (a file) so their migrations overlap.
+SCRIPT = """
+import os, sys, time
+from pathlib import Path
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.005)
+from storage.migrate import upgrade, current_revision
+upgrade(os.environ["DATABASE_URL"])
+print(current_revision(os.environ["DATABASE_URL"]))
+"""
+
+
+def _start_replicas(url: str, tmp_path: Path) -> list[str]:
+    go = tmp_path / "go"
+    env = dict(os.environ, DATABASE_URL=url, MLTRAINER_DATA_DIR=str(tmp_path))
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, str(go)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(REPLICAS)
+    ]
+    # Let every replica import SQLAlchemy and Alembic first, then release them together.
+    import time
+
+    time.sleep(3)
+    go.touch()
+    outputs = []
+    for replica in replicas:
+        out, err = replica.communicate(timeout=300)
+        assert replica.returncode == 0, err[-3000:]
+        outputs.append(out.strip())
+    return outputs
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_replicas_migrate_one_new_sqlite_file_together(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert _start_replicas(url, tmp_path) == [_head()] * REPLICAS
+
+
+@pytest.mark.postgres
+def test_replicas_migrate_one_new_postgres_schema_together(tmp_path):
+    schema, url = _new_postgres_schema()
+    try:
+        assert _start_replicas(url, tmp_path) == [_head()] * REPLICAS
+    finally:
+        _drop_postgres_schema(schema)
