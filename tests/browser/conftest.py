@@ -85,7 +85,10 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the server and browser are gone once this package's tests
+# end. A live sync Playwright leaves its event loop marked running in the main thread,
+# and any later test that opens its own (tests/foundation/test_serve.py) would fail.
+@pytest.fixture(scope="package")
 def server(chromium_path, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("browser-app")
     port, metrics_port = free_port(), free_port()
@@ -159,7 +162,7 @@ def server(chromium_path, tmp_path_factory):
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 

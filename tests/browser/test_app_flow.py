@@ -88,20 +88,22 @@ def test_first_run_chat_trials_goal_and_logout(page, server):
     x = expect()
     page.goto(server.url)
     x(heading(page, "Welcome to mlTrainer")).to_be_visible()
+    settle(page)  # a rerun still drawing the page would drop what is typed now
     page.get_by_label("Username").fill(ADMIN)
     page.get_by_label("Full name").fill("Root Admin")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat password").fill(PASSWORD)
+    settle(page)
     page.get_by_role("button", name="Create administrator").click()
     # the page turns into the login form (its "Administrator created" note can be
     # replaced by a rerun before it is painted, so the form is what we wait for)
-    x(page.get_by_role("button", name="Log in")).to_be_visible()
+    x(page.get_by_role("button", name="Log in")).to_be_visible(timeout=180_000)
     submit_login(page, ADMIN)
 
     # chat, offline planner: a backtest and its equity chart
     x(page.get_by_text("Offline mode")).to_be_visible()
     chat(page, "Backtest a 20/50 SMA crossover on AAPL with 5 bps costs")
-    x(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=120_000)
+    x(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
     x(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     screenshot(page, "chat", focus=page.get_by_test_id("stPlotlyChart").first)
 
