@@ -28,7 +28,13 @@ from tests.conftest import services_required
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("MLTRAINER_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = ROOT / "test-artifacts"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's screenshots are refreshed only on request (MLTRAINER_UPDATE_SCREENSHOTS=1):
+# a test run must not rewrite tracked files. Otherwise they go with the other artifacts.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("MLTRAINER_UPDATE_SCREENSHOTS") == "1"
+    else ARTIFACTS / "screenshots"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
