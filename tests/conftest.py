@@ -96,6 +96,8 @@ def _drop_postgres_schema(schema: str) -> None:
     admin = create_engine(POSTGRES_ADMIN_URL)
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        # the schema storage.optuna_store creates beside it for Optuna's studies
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_optuna" CASCADE'))
     admin.dispose()
 
 
