@@ -56,6 +56,7 @@ class Settings:
     upload_limit_mb: int
     process_workers: int
     thread_workers: int
+    log_to_stderr: bool = False  # containers: JSON log lines on stderr too, for the runtime
 
     @property
     def log_dir(self) -> Path:
@@ -114,6 +115,7 @@ def get_settings() -> Settings:
         upload_limit_mb=int(_read("MLTRAINER_UPLOAD_LIMIT_MB", "200")),
         process_workers=int(_read("MLTRAINER_PROCESS_WORKERS", str(cores))),
         thread_workers=int(_read("MLTRAINER_THREAD_WORKERS", str(max(4, cores)))),
+        log_to_stderr=_read("MLTRAINER_LOG_STDERR", "0").strip().lower() in ("1", "true", "yes"),
     )
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 from datetime import UTC, datetime
 
@@ -75,11 +76,19 @@ def configure_logging(level: int = logging.INFO) -> None:
         )
         handler.setFormatter(JsonFormatter(settings.secret_values()))
         handler.set_name("mltrainer-json")
+        handlers = [handler]
+        if settings.log_to_stderr:
+            # stderr, not stdout: the CLI's stdout carries its one JSON answer.
+            console = logging.StreamHandler(sys.stderr)
+            console.setFormatter(JsonFormatter(settings.secret_values()))
+            console.set_name("mltrainer-json-stderr")
+            handlers.append(console)
         root = logging.getLogger()
         for existing in list(root.handlers):
-            if existing.get_name() == "mltrainer-json":
+            if existing.get_name() in ("mltrainer-json", "mltrainer-json-stderr"):
                 root.removeHandler(existing)
-        root.addHandler(handler)
+        for each in handlers:
+            root.addHandler(each)
         logging.getLogger("mltrainer").setLevel(level)
         if root.level > level or root.level == logging.NOTSET:
             root.setLevel(level)

@@ -96,3 +96,44 @@ def test_metrics_endpoint_aggregates_counters_with_conventional_names():
     assert "mltrainer_db_query_duration_seconds" in body
     assert "mltrainer_cache_requests_total" in body
     assert "mltrainer_page_views_total" in body
+
+
+def _log_one_line(tmp_path, **env) -> tuple[str, str]:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import logging\n"
+        "from engine.observability.logging import configure_logging\n"
+        "configure_logging()\n"
+        "logging.getLogger('mltrainer.test').info('hello with key %s', 'sk-ant-SECRET1234')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=dict(
+            os.environ,
+            MLTRAINER_DATA_DIR=str(tmp_path),
+            ANTHROPIC_API_KEY="sk-ant-SECRET1234",
+            **env,
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+def test_containers_can_have_the_json_log_lines_on_stderr(tmp_path):
+    stdout, stderr = _log_one_line(tmp_path, MLTRAINER_LOG_STDERR="1")
+    assert stdout == ""  # stdout stays the CLI's
+    ours = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert [entry["message"] for entry in ours] == ["hello with key ***"]
+    assert "SECRET1234" not in stderr
+    in_file = (tmp_path / "logs" / "mltrainer.jsonl").read_text()
+    assert "hello with key ***" in in_file  # the file is written as well
+
+    _stdout, quiet = _log_one_line(tmp_path / "default")
+    assert "hello with key" not in quiet
