@@ -24,13 +24,17 @@ warm start, FLAML's start of every learner from its default configuration):
    that is clearly better is exploited sooner; untried families keep the largest bonus,
    which grows with the number of trials, so every family is still tried eventually.
 
-Rewards are the goal metric oriented so that higher is better and scaled to [0, 1] by
-the range seen so far on the goal (0.5 while every value is the same); failed trials
-earn 0. The same scaling, per goal, turns other goals' trials into the learned prior.
+Rewards are ranks: a trial earns the fraction of the goal's other succeeded trials it
+beats (ties count half; the metric oriented so that higher is better; 0.5 for the first
+one), a failed trial earns 0. Ranks, unlike the metric scaled by its range, survive the
+outliers real searches produce (one diverging regressor with r2 = -47 would otherwise
+squash every other trial's reward to about 1 and blind the bandit). The same ranks, per
+goal, turn other goals' trials into the learned prior.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 from collections import defaultdict
@@ -48,7 +52,7 @@ from engine.ml.search_spaces import space_to_json, suggest_space
 # Families never proposed by default: baselines and those needing unlabeled data.
 NOT_BY_DEFAULT = {"dummy", "semi_supervised"}
 
-# Expected scaled reward of each family on a tabular task before any evidence. Gradient
+# Expected reward (rank) of each family on a tabular task before any evidence. Gradient
 # boosted trees, then tree ensembles, are the strongest families with default settings
 # on tabular benchmarks (Grinsztajn, Oyallon & Varoquaux 2022; the AutoML Benchmark,
 # Gijsbers et al. 2024); regularised linear models come next and are strong when the
@@ -160,12 +164,21 @@ def oriented(spec: GoalSpec, value: float | None) -> float | None:
     return value if spec.direction == ">=" else -value
 
 
-def scaled_rewards(values: list[float | None]) -> list[float]:
-    """Oriented values (None = failed) -> rewards in [0, 1] by the range seen."""
-    seen = [v for v in values if v is not None]
-    low, high = (min(seen), max(seen)) if seen else (0.0, 0.0)
-    span = high - low
-    return [0.0 if v is None else (v - low) / span if span > 0 else 0.5 for v in values]
+def rank_rewards(values: list[float | None]) -> list[float]:
+    """Oriented values (None = failed) -> rewards in [0, 1]: the fraction of the other
+    succeeded values each one beats, ties counting half; failures earn 0."""
+    seen = sorted(v for v in values if v is not None)
+    if len(seen) < 2:
+        return [0.0 if v is None else 0.5 for v in values]
+    out = []
+    for value in values:
+        if value is None:
+            out.append(0.0)
+            continue
+        below = bisect.bisect_left(seen, value)
+        ties = bisect.bisect_right(seen, value) - below - 1
+        out.append((below + ties / 2) / (len(seen) - 1))
+    return out
 
 
 def learned_prior(
@@ -173,11 +186,11 @@ def learned_prior(
 ) -> Prior:
     """Each family's prior, shrunk from ``default`` toward its mean reward on other goals.
 
-    Within each goal, trials are scaled as the bandit scales its own (oriented metric,
-    range of that goal; failures 0), so goals with different metrics and difficulty
-    are comparable; a family's evidence is the mean of its per-goal means, so a goal
-    with many trials counts as much as one with few. Goals whose trials all scored the
-    same teach nothing and are skipped.
+    Within each goal, trials are ranked as the bandit ranks its own (oriented metric;
+    failures 0), so goals with different metrics and difficulty are comparable; a
+    family's evidence is the mean of its per-goal means, so a goal with many trials
+    counts as much as one with few. Goals whose trials all scored the same teach
+    nothing and are skipped.
     """
     by_goal: dict[int, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
@@ -205,7 +218,7 @@ def learned_prior(
         trials += len(rows)
         per_family: dict[str, list[float]] = defaultdict(list)
         per_model: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for row, reward in zip(rows, scaled_rewards(values), strict=True):
+        for row, reward in zip(rows, rank_rewards(values), strict=True):
             per_family[row.family].append(reward)
             if row.model_id:
                 per_model[(row.family, row.model_id)].append(reward)
@@ -320,7 +333,7 @@ class BanditProposer:
     def _rewards(self) -> dict[str, list[float]]:
         values = [oriented(self.spec, v) for _, v in self.history]
         rewards: dict[str, list[float]] = {family: [] for family in self.models}
-        for (family, _), reward in zip(self.history, scaled_rewards(values), strict=True):
+        for (family, _), reward in zip(self.history, rank_rewards(values), strict=True):
             if family in rewards:
                 rewards[family].append(reward)
         return rewards

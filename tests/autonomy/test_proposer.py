@@ -13,6 +13,7 @@ from engine.autonomy.proposer import (
     catalogue_defaults,
     eligible_models,
     learned_prior,
+    rank_rewards,
 )
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
@@ -283,3 +284,28 @@ def test_a_family_the_prior_ranks_low_is_found_and_exploited():
     later = chosen[found + 1 :]
     assert later.count("naive_bayes") > len(later) / 3
     assert later.count("naive_bayes") == max(later.count(f) for f in set(later))
+
+
+def test_rewards_are_ranks_so_an_outlier_does_not_blind_the_bandit():
+    # r2 of four trials, one of them a diverging regressor, and a failure.
+    assert rank_rewards([0.29, -0.01, 0.12, -47.0, None]) == pytest.approx(
+        [1.0, 1 / 3, 2 / 3, 0.0, 0.0]
+    )
+    assert rank_rewards([0.5, 0.5, 0.7]) == pytest.approx([0.25, 0.25, 1.0])
+    assert rank_rewards([0.3, None]) == [0.5, 0.0]
+    goal = spec(task="regression", metric="r2", families=["linear", "tree", "ensemble"])
+    history = [("linear", 0.29), ("tree", -0.01), ("ensemble", 0.12), ("linear", -47.0)]
+    proposer = BanditProposer(
+        6, goal, history, storage=optuna.storages.InMemoryStorage(), learn_from_other_goals=False
+    )
+    rewards = proposer._rewards()
+    assert rewards["ensemble"][0] - rewards["tree"][0] == pytest.approx(1 / 3)
+    lower = spec(task="regression", metric="rmse", families=["linear", "tree"])
+    proposer = BanditProposer(
+        7,
+        lower,
+        [("linear", 0.1), ("tree", 0.3)],
+        learn_from_other_goals=False,
+        storage=optuna.storages.InMemoryStorage(),
+    )
+    assert proposer._rewards() == {"linear": [1.0], "tree": [0.0]}
