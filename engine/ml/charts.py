@@ -9,7 +9,22 @@ import pandas as pd
 import plotly.graph_objects as go
 
 # No named template: resolving one costs ~0.1 s per figure; the UI applies its theme.
-_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 50, "b": 40}}
+# Figures are built from one nested dict: ``update_layout(xaxis_title=...)`` parses every
+# magic-underscore path and cost several times the figure itself (they are built on
+# every training).
+_MARGIN = {"l": 60, "r": 20, "t": 50, "b": 40}
+
+
+def _figure(traces: list[dict[str, Any]], title: str, **layout: Any) -> go.Figure:
+    return go.Figure(
+        {"data": traces, "layout": {"title": {"text": title}, "margin": _MARGIN, **layout}}
+    )
+
+
+def _axis(title: str, **more: Any) -> dict[str, Any]:
+    return {"title": {"text": title}, **more}
+
+
 MAX_IMPORTANCES = 25
 MAX_POINTS = 5000
 
@@ -26,37 +41,35 @@ def confusion_figure(
         labels = [str(c) for c in codes]
     if classes == [0, 1] and title.lower().find("direction") >= 0:
         labels = ["down (0)", "up (1)"]
-    position = {code: i for i, code in enumerate(codes)}
+    keys = np.asarray(codes)
     counts = np.zeros((len(codes), len(codes)), dtype=int)
-    for a, p in zip(np.asarray(actual).tolist(), np.asarray(predicted).tolist(), strict=True):
-        counts[position[a], position[p]] += 1
+    rows = np.searchsorted(keys, np.asarray(actual))
+    columns = np.searchsorted(keys, np.asarray(predicted))
+    np.add.at(counts, (rows, columns), 1)
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros_like(counts, dtype=float), where=totals > 0)
     text = [
         [f"{counts[i, j]}<br>{share[i, j]:.0%}" for j in range(len(codes))]
         for i in range(len(codes))
     ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=share,
-            x=labels,
-            y=labels,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            colorbar={"title": "row share"},
-        )
+    heatmap = {
+        "type": "heatmap",
+        "z": share,
+        "x": labels,
+        "y": labels,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": "Blues",
+        "zmin": 0,
+        "zmax": 1,
+        "colorbar": {"title": {"text": "row share"}},
+    }
+    return _figure(
+        [heatmap],
+        title,
+        xaxis=_axis("predicted"),
+        yaxis=_axis("actual", autorange="reversed"),
     )
-    fig.update_layout(
-        title=title,
-        xaxis_title="predicted",
-        yaxis_title="actual",
-        yaxis={"autorange": "reversed"},
-        **_LAYOUT,
-    )
-    return fig
 
 
 def _thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
@@ -68,81 +81,98 @@ def _thin(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
 
 def residual_figure(predictions: pd.DataFrame, title: str) -> go.Figure:
     """Residual (actual - predicted) against the prediction, one colour per split."""
-    fig = go.Figure()
     frame = _thin(predictions)
-    for split, part in frame.groupby("split", sort=False):
-        fig.add_trace(
-            go.Scattergl(
-                x=part["predicted"],
-                y=part["actual"] - part["predicted"],
-                mode="markers",
-                name=str(split),
-                marker={"size": 4, "opacity": 0.6},
-            )
-        )
-    fig.add_hline(y=0, line={"color": "grey", "dash": "dash"})
-    fig.update_layout(title=title, xaxis_title="predicted", yaxis_title="residual", **_LAYOUT)
-    return fig
+    traces = [
+        {
+            "type": "scattergl",
+            "x": part["predicted"].to_numpy(),
+            "y": (part["actual"] - part["predicted"]).to_numpy(),
+            "mode": "markers",
+            "name": str(split),
+            "marker": {"size": 4, "opacity": 0.6},
+        }
+        for split, part in frame.groupby("split", sort=False)
+    ]
+    zero = {
+        "type": "line",
+        "x0": 0,
+        "x1": 1,
+        "xref": "x domain",
+        "y0": 0,
+        "y1": 0,
+        "yref": "y",
+        "line": {"color": "grey", "dash": "dash"},
+    }
+    return _figure(traces, title, xaxis=_axis("predicted"), yaxis=_axis("residual"), shapes=[zero])
 
 
 def importance_figure(importances: dict[str, float], kind: str, title: str) -> go.Figure:
     ranked = sorted(importances.items(), key=lambda item: abs(item[1]), reverse=True)
     ranked = ranked[:MAX_IMPORTANCES][::-1]
-    fig = go.Figure(
-        go.Bar(
-            x=[value for _, value in ranked],
-            y=[name for name, _ in ranked],
-            orientation="h",
-            marker={"color": "steelblue"},
-        )
-    )
+    bar = {
+        "type": "bar",
+        "x": [value for _, value in ranked],
+        "y": [name for name, _ in ranked],
+        "orientation": "h",
+        "marker": {"color": "steelblue"},
+    }
     label = "permutation importance (score drop)" if kind == "permutation" else "importance"
-    fig.update_layout(
-        title=title,
-        xaxis_title=label,
-        height=max(300, 22 * len(ranked) + 100),
-        **_LAYOUT,
-    )
-    return fig
+    return _figure([bar], title, xaxis=_axis(label), height=max(300, 22 * len(ranked) + 100))
 
 
 def equity_figure(equity: pd.DataFrame, title: str) -> go.Figure:
     """Hold-out equity of the long/flat strategy against buy and hold (both net of costs)."""
-    fig = go.Figure()
     frame = _thin(equity)
-    for column, name in (("strategy", "strategy (long/flat)"), ("buy_and_hold", "buy and hold")):
-        if column in frame:
-            fig.add_trace(go.Scatter(x=frame.index, y=frame[column], mode="lines", name=name))
-    fig.update_layout(title=title, yaxis_title="equity (start = 1)", **_LAYOUT)
-    return fig
+    traces = [
+        {
+            "type": "scatter",
+            "x": frame.index,
+            "y": frame[column].to_numpy(),
+            "mode": "lines",
+            "name": name,
+        }
+        for column, name in (("strategy", "strategy (long/flat)"), ("buy_and_hold", "buy and hold"))
+        if column in frame
+    ]
+    return _figure(traces, title, yaxis=_axis("equity (start = 1)"))
 
 
 def leaderboard_figure(board: pd.DataFrame, metric: str, title: str) -> go.Figure:
     """Cross-validated mean ± std of ``metric`` per model, best first."""
     frame = board.dropna(subset=[metric])
-    fig = go.Figure(
-        go.Bar(
-            x=frame["model"],
-            y=frame[metric],
-            error_y={"type": "data", "array": frame.get(f"{metric}_std")},
-            marker={"color": "steelblue"},
-        )
-    )
-    fig.update_layout(title=title, yaxis_title=metric, **_LAYOUT)
-    return fig
+    bar = {
+        "type": "bar",
+        "x": frame["model"],
+        "y": frame[metric],
+        "error_y": {"type": "data", "array": frame.get(f"{metric}_std")},
+        "marker": {"color": "steelblue"},
+    }
+    return _figure([bar], title, yaxis=_axis(metric))
 
 
 def history_figure(history: pd.DataFrame, metric: str, lower_is_better: bool) -> go.Figure:
     """Each Optuna trial's value and the best so far."""
     values = history[metric].astype(float)
     best = values.cummin() if lower_is_better else values.cummax()
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=history["number"], y=values, mode="markers", name="trial"))
-    fig.add_trace(go.Scatter(x=history["number"], y=best, mode="lines", name="best so far"))
-    fig.update_layout(
-        title=f"Optimisation history ({metric})",
-        xaxis_title="trial",
-        yaxis_title=metric,
-        **_LAYOUT,
+    traces = [
+        {
+            "type": "scatter",
+            "x": history["number"],
+            "y": values,
+            "mode": "markers",
+            "name": "trial",
+        },
+        {
+            "type": "scatter",
+            "x": history["number"],
+            "y": best,
+            "mode": "lines",
+            "name": "best so far",
+        },
+    ]
+    return _figure(
+        traces,
+        f"Optimisation history ({metric})",
+        xaxis=_axis("trial"),
+        yaxis=_axis(metric),
     )
-    return fig

@@ -5,11 +5,12 @@
   independent rows. Every model of a comparison, a study or an ensemble is evaluated
   on the same plan; :meth:`SplitPlan.fingerprint` proves it.
 - :func:`score_split`: the task's metrics on one fold (or the hold-out); for price
-  targets also the information coefficient (Spearman) and the Sharpe ratio of trading
-  the predictions: long when the model predicts up (or a positive return), flat
-  otherwise, the position decided at the close of t earning t+1's return, costs
-  ``cost_bps`` per unit of turnover (:func:`engine.finance.backtest.run_positions`).
-  Each test block is traded from flat to flat.
+  targets also the information coefficient (Spearman) and the positions: long when
+  the model predicts up (or a positive return), flat otherwise.
+- :func:`trade_splits`: the Sharpe ratio of trading those positions, the position
+  decided at the close of t earning t+1's return, costs ``cost_bps`` per unit of
+  turnover (:func:`engine.finance.backtest.run_positions`), and of buy and hold over
+  the same days. Each test block is traded from flat to flat.
 - :func:`aggregate`: mean and sample standard deviation across folds.
 - :func:`strategy_statistics`: what the deflated Sharpe ratio needs from the pooled
   out-of-sample returns (per-period Sharpe, observations, skewness, kurtosis).
@@ -191,9 +192,9 @@ class SplitScore:
 
     metrics: dict[str, float]
     predictions: pd.DataFrame  # index label, actual, predicted, score, forward return, position
-    strategy_returns: pd.Series | None = None
+    long: np.ndarray | None = None  # price targets: 1 where the split is long, else 0
+    strategy_returns: pd.Series | None = None  # filled by trade_splits
     benchmark_returns: pd.Series | None = None
-    equity: pd.DataFrame | None = None
 
 
 def up_scores(task: str, predicted: np.ndarray, scores: np.ndarray | None, is_proba: bool):
@@ -206,25 +207,6 @@ def up_scores(task: str, predicted: np.ndarray, scores: np.ndarray | None, is_pr
     if scores.ndim == 2:
         return scores[:, -1] if scores.shape[1] == 2 else None
     return scores
-
-
-def trade(
-    close: pd.Series, dates: pd.Index, long: np.ndarray, cost_bps: float
-) -> tuple[pd.Series, pd.Series]:
-    """Net returns of being long (1) or flat (0) on ``dates`` (decided at the close, earning
-    the next day's return), from flat before the first date to flat after the last; and
-    buy-and-hold over the same days (same costs)."""
-    from engine.finance.backtest import run_positions
-
-    prices = close.dropna()
-    first = prices.index.get_loc(dates[0])
-    last = prices.index.get_loc(dates[-1])
-    window = prices.iloc[first : min(last + 2, len(prices))].to_frame("asset")
-    positions = pd.DataFrame({"asset": np.asarray(long, dtype=float)}, index=dates)
-    strategy = run_positions(window, positions, cost_bps=cost_bps).returns
-    hold = pd.DataFrame({"asset": np.ones(len(dates))}, index=dates)
-    benchmark = run_positions(window, hold, cost_bps=cost_bps).returns
-    return strategy, benchmark
 
 
 def annualised_sharpe(returns: pd.Series | np.ndarray) -> float:
@@ -242,8 +224,9 @@ def score_split(
     predicted: np.ndarray,
     scores: np.ndarray | None,
     is_proba: bool,
-    cost_bps: float,
 ) -> SplitScore:
+    """The task's metrics on the ``test`` rows, and for price targets the IC and the
+    long/flat positions (their Sharpe ratios come from :func:`trade_splits`)."""
     y_true = data.y.to_numpy()[test]
     if data.task == "classification":
         values = mlm.classification_metrics(y_true, predicted, scores if is_proba else None)
@@ -264,22 +247,86 @@ def score_split(
         values["ic"] = (
             mlm.information_coefficient(bullish, realised) if bullish is not None else math.nan
         )
-        strategy, benchmark = trade(data.close, index, long.astype(float), cost_bps)
-        values["sharpe"] = annualised_sharpe(strategy)
-        values["benchmark_sharpe"] = annualised_sharpe(benchmark)
+        values["sharpe"] = math.nan  # trade_splits
+        values["benchmark_sharpe"] = math.nan
         values["exposure"] = float(np.mean(long))
         frame["forward_return"] = realised
         frame["position"] = long.astype(float)
-        out.strategy_returns = strategy
-        out.benchmark_returns = benchmark
-        out.equity = pd.DataFrame(
-            {
-                "strategy": (1.0 + strategy).cumprod(),
-                "buy_and_hold": (1.0 + benchmark).cumprod(),
-                "net_return": strategy,
-            }
-        ).rename_axis("date")
+        out.long = long.astype(float)
     return out
+
+
+@dataclass
+class _Window:
+    """One split's trading days: price rows ``[start, end)`` of the traded asset."""
+
+    score: SplitScore
+    dates: pd.Index
+    start: int
+    end: int
+
+
+def trade_splits(
+    data: PreparedData, splits: list[tuple[np.ndarray, SplitScore]], cost_bps: float
+) -> None:
+    """Trade each split's long/flat positions and fill its ``sharpe``,
+    ``benchmark_sharpe`` and daily returns (:func:`equity_curve` draws them).
+
+    A position decided at the close of t earns t+1's return; each split is traded from
+    flat before its first date to flat after its last, against buy and hold over the
+    same days, both with ``cost_bps`` per unit of turnover, through
+    :func:`engine.finance.backtest.run_positions`. Splits whose windows (their dates and
+    the next price date, when the last position is closed) do not touch are backtested
+    in one call for the strategy and one for buy and hold: between the windows the
+    position is flat, which earns nothing and costs nothing, so every split's daily
+    returns are exactly those of backtesting it alone."""
+    from engine.finance.backtest import run_positions
+
+    prices = data.close.dropna().to_frame("asset")
+    windows: list[_Window] = []
+    for test, score in splits:
+        dates = data.X.index[test]
+        start = prices.index.get_loc(dates[0])
+        end = min(prices.index.get_loc(dates[-1]) + 2, len(prices))
+        windows.append(_Window(score, dates, start, end))
+    batches: list[list[_Window]] = []
+    for window in windows:
+        if batches and window.start >= batches[-1][-1].end:
+            batches[-1].append(window)
+        else:
+            batches.append([window])
+    for batch in batches:
+        first, last = batch[0].start, batch[-1].end
+        span = prices.iloc[first:last]
+        dates = batch[0].dates.append([w.dates for w in batch[1:]])
+        long = np.concatenate([w.score.long for w in batch])
+        strategy = run_positions(span, pd.DataFrame({"asset": long}, index=dates), cost_bps)
+        hold = pd.DataFrame({"asset": np.ones(len(dates))}, index=dates)
+        benchmark = run_positions(span, hold, cost_bps=cost_bps)
+        for window in batch:
+            part = slice(window.start - first, window.end - first)
+            _fill_trading(window.score, strategy.returns.iloc[part], benchmark.returns.iloc[part])
+
+
+def _fill_trading(score: SplitScore, strategy: pd.Series, benchmark: pd.Series) -> None:
+    score.metrics["sharpe"] = annualised_sharpe(strategy)
+    score.metrics["benchmark_sharpe"] = annualised_sharpe(benchmark)
+    score.strategy_returns = strategy
+    score.benchmark_returns = benchmark
+
+
+def equity_curve(score: SplitScore) -> pd.DataFrame | None:
+    """Growth of 1 of the traded split (strategy and buy and hold) and its daily net returns."""
+    strategy, benchmark = score.strategy_returns, score.benchmark_returns
+    if strategy is None or benchmark is None:
+        return None
+    return pd.DataFrame(
+        {
+            "strategy": (1.0 + strategy).cumprod(),
+            "buy_and_hold": (1.0 + benchmark).cumprod(),
+            "net_return": strategy,
+        }
+    ).rename_axis("date")
 
 
 def aggregate(per_split: list[dict[str, float]]) -> dict[str, dict[str, float]]:

@@ -39,9 +39,12 @@ from engine.ml.catalog_spec import ModelSpec
 from engine.ml.dataset import PreparedData
 from engine.ml.evaluation import SplitPlan
 
-PERMUTATION_REPEATS = 5
+# Permutation importances (models without native ones): 3 seeded shuffles of each
+# feature on at most the 1,000 most recent hold-out rows. Predicting the shuffled copies
+# is the whole cost (31 features x 3 x 1,000 rows = 93,000 predictions).
+PERMUTATION_REPEATS = 3
+PERMUTATION_MAX_ROWS = 1000
 THREADS_ENV = "MLTRAINER_ML_THREADS"
-PERMUTATION_MAX_ROWS = 2000
 PERMUTATION_BATCH_BYTES = 64 * 1024 * 1024
 
 Factory = Callable[[list[str], list[str]], Any]
@@ -153,6 +156,32 @@ class FittedSplit:
     is_proba: bool
     fit_seconds: float
     predict_seconds: float
+    test_matrix: Any = None  # the test rows as the model itself sees them (after ``prep``)
+
+
+def split_pipeline(estimator: Any) -> tuple[Any, Any] | None:
+    """``(prep, model)`` of a fitted two-step spec pipeline whose ``predict`` is exactly
+    ``model.predict(prep.transform(X))``; None for anything else (a target-transformed
+    regressor, an ensemble)."""
+    if hasattr(estimator, "regressor_"):
+        return None
+    steps = getattr(estimator, "steps", None)
+    if not steps or [name for name, _ in steps] != ["prep", "model"]:
+        return None
+    return steps[0][1], steps[1][1]
+
+
+def predicts_by_argmax(model: Any) -> bool:
+    """Whether ``model.predict`` is, by its own definition, the class of highest
+    ``predict_proba`` (scikit-learn's forests and bagging): the labels then come from
+    the probabilities already computed, without a second pass over every tree."""
+    from sklearn.ensemble import BaggingClassifier
+    from sklearn.ensemble._forest import ForestClassifier
+
+    method = getattr(type(model), "predict", None)
+    if method is ForestClassifier.predict:
+        return getattr(model, "n_outputs_", None) == 1
+    return method is BaggingClassifier.predict
 
 
 def fit_split(
@@ -193,13 +222,24 @@ def fit_split(
     if test is None:
         return FittedSplit(estimator, np.array([]), None, False, fit_seconds, 0.0)
     started = time.perf_counter()
-    X_test = data.X.iloc[test]
-    predicted = np.asarray(estimator.predict(X_test))
+    # A Pipeline re-applies its preprocessing on every predict/predict_proba call; the
+    # rows are transformed once here and the model predicts from that matrix (the same
+    # numbers: Pipeline.predict is model.predict(prep.transform(X))).
+    parts = split_pipeline(estimator)
+    if parts is None:
+        predictor, X_test, matrix = estimator, data.X.iloc[test], None
+    else:
+        predictor, matrix = parts[1], parts[0].transform(data.X.iloc[test])
+        X_test = matrix
     scores, is_proba = (None, False)
     if data.task == "classification":
-        scores, is_proba = positive_scores(estimator, X_test)
+        scores, is_proba = positive_scores(predictor, X_test)
+    if is_proba and predicts_by_argmax(predictor):
+        predicted = predictor.classes_.take(np.argmax(scores, axis=1), axis=0)
+    else:
+        predicted = np.asarray(predictor.predict(X_test))
     predict_seconds = time.perf_counter() - started
-    return FittedSplit(estimator, predicted, scores, is_proba, fit_seconds, predict_seconds)
+    return FittedSplit(estimator, predicted, scores, is_proba, fit_seconds, predict_seconds, matrix)
 
 
 # --- importances -------------------------------------------------------------------------
@@ -261,29 +301,41 @@ def _column_groups(prep: Any, numeric: list[str], categorical: list[str]) -> dic
 
 
 def permutation_importances(
-    estimator: Any, data: PreparedData, rows: np.ndarray, seed: int
+    estimator: Any,
+    data: PreparedData,
+    rows: np.ndarray,
+    seed: int,
+    *,
+    transformed: Any = None,
+    predicted: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Mean drop of the score (balanced accuracy, or minus RMSE) over
-    ``PERMUTATION_REPEATS`` seeded shuffles of each raw feature on ``rows``.
+    ``PERMUTATION_REPEATS`` seeded shuffles of each raw feature on the last
+    ``PERMUTATION_MAX_ROWS`` of ``rows``.
 
-    For a spec pipeline the preprocessing is applied once and the model's block of
-    columns for a feature (one column, or its one-hot columns) is shuffled in place;
-    column-wise transforms commute with shuffling rows, so this equals shuffling the raw
-    feature, at a fraction of the cost."""
-    rows = np.asarray(rows)[-PERMUTATION_MAX_ROWS:]
-    X = data.X.iloc[rows]
+    For a spec pipeline the preprocessing is applied once (or ``transformed``, the rows
+    as the model sees them, is reused) and the model's block of columns for a feature
+    (one column, or its one-hot columns) is shuffled; column-wise transforms commute
+    with shuffling rows, so this equals shuffling the raw feature, at a fraction of the
+    cost. ``predicted`` (the model's predictions on ``rows``) saves the unshuffled
+    prediction."""
+    keep = slice(-PERMUTATION_MAX_ROWS, None)
+    rows = np.asarray(rows)[keep]
     y_true = data.y.to_numpy()[rows]
-    prep, model = _unwrap(estimator)
-    if prep is not None and estimator is not model and not hasattr(estimator, "regressor_"):
-        matrix = np.array(prep.transform(X), dtype=float)
+    parts = split_pipeline(estimator)
+    if parts is not None:
+        prep, model = parts
+        source = transformed[keep] if transformed is not None else prep.transform(data.X.iloc[rows])
+        matrix = np.array(source, dtype=float)
         groups = _column_groups(prep, data.numeric, data.categorical)
         predict = model.predict
     else:
-        matrix = X.copy()
-        groups = {name: [position] for position, name in enumerate(X.columns)}
+        matrix = data.X.iloc[rows].copy()
+        groups = {name: [position] for position, name in enumerate(matrix.columns)}
         predict = estimator.predict
     rng = np.random.RandomState(seed)
-    baseline = _score(data.task, y_true, np.asarray(predict(matrix)))
+    unshuffled = np.asarray(predicted)[keep] if predicted is not None else predict(matrix)
+    baseline = _score(data.task, y_true, np.asarray(unshuffled))
     drops: dict[str, list[float]] = {name: [] for name in groups}
     n = len(rows)
     if isinstance(matrix, pd.DataFrame):
@@ -292,29 +344,32 @@ def permutation_importances(
                 order = rng.permutation(n)
                 saved = matrix.iloc[:, columns].copy()
                 matrix.iloc[:, columns] = saved.iloc[order].to_numpy()
-                predicted = np.asarray(predict(matrix))
+                shuffled = np.asarray(predict(matrix))
                 matrix.iloc[:, columns] = saved.to_numpy()
-                drops[name].append(baseline - _score(data.task, y_true, predicted))
+                drops[name].append(baseline - _score(data.task, y_true, shuffled))
         return {name: float(np.mean(values)) for name, values in drops.items()}
     # Shuffled copies are stacked and predicted in batches: one call per batch instead
-    # of one per feature and repeat (most models have a sizeable cost per call).
-    batch_rows = max(n, PERMUTATION_BATCH_BYTES // (8 * max(matrix.shape[1], 1)))
-    pending: list[tuple[str, np.ndarray]] = []
+    # of one per feature and repeat (most models have a sizeable cost per call). The
+    # batch buffer is filled in place rather than copied and stacked.
+    per_batch = max(1, max(n, PERMUTATION_BATCH_BYTES // (8 * max(matrix.shape[1], 1))) // n)
+    buffer = np.empty((min(per_batch, PERMUTATION_REPEATS * len(groups)) * n, matrix.shape[1]))
+    pending: list[str] = []
 
     def flush() -> None:
-        predicted = np.asarray(predict(np.vstack([block for _, block in pending])))
-        for position, (name, _) in enumerate(pending):
-            part = predicted[position * n : (position + 1) * n]
+        shuffled = np.asarray(predict(buffer[: len(pending) * n]))
+        for position, name in enumerate(pending):
+            part = shuffled[position * n : (position + 1) * n]
             drops[name].append(baseline - _score(data.task, y_true, part))
         pending.clear()
 
     for _ in range(PERMUTATION_REPEATS):
         for name, columns in groups.items():
             order = rng.permutation(n)
-            block = matrix.copy()
+            block = buffer[len(pending) * n : (len(pending) + 1) * n]
+            block[:] = matrix
             block[:, columns] = matrix[np.ix_(order, columns)]
-            pending.append((name, block))
-            if (len(pending) + 1) * n > batch_rows:
+            pending.append(name)
+            if len(pending) == per_batch:
                 flush()
     if pending:
         flush()
@@ -404,31 +459,41 @@ def _evaluate(
     notes: list[str] = list(config.notes)
     folds: list[dict[str, Any]] = []
     parts: list[pd.DataFrame] = []
-    strategy_parts: list[pd.Series] = []
+    scored_folds: list[ev.SplitScore] = []
+    to_trade: list[tuple[np.ndarray, ev.SplitScore]] = []
+    # The splits are backtested together after the last fit (a few calls instead of two
+    # per split), unless the Sharpe ratio is the metric each fold's progress reports.
+    trade_each_fold = data.financial and primary == "sharpe"
     fit_total = 0.0
-    last_fold: tuple[Any, np.ndarray] | None = None
-    for number, (train, test) in enumerate(plan.folds):
-        ctx.raise_if_cancelled()
-        label = f"fold {number}"
-        fitted = fit_split(config, data, train, test, label, notes)
-        fit_total += fitted.fit_seconds
-        scored = ev.score_split(
-            data, test, fitted.predicted, fitted.scores, fitted.is_proba, cost_bps
-        )
+    last_fold: tuple[FittedSplit, np.ndarray] | None = None
+
+    def score(fitted: FittedSplit, train: np.ndarray, test: np.ndarray, name: str):
+        scored = ev.score_split(data, test, fitted.predicted, fitted.scores, fitted.is_proba)
+        if data.financial:
+            if trade_each_fold:
+                ev.trade_splits(data, [(test, scored)], cost_bps)
+            else:
+                to_trade.append((test, scored))
+        parts.append(scored.predictions.assign(split=name))
         folds.append(
             {
-                "split": f"fold_{number}",
-                "metrics": scored.metrics,
+                "split": name,
+                "metrics": scored.metrics,  # the trading metrics are filled in place
                 "fit_seconds": fitted.fit_seconds,
                 "predict_seconds": fitted.predict_seconds,
                 "n_train": int(len(train)),
                 "n_test": int(len(test)),
             }
         )
-        parts.append(scored.predictions.assign(split=f"fold_{number}"))
-        if scored.strategy_returns is not None:
-            strategy_parts.append(scored.strategy_returns)
-        last_fold = (fitted.estimator, test)
+        return scored
+
+    for number, (train, test) in enumerate(plan.folds):
+        ctx.raise_if_cancelled()
+        fitted = fit_split(config, data, train, test, f"fold {number}", notes)
+        fit_total += fitted.fit_seconds
+        scored = score(fitted, train, test, f"fold_{number}")
+        scored_folds.append(scored)
+        last_fold = (fitted, test)
         _progress(
             ctx,
             low + (high - low) * (number + 1) / steps,
@@ -437,42 +502,34 @@ def _evaluate(
         )
 
     ctx.raise_if_cancelled()
-    holdout_metrics = None
-    equity = None
+    holdout = None
     if plan.holdout is not None:
         train, test = plan.holdout
-        fitted = fit_split(config, data, train, test, "the rows before the hold-out", notes)
-        scored = ev.score_split(
-            data, test, fitted.predicted, fitted.scores, fitted.is_proba, cost_bps
-        )
-        holdout_metrics = scored.metrics
-        parts.append(scored.predictions.assign(split="holdout"))
-        equity = scored.equity
-        final = fitted
-        folds.append(
-            {
-                "split": "holdout",
-                "metrics": scored.metrics,
-                "fit_seconds": fitted.fit_seconds,
-                "predict_seconds": fitted.predict_seconds,
-                "n_train": int(len(train)),
-                "n_test": int(len(test)),
-            }
-        )
+        final = fit_split(config, data, train, test, "the rows before the hold-out", notes)
+        holdout = score(final, train, test, "holdout")
     else:
         final = fit_split(config, data, plan.final_train, None, "all rows", notes)
     fit_total += final.fit_seconds
+    if to_trade:
+        ev.trade_splits(data, to_trade, cost_bps)
 
     importances = native_importances(final.estimator)
     kind = "native"
     if importances is None:
         kind = "permutation"
-        if plan.holdout is not None:
-            estimator, rows = final.estimator, plan.holdout[1]
-        else:
-            estimator, rows = last_fold
-        importances = permutation_importances(estimator, data, rows, config.seed)
+        source, rows = (final, plan.holdout[1]) if plan.holdout is not None else last_fold
+        importances = permutation_importances(
+            source.estimator,
+            data,
+            rows,
+            config.seed,
+            transformed=source.test_matrix,
+            predicted=source.predicted,
+        )
 
+    holdout_metrics = holdout.metrics if holdout is not None else None
+    equity = ev.equity_curve(holdout) if holdout is not None else None
+    strategy_parts = [s.strategy_returns for s in scored_folds if s.strategy_returns is not None]
     cv_rows = [row["metrics"] for row in folds if row["split"] != "holdout"]
     cv = ev.aggregate(cv_rows)
     strategy = None
