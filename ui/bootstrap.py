@@ -1,4 +1,6 @@
-"""Once-per-process start-up of the app: logs, migrations, metrics endpoint, executor."""
+"""Start-up of the app: logs, migrations and the metrics endpoint once per process; the
+executor on every run, so a service that stopped (a crash, an admin's shutdown) comes
+back with the next page view instead of leaving jobs queued."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import streamlit as st
 
 
 @st.cache_resource(show_spinner=False)
-def boot() -> bool:
+def _boot_process() -> bool:
     from engine.observability.logging import configure_logging
     from engine.observability.metrics import remove_dead_process_files, start_metrics_server
     from storage.migrate import upgrade
@@ -17,8 +19,12 @@ def boot() -> bool:
     upgrade()
     remove_dead_process_files()
     start_metrics_server()
-    from engine.executor import ensure_started
-
-    ensure_started()
     logging.getLogger("mltrainer.app").info("app started")
     return True
+
+
+def boot() -> None:
+    from engine.executor import ensure_started
+
+    _boot_process()
+    ensure_started()  # idempotent: a lock and a liveness check when it already runs
