@@ -4,7 +4,6 @@ and the bandit standing in when Claude is wrong twice or unreachable."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -23,37 +22,26 @@ from engine.autonomy.claude_proposer import (
 )
 from engine.autonomy.loop import LoopParams, make_proposer
 from engine.autonomy.proposer import BanditProposer, eligible_models
-from engine.config import get_settings, reset_settings
+from engine.config import reset_settings
 from engine.goals import service as goals
 from engine.goals.spec import GoalSpec
 from engine.llm.claude import ClaudeOptions
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import TrialRecord, trials_for_goal
+from tests.autonomy.goal_helpers import DATA, make_goal
 from tests.llm.fake_anthropic import (
-    FakeAnthropic,
     error_reply,
     server_error,
     text_reply,
     tool_reply,
 )
 
-DATA = {"symbols": ["SPX"], "start": "2012-01-01", "end": "2016-12-31", "horizon": 5}
 LOGISTIC = "sklearn.LogisticRegression"
 RIDGE = "sklearn.RidgeClassifier"
 
 
 def propose(model_id: str, params: dict, reason: str):
     return tool_reply((TOOL_NAME, {"model_id": model_id, "model_params": params, "reason": reason}))
-
-
-def make_goal(user, **overrides):
-    spec = GoalSpec(
-        name="SPX direction",
-        metric="balanced_accuracy",
-        families=["linear"],
-        **{**DATA, **overrides},
-    )
-    return goals.create(user, spec)
 
 
 def tool_results(body: dict) -> list[dict]:
@@ -75,23 +63,7 @@ def first_text(body: dict) -> str:
 
 
 @pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
-def claude_settings(fake):
-    return dataclasses.replace(
-        get_settings(),
-        anthropic_api_key="sk-ant-test-key",
-        anthropic_base_url=fake.url,
-        claude_model="claude-sonnet-5-5",
-    )
-
-
-@pytest.fixture
-def make_claude_proposer(fresh_db, claude_settings):
+def make_claude_proposer(fresh_db, settings):
     """A ClaudeProposer for a goal, pointed at the fake with quick retries."""
 
     from storage.optuna_store import optuna_storage
@@ -104,7 +76,7 @@ def make_claude_proposer(fresh_db, claude_settings):
             goal.id,
             spec,
             bandit,
-            settings=claude_settings,
+            settings=settings,
             options=ClaudeOptions(**{**base, **options}),
         )
 

@@ -8,14 +8,11 @@ import pytest
 from engine import executor
 from engine.actions import ActionContext, call, get_action
 from engine.autonomy.loop import LoopParams
-from engine.goals import service as goals
-from engine.goals.spec import GoalSpec
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import trials_for_goal
+from tests.autonomy.goal_helpers import make_goal
 
 pytestmark = pytest.mark.slow
-
-DATA = {"symbols": ["SPX"], "start": "2012-01-01", "end": "2016-12-31", "horizon": 5}
 
 
 @pytest.fixture
@@ -28,16 +25,6 @@ def running_executor(fresh_db, monkeypatch):
     yield
     executor.shutdown()
     reset_settings()
-
-
-def make_goal(user, **overrides):
-    spec = GoalSpec(
-        name="SPX direction",
-        metric="balanced_accuracy",
-        families=["linear"],
-        **{**DATA, **overrides},
-    )
-    return goals.create(user, spec)
 
 
 def run_loop(user, goal_id: int):
