@@ -16,3 +16,12 @@ def make_goal(user, **overrides):
         **{**DATA, **overrides},
     )
     return goals.create(user, spec)
+
+
+def run_loop(user, goal_id: int):
+    """The goal loop action, run inline as the executor would run it."""
+    from engine.actions import ActionContext, get_action
+    from engine.autonomy.loop import LoopParams
+
+    ctx = ActionContext(user=user, goal_id=goal_id, seed=1)
+    return get_action("run_goal_loop").run(LoopParams(goal_id=goal_id), ctx)

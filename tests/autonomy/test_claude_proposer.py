@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from engine import executor
-from engine.actions import ActionContext, call, get_action
+from engine.actions import call
 from engine.autonomy.claude_proposer import (
     HISTORY_BEST,
     HISTORY_RECENT,
@@ -20,7 +20,7 @@ from engine.autonomy.claude_proposer import (
     ClaudeProposer,
     history_rows,
 )
-from engine.autonomy.loop import LoopParams, make_proposer
+from engine.autonomy.loop import make_proposer
 from engine.autonomy.proposer import BanditProposer, eligible_models
 from engine.config import reset_settings
 from engine.goals import service as goals
@@ -28,7 +28,7 @@ from engine.goals.spec import GoalSpec
 from engine.llm.claude import ClaudeOptions
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import TrialRecord, trials_for_goal
-from tests.autonomy.goal_helpers import DATA, make_goal
+from tests.autonomy.goal_helpers import DATA, make_goal, run_loop
 from tests.llm.fake_anthropic import (
     error_reply,
     server_error,
@@ -93,21 +93,6 @@ def claude_env(monkeypatch, fake):
     reset_settings()
     yield fake
     reset_settings()
-
-
-@pytest.fixture
-def running_executor(fresh_db, monkeypatch):
-    monkeypatch.setenv("MLTRAINER_PROCESS_WORKERS", "1")
-    reset_settings()
-    executor.ensure_started()
-    yield
-    executor.shutdown()
-    reset_settings()
-
-
-def run_loop(user, goal_id: int):
-    ctx = ActionContext(user=user, goal_id=goal_id, seed=1)
-    return get_action("run_goal_loop").run(LoopParams(goal_id=goal_id), ctx)
 
 
 # --------------------------------------------------------------------------- the request

@@ -6,30 +6,12 @@ from __future__ import annotations
 import pytest
 
 from engine import executor
-from engine.actions import ActionContext, call, get_action
-from engine.autonomy.loop import LoopParams
+from engine.actions import call
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import trials_for_goal
-from tests.autonomy.goal_helpers import make_goal
+from tests.autonomy.goal_helpers import make_goal, run_loop
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def running_executor(fresh_db, monkeypatch):
-    from engine.config import reset_settings
-
-    monkeypatch.setenv("MLTRAINER_PROCESS_WORKERS", "1")
-    reset_settings()
-    executor.ensure_started()
-    yield
-    executor.shutdown()
-    reset_settings()
-
-
-def run_loop(user, goal_id: int):
-    ctx = ActionContext(user=user, goal_id=goal_id, seed=1)
-    return get_action("run_goal_loop").run(LoopParams(goal_id=goal_id), ctx)
 
 
 def test_easy_threshold_is_achieved_from_real_trials(running_executor, make_user):
