@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.actions import ActionError
-from engine.chat import conversations, turn
+from engine.chat import background, conversations, turn
 from engine.chat.export import export_script
 from ui.jobs import render_job
 from ui.session import has_role, require_user
@@ -126,6 +126,17 @@ if conversation:
     recent_tools = set(tool_ids[-FULL_RESULTS:])
     for message in history:
         draw_message(message, full=message.id in recent_tools)
+    if background.in_progress(conversation.id):
+        # A turn whose script run was stopped by a rerun is still working: show it, and
+        # redraw the conversation when it is done.
+        @st.fragment(run_every=1.0)
+        def _turn_in_progress(conversation_id: int) -> None:
+            if not background.in_progress(conversation_id):
+                st.rerun(scope="app")
+            with st.chat_message("assistant"):
+                st.status("Working on your last request…", state="running")
+
+        _turn_in_progress(conversation.id)
 else:
     st.info(
         "Ask for analysis in plain words, for example: “Backtest a 20/50 SMA crossover on AAPL "
@@ -142,14 +153,17 @@ else:
         try:
             if conversation is None:
                 conversation = conversations.start(user, prompt)
-                st.session_state["conversation_id"] = conversation.id
+            # Started before anything is drawn: a rerun can stop this script at any
+            # drawing call, and the turn must still reach its end.
+            running = background.start_turn(user, conversation.id, prompt)
+            st.session_state["conversation_id"] = conversation.id
             with st.chat_message("user"):
                 user_text(prompt)
             with st.chat_message("assistant"):
                 activity = st.status("Working…", expanded=False)
 
                 def reply_text():
-                    for event in turn.send(user, conversation.id, prompt):
+                    for event in running.events():
                         if event.kind == "text":
                             yield event.text
                         elif event.kind in ("tool", "confirm"):

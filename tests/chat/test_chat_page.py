@@ -57,3 +57,44 @@ def test_reload_restores_the_conversation(fresh_db, make_user):
     fresh.sidebar.radio(key="conv_radio").set_value(conversation_id).run()
     assert any(metric.label == "price" for metric in fresh.metric)
     time.sleep(0)
+
+
+def test_a_turn_still_running_is_shown_and_the_page_redraws_when_done(
+    fresh_db, make_user, monkeypatch
+):
+    """A turn whose script run was stopped (another rerun came) keeps working in the
+    background; the next run of the page says so, and shows its reply once stored."""
+    import threading
+
+    from engine.chat import background, conversations, turn
+    from storage.repositories import conversations as repo
+
+    release = threading.Event()
+    real_send = turn.send
+
+    def held_send(user, conversation_id, text, mode="auto"):
+        release.wait(30)
+        yield from real_send(user, conversation_id, text, mode=mode)
+
+    monkeypatch.setattr(turn, "send", held_send)
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "a held request")
+    running = background.start_turn(
+        alice,
+        conversation.id,
+        "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%",
+        mode="offline",
+    )
+    at = open_chat("alice")
+    at.session_state["conversation_id"] = conversation.id
+    at.run()
+    assert not at.exception, at.exception
+    assert [s.label for s in at.status] == ["Working on your last request…"]
+
+    release.set()
+    assert running.wait(60)
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.status
+    assert [m.role for m in repo.list_messages(conversation.id)] == ["user", "assistant", "tool"]
+    assert any(metric.label == "price" for metric in at.metric)

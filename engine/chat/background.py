@@ -1,0 +1,88 @@
+"""Chat turns that finish even when the page stops listening.
+
+A Streamlit script run can be stopped at any drawing call (another rerun arrives: a
+widget, a cookie component reporting back, the user clicking elsewhere). If the turn
+ran inside the run, stopping it would leave the user's stored message without a reply
+and the action it asked for never started. So the turn runs in its own thread, which
+stores every message as it goes; the page only streams the thread's events, and a
+later run draws what the thread stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+
+from engine.actions.context import UserRef
+from engine.chat import turn
+from engine.chat.turn import TurnEvent
+
+log = logging.getLogger("mltrainer.chat")
+
+_DONE = object()
+_running: dict[int, BackgroundTurn] = {}
+_running_lock = threading.Lock()
+
+
+class BackgroundTurn:
+    """One turn of ``turn.send`` running in a daemon thread."""
+
+    def __init__(self, user: UserRef, conversation_id: int, text: str, mode: str = "auto"):
+        self.conversation_id = conversation_id
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._finished = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(user, conversation_id, text, mode),
+            name=f"chat-turn-{conversation_id}",
+            daemon=True,
+        )
+
+    def _run(self, user: UserRef, conversation_id: int, text: str, mode: str) -> None:
+        try:
+            for event in turn.send(user, conversation_id, text, mode=mode):
+                self._events.put(event)
+        except Exception as error:  # noqa: BLE001 - handed to the page, which shows it
+            if not isinstance(error, turn.ActionError):
+                log.exception("chat turn failed in conversation %s", conversation_id)
+            self._events.put(error)
+        finally:
+            with _running_lock:
+                if _running.get(conversation_id) is self:
+                    del _running[conversation_id]
+            self._finished.set()
+            self._events.put(_DONE)
+
+    def events(self) -> Iterator[TurnEvent]:
+        """The turn's events as they happen; re-raises what the turn raised. Closing
+        this generator early does not stop the turn."""
+        while True:
+            item = self._events.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+
+def start_turn(
+    user: UserRef, conversation_id: int, text: str, *, mode: str = "auto"
+) -> BackgroundTurn:
+    """Start the turn for ``text`` in ``conversation_id``; it runs to its end whether or
+    not anyone reads its events."""
+    background = BackgroundTurn(user, conversation_id, text, mode)
+    with _running_lock:
+        _running[conversation_id] = background
+    background._thread.start()
+    return background
+
+
+def in_progress(conversation_id: int) -> bool:
+    """Whether a turn of this conversation is still running in this process."""
+    with _running_lock:
+        return conversation_id in _running
