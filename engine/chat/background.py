@@ -15,6 +15,7 @@ import queue
 import threading
 from collections.abc import Iterator
 
+from engine.actions import ActionError
 from engine.actions.context import UserRef
 from engine.chat import turn
 from engine.chat.turn import TurnEvent
@@ -45,7 +46,7 @@ class BackgroundTurn:
             for event in turn.send(user, conversation_id, text, mode=mode):
                 self._events.put(event)
         except Exception as error:  # noqa: BLE001 - handed to the page, which shows it
-            if not isinstance(error, turn.ActionError):
+            if not isinstance(error, ActionError):
                 log.exception("chat turn failed in conversation %s", conversation_id)
             self._events.put(error)
         finally:
@@ -54,6 +55,12 @@ class BackgroundTurn:
                     del _running[conversation_id]
             self._finished.set()
             self._events.put(_DONE)
+
+    def start(self) -> BackgroundTurn:
+        with _running_lock:
+            _running[self.conversation_id] = self
+        self._thread.start()
+        return self
 
     def events(self) -> Iterator[TurnEvent]:
         """The turn's events as they happen; re-raises what the turn raised. Closing
@@ -75,11 +82,7 @@ def start_turn(
 ) -> BackgroundTurn:
     """Start the turn for ``text`` in ``conversation_id``; it runs to its end whether or
     not anyone reads its events."""
-    background = BackgroundTurn(user, conversation_id, text, mode)
-    with _running_lock:
-        _running[conversation_id] = background
-    background._thread.start()
-    return background
+    return BackgroundTurn(user, conversation_id, text, mode).start()
 
 
 def in_progress(conversation_id: int) -> bool:
