@@ -5,19 +5,15 @@ catalogue and budget (median over seeds), on three fixed tasks built from bundle
 
 The tasks
 ---------
-Each task is a table derived from bundled daily prices, registered through the same
-upload function the Data page uses (``engine.data.upload.import_upload``) and trained
-through the ``train_model`` action with ``time_column="date"``, i.e. walk-forward
-(4 folds, expanding window, final 20 % hold-out kept apart). Rows are every 5th trading
-day, so 5-day targets do not overlap. Features at date t use prices up to t only;
-targets use prices after t only. A label reaching h rows ahead (h = ceil(target days /
-5)) is purged with ``horizon=h`` and embargoed with ``embargo=h`` rows.
-
-Features (all tasks; ``past_features``): the last five daily log returns; log returns
-over 5, 20, 60 and 250 days; log annualised realised volatility over 5, 10, 20, 60, 120
-and 250 days; log distance of the close from its 50- and 200-day means; drawdown from
-the 250-day high. SPX also has the log high-low range of the day and its 5- and 20-day
-means (Parkinson-style volatility) and log volume over its 20-day mean.
+Each task is a table derived from bundled daily prices by
+:mod:`engine.autonomy.meta_tasks` (features and targets are described there),
+registered through the same upload function the Data page uses and trained through the
+``train_model`` action with ``time_column="date"``, i.e. walk-forward (4 folds,
+expanding window, final 20 % hold-out kept apart). Rows are every 5th trading day, so
+5-day targets do not overlap. Features at date t use prices up to t only; targets use
+prices after t only. A label reaching h rows ahead (h = ceil(target days / 5)) is purged
+with ``horizon=h`` and embargoed with ``embargo=h`` rows. SPX also has high, low and
+volume features.
 
 (a) ``spx_vol5``: SPX (S&P 500 index, 1999-2018), regression of the log annualised
     realised volatility of the next 5 trading days; metric r2 (walk-forward mean);
@@ -47,11 +43,14 @@ Methods (same evaluation function, same catalogue, same budget)
 - random search: a model uniformly from the proposer's eligible models (every fast and
   medium model of the task, no baselines), its parameters uniformly from its search
   space (Optuna RandomSampler);
-- loop, cold start: the production ``BanditProposer`` (family prior, portfolio start,
-  catalogue defaults first in each family, UCB1-Tuned over families, TPE inside a
-  family with one study per (goal, family)). Each seed runs on a **fresh database**
-  (app tables and Optuna storage) holding only this task's table and goal, so nothing
-  of this task's other runs or of the pilot reaches its prior;
+- loop, cold start: the production ``BanditProposer`` (the shipped configuration
+  portfolio first, then a family prior, catalogue defaults first in each family,
+  UCB1-Tuned over families, TPE inside a family with one study per (goal, family)).
+  The portfolio was chosen offline by ``tools/build_portfolio.py`` from meta-tasks on
+  other bundled stocks (AAPL, XOM, KO, PFE); SPX and JPM, the symbols of these tasks,
+  are not among them. Each seed runs on a **fresh database** (app tables and Optuna
+  storage) holding only this task's table and goal, so nothing of this task's other
+  runs or of the pilot reaches its prior;
 - loop, warm start from the other tasks: the same, but the fresh database also holds
   the pilot trials of the *other* tasks of the same task type (b <-> c; (a) is the only
   regression task, so it has none), recorded as trials of their own goals, which the
@@ -65,7 +64,6 @@ the threshold within the budget counts as budget + 1 trials.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -89,124 +87,42 @@ import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
-STRIDE = 5  # trading days between rows
+from engine.autonomy.meta_tasks import MetaTask, meta_task, register_table, task_table  # noqa: E402
+from engine.autonomy.meta_tasks import evaluate as evaluate_config  # noqa: E402
+
 QUANTILE = 90
 PILOT_SEED = 1000
-N_SPLITS = 4
-TRADING_DAYS = 252
 
 
 @dataclass(frozen=True)
 class Task:
     key: str
     name: str
-    symbol: str
-    target: str
-    task: str
-    metric: str
-    target_days: int
+    meta: MetaTask
 
-    @property
-    def horizon(self) -> int:
-        """Rows a label reaches ahead: the purge (and embargo) of the walk-forward."""
-        return math.ceil(self.target_days / STRIDE)
+    def __getattr__(self, name: str):  # symbol, target, task, metric, horizon
+        return getattr(self.meta, name)
 
 
 TASKS = (
-    Task("spx_vol5", "(a) SPX next-5-day realised volatility (r2)", "SPX", "log_vol_next5",
-         "regression", "r2", 5),
-    Task("spx_volup20", "(b) SPX next-20-day volatility above the last 20 days' "
-         "(balanced accuracy)", "SPX", "vol_up_next20", "classification",
-         "balanced_accuracy", 20),
-    Task("jpm_bigmove5", "(c) JPM large 5-day move, above 1.5 sigma (ROC AUC)", "JPM",
-         "big_move_next5", "classification", "roc_auc", 5),
+    Task(
+        "spx_vol5", "(a) SPX next-5-day realised volatility (r2)", meta_task("SPX", "log_vol_next5")
+    ),
+    Task(
+        "spx_volup20",
+        "(b) SPX next-20-day volatility above the last 20 days' (balanced accuracy)",
+        meta_task("SPX", "vol_up_next20"),
+    ),
+    Task(
+        "jpm_bigmove5",
+        "(c) JPM large 5-day move, above 1.5 sigma (ROC AUC)",
+        meta_task("JPM", "big_move_next5"),
+    ),
 )
 
 
-# --- the tables ------------------------------------------------------------------------
-
-
-def _log_vol(returns: pd.Series) -> pd.Series:
-    # The floor keeps log finite on the rare flat stretches of old stock prices.
-    return np.log(returns * math.sqrt(TRADING_DAYS) + 1e-3)
-
-
-def past_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """Features at date t from rows up to t only (rolling windows end at t)."""
-    close = frame["close"]
-    r = np.log(close).diff()
-    out = pd.DataFrame(index=frame.index)
-    for lag in range(5):
-        out[f"ret_lag{lag}"] = r.shift(lag)
-    for days in (5, 20, 60, 250):
-        out[f"ret_{days}"] = np.log(close / close.shift(days))
-    for days in (5, 10, 20, 60, 120, 250):
-        out[f"log_vol_{days}"] = _log_vol(r.rolling(days).std())
-    out["dist_ma50"] = np.log(close / close.rolling(50).mean())
-    out["dist_ma200"] = np.log(close / close.rolling(200).mean())
-    out["drawdown_250"] = np.log(close / close.rolling(250).max())
-    if {"high", "low", "volume"} <= set(frame.columns):
-        day_range = np.log(frame["high"] / frame["low"])
-        out["log_range_1"] = np.log(day_range + 1e-4)
-        out["log_range_5"] = np.log(day_range.rolling(5).mean() + 1e-4)
-        out["log_range_20"] = np.log(day_range.rolling(20).mean() + 1e-4)
-        volume = frame["volume"]
-        out["log_volume_ratio"] = np.log(volume / volume.rolling(20).mean())
-    return out
-
-
-def future_vol(returns: pd.Series, days: int) -> pd.Series:
-    """Annualised realised volatility of the returns of t+1 .. t+days, at t."""
-    ahead = (returns**2).rolling(days).sum().shift(-days)
-    return np.sqrt(ahead / days * TRADING_DAYS)
-
-
-def target(task: Task, frame: pd.DataFrame) -> pd.Series:
-    close = frame["close"]
-    r = np.log(close).diff()
-    if task.key == "spx_vol5":
-        return np.log(future_vol(r, 5) + 1e-3)
-    if task.key == "spx_volup20":
-        ahead = future_vol(r, 20)
-        return (ahead > r.rolling(20).std() * math.sqrt(TRADING_DAYS)).astype(float).where(
-            ahead.notna()
-        )
-    if task.key == "jpm_bigmove5":
-        move = np.log(close.shift(-5) / close)
-        sigma = r.rolling(250).std() * math.sqrt(5)
-        return (move.abs() > 1.5 * sigma).astype(float).where(move.notna() & sigma.notna())
-    raise KeyError(task.key)
-
-
-def price_frame(symbol: str) -> pd.DataFrame:
-    from engine.data.loader import load_prices
-
-    try:
-        frame = load_prices([symbol], "bundled", field="ohlcv").frame
-        return frame.xs(symbol, axis=1, level="symbol")
-    except Exception:  # noqa: BLE001 - the bundled stocks have closes only
-        return load_prices([symbol], "bundled").frame.set_axis(["close"], axis=1)
-
-
-def task_table(task: Task) -> pd.DataFrame:
-    """Every STRIDE-th trading day with complete features and a known target."""
-    frame = price_frame(task.symbol)
-    table = past_features(frame)
-    table[task.target] = target(task, frame)
-    table = table.dropna().iloc[::STRIDE]
-    if task.task == "classification":
-        table[task.target] = table[task.target].astype(int)
-    return table.rename_axis("date").reset_index()
-
-
 def register(task: Task, table: pd.DataFrame) -> int:
-    """The table as an upload in the current database (as the Data page stores one)."""
-    from engine.data.upload import import_upload
-
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, date_format="%Y-%m-%d", float_format="%.10g")
-    result = import_upload(buffer.getvalue().encode(), f"{task.key}.csv", name=task.name)
-    return result.dataset_id
+    return register_table(table, f"{task.key}.csv", task.name)
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -228,27 +144,26 @@ def use_database(url: str) -> None:
 def goal_spec(task: Task, dataset_id: int, threshold: float):
     from engine.goals.spec import GoalSpec
 
-    return GoalSpec(name=task.name, dataset_id=dataset_id, target_column=task.target,
-                    task=task.task, metric=task.metric, threshold=threshold,
-                    horizon=task.horizon)
+    return GoalSpec(
+        name=task.name,
+        dataset_id=dataset_id,
+        target_column=task.target,
+        task=task.task,
+        metric=task.metric,
+        threshold=threshold,
+        horizon=task.horizon,
+    )
 
 
-def evaluate(task: Task, dataset_id: int, model_id: str, model_params: dict, seed: int,
-             goal_id: int | None = None) -> float | None:
-    from engine.actions import ActionContext, UserRef, get_action
-    from engine.ml.params import TrainParams
-
-    params = TrainParams(dataset_id=dataset_id, target_column=task.target, time_column="date",
-                         horizon=task.horizon, embargo=task.horizon, task=task.task,
-                         metric=task.metric, validation="walk_forward", n_splits=N_SPLITS,
-                         model_id=model_id, model_params=model_params, seed=seed)
-    context = ActionContext(user=UserRef.system(), goal_id=goal_id)
-    try:
-        result = get_action("train_model").run(params, context)
-    except Exception:  # noqa: BLE001 - as in the executor, a failed trial scores nothing
-        return None
-    value = result.values.get("metric_value")
-    return value if value is not None and math.isfinite(value) else None
+def evaluate(
+    task: Task,
+    dataset_id: int,
+    model_id: str,
+    model_params: dict,
+    seed: int,
+    goal_id: int | None = None,
+) -> float | None:
+    return evaluate_config(task.meta, dataset_id, model_id, model_params, seed, goal_id)
 
 
 def random_proposal(spec, rng: random.Random) -> tuple[str, dict]:
@@ -294,8 +209,9 @@ def expected_random(pilot: Pilot) -> float:
     return math.ceil(math.log(0.5) / math.log(1 - rate)) if 0 < rate < 1 else 1.0
 
 
-def run_random(task: Task, dataset_id: int, threshold: float, budget: int,
-               seed: int) -> tuple[int, list]:
+def run_random(
+    task: Task, dataset_id: int, threshold: float, budget: int, seed: int
+) -> tuple[int, list]:
     """Trials random search needs; and the (model, value) of each trial."""
     spec = goal_spec(task, dataset_id, threshold)
     rng = random.Random(seed)
@@ -318,14 +234,28 @@ def seed_history(others: list[tuple[Task, Pilot]]) -> None:
         goal = goal_repo.create_goal(None, other.name, {"task": other.task}, "bench history")
         for family, model_id, value in pilot.outcomes:
             trial_repo.create_trial(
-                goal_id=goal.id, action="train_model", model_id=model_id, family=family,
-                task=other.task, status="succeeded" if value is not None else "failed",
-                metric_name=other.metric, metric_value=value, params={},
+                goal_id=goal.id,
+                action="train_model",
+                model_id=model_id,
+                family=family,
+                task=other.task,
+                status="succeeded" if value is not None else "failed",
+                metric_name=other.metric,
+                metric_value=value,
+                params={},
             )
 
 
-def run_loop(task: Task, table: pd.DataFrame, threshold: float, budget: int, seed: int,
-             mode: str, others: list[tuple[Task, Pilot]]) -> tuple[int, list]:
+def run_loop(
+    task: Task,
+    table: pd.DataFrame,
+    threshold: float,
+    budget: int,
+    seed: int,
+    mode: str,
+    others: list[tuple[Task, Pilot]],
+    portfolio: bool = True,
+) -> tuple[int, list]:
     """Trials the loop needs on a fresh database; and the (model, value) of each trial."""
     from engine.autonomy.proposer import BanditProposer
     from storage.repositories import goals as goal_repo
@@ -339,12 +269,15 @@ def run_loop(task: Task, table: pd.DataFrame, threshold: float, budget: int, see
     spec = goal_spec(task, dataset_id, threshold)
     goal = goal_repo.create_goal(None, task.name, spec.model_dump(mode="json"), None)
     storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
-    proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage)
+    proposer = BanditProposer(
+        goal.id, spec, [], seed=seed, storage=storage, portfolio=None if portfolio else []
+    )
     tried = []
     for n in range(1, budget + 1):
         proposal = proposer.propose()
-        value = evaluate(task, dataset_id, proposal.model_id, proposal.model_params, seed=n,
-                         goal_id=goal.id)
+        value = evaluate(
+            task, dataset_id, proposal.model_id, proposal.model_params, seed=n, goal_id=goal.id
+        )
         proposer.observe(proposal, value)
         tried.append((proposal.model_id, value))
         if value is not None and value >= threshold:
@@ -358,12 +291,17 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--pilot", type=int, default=30)
     parser.add_argument("--tasks", default=",".join(t.key for t in TASKS))
+    parser.add_argument(
+        "--no-portfolio",
+        action="store_true",
+        help="the loop without its configuration portfolio (an ablation)",
+    )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
     args = parser.parse_args()
     started_all = time.perf_counter()
     chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
     use_database(os.environ["DATABASE_URL"])
-    tables = {t.key: task_table(t) for t in chosen}
+    tables = {t.key: task_table(t.meta) for t in chosen}
     pilots: dict[str, Pilot] = {}
     dataset_ids: dict[str, int] = {}
     for task in chosen:
@@ -372,55 +310,86 @@ def main() -> None:
         pilots[task.key] = run_pilot(task, dataset_ids[task.key], args.pilot)
         pilot = pilots[task.key]
         failed = sum(v is None for v in pilot.values)
-        print(f"{task.key}: {len(tables[task.key])} rows, pilot threshold "
-              f"{pilot.threshold:.4f} (best {max(v for v in pilot.values if v is not None):.4f},"
-              f" {failed} failed, {time.perf_counter() - started:.0f} s)", flush=True)
+        print(
+            f"{task.key}: {len(tables[task.key])} rows, pilot threshold "
+            f"{pilot.threshold:.4f} (best {max(v for v in pilot.values if v is not None):.4f},"
+            f" {failed} failed, {time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     results = []
     for task in chosen:
         pilot = pilots[task.key]
         started = time.perf_counter()
         use_database(f"sqlite:///{workdir / 'pilot.db'}")
-        random_runs = [run_random(task, dataset_ids[task.key], pilot.threshold, args.budget,
-                                  seed) for seed in range(args.seeds)]
+        random_runs = [
+            run_random(task, dataset_ids[task.key], pilot.threshold, args.budget, seed)
+            for seed in range(args.seeds)
+        ]
         rand = [count for count, _ in random_runs]
         print(f"{task.key}: random {rand}", flush=True)
         others = [(t, pilots[t.key]) for t in chosen if t.key != task.key and t.task == task.task]
-        row = {"task": task.key, "name": task.name, "rows": len(tables[task.key]),
-               "threshold": pilot.threshold, "random": rand, "pilot": pilot.values,
-               "expected_random": expected_random(pilot), "pilot_outcomes": pilot.outcomes,
-               "random_trials": [tried for _, tried in random_runs]}
+        row = {
+            "task": task.key,
+            "name": task.name,
+            "rows": len(tables[task.key]),
+            "threshold": pilot.threshold,
+            "random": rand,
+            "pilot": pilot.values,
+            "expected_random": expected_random(pilot),
+            "pilot_outcomes": pilot.outcomes,
+            "random_trials": [tried for _, tried in random_runs],
+        }
         for mode in ("cold", "warm") if others else ("cold",):
             counts, paths = [], []
             for seed in range(args.seeds):
-                count, tried = run_loop(task, tables[task.key], pilot.threshold,
-                                        args.budget, seed, mode, others)
+                count, tried = run_loop(
+                    task,
+                    tables[task.key],
+                    pilot.threshold,
+                    args.budget,
+                    seed,
+                    mode,
+                    others,
+                    portfolio=not args.no_portfolio,
+                )
                 counts.append(count)
                 paths.append(tried)
             row[mode] = counts
             row[f"{mode}_trials"] = paths
-            print(f"{task.key}: loop ({mode}) {counts} first models "
-                  f"{[m for m, _ in paths[0][:4]]}", flush=True)
+            print(
+                f"{task.key}: loop ({mode}) {counts} first models {[m for m, _ in paths[0][:4]]}",
+                flush=True,
+            )
         row["seconds"] = time.perf_counter() - started
         results.append(row)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     print()
-    print(f"budget {args.budget}, pilot {args.pilot}, seeds {args.seeds}, "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{(time.perf_counter() - started_all) / 60:.0f} min")
-    print("| task | threshold | random: median [per seed] | random: median implied by the "
-          "pilot | loop cold: median [per seed] | ratio | loop warm (other tasks): median "
-          "[per seed] | ratio | target |")
+    print(
+        f"budget {args.budget}, pilot {args.pilot}, seeds {args.seeds}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{(time.perf_counter() - started_all) / 60:.0f} min"
+    )
+    print(
+        "| task | threshold | random: median [per seed] | random: median implied by the "
+        "pilot | loop cold: median [per seed] | ratio | loop warm (other tasks): median "
+        "[per seed] | ratio | target |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
         random_median = statistics.median(row["random"])
         cold = statistics.median(row["cold"])
-        warm = (f"{statistics.median(row['warm'])} {row['warm']} | "
-                f"{statistics.median(row['warm']) / random_median:.2f}"
-                if "warm" in row else "n/a (no other task of its type) | n/a")
-        print(f"| {row['name']} | {row['threshold']:.4f} | {random_median} {row['random']} | "
-              f"{row['expected_random']} | {cold} {row['cold']} | {cold / random_median:.2f} | "
-              f"{warm} | ≤ 0.5 |")
+        warm = (
+            f"{statistics.median(row['warm'])} {row['warm']} | "
+            f"{statistics.median(row['warm']) / random_median:.2f}"
+            if "warm" in row
+            else "n/a (no other task of its type) | n/a"
+        )
+        print(
+            f"| {row['name']} | {row['threshold']:.4f} | {random_median} {row['random']} | "
+            f"{row['expected_random']} | {cold} {row['cold']} | {cold / random_median:.2f} | "
+            f"{warm} | ≤ 0.5 |"
+        )
 
 
 if __name__ == "__main__":

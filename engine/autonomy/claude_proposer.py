@@ -547,6 +547,24 @@ class ClaudeProposer:
                 "\n".join(_dumps(row) for row in self._refused[-10:]),
                 "",
             ]
+        untried = self.fallback.portfolio[len(self.history) :]
+        if untried:
+            sections += [
+                "Configurations the offline proposer would try next, in order: its portfolio, "
+                "each good on financial prediction tasks the ones before it were not good on "
+                "(hits: meta-tasks where it reached the top decile):",
+                "\n".join(
+                    _dumps(
+                        {
+                            "model_id": e.model_id,
+                            "model_params": e.params,
+                            "hits": f"{e.hits} of {e.tasks}",
+                        }
+                    )
+                    for e in untried
+                ),
+                "",
+            ]
         insights = goal_insights(self.goal_id, self.spec, trials) if trials else None
         if insights is not None:
             sections += ["Insights from the goal's trials (goal_insights):", _dumps(insights), ""]

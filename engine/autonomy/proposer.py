@@ -10,13 +10,17 @@ warm start, FLAML's start of every learner from its default configuration):
    goals of the same task type (classification or regression), each family's prior is
    shrunk toward the mean reward it earned on those goals (:func:`learned_prior`):
    what worked on this installation's data before is tried first.
-2. **A portfolio start.** The first :data:`PORTFOLIO` trials go to the families with the
-   highest prior, one trial each: one trial says little, and a few diverse strong
-   families hedge against a wrong prior.
+2. **A configuration portfolio first.** The goal's first trials are the shipped
+   portfolio of its task type (:mod:`engine.autonomy.portfolio`): a short ordered list
+   of configurations chosen offline so that each is good on financial meta-tasks the
+   ones before it were not good on, minus those the goal may not use. Each is told to
+   its family's Optuna study, so TPE learns from it. Without a portfolio (none shipped
+   for the task, or none allowed) the first :data:`PORTFOLIO` trials go to the
+   families with the highest prior, one trial each.
 3. **Defaults first inside a family.** A family's first trial is the catalogue defaults
    of its preferred model (the one that did best in that family on other goals, else a
-   canonical one, :data:`CANONICAL_MODELS`), enqueued in the family's Optuna study; TPE
-   samples model and parameters after it.
+   canonical one, :data:`CANONICAL_MODELS`), enqueued in the family's Optuna study,
+   unless a portfolio entry opened the family; TPE samples model and parameters after.
 4. **UCB thereafter**: UCB1-Tuned (Auer, Cesa-Bianchi & Fischer 2002) over families,
    with the prior counted as :data:`PRIOR_WEIGHT` pseudo-observations of each family.
    Its exploration bonus uses the observed variance of a family's rewards (capped at
@@ -38,12 +42,13 @@ import bisect
 import math
 import numbers
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 
+from engine.autonomy.portfolio import PortfolioEntry, portfolio_for
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 from engine.ml.params import LOWER_IS_BETTER
@@ -103,6 +108,7 @@ PRIOR_WEIGHT = 1.0  # the prior counts as this many trials (and as this many oth
 MAX_VARIANCE = 0.25  # of a reward in [0, 1]
 HISTORY_LIMIT = 5000  # newest trials of other goals read for the learned prior
 DEFAULTS_ATTR = "catalogue_defaults"
+PORTFOLIO_ATTR = "portfolio_entry"
 COST_RANK = {"fast": 0, "medium": 1, "slow": 2}
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -306,6 +312,7 @@ class BanditProposer:
         storage=None,
         prior: Prior | Mapping[str, float] | None = None,
         learn_from_other_goals: bool = True,
+        portfolio: Sequence[PortfolioEntry] | None = None,
     ):
         self.goal_id = goal_id
         self.spec = spec
@@ -324,6 +331,9 @@ class BanditProposer:
         elif not isinstance(prior, Prior):
             prior = Prior({**DEFAULT_PRIOR, **prior})
         self.prior = prior
+        self.portfolio = list(
+            portfolio_for(spec.task, self.models) if portfolio is None else portfolio
+        )
         rank = {family: position for position, family in enumerate(DEFAULT_PRIOR)}
         self.order = sorted(
             self.models,
@@ -359,7 +369,8 @@ class BanditProposer:
 
     def choose_family(self) -> tuple[str, str]:
         rewards = self._rewards()
-        for family in self.order[:PORTFOLIO]:
+        opening = [] if self.portfolio else self.order[:PORTFOLIO]
+        for family in opening:
             if not rewards[family]:
                 return family, (
                     f"portfolio start: family '{family}' "
@@ -390,7 +401,7 @@ class BanditProposer:
             key=lambda m: (COST_RANK.get(catalog.get_model(m).cost, 3), m.count("."), m),
         )
 
-    def study(self, family: str) -> optuna.Study:
+    def study(self, family: str, *, open_with_defaults: bool = True) -> optuna.Study:
         study = optuna.create_study(
             study_name=f"goal-{self.goal_id}-{family}",
             storage=self.storage,
@@ -400,7 +411,7 @@ class BanditProposer:
             ),
             load_if_exists=True,
         )
-        if not study.get_trials(deepcopy=False):
+        if open_with_defaults and not study.get_trials(deepcopy=False):
             model_id = self.first_model(family)
             prefix = f"{model_id}::"
             fixed = {prefix + k: v for k, v in catalogue_defaults(model_id).items()}
@@ -411,14 +422,39 @@ class BanditProposer:
             )
         return study
 
+    def _portfolio_trial(self) -> tuple[str, str, optuna.Study] | None:
+        """The next portfolio entry, enqueued in its family's study; None once the
+        portfolio is spent. The goal's n-th trial is entry n, so a restarted loop goes
+        on where it stopped."""
+        index = len(self.history)
+        if index >= len(self.portfolio):
+            return None
+        entry = self.portfolio[index]
+        study = self.study(entry.family, open_with_defaults=False)
+        prefix = f"{entry.model_id}::"
+        study.enqueue_trial(
+            {"model_id": entry.model_id, **{prefix + k: v for k, v in entry.params.items()}},
+            user_attrs={PORTFOLIO_ATTR: index},
+        )
+        reason = f"portfolio trial {index + 1} of {len(self.portfolio)}: {entry.describe()}"
+        return entry.family, reason, study
+
     def propose(self) -> Proposal:
-        family, reason = self.choose_family()
-        study = self.study(family)
+        opening = self._portfolio_trial()
+        if opening is not None:
+            family, reason, study = opening
+        else:
+            family, reason = self.choose_family()
+            study = self.study(family)
         trial = study.ask()
         model_id = trial.suggest_categorical("model_id", self.models[family])
         spec = catalog.get_model(model_id)
         space = spec.search_space
-        if trial.user_attrs.get(DEFAULTS_ATTR):
+        entry = trial.user_attrs.get(PORTFOLIO_ATTR)
+        if entry is not None:
+            # As for defaults: what the entry does not fix keeps the catalogue default.
+            space = {k: v for k, v in space.items() if k in self.portfolio[entry].params}
+        elif trial.user_attrs.get(DEFAULTS_ATTR):
             # Only what the space can express is suggested (fixed to the default); the
             # rest keeps the catalogue's own default instead of a random value.
             space = {k: v for k, v in space.items() if k in catalogue_defaults(model_id)}

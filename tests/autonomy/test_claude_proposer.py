@@ -137,6 +137,33 @@ def test_first_request_forces_the_tool_and_carries_goal_and_catalogue(
     assert "none yet" in text
 
 
+def test_claude_hears_the_portfolio_entries_not_tried_yet(fresh_db, settings, make_user, fake):
+    from engine.autonomy.portfolio import PortfolioEntry
+    from storage.optuna_store import optuna_storage
+
+    goal = make_goal(make_user("alice"), threshold=0.57)
+    spec = goals.spec_of(goal)
+    entries = [
+        PortfolioEntry(LOGISTIC, "linear", "random", {"C": 0.02}, 4, 9, 0.81),
+        PortfolioEntry("sklearn.RidgeClassifier", "linear", "defaults", {}, 3, 9, 0.77),
+    ]
+    bandit = BanditProposer(goal.id, spec, [], storage=optuna_storage(), portfolio=entries)
+    proposer = ClaudeProposer(
+        goal.id, spec, bandit, settings=settings, options=ClaudeOptions(max_retries=1)
+    )
+    fake.enqueue(propose(LOGISTIC, {"C": 0.02}, "the portfolio's first entry"))
+    proposer.observe(proposer.propose(), 0.55)
+    fake.enqueue(propose(LOGISTIC, {"C": 1.0}, "next"))
+    proposer.propose()
+    first, second = (first_text(r.body) for r in fake.message_requests)
+    listed = '{"model_id":"sklearn.LogisticRegression","model_params":{"C":0.02},"hits":"4 of 9"}'
+    assert "would try next, in order: its portfolio" in first
+    assert listed in first and '"sklearn.RidgeClassifier"' in first
+    assert first.index(listed) < first.index('"sklearn.RidgeClassifier"')
+    # One trial later the first entry is no longer offered.
+    assert listed not in second and '"sklearn.RidgeClassifier"' in second
+
+
 def test_invalid_proposal_gets_one_corrective_turn_with_the_error(
     make_claude_proposer, make_user, fake
 ):

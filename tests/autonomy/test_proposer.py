@@ -19,6 +19,13 @@ from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 
 
+@pytest.fixture(autouse=True)
+def no_portfolio(monkeypatch):
+    """These tests are about the bandit itself: no shipped portfolio opens the goal
+    (tests/autonomy/test_portfolio.py covers the portfolio)."""
+    monkeypatch.setattr("engine.autonomy.proposer.portfolio_for", lambda task, models: [])
+
+
 def spec(**overrides) -> GoalSpec:
     base = {
         "name": "g",

@@ -1,0 +1,170 @@
+"""The configuration portfolio: its greedy selection, the shipped file, and the
+proposer opening a goal with it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import optuna
+import pytest
+
+from engine.autonomy import portfolio as pf
+from engine.autonomy.proposer import BanditProposer, eligible_models
+from engine.goals.spec import GoalSpec
+from engine.ml import catalog
+from engine.ml.search_spaces import decode_params
+
+SCORE_FILES = sorted(pf.PORTFOLIO_FILE.parent.glob("portfolio_scores_*.json"))
+
+
+def test_greedy_cover_takes_the_widest_hitter_then_what_it_misses_and_no_copies():
+    hits = np.array(
+        [
+            [1, 1, 1, 0],  # 0: three tasks
+            [1, 1, 1, 0],  # 1: a near copy of 0, a little worse everywhere
+            [0, 0, 0, 1],  # 2: the task 0 misses
+            [0, 0, 1, 1],  # 3: that task too, and better than 0 and 2 where they hit
+            [0, 0, 0, 0],  # 4: never good
+            [1, 0, 0, 0],  # 5: the best on task 0
+        ],
+        dtype=bool,
+    )
+    ranks = np.array(
+        [
+            [0.95, 0.95, 0.95, 0.50],
+            [0.94, 0.94, 0.94, 0.50],
+            [0.30, 0.30, 0.30, 0.96],
+            [0.20, 0.20, 0.99, 0.97],
+            [0.10, 0.10, 0.10, 0.10],
+            [0.99, 0.50, 0.50, 0.50],
+        ]
+    )
+    # 0 hits most; 0 and 1 tie on hits, 0 ranks higher. Task 3 is left: 2 and 3 both
+    # hit it, 3 also raises the best rank on task 2. Every task is hit: 5 raises the
+    # best rank on task 0; 1, 2 and 4 add nothing, so the selection stops.
+    assert pf.select_portfolio(hits, ranks, size=10) == [0, 3, 5]
+    assert pf.select_portfolio(hits, ranks, size=2) == [0, 3]
+
+
+def test_ties_on_hits_go_to_the_larger_rank_gain():
+    hits = np.array([[1, 0], [1, 0], [0, 1]], dtype=bool)
+    ranks = np.array([[0.7, 0.1], [0.9, 0.2], [0.1, 0.9]])
+    assert pf.select_portfolio(hits, ranks, size=3) == [1, 2]
+
+
+def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
+    scores = [[0.1, 5.0], [0.2, 1.0], [0.3, 3.0], [None, 2.0], [0.4, None]] + [[0.0, 9.0]] * 5
+    matrix = pf._oriented_matrix(scores, ["r2", "rmse"])
+    assert matrix[1, 1] == -1.0 and matrix[3, 0] == -math.inf
+    hits = pf.hit_matrix(matrix, quantile=90)
+    # r2: 0.4 is the only value at its 90th percentile; rmse: 1.0 (lowest) is.
+    assert hits[:, 0].tolist() == [False, False, False, False, True] + [False] * 5
+    assert hits[:, 1].tolist() == [False, True, False, False, False] + [False] * 5
+    ranks = pf.rank_matrix(matrix)
+    assert ranks[4, 0] == 1.0 and ranks[3, 0] == 0.0  # failures rank last
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(task):
+    document = json.loads(pf.PORTFOLIO_FILE.read_text())
+    assert len(SCORE_FILES) == 2
+    rebuilt = pf.portfolio_document([json.loads(p.read_text()) for p in SCORE_FILES])
+    assert rebuilt == document  # nobody edited the portfolio by hand
+    entries = pf._shipped()[task]
+    assert 1 <= len(entries) <= pf.MAX_SIZE
+    assert len({(e.model_id, json.dumps(e.params, sort_keys=True)) for e in entries}) == len(
+        entries
+    )
+    # The meta-tasks never use the benchmark's symbols.
+    assert not any(k.startswith(("spx_", "jpm_")) for k in document["meta_tasks"][task])
+    for entry in entries:
+        spec = catalog.get_model(entry.model_id)
+        assert spec.family == entry.family and spec.task == task
+        assert set(entry.params) <= set(spec.search_space)
+        assert entry.hits >= 1
+        spec.build(decode_params(spec, entry.params))  # the estimator accepts them
+
+
+def goal(**overrides) -> GoalSpec:
+    base = {
+        "name": "g",
+        "dataset_id": 1,
+        "target_column": "y",
+        "task": "classification",
+        "metric": "roc_auc",
+        "threshold": 0.7,
+    }
+    return GoalSpec(**{**base, **overrides})
+
+
+def entry(model_id: str, params: dict, kind: str = "random") -> pf.PortfolioEntry:
+    return pf.PortfolioEntry(
+        model_id, catalog.get_model(model_id).family, kind, params, hits=3, tasks=9, mean_rank=0.8
+    )
+
+
+MLP_LAYERS = "(64, 32)"  # a tuple choice, stored by its repr
+PORTFOLIO = [
+    entry("sklearn.LinearDiscriminantAnalysis", {"tol": 0.001}),
+    entry("sklearn.RandomForestClassifier", {}, kind="defaults"),
+    entry("sklearn.MLPClassifier", {"hidden_layer_sizes": MLP_LAYERS, "alpha": 0.01}),
+]
+
+
+def test_the_portfolio_opens_the_goal_in_order_then_the_bandit_takes_over():
+    mlp_space = catalog.get_model("sklearn.MLPClassifier").search_space
+    assert MLP_LAYERS in {repr(c) for c in mlp_space["hidden_layer_sizes"][1]}
+    storage = optuna.storages.InMemoryStorage()
+    proposer = BanditProposer(
+        9, goal(), [], storage=storage, learn_from_other_goals=False, portfolio=PORTFOLIO
+    )
+    seen = []
+    for value in (0.61, 0.64, 0.55):
+        proposal = proposer.propose()
+        seen.append((proposal.model_id, proposal.model_params))
+        assert proposal.reason.startswith(f"portfolio trial {len(seen)} of 3")
+        proposer.observe(proposal, value)
+    assert seen == [
+        ("sklearn.LinearDiscriminantAnalysis", {"tol": 0.001}),
+        ("sklearn.RandomForestClassifier", {}),  # every parameter at the catalogue default
+        ("sklearn.MLPClassifier", {"hidden_layer_sizes": (64, 32), "alpha": 0.01}),
+    ]
+    # The entries were told to their families' studies, so TPE learns from them.
+    lda = optuna.load_study(study_name="goal-9-discriminant", storage=storage)
+    assert [t.value for t in lda.trials] == [0.61]
+    assert lda.trials[0].user_attrs == {pf_attr(): 0}
+    after = proposer.propose()
+    assert "upper confidence bound" in after.reason
+    # A loop restarted after two trials goes on with the third entry.
+    restarted = BanditProposer(
+        10,
+        goal(),
+        [("discriminant", 0.61), ("ensemble", 0.64)],
+        storage=storage,
+        learn_from_other_goals=False,
+        portfolio=PORTFOLIO,
+    )
+    assert restarted.propose().model_id == "sklearn.MLPClassifier"
+
+
+def pf_attr() -> str:
+    from engine.autonomy.proposer import PORTFOLIO_ATTR
+
+    return PORTFOLIO_ATTR
+
+
+def test_entries_the_goal_may_not_use_are_skipped(monkeypatch):
+    monkeypatch.setattr(pf, "_shipped", lambda: {"classification": tuple(PORTFOLIO)})
+    limited = goal(families=["ensemble", "neural"])
+    kept = pf.portfolio_for("classification", eligible_models(limited))
+    assert [e.model_id for e in kept] == ["sklearn.RandomForestClassifier", "sklearn.MLPClassifier"]
+    assert (
+        pf.portfolio_for("regression", eligible_models(goal(task="regression", metric="r2"))) == []
+    )
+    proposer = BanditProposer(
+        11, limited, [], storage=optuna.storages.InMemoryStorage(), learn_from_other_goals=False
+    )
+    assert [e.model_id for e in proposer.portfolio] == [e.model_id for e in kept]
+    assert proposer.propose().model_id == "sklearn.RandomForestClassifier"
