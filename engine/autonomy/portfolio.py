@@ -6,9 +6,10 @@ random configurations of every model — are scored on a set of meta-tasks
 (:mod:`engine.autonomy.meta_tasks`, built from bundled stocks by
 ``tools/build_portfolio.py``), and an ordered list is chosen greedily so that each
 entry reaches a *good* score on as many meta-tasks as possible that the entries before
-it did not (then, improves the best score on them the most). "Good" is the goal semantics of this app: a threshold, here the
-:data:`QUANTILE`-th percentile of all candidates on that task, so the portfolio
-minimises how many trials a threshold goal needs rather than a mean score.
+it did not, and then raises the portfolio's best score on them the most. "Good" is the
+goal semantics of this app: a threshold, here the :data:`QUANTILE`-th percentile of all
+candidates on that task, so the portfolio minimises how many trials a threshold goal
+needs rather than a mean score.
 
 The chosen portfolio is shipped as ``portfolio.json`` beside this module, with the
 raw scores it came from, and read once per process.
