@@ -19,39 +19,29 @@ from engine.ml.search_spaces import decode_params
 SCORE_FILES = sorted(pf.PORTFOLIO_FILE.parent.glob("portfolio_scores_*.json"))
 
 
-def test_greedy_cover_takes_the_widest_hitter_then_what_it_misses_and_no_copies():
-    hits = np.array(
-        [
-            [1, 1, 1, 0],  # 0: three tasks
-            [1, 1, 1, 0],  # 1: a near copy of 0, a little worse everywhere
-            [0, 0, 0, 1],  # 2: the task 0 misses
-            [0, 0, 1, 1],  # 3: that task too, and better than 0 and 2 where they hit
-            [0, 0, 0, 0],  # 4: never good
-            [1, 0, 0, 0],  # 5: the best on task 0
-        ],
-        dtype=bool,
-    )
+def test_generalists_first_and_near_copies_left_out():
     ranks = np.array(
         [
-            [0.95, 0.95, 0.95, 0.50],
-            [0.94, 0.94, 0.94, 0.50],
-            [0.30, 0.30, 0.30, 0.96],
-            [0.20, 0.20, 0.99, 0.97],
-            [0.10, 0.10, 0.10, 0.10],
-            [0.99, 0.50, 0.50, 0.50],
+            [0.95, 0.95, 0.95, 0.50],  # 0: mean 0.84
+            [0.94, 0.93, 0.94, 0.52],  # 1: a near copy of 0 (within 0.05 on every task)
+            [0.30, 0.30, 0.30, 0.99],  # 2: a specialist, mean 0.47
+            [0.80, 0.85, 0.90, 0.70],  # 3: mean 0.81
+            [0.10, 0.10, 0.10, 0.10],  # 4: poor everywhere
         ]
     )
-    # 0 hits most; 0 and 1 tie on hits, 0 ranks higher. Task 3 is left: 2 and 3 both
-    # hit it, 3 also raises the best rank on task 2. Every task is hit: 5 raises the
-    # best rank on task 0; 1, 2 and 4 add nothing, so the selection stops.
-    assert pf.select_portfolio(hits, ranks, size=10) == [0, 3, 5]
-    assert pf.select_portfolio(hits, ranks, size=2) == [0, 3]
+    assert pf.select_portfolio(ranks, size=10) == [0, 3, 2, 4]
+    assert pf.select_portfolio(ranks, size=2) == [0, 3]
 
 
-def test_ties_on_hits_go_to_the_larger_rank_gain():
-    hits = np.array([[1, 0], [1, 0], [0, 1]], dtype=bool)
-    ranks = np.array([[0.7, 0.1], [0.9, 0.2], [0.1, 0.9]])
-    assert pf.select_portfolio(hits, ranks, size=3) == [1, 2]
+def test_leaving_one_symbol_out_shows_whether_the_order_carries_over():
+    # Symbol A's two tasks prefer candidate 0, symbol B's task prefers candidate 1.
+    ranks = np.array([[0.9, 0.9, 0.1], [0.5, 0.5, 0.9], [0.1, 0.1, 0.5]])
+    hits = ranks >= 0.9
+    # Without A the order is 1, 2, 0 (as B ranks them): A's tasks find 0 third. Without
+    # B it is 0, 1, 2: B's task finds 1 second.
+    assert pf.first_hits_held_out(hits, ranks, ["A", "A", "B"]) == [3, 3, 2]
+    no_hit = np.zeros_like(hits)
+    assert pf.first_hits_held_out(no_hit, ranks, ["A", "A", "B"]) == [pf.MISS] * 3
 
 
 def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
