@@ -87,8 +87,13 @@ import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from engine.autonomy.meta_tasks import MetaTask, meta_task, register_table, task_table  # noqa: E402
-from engine.autonomy.meta_tasks import evaluate as evaluate_config  # noqa: E402
+from engine.autonomy.meta_tasks import (  # noqa: E402
+    MetaTask,
+    evaluate,
+    meta_task,
+    register_table,
+    task_table,
+)
 
 QUANTILE = 90
 PILOT_SEED = 1000
@@ -155,17 +160,6 @@ def goal_spec(task: Task, dataset_id: int, threshold: float):
     )
 
 
-def evaluate(
-    task: Task,
-    dataset_id: int,
-    model_id: str,
-    model_params: dict,
-    seed: int,
-    goal_id: int | None = None,
-) -> float | None:
-    return evaluate_config(task.meta, dataset_id, model_id, model_params, seed, goal_id)
-
-
 def random_proposal(spec, rng: random.Random) -> tuple[str, dict]:
     from engine.autonomy.proposer import eligible_models
     from engine.ml import catalog
@@ -192,7 +186,7 @@ def run_pilot(task: Task, dataset_id: int, n: int) -> Pilot:
     values, outcomes = [], []
     for i in range(n):
         model_id, params = random_proposal(spec, rng)
-        value = evaluate(task, dataset_id, model_id, params, seed=PILOT_SEED + i)
+        value = evaluate(task.meta, dataset_id, model_id, params, seed=PILOT_SEED + i)
         values.append(value)
         outcomes.append((catalog.get_model(model_id).family, model_id, value))
     finite = [v for v in values if v is not None]
@@ -218,7 +212,7 @@ def run_random(
     tried = []
     for n in range(1, budget + 1):
         model_id, params = random_proposal(spec, rng)
-        value = evaluate(task, dataset_id, model_id, params, seed=n)
+        value = evaluate(task.meta, dataset_id, model_id, params, seed=n)
         tried.append((model_id, value))
         if value is not None and value >= threshold:
             return n, tried
@@ -276,7 +270,7 @@ def run_loop(
     for n in range(1, budget + 1):
         proposal = proposer.propose()
         value = evaluate(
-            task, dataset_id, proposal.model_id, proposal.model_params, seed=n, goal_id=goal.id
+            task.meta, dataset_id, proposal.model_id, proposal.model_params, seed=n, goal_id=goal.id
         )
         proposer.observe(proposal, value)
         tried.append((proposal.model_id, value))
