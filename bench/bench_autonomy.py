@@ -1,7 +1,7 @@
 """Trials the offline loop needs to reach a goal, against random search over the same
 catalogue and budget (median over seeds), on three fixed tasks built from bundled data.
 
-    .venv/bin/python bench/bench_autonomy.py [--seeds 5] [--budget 40] [--pilot 30]
+    .venv/bin/python bench/bench_autonomy.py [--seeds 9] [--budget 40] [--pilot 30]
 
 The tasks
 ---------
