@@ -281,7 +281,7 @@ def run_loop(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=9)
     parser.add_argument("--budget", type=int, default=40)
     parser.add_argument("--pilot", type=int, default=30)
     parser.add_argument("--tasks", default=",".join(t.key for t in TASKS))
