@@ -551,8 +551,8 @@ class ClaudeProposer:
         if untried:
             sections += [
                 "Configurations the offline proposer would try next, in order: its portfolio, "
-                "each good on financial prediction tasks the ones before it were not good on "
-                "(hits: meta-tasks where it reached the top decile):",
+                "the configurations that ranked best on average over financial prediction "
+                "tasks of other data (hits: tasks where it reached the top decile):",
                 "\n".join(
                     _dumps(
                         {

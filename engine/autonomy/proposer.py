@@ -12,8 +12,8 @@ warm start, FLAML's start of every learner from its default configuration):
    what worked on this installation's data before is tried first.
 2. **A configuration portfolio first.** The goal's first trials are the shipped
    portfolio of its task type (:mod:`engine.autonomy.portfolio`): a short ordered list
-   of configurations chosen offline so that each is good on financial meta-tasks the
-   ones before it were not good on, minus those the goal may not use. Each is told to
+   of configurations that ranked best on average over financial meta-tasks (other
+   stocks' volatility and large-move targets), minus those the goal may not use. Each is told to
    its family's Optuna study, so TPE learns from it. Without a portfolio (none shipped
    for the task, or none allowed) the first :data:`PORTFOLIO` trials go to the
    families with the highest prior, one trial each.
