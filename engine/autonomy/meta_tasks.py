@@ -120,17 +120,13 @@ def meta_task(symbol: str, target: str) -> MetaTask:
     return MetaTask(symbol, target, task, metric, days)
 
 
-def price_frame(symbol: str) -> pd.DataFrame:
-    """A bundled symbol's daily fields (close, and OHLCV where the data has them)."""
-    from engine.data.bundled import series
-
-    return series(symbol)
-
-
 def task_table(task: MetaTask, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every STRIDE-th trading day with complete features and a known target, with the
     date as a column (the time column of a walk-forward)."""
-    frame = price_frame(task.symbol) if frame is None else frame
+    if frame is None:
+        from engine.data.bundled import series
+
+        frame = series(task.symbol)
     table = past_features(frame)
     table[task.target] = TARGETS[task.target][0](frame["close"])
     table = table.dropna().iloc[::STRIDE]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from engine.ml.params import LOWER_IS_BETTER
 
@@ -81,14 +82,7 @@ def hit_matrix(matrix: np.ndarray, quantile: float = QUANTILE) -> np.ndarray:
 
 def rank_matrix(matrix: np.ndarray) -> np.ndarray:
     """Per task, the fraction of other candidates each one beats (ties half)."""
-    n = matrix.shape[0]
-    ranks = np.empty_like(matrix)
-    for task in range(matrix.shape[1]):
-        column = matrix[:, task]
-        below = (column[:, None] > column[None, :]).sum(axis=1)
-        ties = (column[:, None] == column[None, :]).sum(axis=1) - 1
-        ranks[:, task] = (below + ties / 2) / max(n - 1, 1)
-    return ranks
+    return (rankdata(matrix, method="average", axis=0) - 1) / max(matrix.shape[0] - 1, 1)
 
 
 def select_portfolio(ranks: np.ndarray, size: int = MAX_SIZE) -> list[int]:

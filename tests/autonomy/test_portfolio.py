@@ -11,7 +11,7 @@ import optuna
 import pytest
 
 from engine.autonomy import portfolio as pf
-from engine.autonomy.proposer import BanditProposer, eligible_models
+from engine.autonomy.proposer import PORTFOLIO_ATTR, BanditProposer, eligible_models
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 from engine.ml.search_spaces import decode_params
@@ -124,7 +124,7 @@ def test_the_portfolio_opens_the_goal_in_order_then_the_bandit_takes_over():
     # The entries were told to their families' studies, so TPE learns from them.
     lda = optuna.load_study(study_name="goal-9-discriminant", storage=storage)
     assert [t.value for t in lda.trials] == [0.61]
-    assert lda.trials[0].user_attrs == {pf_attr(): 0}
+    assert lda.trials[0].user_attrs == {PORTFOLIO_ATTR: 0}
     after = proposer.propose()
     assert "upper confidence bound" in after.reason
     # A loop restarted after two trials goes on with the third entry.
@@ -137,12 +137,6 @@ def test_the_portfolio_opens_the_goal_in_order_then_the_bandit_takes_over():
         portfolio=PORTFOLIO,
     )
     assert restarted.propose().model_id == "sklearn.MLPClassifier"
-
-
-def pf_attr() -> str:
-    from engine.autonomy.proposer import PORTFOLIO_ATTR
-
-    return PORTFOLIO_ATTR
 
 
 def test_entries_the_goal_may_not_use_are_skipped(monkeypatch):
