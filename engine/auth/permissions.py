@@ -1,0 +1,165 @@
+"""Who may do what: the one module that compares roles.
+
+``allowed(user, verb, resource)`` answers every permission question of the app:
+actions (``run``), stored things a user owns (``read``/``write``), and admin-only
+areas. ``scope_for(user, kind)`` gives the ownership filter that repositories apply
+inside their listing queries, so a page never filters rows after loading them.
+
+The rules (docs/security.md has the matrix, ``tests/foundation/test_permissions.py``
+checks it):
+
+- ``viewer`` reads the team's record (conversations, trials, jobs, goals, datasets)
+  and may run read-only actions; it never creates, changes or spends quota.
+- ``analyst`` reads and changes what it owns, plus shared rows (owner NULL) it may
+  read; it runs analyst actions.
+- ``admin`` reads and changes everything and owns the admin areas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.actions.base import PermissionDenied
+from engine.actions.context import UserRef
+from storage.access import OwnerScope
+
+ROLES = ("viewer", "analyst", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+Verb = Literal["run", "read", "write", "administer"]
+OwnedKind = Literal[
+    "conversation", "trial", "job", "goal", "dataset", "dynamic_action", "model"
+]
+OWNED_KINDS: tuple[str, ...] = (
+    "conversation",
+    "trial",
+    "job",
+    "goal",
+    "dataset",
+    "dynamic_action",
+    "model",
+)
+# Areas only administrators enter (no owner): users, audit log, usage, approvals.
+ADMIN_AREAS: tuple[str, ...] = ("users", "audit", "usage", "approvals", "all_jobs")
+# Kinds whose rows every signed-in user may read, whoever made them; a job is
+# private to its owner (its parameters may name another analyst's files).
+TEAM_READABLE: frozenset[str] = frozenset(
+    {"conversation", "trial", "goal", "dataset", "dynamic_action", "model"}
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a permission question is about.
+
+    - an action: ``Resource.action(name, min_role)``
+    - a stored row: ``Resource.owned(kind, owner_id)`` (owner None: made by the system)
+    - an admin area or a page: ``Resource.area(name)`` / ``Resource.page(path, min_role)``
+    """
+
+    kind: str
+    owner_id: int | None = None
+    name: str | None = None
+    min_role: str | None = None
+
+    @classmethod
+    def action(cls, name: str, min_role: str) -> Resource:
+        return cls("action", name=name, min_role=min_role)
+
+    @classmethod
+    def owned(cls, kind: str, owner_id: int | None) -> Resource:
+        if kind not in OWNED_KINDS:
+            raise ValueError(f"unknown resource kind {kind!r}")
+        return cls(kind, owner_id=owner_id)
+
+    @classmethod
+    def area(cls, name: str) -> Resource:
+        if name not in ADMIN_AREAS:
+            raise ValueError(f"unknown admin area {name!r}")
+        return cls("area", name=name, min_role="admin")
+
+    @classmethod
+    def page(cls, path: str, min_role: str) -> Resource:
+        return cls("page", name=path, min_role=min_role)
+
+
+def has_role(user: UserRef | None, min_role: str) -> bool:
+    """The user's role is ``min_role`` or above (unknown roles have none)."""
+    if user is None:
+        return False
+    return ROLE_RANK.get(user.role, -1) >= ROLE_RANK[min_role]
+
+
+def is_admin(user: UserRef | None) -> bool:
+    return has_role(user, "admin")
+
+
+def can_write(user: UserRef | None) -> bool:
+    """The user may create things at all (viewers never do)."""
+    return has_role(user, "analyst")
+
+
+def allowed(user: UserRef | None, verb: Verb, resource: Resource) -> bool:
+    """The single permission question. Unknown verbs, kinds or roles answer False."""
+    if user is None or user.role not in ROLE_RANK:
+        return False
+    if resource.kind == "action":
+        return verb == "run" and has_role(user, resource.min_role or "admin")
+    if resource.kind == "page":
+        return verb == "read" and has_role(user, resource.min_role or "admin")
+    if resource.kind == "area":
+        return verb in ("read", "administer") and is_admin(user)
+    if resource.kind not in OWNED_KINDS or verb not in ("read", "write"):
+        return False
+    if is_admin(user):
+        return True
+    owns = user.id is not None and resource.owner_id == user.id
+    if verb == "write":
+        # Rows made by the system (owner None) are changed by admins only.
+        return owns and can_write(user)
+    if owns:
+        return True
+    if user.role == "viewer":
+        return resource.kind in TEAM_READABLE
+    # Analysts keep their research private from each other; rows made by the system
+    # (bundled datasets, CLI goals) are shared, conversations never are.
+    return resource.owner_id is None and resource.kind in TEAM_READABLE and (
+        resource.kind != "conversation"
+    )
+
+
+def require(
+    user: UserRef | None, verb: Verb, resource: Resource, message: str | None = None
+) -> None:
+    """Raise ``PermissionDenied`` (with ``message`` or a generic one) unless allowed."""
+    if not allowed(user, verb, resource):
+        raise PermissionDenied(message or _default_message(user, verb, resource))
+
+
+def _default_message(user: UserRef | None, verb: Verb, resource: Resource) -> str:
+    role = user.role if user is not None else "signed out"
+    if resource.kind == "action":
+        return (
+            f"Your role '{role}' cannot run '{resource.name}' (needs {resource.min_role})."
+        )
+    if resource.kind in ("area", "page"):
+        return f"This needs the '{resource.min_role}' role; you are '{role}'."
+    if verb == "write" and user is not None and user.role == "viewer":
+        return "Viewers can read but cannot create or change anything."
+    return f"This {resource.kind.replace('_', ' ')} does not exist or is not visible to you."
+
+
+def scope_for(user: UserRef | None, kind: str) -> OwnerScope:
+    """The rows of ``kind`` a listing may show ``user`` (applied inside the query)."""
+    if kind not in OWNED_KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}")
+    if user is None or user.role not in ROLE_RANK:
+        return OwnerScope(everyone=False, owner_id=None, include_shared=False)
+    if is_admin(user) or (user.role == "viewer" and kind in TEAM_READABLE):
+        return OwnerScope(everyone=True)
+    return OwnerScope(
+        everyone=False,
+        owner_id=user.id,
+        include_shared=kind in TEAM_READABLE and kind != "conversation",
+    )
