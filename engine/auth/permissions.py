@@ -28,9 +28,7 @@ ROLES = ("viewer", "analyst", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 Verb = Literal["run", "read", "write", "administer"]
-OwnedKind = Literal[
-    "conversation", "trial", "job", "goal", "dataset", "dynamic_action", "model"
-]
+OwnedKind = Literal["conversation", "trial", "job", "goal", "dataset", "dynamic_action", "model"]
 OWNED_KINDS: tuple[str, ...] = (
     "conversation",
     "trial",
@@ -124,8 +122,10 @@ def allowed(user: UserRef | None, verb: Verb, resource: Resource) -> bool:
         return resource.kind in TEAM_READABLE
     # Analysts keep their research private from each other; rows made by the system
     # (bundled datasets, CLI goals) are shared, conversations never are.
-    return resource.owner_id is None and resource.kind in TEAM_READABLE and (
-        resource.kind != "conversation"
+    return (
+        resource.owner_id is None
+        and resource.kind in TEAM_READABLE
+        and (resource.kind != "conversation")
     )
 
 
@@ -140,9 +140,7 @@ def require(
 def _default_message(user: UserRef | None, verb: Verb, resource: Resource) -> str:
     role = user.role if user is not None else "signed out"
     if resource.kind == "action":
-        return (
-            f"Your role '{role}' cannot run '{resource.name}' (needs {resource.min_role})."
-        )
+        return f"Your role '{role}' cannot run '{resource.name}' (needs {resource.min_role})."
     if resource.kind in ("area", "page"):
         return f"This needs the '{resource.min_role}' role; you are '{role}'."
     if verb == "write" and user is not None and user.role == "viewer":
