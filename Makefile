@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint security audit migrate worker bench clean
+.PHONY: run test lint typecheck security audit migrate worker bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,12 @@ security: $(VENV)/.dev
 	$(BIN)/bandit -q -c bandit.yaml -b deploy/security/bandit-baseline.json -ll \
 		-r app.py engine storage ui pages tools deploy/dask
 
-test: lint security
+# Enforced layers (import-linter contracts in pyproject.toml) and mypy over the core.
+typecheck: $(VENV)/.dev
+	$(BIN)/lint-imports
+	$(BIN)/mypy engine storage
+
+test: lint typecheck security
 	$(BIN)/python -m pytest
 
 # Known vulnerabilities in the installed dependencies (needs the PyPI vulnerability

@@ -17,10 +17,16 @@ import os
 import pkgutil
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from pydantic import BaseModel
 
-from engine.actions.base import ROLE_RANK, Action, RunFunction
+from engine.actions.base import ROLE_RANK, Action, ActionResult, RunFunction
+
+if TYPE_CHECKING:
+    from engine.actions.context import ActionContext
+
+P = TypeVar("P", bound=BaseModel)
 
 _REGISTRY: dict[str, Action] = {}
 _lock = threading.Lock()
@@ -31,25 +37,34 @@ def register(
     name: str,
     *,
     description: str,
-    params: type[BaseModel],
+    params: type[P],
     long: bool = False,
     cpu_bound: bool = True,
     idempotent: bool = True,
     min_role: str = "analyst",
     needs_confirmation: bool = False,
     category: str = "general",
-) -> Callable[[RunFunction], RunFunction]:
-    """Decorator registering ``run(params, ctx) -> ActionResult`` as an action."""
+) -> Callable[
+    [Callable[[P, ActionContext], ActionResult]], Callable[[P, ActionContext], ActionResult]
+]:
+    """Decorator registering ``run(params, ctx) -> ActionResult`` as an action.
+
+    ``run`` takes the action's own parameter model ``params``; every caller validates
+    the raw parameters with that model first, so the stored ``Action.run`` (typed for any
+    ``BaseModel``) only ever receives an instance of it."""
     if min_role not in ROLE_RANK:
         raise ValueError(f"unknown role {min_role!r}")
 
-    def decorator(run: RunFunction) -> RunFunction:
+    def decorator(
+        run: Callable[[P, ActionContext], ActionResult],
+    ) -> Callable[[P, ActionContext], ActionResult]:
         add(
             Action(
                 name=name,
                 description=" ".join(description.split()),
                 params_model=params,
-                run=run,
+                # sound because run() is only called with params_model's instances (above)
+                run=cast(RunFunction, run),
                 long=long,
                 cpu_bound=cpu_bound,
                 idempotent=idempotent,
