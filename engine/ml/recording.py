@@ -24,16 +24,23 @@ from engine.ml.pipeline import TrainingRun
 log = logging.getLogger("mltrainer.ml")
 
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "xgboost", "lightgbm", "skops", "optuna")
+# Libraries published under more than one distribution name: the CPU-only wheel
+# `xgboost-cpu` (what requirements.txt installs) and the CUDA build `xgboost`
+# (requirements-gpu.txt) both provide the `xgboost` module.
+DISTRIBUTIONS = {"xgboost": ("xgboost", "xgboost-cpu")}
 
 
 @lru_cache(maxsize=1)
 def library_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in LIBRARIES:
-        try:
-            version = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            version = None
+        version = None
+        for distribution in DISTRIBUTIONS.get(name, (name,)):
+            try:
+                version = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
         out["sklearn" if name == "scikit-learn" else name] = version
     return out
 
