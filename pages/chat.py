@@ -9,7 +9,7 @@ from engine.chat import background, conversations, turn
 from engine.chat.export import export_script
 from ui.jobs import render_job
 from ui.session import has_role, require_user
-from ui.text import model_markdown, user_text
+from ui.text import md_escape, model_markdown, stream_model_markdown, user_text
 
 PAGE_SIZE = 60
 FULL_RESULTS = 3  # older results show their summary; details on request
@@ -31,7 +31,7 @@ with st.sidebar:
             "Open",
             ids,
             index=ids.index(current) if current in ids else None,
-            format_func=lambda cid: next(c.title for c in listing if c.id == cid),
+            format_func=lambda cid: md_escape(next(c.title for c in listing if c.id == cid)),
             key="conv_radio",
             label_visibility="collapsed",
         )
@@ -46,13 +46,13 @@ if conversation_id is not None:
     try:
         conversation = conversations.get(user, conversation_id)
     except ActionError as error:
-        st.error(str(error))
+        st.error(md_escape(error))
         st.session_state.pop("conversation_id", None)
         conversation_id = None
 
 # --- header -----------------------------------------------------------------------
 title_col, tools_col = st.columns([3, 2])
-title_col.title(conversation.title if conversation else "Chat")
+title_col.title(md_escape(conversation.title) if conversation else "Chat")
 if mode == "offline":
     st.caption(
         "Offline mode: no ANTHROPIC_API_KEY is set, so a built-in planner maps your request "
@@ -66,7 +66,7 @@ if conversation and can_write:
                 conversations.rename(user, conversation.id, new_title)
                 st.rerun()
             except ActionError as error:
-                st.error(str(error))
+                st.error(md_escape(error))
         st.download_button(
             "Export as Python script",
             export_script(user, conversation.id),
@@ -92,12 +92,12 @@ def draw_message(message, full: bool) -> None:
     elif message.role == "tool":
         with st.chat_message("assistant", avatar=":material/build:"):
             action = payload.get("action", "action")
-            st.caption(f"{action} · {payload.get('status', '')}")
+            st.caption(md_escape(f"{action} · {payload.get('status', '')}"))
             with st.expander("Parameters", expanded=False):
                 st.json(payload.get("params", {}))
             status = payload.get("status")
             if status == "awaiting_confirmation":
-                st.warning(f"'{action}' needs your confirmation before it runs.")
+                st.warning(f"'{md_escape(action)}' needs your confirmation before it runs.")
                 if can_write:
                     yes, no = st.columns(2)
                     if yes.button("Confirm", key=f"confirm-{message.id}", type="primary"):
@@ -107,7 +107,7 @@ def draw_message(message, full: bool) -> None:
                         turn.decline_pending(user, message.conversation_id, message.id)
                         st.rerun()
             elif status == "refused":
-                st.error(payload.get("error") or message.content)
+                st.error(md_escape(payload.get("error") or message.content))
             elif payload.get("job_id"):
                 if full or st.toggle("Show result", key=f"show-{message.id}"):
                     render_job(payload["job_id"], key=f"msg-{message.id}")
@@ -167,11 +167,11 @@ else:
                         if event.kind == "text":
                             yield event.text
                         elif event.kind in ("tool", "confirm"):
-                            activity.write(f"{event.action}: {event.text or 'started'}")
+                            activity.write(md_escape(f"{event.action}: {event.text or 'started'}"))
 
-                st.write_stream(reply_text())
+                stream_model_markdown(reply_text())
                 activity.update(label="Done", state="complete")
         except ActionError as error:
-            st.error(str(error))
+            st.error(md_escape(error))
         else:
             st.rerun()

@@ -1,18 +1,145 @@
-"""Show text from users and models without letting it become HTML or load resources."""
+"""Show text from users and models without letting it become HTML or load resources.
+
+Two policies:
+
+* ``md_escape(text)`` for every stored or user-echoed text (titles, names, errors,
+  usernames, descriptions): every ASCII punctuation character is backslash-escaped, so
+  Markdown shows it literally - no image, link, autolink, HTML, heading, table, list,
+  emphasis, LaTeX or Streamlit directive (``:red[...]``, ``:material/x:``) can form.
+* ``safe_markdown(text)`` for Claude's own replies, the only Markdown we render: it keeps
+  formatting but no image can load (inline, reference-style or HTML ``<img>``), raw HTML
+  is shown as text, and every link shows its real target.
+"""
 
 from __future__ import annotations
 
 import re
+import string
+from collections.abc import Iterable
+from typing import Any
 
 import streamlit as st
 
-_IMAGE = re.compile(r"!\[")
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def md_escape(text: Any) -> str:
+    """``text`` shown literally by any Streamlit element that parses Markdown."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in str(text))
+
+
+# --- Claude's replies ------------------------------------------------------------------
+
+_HOLD_OPEN, _HOLD_CLOSE = "\ue000", "\ue001"  # placeholders for code kept verbatim
+_HELD = re.compile(_HOLD_OPEN + r"(\d+)" + _HOLD_CLOSE)
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+# A code span: a backtick run closed by a run of exactly the same length.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+_LABEL = r"(?:\\.|[^\[\]\\])*"  # link text / label without unescaped brackets
+_DEST = r"(?:<[^<>\n]*>|(?:\\.|[^\s()\\]|\((?:\\.|[^\s()\\])*\))*)"
+_TITLE = r"""(?:\s+(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?"""
+_INLINE = r"\[(" + _LABEL + r")\]\(\s*(" + _DEST + r")" + _TITLE + r"\s*\)"
+_IMAGE = re.compile(r"(?<!\\)!" + _INLINE)
+_LINK = re.compile(r"(?<!\\)" + _INLINE)
+_DEFINITION = re.compile(r"(?<!\\)((?:\\\\)*)\[(" + _LABEL + r")\]:")
+# "![", "](" and "][" not already escaped (preceded by an even number of backslashes)
+_UNESCAPED_IMAGE = re.compile(r"(?<!\\)((?:\\\\)*)!\[")
+_UNESCAPED_CLOSE = re.compile(r"(?<!\\)((?:\\\\)*)\]([(\[])")
+_AUTOLINK_OK = re.compile(r"<(?:https?://|mailto:)[^\s<>]*>", re.IGNORECASE)
+_WEB_URL = re.compile(r"(?:https?://|mailto:)[^\s<>]+", re.IGNORECASE)
+
+
+def _hold_code(text: str, held: list[str]) -> str:
+    """Replace fenced code blocks and code spans by placeholders (kept verbatim: nothing
+    in code renders). Only what CommonMark surely treats as code is held; anything
+    doubtful is sanitised like prose (at worst a stray backslash shows)."""
+
+    def hold(chunk: str) -> str:
+        held.append(chunk)
+        return f"{_HOLD_OPEN}{len(held) - 1}{_HOLD_CLOSE}"
+
+    out: list[str] = []
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines):
+        match = _FENCE_OPEN.match(lines[index])
+        if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+            fence = match.group(1)
+            run = re.escape(fence[0]) + "{" + str(len(fence)) + ",}"
+            closing = re.compile(r"^ {0,3}" + run + r"\s*$")
+            end = index + 1
+            while end < len(lines) and not closing.match(lines[end]):
+                end += 1
+            out.append(hold("\n".join(lines[index : end + 1])))
+            index = end + 1
+            continue
+        out.append(lines[index])
+        index += 1
+    prose = "\n".join(out)
+    return _CODE_SPAN.sub(lambda m: hold(m.group(0)), prose)
+
+
+def _show_target(dest: str) -> str:
+    dest = dest.strip()
+    if dest.startswith("<") and dest.endswith(">"):
+        dest = dest[1:-1]
+    if _WEB_URL.fullmatch(dest):
+        return f"<{dest}>"  # an autolink: its visible text is its target
+    return md_escape(dest)
+
+
+def _link(match: re.Match[str]) -> str:
+    text, dest = match.group(1), match.group(2)
+    target = _show_target(dest)
+    if not text.strip() or text.strip() == dest.strip().strip("<>"):
+        return target
+    return f"{text} ({target})"
+
+
+def _image(match: re.Match[str]) -> str:
+    alt, dest = match.group(1), match.group(2)
+    where = md_escape(dest.strip().strip("<>"))
+    return f"\\[image not loaded: {md_escape(alt)} \\- {where}\\]"
+
+
+def safe_markdown(text: str) -> str:
+    """Claude's Markdown with formatting kept, but no image loads (a reply influenced by
+    data or a tool result must not be able to make a browser fetch a URL) and no link
+    hides its target (no "sign in again" link pointing elsewhere)."""
+    text = str(text).replace(_HOLD_OPEN, "").replace(_HOLD_CLOSE, "")
+    held: list[str] = []
+    text = _hold_code(text, held)
+    # Raw HTML (an <img>, a <a href>) shows as text; http(s)/mailto autolinks stay.
+    text = re.sub(
+        r"<",
+        lambda m: "<" if _AUTOLINK_OK.match(text, m.start()) else "&lt;",
+        text,
+    )
+    # Reference definitions are shown literally, so reference-style links and images
+    # ("![x][logo]" with "[logo]: http://...") never resolve to a URL.
+    text = _DEFINITION.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}\\]:", text)
+    text = _IMAGE.sub(_image, text)
+    text = _UNESCAPED_IMAGE.sub(r"\1!\\[", text)  # any image form not taken above
+    text = _LINK.sub(_link, text)
+    # Whatever inline link or reference the patterns did not take (nested brackets...)
+    text = _UNESCAPED_CLOSE.sub(r"\1\\]\2", text)
+    return _HELD.sub(lambda m: held[int(m.group(1))], text)
 
 
 def model_markdown(text: str) -> None:
-    """Claude's markdown, with images disabled: a reply influenced by data or a tool
-    result must not be able to make the browser fetch a URL (an exfiltration trick)."""
-    st.markdown(_IMAGE.sub(r"!\\[", text))
+    """Claude's reply, rendered as Markdown through ``safe_markdown``."""
+    st.markdown(safe_markdown(text))
+
+
+def stream_model_markdown(chunks: Iterable[str]) -> str:
+    """Stream a reply: the whole text so far is re-rendered safely after each chunk (a
+    construct split over chunks is judged once it is complete)."""
+    slot = st.empty()
+    text = ""
+    for chunk in chunks:
+        text += chunk
+        slot.markdown(safe_markdown(text))
+    return text
 
 
 def user_text(text: str) -> None:
