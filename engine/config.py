@@ -7,34 +7,28 @@ from __future__ import annotations
 
 import os
 import secrets
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from storage.settings import PROJECT_ROOT as PROJECT_ROOT  # the project's root, re-exported
+from storage.settings import (
+    get_storage_settings,
+    read,
+    read_optional,
+    reset_storage_settings,
+)
 
 DEFAULT_CLAUDE_MODEL = "claude-sonnet-5-5"
 LOOP_PROPOSERS = ("auto", "claude", "bandit")
 
 
-def _secrets_file() -> dict[str, str]:
-    path = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
-    return {key: str(value) for key, value in raw.items() if not isinstance(value, dict)}
+def _read(name: str, default: str) -> str:
+    return read(name, default)
 
 
-def _read(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
-    if value not in (None, ""):
-        return value
-    value = _secrets_file().get(name)
-    if value not in (None, ""):
-        return value
-    return default
+def _read_optional(name: str) -> str | None:
+    return read_optional(name)
 
 
 @dataclass(frozen=True)
@@ -74,7 +68,7 @@ class Settings:
 
 
 def _cookie_key(data_dir: Path) -> str:
-    configured = _read("MLTRAINER_COOKIE_KEY")
+    configured = _read_optional("MLTRAINER_COOKIE_KEY")
     if configured:
         return configured
     path = data_dir / "cookie_key"
@@ -94,21 +88,22 @@ def _cookie_key(data_dir: Path) -> str:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    data_dir = Path(_read("MLTRAINER_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # data dir, database and cache: storage/settings.py reads them (storage is below engine)
+    stored = get_storage_settings()
+    data_dir = stored.data_dir
     cores = os.cpu_count() or 2
     return Settings(
         data_dir=data_dir,
-        database_url=_read("DATABASE_URL", f"sqlite:///{data_dir / 'mltrainer.db'}"),
-        redis_url=_read("REDIS_URL"),
-        anthropic_api_key=_read("ANTHROPIC_API_KEY"),
-        anthropic_base_url=_read("ANTHROPIC_BASE_URL"),
+        database_url=stored.database_url,
+        redis_url=stored.redis_url,
+        anthropic_api_key=_read_optional("ANTHROPIC_API_KEY"),
+        anthropic_base_url=_read_optional("ANTHROPIC_BASE_URL"),
         claude_model=_read("MLTRAINER_CLAUDE_MODEL", DEFAULT_CLAUDE_MODEL),
         loop_proposer=_read("MLTRAINER_LOOP_PROPOSER", "auto").strip().lower(),
-        polygon_api_key=_read("POLYGON_API_KEY"),
-        fred_api_key=_read("FRED_API_KEY"),
+        polygon_api_key=_read_optional("POLYGON_API_KEY"),
+        fred_api_key=_read_optional("FRED_API_KEY"),
         executor=_read("MLTRAINER_EXECUTOR", "local"),
-        dask_address=_read("MLTRAINER_DASK_ADDRESS"),
+        dask_address=_read_optional("MLTRAINER_DASK_ADDRESS"),
         metrics_port=int(_read("MLTRAINER_METRICS_PORT", "9464")),
         cookie_key=_cookie_key(data_dir),
         session_hours=float(_read("MLTRAINER_SESSION_HOURS", "8")),
@@ -122,3 +117,4 @@ def get_settings() -> Settings:
 def reset_settings() -> None:
     """Forget cached settings (tests change the environment between cases)."""
     get_settings.cache_clear()
+    reset_storage_settings()

@@ -73,7 +73,7 @@ class MemoryCache(_GetOrCompute):
         self.max_entries = max_entries
 
     def get(self, key: str, default: Any = None) -> Any:
-        from engine.observability.metrics import CACHE_REQUESTS
+        from storage.metrics import CACHE_REQUESTS
 
         with self._lock:
             entry = self._data.get(key)
@@ -114,7 +114,7 @@ class RedisCache(_GetOrCompute):
         return bool(self._client.ping())
 
     def get(self, key: str, default: Any = None) -> Any:
-        from engine.observability.metrics import CACHE_REQUESTS
+        from storage.metrics import CACHE_REQUESTS
 
         blob = self._client.get(self.prefix + key)
         if blob is None:
@@ -178,9 +178,9 @@ def get_cache() -> Cache:
     global _cache
     with _cache_lock:
         if _cache is None:
-            from engine.config import get_settings
+            from storage.settings import get_storage_settings
 
-            _cache = build_cache(get_settings().redis_url)
+            _cache = build_cache(get_storage_settings().redis_url)
         return _cache
 
 

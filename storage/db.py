@@ -39,7 +39,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 
 def _instrument(engine: Engine) -> None:
-    from engine.observability.metrics import DB_QUERY_SECONDS
+    from storage.metrics import DB_QUERY_SECONDS
 
     @event.listens_for(engine, "before_cursor_execute")
     def _start(conn, cursor, statement, parameters, context, executemany):
@@ -66,9 +66,9 @@ def get_autocommit_engine(url: str | None = None) -> Engine:
 
 def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
     if url is None:
-        from engine.config import get_settings
+        from storage.settings import get_storage_settings
 
-        url = get_settings().database_url
+        url = get_storage_settings().database_url
     url = normalise_url(url)
     key = (url, autocommit)
     with _lock:

@@ -16,13 +16,13 @@ _lock = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
-    from engine.config import get_settings
     from storage.db import normalise_url
+    from storage.settings import get_storage_settings
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # '%' must be escaped for configparser interpolation (URL-encoded options contain it).
-    resolved = normalise_url(url or get_settings().database_url)
+    resolved = normalise_url(url or get_storage_settings().database_url)
     config.set_main_option("sqlalchemy.url", resolved.replace("%", "%%"))
     return config
 

@@ -51,7 +51,7 @@ def _storage(url: str):
 
 
 def optuna_storage():
-    from engine.config import get_settings
+    from storage.settings import get_storage_settings
 
-    settings = get_settings()
+    settings = get_storage_settings()
     return _storage(optuna_url(settings.database_url, settings.data_dir))

@@ -3,30 +3,20 @@
 Worker processes (the local process pool, `python -m engine worker`) write their
 samples to files in PROMETHEUS_MULTIPROC_DIR; the app's metrics endpoint
 aggregates every process's files. The directory must be set before
-prometheus_client is imported anywhere, which is why this module sets it first.
+prometheus_client is imported anywhere: :mod:`storage.metrics` (imported first here)
+sets it, and defines the database and cache metrics the storage layer records.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
+from storage import metrics as _storage_metrics
 
-def _multiproc_dir() -> Path:
-    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if configured:
-        path = Path(configured)
-    else:
-        from engine.config import get_settings
-
-        path = get_settings().data_dir / "metrics"
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-MULTIPROC_DIR = _multiproc_dir()
+MULTIPROC_DIR = _storage_metrics.MULTIPROC_DIR
+DB_QUERY_SECONDS = _storage_metrics.DB_QUERY_SECONDS
+CACHE_REQUESTS = _storage_metrics.CACHE_REQUESTS
 
 from prometheus_client import (  # noqa: E402  (must follow the multiprocess setup above)
     CollectorRegistry,
@@ -47,14 +37,6 @@ ACTION_SECONDS = Histogram(
     "Action run time",
     ["action"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
-)
-DB_QUERY_SECONDS = Histogram(
-    "mltrainer_db_query_duration_seconds",
-    "Database statement time",
-    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
-)
-CACHE_REQUESTS = Counter(
-    "mltrainer_cache_requests_total", "Cache lookups by backend and result", ["backend", "result"]
 )
 JOBS_SUBMITTED = Counter("mltrainer_jobs_submitted_total", "Jobs submitted", ["action"])
 JOBS_FINISHED = Counter(

@@ -16,10 +16,12 @@ GUIDES = ["deployment.md", "security.md", "operations.md", "contributing.md"]
 CODE_DIRS = ("engine", "storage", "ui", "pages")
 
 # A variable read from the environment: os.environ.get("X"), os.environ["X"], getenv("X"),
-# or one of the project's helpers (_read, _env_number, _float, _int), or any quoted
-# MLTRAINER_* name (some are kept in constants before being read).
+# or one of the project's helpers (read, read_optional, _read, _read_optional,
+# _env_number, _float, _int), or any quoted MLTRAINER_* name (some are kept in constants
+# before being read).
 _READER = re.compile(
-    r"(?:environ\.get|environ\[|getenv|_read|_env_number|_float|_int)\(?\s*\"([A-Z][A-Z0-9_]+)\""
+    r"(?:environ\.get|environ\[|getenv|\b_?read(?:_optional)?|_env_number|_float|_int)"
+    r"\(?\s*\"([A-Z][A-Z0-9_]+)\""
 )
 _PROJECT_NAME = re.compile(r"\"(MLTRAINER_[A-Z0-9_]*[A-Z0-9])\"")
 
