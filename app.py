@@ -6,6 +6,7 @@ from engine.observability.metrics import PAGE_VIEWS
 from ui import auth
 from ui.bootstrap import boot
 from ui.navigation import visible_pages
+from ui.text import md_escape
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
 
     with st.sidebar:
         st.text(st.session_state.get("display_name") or user.username)
-        st.caption(f"{user.username} · role: {user.role}")
+        st.caption(md_escape(f"{user.username} · role: {user.role}"))
         st.button("Log out", key="logout_button", icon=":material/logout:", on_click=auth.logout)
 
     PAGE_VIEWS.labels(navigation.title).inc()

@@ -9,6 +9,7 @@ from engine.actions.base import ROLES, ActionError
 from engine.auth import service as auth_service
 from engine.chat import conversations
 from ui.session import require_role
+from ui.text import md_escape
 
 admin = require_role("admin")
 st.title("Users")
@@ -45,10 +46,10 @@ with left, st.form("create_user", clear_on_submit=True):
     if st.form_submit_button("Create user"):
         try:
             auth_service.create_user(username, name, password, role, email or None)
-            st.success(f"User '{username.strip().lower()}' created.")
+            st.success(f"User '{md_escape(username.strip().lower())}' created.")
             st.rerun()
         except ActionError as error:
-            st.error(str(error))
+            st.error(md_escape(error))
 
 with right:
     st.subheader("Change a user")
@@ -70,7 +71,7 @@ with right:
                 auth_service.unlock(admin, target.id)
                 st.rerun()
         except ActionError as error:
-            st.error(str(error))
+            st.error(md_escape(error))
 
 st.subheader("Claude usage")
 usage = conversations.usage_report(admin)

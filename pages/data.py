@@ -17,6 +17,7 @@ from engine.data.upload import DataValidationError, import_upload
 from ui.results import render_result
 from ui.run import run_action
 from ui.session import has_role, require_user
+from ui.text import md_escape
 
 user = require_user()
 st.title("Data")
@@ -170,14 +171,16 @@ with upload_tab:
                     )
                     show_result_notes(error.notes)
                 except ActionError as error:
-                    st.error(str(error))
+                    st.error(md_escape(error))
                 else:
                     verb = "was already imported as" if result.deduplicated else "imported as"
                     st.success(
-                        f"{result.name} {verb} dataset {result.dataset_id}: {result.rows} rows, "
-                        f"{result.start} to {result.end}, layout {result.layout}, symbols "
-                        f"{', '.join(result.symbols[:10])}. Load it with source "
-                        f"upload:{result.dataset_id}."
+                        md_escape(
+                            f"{result.name} {verb} dataset {result.dataset_id}: {result.rows} "
+                            f"rows, {result.start} to {result.end}, layout {result.layout}, "
+                            f"symbols {', '.join(result.symbols[:10])}. Load it with source "
+                            f"upload:{result.dataset_id}."
+                        )
                     )
                     show_result_notes(result.notes)
                     st.dataframe(result.preview, width="stretch", key="data-upload-preview")

@@ -22,6 +22,7 @@ from engine.sandbox import service, templates, validator
 from ui.jobs import render_job
 from ui.run import run_action
 from ui.session import has_role, require_role
+from ui.text import md_escape
 
 user = require_role("analyst")
 is_admin = has_role(user, "admin")
@@ -106,7 +107,9 @@ def show_job(state_key: str, *, show_source: bool = False) -> None:
         if values.get("source"):
             state = values.get("status")
             version = values.get("version")
-            st.caption(f"{values.get('name')} · {state}" + (f" v{version}" if version else ""))
+            st.caption(
+                md_escape(f"{values.get('name')} · {state}" + (f" v{version}" if version else ""))
+            )
             st.code(values["source"], language="python")
     render_job(job_id, key=f"{state_key}-{job_id}")
 
@@ -132,14 +135,14 @@ with tab_browse:
         versions = [r for r in records if r.name == chosen]
         labels = {f"v{r.version} · {STATUS_ICON.get(r.status, '')} {r.status}": r for r in versions}
         record = labels[st.selectbox("Version", list(labels), key="dyn-version")]
-        st.markdown(f"**{record.name}** v{record.version} — {record.status}")
+        st.markdown(f"**{md_escape(record.name)}** v{record.version} — {md_escape(record.status)}")
         st.text(record.description)
         meta = f"by {record.author or 'unknown'} · {record.created_at:%Y-%m-%d %H:%M}"
         if record.approver:
             meta += f" · approved by {record.approver}"
             if record.approved_at:
                 meta += f" on {record.approved_at:%Y-%m-%d}"
-        st.caption(meta + f" · sha256 {record.source_hash[:12]}")
+        st.caption(md_escape(meta + f" · sha256 {record.source_hash[:12]}"))
         st.code(record.source, language="python", line_numbers=True)
 
         st.subheader("Test run")
@@ -253,7 +256,7 @@ with tab_template:
         generated = templates.render(template, options)
     except ActionError as error:
         generated = None
-        st.error(str(error))
+        st.error(md_escape(error))
     if generated is not None:
         name = st.text_input("Name", generated.name, key="dyn-template-name")
         description = st.text_input(

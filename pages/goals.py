@@ -11,6 +11,7 @@ from ui.forms import action_form
 from ui.results import render_result
 from ui.run import run_action
 from ui.session import has_role, require_user
+from ui.text import md_escape
 
 user = require_user()
 can_write = has_role(user, "analyst")
@@ -35,7 +36,7 @@ if can_write:
             # Submitting the form is the user's confirmation of this goal.
             outcome = run_action("create_goal", entered, confirmed=True)
             if outcome is not None:
-                st.success(outcome.result.summary)
+                st.success(md_escape(outcome.result.summary))
 
 
 def progress_figure(goal, trials) -> go.Figure:
@@ -93,12 +94,12 @@ def draw_goal(goal_id: int) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("status", goal.status)
     c2.metric(
-        f"best {spec['metric']}", "—" if goal.best_value is None else f"{goal.best_value:.4f}"
+        f"best {md_escape(spec['metric'])}", "—" if goal.best_value is None else f"{goal.best_value:.4f}"
     )
-    c3.metric("threshold", f"{spec['direction']} {spec['threshold']}")
+    c3.metric("threshold", md_escape(f"{spec['direction']} {spec['threshold']}"))
     c4.metric("trials", f"{goal.trials_run} / {spec['max_trials']}")
     if goal.stop_reason:
-        st.caption(f"Stopped because: {goal.stop_reason}")
+        st.caption(f"Stopped because: {md_escape(goal.stop_reason)}")
     if trials:
         st.plotly_chart(progress_figure(goal, trials), key=f"goal-{goal.id}-chart", width="stretch")
         st.dataframe(
@@ -115,7 +116,7 @@ def draw_goal(goal_id: int) -> None:
 
 for goal in goals.listing(user):
     with st.container(border=True):
-        st.subheader(goal.name)
+        st.subheader(md_escape(goal.name))
         live = goal.status == "active" and goal.loop_job_id is not None
         if live:
             st.fragment(run_every=2.0)(draw_goal)(goal.id)

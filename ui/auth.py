@@ -17,6 +17,7 @@ from engine import auth
 from engine.actions.base import ActionError
 from engine.config import get_settings
 from ui.session import SESSION_KEY, USER_KEY
+from ui.text import md_escape
 
 COOKIE_NAME = "mltrainer_auth"
 log = logging.getLogger("mltrainer.app")
@@ -50,7 +51,7 @@ def _first_admin_form() -> None:
         try:
             auth.service.create_first_admin(username, name, password)
         except ActionError as error:
-            st.error(str(error))
+            st.error(md_escape(error))
             return
         st.session_state["flash"] = "Administrator created. Log in with your new account."
         st.rerun()
@@ -62,7 +63,7 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
     # on load, which would otherwise swallow the message before it is seen.
     flash = st.session_state.get("flash")
     if flash:
-        st.success(flash)
+        st.success(md_escape(flash))
     with st.form("login"):
         username = st.text_input("Username", key="login_username")
         password = st.text_input("Password", type="password", key="login_password")
@@ -71,7 +72,7 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
         return
     outcome = auth.login(username, password)
     if not outcome.ok:
-        st.error(outcome.message)
+        st.error(md_escape(outcome.message))
         return
     st.session_state["logout"] = None
     st.session_state.pop("flash", None)

@@ -10,6 +10,7 @@ from engine.actions import ActionError
 from engine.actions.base import ActionResult
 from ui.results import render_result
 from ui.session import current_user
+from ui.text import md_escape
 
 LIVE_REFRESH_SECONDS = 1.0
 CHART_POINTS = 500
@@ -38,7 +39,7 @@ def _live_block(job_id: int, key: str) -> None:
     job = executor.status(job_id)
     if job is None or job.terminal:
         st.rerun()  # redraw the whole page once, now with the final result
-    text = f"{job.action}: {job.status}"
+    text = md_escape(f"{job.action}: {job.status}")
     if job.status == "queued":
         text += " (waiting for a worker or for the jobs it depends on)"
     elif job.cancel_requested:
@@ -57,7 +58,7 @@ def _live_block(job_id: int, key: str) -> None:
         )
     problem = st.session_state.pop(f"{key}-cancel-error", None)
     if problem:
-        st.error(problem)
+        st.error(md_escape(problem))
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -86,5 +87,5 @@ def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
             with st.expander("Progress metrics"):
                 st.plotly_chart(figure, key=f"{key}-progress", width="stretch")
     elif job.status != "succeeded":
-        st.error(job.error or f"The job ended as {job.status}.")
+        st.error(md_escape(job.error or f"The job ended as {job.status}."))
     st.caption(f"job {job.id} · {job.status}")

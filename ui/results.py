@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.actions.base import ActionResult
+from ui.text import md_escape
 
 MAX_METRIC_TILES = 8
 
@@ -46,7 +47,9 @@ def render_result(result: ActionResult, *, key: str = "result") -> None:
     if headline:
         columns = st.columns(min(len(headline), 4))
         for index, (name, value) in enumerate(headline.items()):
-            columns[index % len(columns)].metric(name.replace("_", " "), format_number(value))
+            columns[index % len(columns)].metric(
+                md_escape(name.replace("_", " ")), format_number(value)
+            )
     others = {k: v for k, v in result.values.items() if k not in headline}
     if others:
         with st.expander("All values", expanded=False):
@@ -54,7 +57,7 @@ def render_result(result: ActionResult, *, key: str = "result") -> None:
     for name, figure in result.figures.items():
         st.plotly_chart(figure, key=f"{key}-fig-{name}", width="stretch")
     for name, table in result.tables.items():
-        st.caption(name.replace("_", " "))
+        st.caption(md_escape(name.replace("_", " ")))
         st.dataframe(
             table if isinstance(table, pd.DataFrame) else pd.DataFrame(table),
             key=f"{key}-table-{name}",

@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.actions import ActionError, CallOutcome, call
 from ui.session import require_user
+from ui.text import md_escape
 
 log = logging.getLogger("mltrainer.app")
 
@@ -22,13 +23,13 @@ def run_action(
     try:
         outcome = call(name, params, user, confirmed=confirmed, goal_id=goal_id)
     except ActionError as error:
-        st.error(str(error))
+        st.error(md_escape(error))
         return None
     except Exception:
         log.exception("action %s failed unexpectedly", name)
-        st.error(f"'{name}' failed unexpectedly. The details are in the server log.")
+        st.error(f"'{md_escape(name)}' failed unexpectedly. The details are in the server log.")
         return None
     if outcome.status in ("failed", "cancelled", "interrupted"):
-        st.error(outcome.error or f"'{name}' ended as {outcome.status}.")
+        st.error(md_escape(outcome.error or f"'{name}' ended as {outcome.status}."))
         return None
     return outcome
