@@ -94,7 +94,8 @@ def draw_goal(goal_id: int) -> None:
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("status", goal.status)
     c2.metric(
-        f"best {md_escape(spec['metric'])}", "—" if goal.best_value is None else f"{goal.best_value:.4f}"
+        f"best {md_escape(spec['metric'])}",
+        "—" if goal.best_value is None else f"{goal.best_value:.4f}",
     )
     c3.metric("threshold", md_escape(f"{spec['direction']} {spec['threshold']}"))
     c4.metric("trials", f"{goal.trials_run} / {spec['max_trials']}")
