@@ -227,9 +227,9 @@ def main() -> None:
         )
     )
 
-    from skfolio.datasets import load_sp500_dataset
+    from engine.data.bundled import sp500_stocks
 
-    prices = load_sp500_dataset().iloc[-8000:]
+    prices = sp500_stocks().iloc[-8000:]
 
     def backtest():
         return run_strategy(prices, "sma_crossover", {"fast": 20, "slow": 100}, cost_bps=5)

@@ -1,7 +1,10 @@
-"""Real historical data shipped inside installed packages: usable with no network.
+"""Real historical data that needs no network.
 
-- 20 S&P 500 stocks, daily close prices 1990-01-02 .. 2022-12-28
-  (``skfolio.datasets.load_sp500_dataset``);
+- 20 S&P 500 stocks, daily (adjusted) close prices 1990-01-02 .. 2022-12-28: skfolio's
+  ``sp500_dataset.csv.gz`` (the file ``skfolio.datasets.load_sp500_dataset`` reads),
+  shipped with this app in ``engine/data/bundled_data/`` (provenance and licence in
+  its NOTICE.md) and checked against its SHA-256 before use, so the app does not
+  install skfolio and its solvers just to read one file;
 - the S&P 500 index ``SPX``, daily OHLC, adjusted close and volume 1999-01-04 ..
   2018-12-31 (``arch.data.sp500.load``);
 - US quarterly macro series 1959Q1 .. 2009Q3 as ``MACRO:<name>``
@@ -9,14 +12,20 @@
   The figures were published weeks after the quarter closed, so a model must lag
   them before using them as features.
 
+The SPX and macro series are read from the installed ``arch`` and ``statsmodels``
+packages, which the app needs anyway (``arch`` fits the GARCH model of
+``engine.finance.risk``; ``statsmodels`` is a dependency of ``arch``).
+
 Every frame is loaded once per process (``lru_cache``) and returned as a copy.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.metadata
 import importlib.util
+import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,6 +69,19 @@ MACRO_DESCRIPTIONS = {
     "infl": "Inflation rate (annualised log change of CPI, %)",
     "realint": "Real interest rate (tbilrate - infl, %)",
 }
+
+DATA_DIR = Path(__file__).with_name("bundled_data")
+SP500_FILE = DATA_DIR / "sp500_dataset.csv.gz"
+# The shipped file is byte for byte skfolio 1.12.2's skfolio/datasets/data/
+# sp500_dataset.csv.gz (that wheel's RECORD lists the same digest, base64
+# 7iHKwovvsdCnOanOsiGE-ZU5RyaqDP3pohlB0awErA0). Recorded in every dataset's provenance.
+SP500_SHA256 = "ee21cac28befb1d0a739a9ceb22184f995394726aa0cfde9a21941d1ac04ac0d"
+SP500_ORIGIN = "skfolio 1.12.2"
+
+
+class BundledDataError(RuntimeError):
+    """A data file shipped with the app is not the file it should be."""
+
 
 SPX_ALIASES = {"SPX", "^GSPC", "GSPC", "SP500", "S&P500", "^SPX"}
 OHLCV_FIELDS = ("open", "high", "low", "close", "volume")
@@ -106,21 +128,27 @@ def _package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _verified_bytes(path: Path, sha256: str) -> bytes:
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != sha256:
+        raise BundledDataError(
+            f"{path} has SHA-256 {digest}, expected {sha256}: the data file shipped with "
+            "the app was modified or truncated (restore it from version control)."
+        )
+    return raw
+
+
 @lru_cache(maxsize=1)
 def sp500_stocks() -> pd.DataFrame:
-    """Daily close prices of the 20 stocks (read-only: callers get copies via ``series``)."""
-    # Importing skfolio costs ~2 s (it pulls in scikit-learn); its data file is the
-    # same CSV that ``load_sp500_dataset`` reads, so read it directly when present.
-    root = _package_dir("skfolio")
-    path = root / "datasets" / "data" / "sp500_dataset.csv.gz" if root else None
-    if path is not None and path.exists():
-        with gzip.open(path, mode="rt", encoding="utf-8") as handle:
-            frame = pd.read_csv(handle, sep=",", index_col=0)
-        frame.index = pd.to_datetime(frame.index, format="%Y-%m-%d")
-    else:  # pragma: no cover - layout of a future skfolio release
-        from skfolio.datasets import load_sp500_dataset
+    """Daily close prices of the 20 stocks (read-only: callers get copies via ``series``).
 
-        frame = load_sp500_dataset()
+    Parsed exactly as ``skfolio.datasets.load_sp500_dataset`` parses the same file.
+    """
+    raw = _verified_bytes(SP500_FILE, SP500_SHA256)
+    with gzip.open(io.BytesIO(raw), mode="rt", encoding="utf-8") as handle:
+        frame = pd.read_csv(handle, sep=",", index_col=0)
+    frame.index = pd.to_datetime(frame.index, format="%Y-%m-%d")
     frame = frame.astype("float64")
     frame.index = pd.DatetimeIndex(frame.index, name="date").as_unit("ns")
     return frame.sort_index()
@@ -179,7 +207,7 @@ def catalog() -> dict[str, BundledSymbol]:
     """Every bundled symbol with its real date range (computed from the data)."""
     entries: dict[str, BundledSymbol] = {}
     stocks = sp500_stocks()
-    skfolio_version = package_version("skfolio")
+    stocks_file = f"engine/data/{DATA_DIR.name}/{SP500_FILE.name}"
     for symbol in stocks.columns:
         start, end, rows = _range(stocks, symbol)
         entries[symbol] = BundledSymbol(
@@ -187,8 +215,8 @@ def catalog() -> dict[str, BundledSymbol]:
             name=STOCK_NAMES.get(symbol, symbol),
             fields=("close",),
             frequency="daily",
-            package=f"skfolio {skfolio_version}",
-            loader="skfolio.datasets.load_sp500_dataset()",
+            package=f"{SP500_ORIGIN} sp500 dataset (BSD-3-Clause), shipped with the app",
+            loader=f"{stocks_file} sha256:{SP500_SHA256}",
             start=start,
             end=end,
             rows=rows,

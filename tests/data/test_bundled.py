@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +14,14 @@ from engine.actions import ActionError
 from engine.data import bundled
 from engine.data.loader import load_prices
 from engine.data.provenance import fingerprint
+
+# The shipped stock prices are skfolio 1.12.2's sp500_dataset.csv.gz byte for byte: its
+# SHA-256 (hex, and as skfolio's wheel RECORD lists it), and the fingerprint of the
+# frame skfolio.datasets.load_sp500_dataset() returned (skfolio 1.12.2, index named
+# "date", float64), so no test needs skfolio installed.
+SHIPPED_SHA256 = "ee21cac28befb1d0a739a9ceb22184f995394726aa0cfde9a21941d1ac04ac0d"
+SKFOLIO_RECORD_DIGEST = "7iHKwovvsdCnOanOsiGE-ZU5RyaqDP3pohlB0awErA0"
+SKFOLIO_FRAME_FINGERPRINT = "301e6cb17d7a6510e77244e22eed916d534e74c53838baee792d3b8aef604943"
 
 
 def test_catalog_lists_real_date_ranges():
@@ -41,7 +53,11 @@ def test_close_prices_layout_and_range():
     assert provenance["rows"] == len(frame) == 62
     assert (provenance["start"], provenance["end"]) == ("2020-01-02", "2020-03-31")
     assert provenance["fingerprint"] == fingerprint(frame)
-    assert provenance["details"]["per_symbol"]["AAPL"]["loader"].startswith("skfolio")
+    aapl = provenance["details"]["per_symbol"]["AAPL"]
+    assert aapl["package"].startswith("skfolio 1.12.2 sp500 dataset")
+    assert aapl["loader"] == (
+        f"engine/data/bundled_data/sp500_dataset.csv.gz sha256:{SHIPPED_SHA256}"
+    )
     assert provenance["fetched_at"].endswith("+00:00")
 
 
@@ -130,3 +146,67 @@ def test_fingerprint_is_the_documented_serialisation():
     nan = np.frombuffer(np.uint64(0x7FF8000000000000).tobytes(), dtype="<f8")[0]
     digest.update(np.array([1.5, nan], dtype="<f8").tobytes() + b"\n")
     assert fingerprint(frame) == digest.hexdigest()
+
+
+# ------------------------------------------------------------- shipped data file (skfolio's)
+
+
+@pytest.fixture
+def fresh_stock_cache():
+    """Forget the cached stock frame and catalogue before and after the test."""
+    bundled.sp500_stocks.cache_clear()
+    bundled.catalog.cache_clear()
+    yield
+    bundled.sp500_stocks.cache_clear()
+    bundled.catalog.cache_clear()
+
+
+def test_shipped_file_is_skfolios_file():
+    raw = bundled.SP500_FILE.read_bytes()
+    digest = hashlib.sha256(raw).digest()
+    assert digest.hex() == SHIPPED_SHA256 == bundled.SP500_SHA256
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == SKFOLIO_RECORD_DIGEST
+    assert len(raw) == 426065
+    notice = (bundled.DATA_DIR / "NOTICE.md").read_text(encoding="utf-8")
+    for fact in (SHIPPED_SHA256, SKFOLIO_RECORD_DIGEST, SKFOLIO_FRAME_FINGERPRINT):
+        assert fact in notice
+    assert "BSD 3-Clause" in notice and "skfolio 1.12.2" in notice
+    licence = (bundled.DATA_DIR / "LICENSE-skfolio").read_text(encoding="utf-8")
+    assert licence.startswith("BSD 3-Clause License")
+    assert "Copyright (c) 2023-2026 The skfolio developers." in licence
+
+
+def test_loaded_frame_is_the_frame_skfolio_loads():
+    frame = bundled.sp500_stocks()
+    assert frame.shape == (8313, 20)
+    assert list(frame.columns) == sorted(bundled.STOCK_NAMES)
+    assert fingerprint(frame) == SKFOLIO_FRAME_FINGERPRINT
+    # The first row as skfolio's docstring prints it.
+    assert frame.loc["1990-01-02", ["AAPL", "AMD", "BAC", "BBY"]].tolist() == [
+        0.264,
+        4.125,
+        4.599,
+        0.144,
+    ]
+
+
+def test_stocks_load_without_skfolio_installed(monkeypatch, fresh_stock_cache):
+    # None in sys.modules makes `import skfolio` fail and find_spec("skfolio") return
+    # None: what a machine that installed requirements.txt (no skfolio) sees.
+    monkeypatch.setitem(sys.modules, "skfolio", None)
+    monkeypatch.setitem(sys.modules, "skfolio.datasets", None)
+    frame = bundled.sp500_stocks()
+    assert fingerprint(frame) == SKFOLIO_FRAME_FINGERPRINT
+    assert bundled.catalog()["XOM"].rows == 8313
+
+
+def test_modified_data_file_is_refused(tmp_path, monkeypatch, fresh_stock_cache):
+    raw = bundled.SP500_FILE.read_bytes()
+    for name, content in (("truncated.csv.gz", raw[:-10]), ("changed.csv.gz", raw + b"\0")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        monkeypatch.setattr(bundled, "SP500_FILE", path)
+        bundled.sp500_stocks.cache_clear()
+        with pytest.raises(bundled.BundledDataError, match="modified or truncated") as error:
+            bundled.sp500_stocks()
+        assert hashlib.sha256(content).hexdigest() in str(error.value)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from skfolio.datasets import load_sp500_dataset
 
 from engine.actions import ActionError
+from engine.data.bundled import sp500_stocks
 from engine.finance import backtest
 
 DATES = pd.bdate_range("2024-01-01", periods=4)
@@ -15,7 +15,7 @@ DATES = pd.bdate_range("2024-01-01", periods=4)
 
 @pytest.fixture(scope="module")
 def prices() -> pd.DataFrame:
-    return load_sp500_dataset()[["AAPL", "JNJ", "XOM", "KO"]].iloc[-1500:]
+    return sp500_stocks()[["AAPL", "JNJ", "XOM", "KO"]].iloc[-1500:]
 
 
 def test_costs_and_returns_by_hand():

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from pypfopt import EfficientFrontier, HRPOpt, expected_returns, risk_models
-from skfolio.datasets import load_sp500_dataset
 
 from engine.actions import ActionError
+from engine.data.bundled import sp500_stocks
 from engine.finance import portfolio
 
 SYMBOLS = ["AAPL", "AMD", "BAC", "CVX", "JNJ", "KO", "MSFT", "PG", "WMT", "XOM"]
@@ -16,7 +16,7 @@ SYMBOLS = ["AAPL", "AMD", "BAC", "CVX", "JNJ", "KO", "MSFT", "PG", "WMT", "XOM"]
 
 @pytest.fixture(scope="module")
 def prices() -> pd.DataFrame:
-    return load_sp500_dataset().loc["2016":"2022", SYMBOLS]
+    return sp500_stocks().loc["2016":"2022", SYMBOLS]
 
 
 def _pypfopt_inputs(prices, covariance):

@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
-from skfolio.datasets import load_sp500_dataset
 
 from engine.actions import ActionError
+from engine.data.bundled import sp500_stocks
 from engine.finance import risk
 
 
 @pytest.fixture(scope="module")
 def prices() -> pd.DataFrame:
-    return load_sp500_dataset().loc["2012":"2022", ["AAPL", "JNJ", "XOM"]]
+    return sp500_stocks().loc["2012":"2022", ["AAPL", "JNJ", "XOM"]]
 
 
 def test_historical_var_cvar_by_hand():
