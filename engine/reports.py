@@ -15,8 +15,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine import trials_view
-from engine.trials_view import TrialDetail
+from engine.trials import detail as trial_detail
+from engine.trials import figures as trial_figures
+from engine.trials.detail import TrialDetail
 
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
@@ -94,10 +95,10 @@ def trial_report_html(
     relaxed for that one script host)."""
     t = detail.trial
     figures: dict[str, go.Figure] = {}
-    progress = trials_view.progress_figure(detail.points)
+    progress = trial_figures.progress_figure(detail.points)
     if progress is not None:
         figures["progress"] = progress
-    figures.update(trials_view.result_figures(detail))
+    figures.update(trial_figures.result_figures(detail))
     csp = CSP
     if include_plotlyjs == "cdn":
         csp = csp.replace("script-src ", "script-src https://cdn.plot.ly ")
@@ -133,17 +134,18 @@ def trial_report_html(
             "<h2>Summary</h2>",
             key_values(summary),
             "<h2>Metrics (mean ± std over folds)</h2>",
-            frame_table(trials_view.metric_summary(detail)),
+            frame_table(trial_detail.metric_summary(detail)),
             "<h2>Per split</h2>",
-            frame_table(trials_view.fold_table(detail), index=True),
+            frame_table(trial_detail.fold_table(detail), index=True),
             "<h2>Parameters</h2>",
-            frame_table(trials_view.params_frame(t.params or {})),
+            frame_table(trial_detail.params_frame(t.params)),
             "<h2>Provenance</h2>",
-            f"<pre>{cell(json.dumps(trials_view.provenance(detail), indent=2, default=str))}</pre>",
+            f"<pre>{cell(json.dumps(trial_detail.provenance(detail), indent=2, default=str))}"
+            "</pre>",
             "<h2>Charts</h2>",
             figure_html(figures, include_plotlyjs),
             "<h2>Job log</h2>",
-            frame_table(trials_view.event_log(detail), limit=MAX_LOG_ROWS),
+            frame_table(trial_detail.event_log(detail), limit=MAX_LOG_ROWS),
             "</body></html>",
         ]
     )

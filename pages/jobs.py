@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import executor, trials_view
+from engine import executor
 from engine.actions import ActionError
-from engine.trials_view import md_escape
+from engine.executor.views import jobs_frame, owner_names
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
 from ui.session import require_user
+from ui.text import md_escape
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -29,7 +30,7 @@ try:
 except ActionError as error:
     st.error(md_escape(error))
     st.stop()
-owners = trials_view.owner_names(job.user_id for job in jobs)
+owners = owner_names(job.user_id for job in jobs)
 active_ids = [job.id for job in jobs if job.status in ACTIVE]
 
 
@@ -46,7 +47,7 @@ def draw_overview() -> None:
         st.info("No background jobs yet. Long actions started from the chat or a page show here.")
         return
     st.dataframe(
-        trials_view.jobs_frame(current, owners),
+        jobs_frame(current, owners),
         hide_index=True,
         width="stretch",
         key="jobs_table",

@@ -1,19 +1,24 @@
 """Models: browse the catalogue, train a model, and inspect a trial in detail.
 
 The page only draws: training goes through the action registry (``ui.run.run_action``
-with the action's own form), the catalogue and trials are read through
-``engine.ml.trials_view``, results through ``ui.results.render_result``.
+with the action's own form), the catalogue is read through ``engine.ml.catalogue_view``,
+the trials the user may see through ``engine.trials``, results through
+``ui.results.render_result``.
 """
 
 import streamlit as st
 
-from engine.actions import get_action
-from engine.ml import trials_view
+from engine.actions import ActionError, get_action
+from engine.ml import catalogue_view
+from engine.trials import detail as trial_detail
+from engine.trials import figures as trial_figures
+from engine.trials import query as trial_query
 from ui.forms import action_form
 from ui.jobs import render_job
 from ui.results import format_number, render_result
 from ui.run import run_action
 from ui.session import require_user
+from ui.text import md_escape
 
 user = require_user()
 st.title("Models")
@@ -55,8 +60,10 @@ with catalogue_tab:
         "Search", key="models-search", placeholder="e.g. forest, boosting, svm"
     )
     task = task_col.selectbox("Task", TASKS, key="models-task")
-    family = family_col.selectbox("Family", ["any", *trials_view.families()], key="models-family")
-    frame = trials_view.catalogue_frame(
+    family = family_col.selectbox(
+        "Family", ["any", *catalogue_view.families()], key="models-family"
+    )
+    frame = catalogue_view.catalogue_frame(
         task=None if task == "any" else task,
         family=None if family == "any" else family,
         text=text or None,
@@ -65,7 +72,7 @@ with catalogue_tab:
     st.dataframe(frame, hide_index=True, width="stretch", key="models-catalogue")
     if not frame.empty:
         chosen = st.selectbox("Parameter details", frame["id"].tolist(), key="models-detail-id")
-        details = trials_view.model_details(chosen)
+        details = catalogue_view.model_details(chosen)
         st.subheader(details["name"])
         st.text(details["description"] or details["estimator"])
         flags = st.columns(4)
@@ -129,7 +136,7 @@ with train_tab:
             render_job(job_id, key="models-train-job-view")
 
 with trial_tab:
-    recent = trials_view.recent_trials(limit=200)
+    recent = trial_query.recent_frame(user, limit=200)
     if recent.empty:
         st.info("No trials yet: train a model first.")
     else:
@@ -146,40 +153,42 @@ with trial_tab:
             format_func=lambda key: labels[key],
             key="models-trial-id",
         )
-        detail = trials_view.trial_detail(trial_id)
-        if detail is None:
-            st.error(f"Trial {trial_id} no longer exists.")
-        else:
-            tiles = st.columns(min(len(detail.headline), 4))
-            for index, (name, value) in enumerate(detail.headline.items()):
+        try:
+            detail = trial_detail.load_detail(user, trial_id)
+        except ActionError as error:
+            st.error(md_escape(error))
+            detail = None
+        if detail is not None:
+            tiles_values = trial_detail.headline(detail.trial)
+            tiles = st.columns(min(len(tiles_values), 4))
+            for index, (name, value) in enumerate(tiles_values.items()):
                 tiles[index % len(tiles)].metric(name, format_number(value))
-            for note in detail.notes:
-                st.info(note)
-            if not detail.folds.empty:
+            if detail.trial.status != "succeeded":
+                st.info(md_escape(detail.trial.error or f"The trial {detail.trial.status}."))
+            splits = trial_detail.split_table(detail)
+            if not splits.empty:
                 st.caption("Metrics per fold and on the hold-out")
-                st.dataframe(
-                    detail.folds, hide_index=True, width="stretch", key="models-trial-folds"
-                )
-            for name, figure in detail.figures.items():
+                st.dataframe(splits, hide_index=True, width="stretch", key="models-trial-folds")
+            drawn = trial_figures.result_figures(detail)
+            if (
+                detail.trial.status == "succeeded"
+                and "confusion_matrix" not in drawn
+                and "residuals" not in drawn
+            ):
+                st.info("The out-of-sample predictions of this trial were not saved.")
+            for name, figure in drawn.items():
                 st.plotly_chart(figure, key=f"models-trial-{name}", width="stretch")
-            if not detail.importances.empty:
+            importances = trial_detail.importance_frame(detail.trial)
+            if not importances.empty:
                 with st.expander("Feature importances (table)"):
                     st.dataframe(
-                        detail.importances,
+                        importances,
                         hide_index=True,
                         width="stretch",
                         key="models-trial-importances",
                     )
             with st.expander("Reproducibility"):
-                st.json(
-                    {
-                        "params": detail.trial.params,
-                        "seed": detail.trial.seed,
-                        "dataset_id": detail.trial.dataset_id,
-                        "reproducibility": detail.trial.reproducibility,
-                    },
-                    expanded=False,
-                )
+                st.json(trial_detail.provenance(detail), expanded=False)
             if detail.trial.status == "succeeded" and get_action("predict").allows(user.role):
                 if st.button("Predict the latest rows", key="models-trial-predict"):
                     outcome = run_action("predict", {"trial_id": int(trial_id)})

@@ -8,14 +8,17 @@ from functools import partial
 
 import streamlit as st
 
-from engine import executor, trials_view
+from engine import executor
 from engine.actions import ActionError
+from engine.executor.views import running_jobs
 from engine.reports import trial_report_html
-from engine.trials_view import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery, md_escape
-from storage.repositories.trials import trial_for_job
+from engine.trials import detail as trial_detail
+from engine.trials import export, figures, query
+from engine.trials.query import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
 from ui.run import run_action
 from ui.session import has_role, require_user
+from ui.text import md_escape
 
 user = require_user()
 can_run = has_role(user, "analyst")
@@ -37,7 +40,7 @@ def chart(figure, key: str) -> None:
 
 # --- running jobs: live, in place ------------------------------------------------------
 def draw_running() -> None:
-    running = trials_view.running_jobs(user, limit=3)
+    running = running_jobs(user, limit=3)
     if not running:
         return
     with st.expander(f"Running now ({len(running)})", expanded=True, icon=":material/sync:"):
@@ -58,7 +61,7 @@ def _optional_choice(column, label: str, options: list, key: str, format_func=st
 
 
 def read_query() -> tuple[TrialQuery, int]:
-    options = trials_view.filter_options(user)
+    options = query.filter_options(user)
     with st.container(border=True):
         c1, c2, c3, c4, c5 = st.columns(5)
         goal_id = _optional_choice(
@@ -68,7 +71,7 @@ def read_query() -> tuple[TrialQuery, int]:
         action = _optional_choice(c3, "Action", options.actions, "tf_action")
         status = _optional_choice(c4, "Status", options.statuses, "tf_status")
         user_id = None
-        if trials_view.sees_everyone(user):
+        if query.sees_everyone(user):
             user_id = _optional_choice(
                 c5, "User", list(options.users), "tf_user", lambda u: options.users[u]
             )
@@ -86,7 +89,7 @@ def read_query() -> tuple[TrialQuery, int]:
         )
         descending = s2.toggle("Descending", value=True, key="tf_desc")
         page_size = s3.selectbox("Rows per page", PAGE_SIZES, index=1, key="tf_size")
-    query = TrialQuery(
+    trial_query = TrialQuery(
         goal_id=goal_id,
         family=family,
         action=action,
@@ -100,11 +103,11 @@ def read_query() -> tuple[TrialQuery, int]:
         sort=sort,
         descending=descending,
     )
-    signature = repr((query, page_size))
+    signature = repr((trial_query, page_size))
     if st.session_state.get("trials_signature") != signature:
         st.session_state["trials_signature"] = signature
         st.session_state["trials_page"] = 1  # new filters start on the first page
-    return query, page_size
+    return trial_query, page_size
 
 
 def _step_page(delta: int, pages: int) -> None:
@@ -113,8 +116,8 @@ def _step_page(delta: int, pages: int) -> None:
 
 
 def draw_table() -> None:
-    query, page_size = read_query()
-    page = trials_view.search(user, query, st.session_state.get("trials_page", 1), page_size)
+    trial_query, page_size = read_query()
+    page = query.search(user, trial_query, st.session_state.get("trials_page", 1), page_size)
     st.session_state["trials_page"] = page.page
     if not page.total:
         st.info("No trials match these filters yet.")
@@ -167,7 +170,7 @@ def draw_table() -> None:
         p4.caption(f"Select at most {MAX_COMPARE} trials to compare.")
     p5.download_button(
         "Export filtered table (CSV)",
-        data=partial(trials_view.export_csv, user, query),
+        data=partial(export.export_csv, user, trial_query),
         file_name="trials.csv",
         mime="text/csv",
         key="trials_csv",
@@ -189,7 +192,7 @@ def draw_table() -> None:
             )
             if st.form_submit_button("Compare"):
                 try:
-                    ids = trials_view.parse_ids(text)
+                    ids = query.parse_ids(text)
                 except ActionError as error:
                     st.error(md_escape(error))
                 else:
@@ -205,7 +208,7 @@ def _live_progress(job_id: int) -> None:
         st.rerun()
     st.progress(min(max(job.progress, 0.0), 1.0), text=f"{job.status}")
     chart(
-        trials_view.progress_figure(executor.events(job_id, trials_view.DETAIL_POINTS)),
+        figures.progress_figure(executor.events(job_id, trial_detail.DETAIL_POINTS)),
         f"trial-live-{job_id}",
     )
 
@@ -224,11 +227,11 @@ def draw_rerun(detail) -> None:
     if not job.terminal:
         render_job(job_id, key=f"rerun-{trial.id}")
         return
-    again = trial_for_job(job_id)
+    again = query.trial_for_job(user, job_id)
     if job.status != "succeeded" or again is None:
         st.error(md_escape(job.error or f"The re-run ended as {job.status} without a trial."))
         return
-    table, same = trials_view.rerun_comparison(trial, again)
+    table, same = trial_detail.rerun_comparison(trial, again)
     if same:
         st.success(f"Reproduced: trial {again.id} has the same metrics as trial {trial.id}.")
     else:
@@ -240,7 +243,7 @@ def draw_rerun(detail) -> None:
 
 def draw_detail(trial_id: int) -> None:
     try:
-        detail = trials_view.load_detail(user, trial_id)
+        detail = trial_detail.load_detail(user, trial_id)
     except ActionError as error:
         st.error(md_escape(error))
         return
@@ -261,7 +264,7 @@ def draw_detail(trial_id: int) -> None:
             if part
         )
     )
-    summary = trials_view.metric_summary(detail)
+    summary = trial_detail.metric_summary(detail)
     primary = summary[summary["metric"] == trial.metric_name] if trial.metric_name else summary[:0]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("status", trial.status)
@@ -277,7 +280,7 @@ def draw_detail(trial_id: int) -> None:
 
     b1, b2, b3 = st.columns(3)
     if can_run and b1.button("Re-run", key=f"rerun-{trial.id}-go", icon=":material/replay:"):
-        action, params = trials_view.rerun_call(detail)
+        action, params = trial_detail.rerun_call(detail)
         outcome = run_action(action, params)
         if outcome is not None:
             st.session_state[f"rerun_job_{trial.id}"] = outcome.job_id
@@ -289,7 +292,7 @@ def draw_detail(trial_id: int) -> None:
         key=f"report-{trial.id}",
         icon=":material/description:",
     )
-    artifact = trials_view.artifact_file(trial)
+    artifact = trial_detail.artifact_file(trial)
     if artifact is not None:
         b3.download_button(
             "Model (skops)",
@@ -308,7 +311,7 @@ def draw_detail(trial_id: int) -> None:
     )
     with metrics_tab:
         st.dataframe(summary, hide_index=True, width="stretch", key="detail-summary")
-        folds = trials_view.fold_table(detail)
+        folds = trial_detail.fold_table(detail)
         if not folds.empty:
             st.caption("Per split")
             st.dataframe(folds, width="stretch", key="detail-folds")
@@ -316,23 +319,23 @@ def draw_detail(trial_id: int) -> None:
         if detail.live:
             st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_progress)(detail.job.id)
         else:
-            chart(trials_view.progress_figure(detail.points), "detail-progress")
-        figures = trials_view.result_figures(detail)
-        for name, figure in figures.items():
+            chart(figures.progress_figure(detail.points), "detail-progress")
+        drawn = figures.result_figures(detail)
+        for name, figure in drawn.items():
             chart(figure, f"detail-{name}")
-        if not figures and not detail.points:
+        if not drawn and not detail.points:
             st.caption("No charts were stored with this trial.")
     with params_tab:
         st.dataframe(
-            trials_view.params_frame(trial.params or {}),
+            trial_detail.params_frame(trial.params),
             hide_index=True,
             width="stretch",
             key="detail-params",
         )
     with provenance_tab:
-        st.json(trials_view.provenance(detail), expanded=2)
+        st.json(trial_detail.provenance(detail), expanded=2)
     with log_tab:
-        log = trials_view.event_log(detail)
+        log = trial_detail.event_log(detail)
         if log.empty:
             st.caption("This trial has no job log.")
         else:
@@ -342,14 +345,14 @@ def draw_detail(trial_id: int) -> None:
 # --- comparison ------------------------------------------------------------------------
 def draw_compare(raw: str) -> None:
     try:
-        trials = trials_view.compare_trials(user, trials_view.parse_ids(raw))
+        trials = query.compare_trials(user, query.parse_ids(raw))
     except ActionError as error:
         st.error(md_escape(error))
         return
     st.subheader(f"Comparing {len(trials)} trials")
-    st.dataframe(trials_view.compare_frame(trials), width="stretch", key="compare-table")
-    chart(trials_view.parallel_figure(trials), "compare-parallel")
-    chart(trials_view.overlay_figure(trials), "compare-progress")
+    st.dataframe(trial_detail.compare_frame(trials), width="stretch", key="compare-table")
+    chart(figures.parallel_figure(trials), "compare-parallel")
+    chart(figures.overlay_figure(trials), "compare-progress")
     c1, c2 = st.columns([3, 1])
     chosen = c1.selectbox(
         "Open one", [t.id for t in trials], format_func=lambda i: f"trial {i}", key="cmp_open"

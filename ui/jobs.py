@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from engine import executor, trials_view
+from engine import executor
 from engine.actions import ActionError
 from engine.actions.base import ActionResult
 from ui.results import render_result
@@ -19,7 +19,9 @@ CHART_POINTS = 500
 def progress_figure(points: list[dict]) -> go.Figure | None:
     """One line per metric the job reported, against elapsed seconds (numpy arrays: they
     travel to the browser as compact typed arrays)."""
-    return trials_view.progress_figure(points, title=None, height=260)
+    from engine.trials.figures import progress_figure as draw_progress
+
+    return draw_progress(points, title=None, height=260)
 
 
 def can_cancel(job) -> bool:

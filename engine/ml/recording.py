@@ -1,10 +1,12 @@
 """Record trials: the Trial row, one ModelResult row per fold and for the hold-out,
 the saved model and its out-of-sample predictions. Failed trainings are recorded too.
 
-The row holds what a re-run needs to get the same numbers: the action's parameters
-(for train/compare/tune the exact ``train_model`` parameters of that model), the
-seed, the dataset id and fingerprint, the feature set, the split plan (row ranges and
-a hash of every test block) and the library versions.
+Every JSON column is built through the typed record of :mod:`engine.trials.record`
+(its pydantic models validate what is stored). The row holds what a re-run needs to
+get the same numbers: the action's parameters (for train/compare/tune the exact
+``train_model`` parameters of that model), the seed, the dataset id and fingerprint,
+the feature set, the split plan (row ranges and a hash of every test block) and the
+library versions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from engine.actions.base import json_safe
 from engine.actions.context import ActionContext
 from engine.ml import persistence
 from engine.ml.pipeline import TrainingRun
+from engine.trials.record import (
+    EquityCurve,
+    Importances,
+    Reproducibility,
+    SplitResult,
+    TrialMetrics,
+)
 
 log = logging.getLogger("mltrainer.ml")
 
@@ -45,7 +54,7 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> Reproducibility:
     data = run.data
     out = {
         "dataset_id": data.dataset_id,
@@ -63,10 +72,26 @@ def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> di
     }
     if extra:
         out.update(extra)
-    return json_safe(out)
+    return Reproducibility.model_validate(json_safe(out))
 
 
-def _metric_summary(run: TrainingRun) -> dict[str, Any]:
+def equity_curve(run: TrainingRun) -> EquityCurve | None:
+    """The hold-out equity curve (price targets with a hold-out)."""
+    equity = run.equity
+    if equity is None or equity.empty:
+        return None
+    return EquityCurve(
+        dates=[str(d) for d in json_safe(list(equity.index))],
+        strategy=json_safe(equity["strategy"].to_numpy()),
+        buy_and_hold=json_safe(equity["buy_and_hold"].to_numpy()),
+        cost_bps=run.cost_bps,
+    )
+
+
+def metric_summary(run: TrainingRun) -> TrialMetrics:
+    """The ``metrics`` column: each metric over the folds; for price targets the Sharpe
+    ratio pooled over every out-of-sample day, the trading statistics and the hold-out
+    equity curve."""
     metrics: dict[str, Any] = {name: dict(stats) for name, stats in run.cv.items()}
     if run.strategy is not None:
         fold_sharpe = metrics.get("sharpe", {})
@@ -77,7 +102,31 @@ def _metric_summary(run: TrainingRun) -> dict[str, Any]:
             "pooled": True,
         }
         metrics["strategy"] = dict(run.strategy)
-    return json_safe(metrics)
+    equity = equity_curve(run)
+    if equity is not None:
+        metrics["holdout_equity"] = equity
+    return TrialMetrics.model_validate(json_safe(metrics))
+
+
+def split_results(run: TrainingRun) -> list[SplitResult]:
+    described = {row["split"]: row for row in run.plan.describe(run.data.X.index)}
+    return [
+        SplitResult.model_validate(
+            json_safe(
+                {
+                    "model_id": run.config.model_id,
+                    "split": fold["split"],
+                    "metrics": fold["metrics"],
+                    "info": described.get(fold["split"]),
+                    "fit_seconds": fold["fit_seconds"],
+                    "predict_seconds": fold["predict_seconds"],
+                    "n_train": fold["n_train"],
+                    "n_test": fold["n_test"],
+                }
+            )
+        )
+        for fold in run.folds
+    ]
 
 
 def record_run(
@@ -92,11 +141,17 @@ def record_run(
     """Save the model and its predictions, then write the trial and its model results."""
     from storage.repositories import trials
 
+    metrics = metric_summary(run)
+    importances = Importances.model_validate(
+        json_safe({"kind": run.importance_kind, "values": run.importances})
+    )
+    provenance = reproducibility(run, extra)
+    splits = split_results(run)
     path = persistence.new_model_path()
     persistence.save_model(run.estimator, path)
     try:
-        persistence.save_side_tables(path, run.predictions, run.equity)
-        described = {row["split"]: row for row in run.plan.describe(run.data.X.index)}
+        # the equity curve is part of the record (metrics.holdout_equity)
+        persistence.save_side_tables(path, run.predictions, None)
         duration = time.perf_counter() - started if started is not None else run.seconds
         trial = trials.create_trial(
             job_id=ctx.job_id,
@@ -111,11 +166,11 @@ def record_run(
             metric_name=run.primary,
             metric_value=json_safe(run.metric_value),
             params=json_safe(params),
-            metrics=_metric_summary(run),
+            metrics=metrics.model_dump(mode="json", exclude_none=True),
             holdout_metrics=json_safe(run.holdout) if run.holdout is not None else None,
             feature_set=list(run.data.feature_names),
-            importances=json_safe({"kind": run.importance_kind, "values": run.importances}),
-            reproducibility=reproducibility(run, extra),
+            importances=importances.model_dump(mode="json"),
+            reproducibility=provenance.model_dump(mode="json", exclude_none=True),
             seed=run.config.seed,
             artifact_path=str(path),
             duration_s=duration,
@@ -124,17 +179,15 @@ def record_run(
             trial.id,
             [
                 {
-                    "model_id": run.config.model_id,
-                    "split": fold["split"],
-                    "metrics": json_safe(
-                        {**fold["metrics"], "split": described.get(fold["split"], {})}
-                    ),
-                    "fit_seconds": fold["fit_seconds"],
-                    "predict_seconds": fold["predict_seconds"],
-                    "n_train": fold["n_train"],
-                    "n_test": fold["n_test"],
+                    "model_id": split.model_id,
+                    "split": split.split,
+                    "metrics": split.stored_metrics(),
+                    "fit_seconds": split.fit_seconds,
+                    "predict_seconds": split.predict_seconds,
+                    "n_train": split.n_train,
+                    "n_test": split.n_test,
                 }
-                for fold in run.folds
+                for split in splits
             ],
         )
     except BaseException:
@@ -176,9 +229,9 @@ def record_failure(
             task=task,
             status="failed",
             params=json_safe(params),
-            reproducibility=json_safe(
-                {"seed": seed, "versions": library_versions(), **(extra or {})}
-            ),
+            reproducibility=Reproducibility.model_validate(
+                json_safe({"seed": seed, "versions": library_versions(), **(extra or {})})
+            ).model_dump(mode="json", exclude_none=True),
             seed=seed,
             error=message[:5000],
             duration_s=time.perf_counter() - started if started is not None else None,

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from storage.access import OwnerScope
 from storage.db import session_scope
 from storage.models import Goal, ModelResult, Trial, User
 
@@ -119,7 +120,13 @@ class TrialFilter:
     ids: list[int] | None = None
 
 
-def _apply(query: Select, flt: TrialFilter) -> Select:
+def _scoped(query: Select, scope: OwnerScope) -> Select:
+    condition = scope.where(Trial.user_id)
+    return query if condition is None else query.where(condition)
+
+
+def _apply(query: Select, flt: TrialFilter, scope: OwnerScope) -> Select:
+    query = _scoped(query, scope)
     conditions = {
         Trial.goal_id: flt.goal_id,
         Trial.family: flt.family,
@@ -157,6 +164,7 @@ SORTABLE = {
 
 def search_statements(
     flt: TrialFilter,
+    scope: OwnerScope,
     *,
     sort: str = "created_at",
     descending: bool = True,
@@ -166,22 +174,24 @@ def search_statements(
     """(count, page) statements of :func:`search_trials` (also used to show query plans)."""
     column = SORTABLE.get(sort, Trial.created_at)
     order = (column.desc(), Trial.id.desc()) if descending else (column.asc(), Trial.id.asc())
-    count = _apply(select(func.count(Trial.id)), flt)
-    rows = _apply(select(Trial), flt).order_by(*order).offset(offset).limit(limit)
+    count = _apply(select(func.count(Trial.id)), flt, scope)
+    rows = _apply(select(Trial), flt, scope).order_by(*order).offset(offset).limit(limit)
     return count, rows
 
 
 def search_trials(
     flt: TrialFilter,
+    scope: OwnerScope,
     *,
     sort: str = "created_at",
     descending: bool = True,
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[list[TrialRecord], int]:
-    """One page of trials and the total count, filtered and sorted in the database."""
+    """One page of the trials ``scope`` may see and their total count, filtered and
+    sorted in the database."""
     count, page = search_statements(
-        flt, sort=sort, descending=descending, offset=offset, limit=limit
+        flt, scope, sort=sort, descending=descending, offset=offset, limit=limit
     )
     with session_scope() as session:
         total = session.scalar(count) or 0
@@ -191,14 +201,16 @@ def search_trials(
 
 def iter_trials(
     flt: TrialFilter,
+    scope: OwnerScope,
     *,
     sort: str = "created_at",
     descending: bool = True,
     limit: int | None = None,
     batch: int = 1000,
 ) -> Iterator[TrialRecord]:
-    """Every trial matching ``flt`` in order, read in batches (the CSV export)."""
-    _, query = search_statements(flt, sort=sort, descending=descending, limit=limit or 0)
+    """Every trial ``scope`` may see matching ``flt`` in order, read in batches (the CSV
+    export)."""
+    _, query = search_statements(flt, scope, sort=sort, descending=descending, limit=limit or 0)
     if limit is None:
         query = query.limit(None)
     with session_scope() as session:
@@ -206,15 +218,14 @@ def iter_trials(
             yield _trial(row)
 
 
-def get_trials(trial_ids: list[int]) -> list[TrialRecord]:
-    """The given trials in the order asked (missing ids are left out)."""
+def get_trials(trial_ids: list[int], scope: OwnerScope) -> list[TrialRecord]:
+    """The given trials ``scope`` may see, in the order asked (missing and invisible ids
+    are left out)."""
     if not trial_ids:
         return []
+    query = _scoped(select(Trial).where(Trial.id.in_(trial_ids)), scope)
     with session_scope() as session:
-        rows = {
-            row.id: _trial(row)
-            for row in session.scalars(select(Trial).where(Trial.id.in_(trial_ids)))
-        }
+        rows = {row.id: _trial(row) for row in session.scalars(query)}
     return [rows[i] for i in trial_ids if i in rows]
 
 
@@ -238,12 +249,19 @@ def trial_for_job(job_id: int) -> TrialRecord | None:
         return _trial(row) if row else None
 
 
-def usernames(user_ids: set[int] | list[int] | None = None) -> dict[int, str]:
-    """Username by id: of the given users, or of everyone who owns a trial."""
+def usernames(
+    user_ids: set[int] | list[int] | None = None, scope: OwnerScope | None = None
+) -> dict[int, str]:
+    """Username by id: of the given users, or of everyone who owns a trial ``scope`` may
+    see (the user filter's choices)."""
     with session_scope() as session:
         query = select(User.id, User.username)
         if user_ids is None:
-            owners = select(Trial.user_id).where(Trial.user_id.is_not(None)).distinct()
+            if scope is None:
+                raise ValueError("usernames of trial owners need the reader's scope")
+            owners = _scoped(
+                select(Trial.user_id).where(Trial.user_id.is_not(None)).distinct(), scope
+            )
             query = query.where(User.id.in_(owners))
         else:
             ids = [i for i in user_ids if i is not None]
@@ -254,9 +272,10 @@ def usernames(user_ids: set[int] | list[int] | None = None) -> dict[int, str]:
 
 
 def goal_names(
-    goal_ids: set[int] | list[int] | None = None, user_id: int | None = None
+    goal_ids: set[int] | list[int] | None = None, scope: OwnerScope | None = None
 ) -> dict[int, str]:
-    """Goal name by id: of the given goals, or of every goal (of ``user_id`` when set)."""
+    """Goal name by id: of the given goals, or of every goal ``scope`` (a goal scope)
+    may see."""
     with session_scope() as session:
         query = select(Goal.id, Goal.name)
         if goal_ids is not None:
@@ -264,8 +283,12 @@ def goal_names(
             if not ids:
                 return {}
             query = query.where(Goal.id.in_(ids))
-        if user_id is not None:
-            query = query.where(Goal.user_id == user_id)
+        elif scope is None:
+            raise ValueError("listing goal names needs the reader's scope")
+        if scope is not None:
+            condition = scope.where(Goal.user_id)
+            if condition is not None:
+                query = query.where(condition)
         return dict(session.execute(query.order_by(Goal.id.desc())).all())
 
 
@@ -275,7 +298,8 @@ def trials_for_goal(goal_id: int) -> list[TrialRecord]:
         return [_trial(row) for row in rows]
 
 
-def distinct_values(column_name: str) -> list[str]:
+def distinct_values(column_name: str, scope: OwnerScope) -> list[str]:
+    """The distinct non-empty values of one column over the trials ``scope`` may see."""
     column = {
         "family": Trial.family,
         "action": Trial.action,
@@ -283,8 +307,9 @@ def distinct_values(column_name: str) -> list[str]:
         "metric_name": Trial.metric_name,
         "model_id": Trial.model_id,
     }[column_name]
+    query = _scoped(select(column).distinct().order_by(column), scope)
     with session_scope() as session:
-        return [v for v in session.scalars(select(column).distinct().order_by(column)) if v]
+        return [v for v in session.scalars(query) if v]
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ import pytest
 
 from engine.actions import ActionError
 from engine.actions.base import JobCancelled
+from storage.access import OwnerScope
 from storage.repositories import trials
 from tests.ml.test_pipeline import FAST, PRICE, context, run, upload_table
 
 
 def _total() -> int:
-    return trials.search_trials(trials.TrialFilter(), limit=1)[1]
+    return trials.search_trials(trials.TrialFilter(), OwnerScope.all_rows(), limit=1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_compare_models_uses_identical_splits_and_records_each_model(comparison)
     ]
     assert per_split[0] == per_split[1] == per_split[2]
     assert list(per_split[0]) == ["fold_0", "fold_1", "fold_2", "holdout"]
-    assert "leaderboard" in comparison.figures
+    assert "leaderboard" in comparison.tables and not comparison.series
 
 
 def test_compare_needs_two_different_models():
@@ -221,7 +222,9 @@ def test_bad_inputs_give_clear_errors_and_failed_trials(params, message):
     before = _total()
     with pytest.raises(ActionError, match=message) as raised:
         run("train_model", **params)
-    failed, _ = trials.search_trials(trials.TrialFilter(status="failed"), limit=1)
+    failed, _ = trials.search_trials(
+        trials.TrialFilter(status="failed"), OwnerScope.all_rows(), limit=1
+    )
     assert _total() == before + 1
     assert failed[0].action == "train_model" and failed[0].error == str(raised.value)
 

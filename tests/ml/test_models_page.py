@@ -9,6 +9,7 @@ import pytest
 
 from tests.foundation.apptest_helpers import errors, log_in, new_app
 from tests.ml.test_pipeline import PRICE, context, run
+from ui.results import format_number
 
 PAGE = "pages/models.py"
 
@@ -95,6 +96,30 @@ def test_trial_details_show_folds_confusion_importances_and_equity(people):
     at.button(key="models-trial-predict").click().run()
     assert not at.exception and not errors(at), errors(at)
     assert any("predicted 250 rows of AAPL" in text.value for text in at.text)
+
+
+def test_analysts_see_only_their_own_trials_viewers_and_admins_all(people, make_user):
+    """The Models page once listed (and opened) every analyst's trials."""
+    from engine.trials import query
+    from tests.trials.conftest import add_trial
+
+    alice, _ = people
+    bob = make_user("bob", "analyst")
+    make_user("root", "admin")
+    mine, bobs = add_trial(alice), add_trial(bob, model_id="bob-secret-model")
+    at = models_page("alice")
+    assert at.selectbox(key="models-trial-id").options == [
+        f"#{mine.id} · RandomForest · "
+        f"train_model · succeeded · balanced_accuracy {format_number(mine.metric_value)}"
+    ]
+    assert "bob-secret-model" not in json.dumps([str(f.value) for f in at.dataframe])
+    assert {t.id for t in query.recent(alice)} == {mine.id}
+    for username in ("vic", "root"):
+        at = models_page(username)
+        assert len(at.selectbox(key="models-trial-id").options) == 2
+        at.selectbox(key="models-trial-id").set_value(bobs.id).run()
+        assert not at.exception and not errors(at), errors(at)
+        assert {m.label: m.value for m in at.metric}["model"] == "bob-secret-model"
 
 
 def test_regression_trial_shows_residuals(people):

@@ -13,6 +13,7 @@ from engine.actions import ActionError
 from engine.ml import persistence
 from engine.ml.dataset import prepare
 from engine.ml.params import TrainParams
+from storage.access import OwnerScope
 from storage.repositories import trials
 from tests.ml.test_pipeline import PRICE, context, run
 
@@ -137,7 +138,9 @@ def test_boosting_libraries_round_trip(model_id):
 def test_failed_training_records_a_failed_trial():
     with pytest.raises(ActionError) as raised:
         run("train_model", **PRICE, model_id="ridge", metric="roc_auc", task="regression")
-    failed, _ = trials.search_trials(trials.TrialFilter(status="failed"), limit=1)
+    failed, _ = trials.search_trials(
+        trials.TrialFilter(status="failed"), OwnerScope.all_rows(), limit=1
+    )
     trial = failed[0]
     assert trial.error == str(raised.value) and "roc_auc" in trial.error
     assert trial.model_id == "sklearn.Ridge" and trial.task == "regression"

@@ -1,5 +1,7 @@
 """Trials fixtures: trials, their fold results and the jobs that produced them, written
-through the storage repositories (the same rows the ML pipeline records)."""
+through the storage repositories in the shapes of the typed trial record
+(:mod:`engine.trials.record`, the same the ML pipeline records). Tests that need a
+trial the pipeline really trained use ``trained_trial``."""
 
 from __future__ import annotations
 
@@ -7,10 +9,24 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engine.ml.recording import library_versions
+from engine.trials.record import Importances, Reproducibility, SplitResult, TrialMetrics
 from storage.repositories import jobs as job_repo
 from storage.repositories import trials as trial_repo
 
 FOLD_VALUES = (0.52, 0.55, 0.58, 0.54, 0.56)
+HOLDOUT = 0.53
+
+
+def reproducibility(seed: int = 0, **more) -> dict:
+    """A failed-or-synthetic trial's reproducibility record (seed and versions)."""
+    return Reproducibility(seed=seed, versions=library_versions(), **more).model_dump(
+        mode="json", exclude_none=True
+    )
+
+
+def importances(values: dict[str, float], kind: str = "native") -> dict:
+    return Importances(kind=kind, values=values).model_dump(mode="json")
 
 
 def add_trial(user=None, *, folds=FOLD_VALUES, job_id=None, **fields):
@@ -30,32 +46,34 @@ def add_trial(user=None, *, folds=FOLD_VALUES, job_id=None, **fields):
             "symbols": ["SPX"],
             "model_params": {"max_depth": 3},
         },
-        "metrics": {"balanced_accuracy": {"mean": mean, "std": std}},
-        "holdout_metrics": {"balanced_accuracy": 0.53},
-        "importances": {"ret_1": 0.4, "vol_20": 0.35, "rsi_14": 0.25},
-        "reproducibility": {"dataset_fingerprint": "abc123", "seed": 0, "sklearn": "1.7"},
+        "metrics": TrialMetrics.model_validate(
+            {"balanced_accuracy": {"mean": mean, "std": std}}
+        ).model_dump(mode="json", exclude_none=True),
+        "holdout_metrics": {"balanced_accuracy": HOLDOUT},
+        "importances": importances({"ret_1": 0.4, "vol_20": 0.35, "rsi_14": 0.25}),
+        "reproducibility": reproducibility(fingerprint="abc123"),
         "duration_s": 12.5,
         "user_id": user.id if user is not None else None,
         "job_id": job_id,
     }
     values.update(fields)
     trial = trial_repo.create_trial(**values)
-    results = [
-        {
-            "model_id": values["model_id"] or "x",
-            "split": f"fold_{i}",
-            "metrics": {"balanced_accuracy": v},
-        }
-        for i, v in enumerate(folds)
-    ]
-    results.append(
-        {
-            "model_id": values["model_id"] or "x",
-            "split": "holdout",
-            "metrics": {"balanced_accuracy": 0.53},
-        }
+    splits = [(f"fold_{i}", v) for i, v in enumerate(folds)] + [("holdout", HOLDOUT)]
+    trial_repo.add_model_results(
+        trial.id,
+        [
+            {
+                "model_id": values["model_id"] or "x",
+                "split": name,
+                "metrics": SplitResult(
+                    model_id=values["model_id"] or "x",
+                    split=name,
+                    metrics={"balanced_accuracy": value},
+                ).stored_metrics(),
+            }
+            for name, value in splits
+        ],
     )
-    trial_repo.add_model_results(trial.id, results)
     return trial
 
 

@@ -11,6 +11,8 @@ from pydantic import BaseModel
 from engine.actions import ActionResult
 from engine.actions.base import Action
 from engine.actions.registry import add, remove
+from engine.ml.recording import library_versions
+from engine.trials.record import Reproducibility, TrialMetrics
 from storage.repositories import trials as trial_repo
 
 NAME = "test_fit_trial"
@@ -40,7 +42,12 @@ def fit(params: FitParams, ctx) -> ActionResult:
         metric_name="balanced_accuracy",
         metric_value=mean,
         params=params.model_dump(),
-        metrics={"balanced_accuracy": {"mean": mean, "std": 0.01}},
+        metrics=TrialMetrics.model_validate(
+            {"balanced_accuracy": {"mean": mean, "std": 0.01}}
+        ).model_dump(mode="json", exclude_none=True),
+        reproducibility=Reproducibility(seed=params.seed, versions=library_versions()).model_dump(
+            mode="json", exclude_none=True
+        ),
         seed=params.seed,
     )
     trial_repo.add_model_results(

@@ -117,11 +117,6 @@ def test_detail_shows_metrics_folds_charts_log_and_downloads(people, tmp_path):
         alice,
         job_id=job_id,
         artifact_path=str(artifact),
-        holdout_metrics={
-            "balanced_accuracy": 0.53,
-            "confusion_matrix": [[40, 10], [12, 38]],
-            "labels": ["down", "up"],
-        },
     )
     at = trials_page("alice", trial=trial.id)
     assert [s.value for s in at.subheader][0] == f"Trial {trial.id}"
@@ -138,7 +133,7 @@ def test_detail_shows_metrics_folds_charts_log_and_downloads(people, tmp_path):
     ]
     assert folds.loc["mean (folds)", "balanced_accuracy"] == pytest.approx(0.55)
     titles = chart_titles(at)
-    assert {"Progress", "Confusion matrix (hold-out)", "Feature importances"} <= set(titles)
+    assert {"Progress", "Feature importances (native)"} <= set(titles)
     progress = json.loads(at.get("plotly_chart")[titles.index("Progress")].proto.spec)
     assert points(progress["data"][0]["x"]) == 300  # fewer than the budget: all of them
     log = frame_with(at, "event")
