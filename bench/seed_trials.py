@@ -6,7 +6,7 @@
 Defaults: 10,000 trials (60,000 fold/hold-out results), 1,000 finished training jobs with
 1,000 progress events each (1,000,000 events), 5 users, 20 goals. The database is
 migrated first; rows are added to whatever is already there. Rows go in through
-``storage.repositories.bench_seed`` (multi-row INSERT on SQLite, COPY on PostgreSQL).
+``bench/bench_seed.py`` (multi-row INSERT on SQLite, COPY on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.database_url:
         parser.error("give --database-url or set DATABASE_URL")
     os.environ["DATABASE_URL"] = args.database_url
+    from bench import bench_seed
     from engine.config import reset_settings
     from storage.migrate import upgrade
-    from storage.repositories import bench_seed
 
     reset_settings()
     upgrade(args.database_url)

@@ -1,7 +1,9 @@
 """Bulk seeding of trials, jobs and progress events for benchmarks, and query plans.
 
-Only benchmarks and tests call this. Rows go in through multi-row INSERTs (SQLite) or
-COPY (PostgreSQL) so that a million progress events load in seconds, not minutes.
+Only benchmarks and tests call this (benchmarks may speak SQL; the app's SQL stays in
+``storage/``). Rows go in through multi-row INSERTs (SQLite) or COPY (PostgreSQL) so
+that a million progress events load in seconds, not minutes. Trials are written in the
+shapes of the typed trial record (:mod:`engine.trials.record`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ MODELS = {
 }
 FEATURES = ("ret_1", "ret_5", "ret_20", "vol_20", "rsi_14", "macd", "volume_z", "lag_1", "lag_2")
 EVENT_BATCH = 50_000
+VERSIONS = {"python": "3.12", "sklearn": "1.7", "numpy": "2.2", "pandas": "2.3"}
 GOAL_SPEC = {  # what engine.goals.spec.GoalSpec stores (storage does not import engine)
     "symbols": ["SPX"],
     "source": "bundled",
@@ -260,8 +263,15 @@ def seed(
                     "metrics": None if failed else summary,
                     "holdout_metrics": None if failed else holdout,
                     "feature_set": list(FEATURES),
-                    "importances": {f: rng.random() for f in FEATURES},
-                    "reproducibility": {"dataset_fingerprint": f"{i:064x}", "seed": i},
+                    "importances": {
+                        "kind": "native",
+                        "values": {f: rng.random() for f in FEATURES},
+                    },
+                    "reproducibility": {
+                        "seed": i,
+                        "versions": VERSIONS,
+                        "fingerprint": f"{i:064x}",
+                    },
                     "seed": i,
                     "error": "bench: simulated failure" if failed else None,
                     "duration_s": rng.uniform(1, 120),
