@@ -29,9 +29,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /build
-# Only the runtime requirements: test tools never reach the image.
-COPY requirements.txt .
-RUN pip wheel --wheel-dir /wheels -r requirements.txt
+# Only the runtime lock (every package pinned, with its SHA-256 hashes; `make lock`):
+# test tools never reach the image, and a download whose hash differs fails the build.
+COPY requirements.lock .
+RUN pip wheel --require-hashes --wheel-dir /wheels -r requirements.lock
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime
@@ -52,12 +53,13 @@ RUN apt-get update \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/mltrainer \
        --shell /usr/sbin/nologin mltrainer
 
-# Install from the builder's wheels only (no index): the layer holds no compiler and no
-# wheel files.
-COPY requirements.txt /tmp/requirements.txt
+# Install from the builder's wheels only (no index), checked against the lock's hashes
+# again: the layer holds no compiler and no wheel files.
+COPY requirements.lock /tmp/requirements.lock
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+    pip install --no-cache-dir --no-index --find-links /wheels --require-hashes \
+       -r /tmp/requirements.lock \
+    && rm /tmp/requirements.lock
 
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -4,19 +4,39 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint typecheck security audit migrate worker bench clean
+.PHONY: run test lint typecheck security audit migrate worker bench clean lock gpu
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# Installs come from the lock files (every package pinned, with its SHA-256 hashes):
+# requirements*.txt are the human-readable top-level pins, `make lock` re-resolves them.
+$(VENV)/.runtime: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(VENV)/.runtime $@
+
+# Re-lock after editing requirements.txt or requirements-dev.txt (tests/deploy/test_locks.py
+# fails until you do). Resolved for the image's platform: CPython 3.11.11 (any 3.11.3+
+# resolves the same), Linux x86_64 manylinux_2_28. Versions already in a lock are kept
+# unless a pin moves them; the dev lock is constrained to the runtime lock's versions.
+UV_PIN := $(shell grep -E '^uv==' requirements-dev.txt)
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11.11 \
+	--python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock"
+
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "$(UV_PIN)"
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+
+# Optional: swap the CPU-only XGBoost for its CUDA build (requirements-gpu.txt; docs/ml.md).
+gpu: $(VENV)/.runtime
+	$(BIN)/python -m pip uninstall --yes --quiet xgboost-cpu
+	$(BIN)/python -m pip install --quiet -r requirements-gpu.txt
 
 migrate: $(VENV)/.runtime
 	$(BIN)/python -m engine migrate
