@@ -10,6 +10,7 @@ from typing import Any
 from engine.feedback.deflated_sharpe import deflated_sharpe_from_moments
 from engine.feedback.trend import detect_trend
 from engine.goals.spec import GoalSpec
+from engine.trials.record import Trial, parse_all
 
 MIN_TRIALS_TO_DROP = 3
 
@@ -69,30 +70,23 @@ def common_errors(trials, limit: int = 5) -> list[dict[str, Any]]:
     return [{"error": text, "count": count} for text, count in errors.most_common(limit)]
 
 
-def significance(trials) -> dict[str, Any] | None:
-    """Deflated Sharpe of the best strategy given every trial's Sharpe (price goals)."""
-    stats = []
-    for trial in trials:
-        metrics = trial.metrics or {}
-        daily = metrics.get("strategy_sharpe_daily")
-        if isinstance(daily, dict):
-            daily = daily.get("mean")
-        if isinstance(daily, (int, float)) and math.isfinite(daily):
-            stats.append((daily, metrics))
-    if not stats:
+def significance(trials: list[Trial]) -> dict[str, Any] | None:
+    """Deflated Sharpe of the best strategy given every trial's Sharpe (price goals):
+    each trial's pooled out-of-sample trading statistics (``metrics.strategy``)."""
+    traded = [
+        t.strategy
+        for t in trials
+        if t.strategy is not None and t.strategy.strategy_sharpe_daily is not None
+    ]
+    if not traded:
         return None
-    best_daily, best_metrics = max(stats, key=lambda item: item[0])
-
-    def number(name: str, default: float) -> float:
-        value = best_metrics.get(name, default)
-        return value.get("mean", default) if isinstance(value, dict) else value
-
+    best = max(traded, key=lambda s: s.strategy_sharpe_daily)
     return deflated_sharpe_from_moments(
-        best_daily,
-        int(number("strategy_n_obs", 0)),
-        float(number("strategy_skew", 0.0)),
-        float(number("strategy_kurtosis", 3.0)),
-        [daily for daily, _ in stats],
+        best.strategy_sharpe_daily,
+        best.strategy_n_obs,
+        best.strategy_skew if best.strategy_skew is not None else 0.0,
+        best.strategy_kurtosis if best.strategy_kurtosis is not None else 3.0,
+        [s.strategy_sharpe_daily for s in traded],
     )
 
 
@@ -169,7 +163,9 @@ def recommendations(
     return advice
 
 
-def goal_insights(goal_id: int, spec: GoalSpec, trials) -> dict[str, Any]:
+def goal_insights(goal_id: int, spec: GoalSpec, rows) -> dict[str, Any]:
+    """The report on a goal's trial rows (read as typed trial records)."""
+    trials = parse_all(rows)
     values = [t.metric_value for t in trials if t.status == "succeeded"]
     trend = detect_trend(values, higher_is_better=spec.direction == ">=")
     families = family_table(spec, trials)

@@ -8,8 +8,10 @@ import pytest
 from engine.actions import call
 from engine.goals.service import create
 from engine.goals.spec import GoalSpec
+from engine.trials.record import TrialMetrics
 from storage.repositories.stats import action_performance
 from storage.repositories.trials import create_trial
+from tests.trials.conftest import reproducibility
 
 
 def seed(
@@ -20,14 +22,20 @@ def seed(
     error: str | None = None,
     daily: float | None = None,
 ):
-    metrics = {}
-    if daily is not None:
-        metrics = {
-            "strategy_sharpe_daily": daily,
-            "strategy_n_obs": 1500,
-            "strategy_skew": -0.2,
-            "strategy_kurtosis": 5.0,
-        }
+    """A trial of the goal in the typed record's shapes: a price trial with ``daily``
+    carries the pooled trading statistics the pipeline stores under ``strategy``."""
+    metrics = None
+    if value is not None:
+        summary = {"balanced_accuracy": {"mean": value, "std": 0.01}}
+        if daily is not None:
+            summary["strategy"] = {
+                "sharpe": daily * 252**0.5,
+                "strategy_sharpe_daily": daily,
+                "strategy_n_obs": 1500,
+                "strategy_skew": -0.2,
+                "strategy_kurtosis": 5.0,
+            }
+        metrics = TrialMetrics.model_validate(summary).model_dump(mode="json", exclude_none=True)
     create_trial(
         goal_id=goal_id,
         action="train_model",
@@ -39,6 +47,7 @@ def seed(
         metric_value=value,
         params={"model_params": {}},
         metrics=metrics,
+        reproducibility=reproducibility(),
         error=error,
         duration_s=1.0,
     )
