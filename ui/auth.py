@@ -1,37 +1,74 @@
 """The login gate: first-run admin creation, login, cookie re-authentication, logout.
 
-streamlit-authenticator provides the signed re-authentication cookie and the
-session-state conventions; the password check, throttling and server-side
-sessions are mlTrainer's own (engine.auth), so a revoked session also kills
-every copy of its cookie.
+The password check, throttling and server-side sessions are engine.auth's. The browser
+keeps a signed cookie (engine.auth.cookies) naming its server session, so a reload stays
+logged in and a logout, which revokes the session, kills every copy of the cookie.
+
+Streamlit talks to the browser over a websocket and cannot answer with Set-Cookie, so
+the cookie is written by a tiny component (ui/cookie_writer) in the browser. It has to
+be drawn and run before it can write anything: the app draws it on the runs after a
+login or logout until the component reports the write back, never just before a rerun
+that would remove it unseen (the bug that logged users out on reload).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+from pathlib import Path
 
 import streamlit as st
-import streamlit_authenticator as stauth
+import streamlit.components.v1 as components
 
 from engine import auth
 from engine.actions.base import ActionError
+from engine.auth.cookies import COOKIE_NAME
 from engine.config import get_settings
 from ui.session import SESSION_KEY, USER_KEY
 from ui.text import md_escape
 
-COOKIE_NAME = "mltrainer_auth"
 log = logging.getLogger("mltrainer.app")
 
+_PENDING_COOKIE = "_mlt_cookie_pending"  # {"op", "value", "max_age"} until the browser confirms
+_WRITER_KEY = "_mlt_cookie_writer"
+_cookie_writer = components.declare_component(
+    "mltrainer_cookie_writer", path=str(Path(__file__).resolve().parent / "cookie_writer")
+)
 
-def _authenticator() -> stauth.Authenticate:
-    settings = get_settings()
-    return stauth.Authenticate(
-        credentials={"usernames": auth.service.library_credentials()},
-        cookie_name=COOKIE_NAME,
-        cookie_key=settings.cookie_key,
-        cookie_expiry_days=settings.session_hours / 24,
-        auto_hash=False,
+
+def _queue_cookie(value: str | None, max_age: int) -> None:
+    """Have the browser store ``value`` (None: delete the cookie) on the next runs."""
+    st.session_state[_PENDING_COOKIE] = {
+        "op": secrets.token_hex(8),
+        "value": value,
+        "max_age": max_age if value else 0,
+    }
+
+
+def _write_pending_cookie() -> None:
+    pending = st.session_state.get(_PENDING_COOKIE)
+    if not pending:
+        return
+    if st.session_state.get(_WRITER_KEY) == pending["op"]:  # the browser wrote it
+        st.session_state.pop(_PENDING_COOKIE, None)
+        return
+    _cookie_writer(
+        op=pending["op"],
+        name=COOKIE_NAME,
+        value=pending["value"],
+        max_age=pending["max_age"],
+        key=_WRITER_KEY,
+        default=None,
     )
+
+
+def client_address() -> str | None:
+    """The remote address of this browser session (None: a local connection)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no client context (a bare script run)
+        return None
+    return address if isinstance(address, str) and address else None  # AppTest: a mock
 
 
 def _first_admin_form() -> None:
@@ -42,7 +79,7 @@ def _first_admin_form() -> None:
         name = st.text_input("Full name", key="first_admin_name")
         password = st.text_input("Password", type="password", key="first_admin_password")
         repeat = st.text_input("Repeat password", type="password", key="first_admin_repeat")
-        st.caption("At least 10 characters with a letter and a digit.")
+        st.caption("10 to 128 characters with a letter and a digit.")
         submitted = st.form_submit_button("Create administrator")
     if submitted:
         if password != repeat:
@@ -57,10 +94,10 @@ def _first_admin_form() -> None:
         st.rerun()
 
 
-def _login_form(authenticator: stauth.Authenticate) -> None:
+def _login_form() -> None:
     st.title("mlTrainer")
-    # Kept (not popped) until the next login: the cookie component triggers an extra rerun
-    # on load, which would otherwise swallow the message before it is seen.
+    # Kept (not popped) until the next login: a rerun (the cookie writer answering after
+    # a logout) would otherwise swallow the message before it is seen.
     flash = st.session_state.get("flash")
     if flash:
         st.success(md_escape(flash))
@@ -70,39 +107,34 @@ def _login_form(authenticator: stauth.Authenticate) -> None:
         submitted = st.form_submit_button("Log in")
     if not submitted:
         return
-    outcome = auth.login(username, password)
+    outcome = auth.login(username, password, client=client_address())
     if not outcome.ok:
         st.error(md_escape(outcome.message))
         return
-    st.session_state["logout"] = None
-    st.session_state.pop("flash", None)
-    authenticator.authentication_controller.login(token={"username": outcome.user.username})
-    authenticator.cookie_controller.set_cookie()
-    cookie_id = authenticator.cookie_controller.cookie_model.exp_date
-    st.session_state[SESSION_KEY] = auth.start_session(
-        outcome.user,
-        get_settings().session_hours,
-        cookie_id=str(cookie_id) if cookie_id else None,
+    settings = get_settings()
+    session_key, cookie_value = auth.start_browser_session(
+        outcome.user, settings.session_hours, settings.cookie_key
     )
+    st.session_state.pop("flash", None)
+    st.session_state[SESSION_KEY] = session_key
     st.session_state[USER_KEY] = outcome.user
     st.session_state["display_name"] = outcome.name
-    log.info("login", extra={"username": outcome.user.username})
+    # Written by the next run, which draws the app and nothing reruns away.
+    _queue_cookie(cookie_value, int(settings.session_hours * 3600))
     st.rerun()
 
 
-def _resume_from_cookie(authenticator: stauth.Authenticate):
-    token = authenticator.cookie_controller.get_cookie()
-    if not token:
-        return None
-    resumed = auth.resume_session_from_cookie(token["username"], str(token["exp_date"]))
+def _resume_from_cookie():
+    resumed = auth.resume_session_from_cookie(
+        st.context.cookies.get(COOKIE_NAME), get_settings().cookie_key
+    )
     if resumed is None:
         return None
-    session_key, user = resumed
-    authenticator.authentication_controller.login(token=token)
-    st.session_state[SESSION_KEY] = session_key
-    st.session_state[USER_KEY] = user
-    st.session_state["display_name"] = st.session_state.get("name") or user.username
-    return user
+    st.session_state[SESSION_KEY] = resumed.session_key
+    st.session_state[USER_KEY] = resumed.user
+    st.session_state["display_name"] = resumed.name
+    log.info("session resumed from cookie", extra={"username": resumed.user.username})
+    return resumed.user
 
 
 def _forget_login() -> None:
@@ -111,9 +143,11 @@ def _forget_login() -> None:
 
 
 def authenticate():
-    """The logged-in user (from this session or a valid cookie), or None. Draws nothing."""
-    authenticator = _authenticator()
-    st.session_state["_authenticator"] = authenticator
+    """The logged-in user (from this session or a valid cookie), or None.
+
+    Draws nothing but the invisible cookie writer while a cookie change is pending.
+    """
+    _write_pending_cookie()
     session_key = st.session_state.get(SESSION_KEY)
     if session_key:
         user = auth.validate_session(session_key)
@@ -123,7 +157,7 @@ def authenticate():
         _forget_login()
         st.session_state["flash"] = "Your session has ended. Please log in again."
         return None
-    return _resume_from_cookie(authenticator)
+    return _resume_from_cookie()
 
 
 def login_page() -> None:
@@ -131,15 +165,13 @@ def login_page() -> None:
     if auth.first_run():
         _first_admin_form()
     else:
-        _login_form(st.session_state["_authenticator"])
+        _login_form()
 
 
 def logout() -> None:
-    authenticator = st.session_state.get("_authenticator")
     auth.end_session(st.session_state.get(SESSION_KEY))
     user = st.session_state.get(USER_KEY)
-    if authenticator is not None and st.session_state.get("authentication_status"):
-        authenticator.logout(location="unrendered")
     _forget_login()
+    _queue_cookie(None, 0)  # the session is revoked already; this tidies the browser
     log.info("logout", extra={"username": getattr(user, "username", None)})
     st.session_state["flash"] = "You are logged out."

@@ -1,31 +1,52 @@
 """Authentication service used by the login page, the admin page and the CLI.
 
-Passwords are bcrypt hashes; there is no default password anywhere. Five failed
-logins lock an account for five minutes. A login creates a server-side session
-row; logout revokes it, so a copied cookie stops working at once.
+Passwords are bcrypt hashes of an HMAC-SHA256 pre-hash (so the 10-128 character
+policy holds past bcrypt's 72-byte limit); there is no default password anywhere.
+
+Every refused login gets the same answer and costs one bcrypt check, whether the
+username is unknown, the password wrong, the account deactivated or the client
+locked out, so the login form reveals nothing about which accounts exist. Failures
+are counted per (username, client address): after five, that client alone is locked
+out of that username for a time that doubles with every further failure (1 min, 2,
+4 ... at most an hour), so nobody can keep somebody else's account locked. The
+``mltrainer_logins_total`` outcome and the log line say what really happened.
+
+A login creates a server-side session row; logout revokes it, so a copied cookie
+stops working at once.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 import bcrypt
 
 from engine.actions.base import ROLES, ActionError
 from engine.actions.context import UserRef
+from engine.auth import cookies
 from storage.models import utcnow
 from storage.repositories import users as user_repo
 
 log = logging.getLogger("mltrainer.auth")
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=5)
+MAX_FAILED_LOGINS = 5  # failures from one client before that client is locked out
+LOCKOUT = timedelta(minutes=1)  # the first lock; each further failure doubles it
+MAX_LOCKOUT = timedelta(hours=1)
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+LOGIN_FAILED = (
+    "Username or password is incorrect. After several failed attempts, logins from "
+    "this browser pause for a few minutes."
+)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 
 
@@ -46,21 +67,41 @@ def _bcrypt_rounds() -> int:
     return max(4, int(os.environ.get("MLTRAINER_BCRYPT_ROUNDS", "12")))
 
 
+# Hashes written since the pre-hash scheme: this prefix, then a bcrypt hash of the
+# base64 HMAC-SHA256 of the password (44 bytes, no NUL: within bcrypt's 72). Older hashes
+# are plain bcrypt of the password (at most 72 bytes); they still verify, and a
+# successful login rewrites them in the new form.
+PREHASH_PREFIX = "$bcrypt-sha256$"
+_PREHASH_KEY = b"mltrainer.password.v1"
+
+
+def _prehash(password: str) -> bytes:
+    return base64.b64encode(hmac.new(_PREHASH_KEY, password.encode(), hashlib.sha256).digest())
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=_bcrypt_rounds())).decode()
+    salt = bcrypt.gensalt(rounds=_bcrypt_rounds())
+    return PREHASH_PREFIX + bcrypt.hashpw(_prehash(password), salt).decode()
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return not password_hash.startswith(PREHASH_PREFIX)
 
 
 def check_password(password: str, password_hash: str) -> bool:
+    """True when ``password`` matches; always costs one bcrypt check."""
     try:
+        if password_hash.startswith(PREHASH_PREFIX):
+            stored = password_hash[len(PREHASH_PREFIX) :].encode()
+            return bcrypt.checkpw(_prehash(password), stored)
         return bcrypt.checkpw(password.encode(), password_hash.encode())
-    except ValueError:
+    except ValueError:  # a legacy hash and a password over 72 bytes, or a broken hash
+        bcrypt.checkpw(_prehash(password), _DECOY_HASH[len(PREHASH_PREFIX) :].encode())
         return False
 
 
 # A real hash to compare against for unknown users, so timing does not reveal them.
-_DECOY_HASH = bcrypt.hashpw(
-    b"not-a-real-password", bcrypt.gensalt(rounds=_bcrypt_rounds())
-).decode()
+_DECOY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def validate_password_rules(password: str, username: str = "") -> list[str]:
@@ -71,8 +112,8 @@ def validate_password_rules(password: str, username: str = "") -> list[str]:
         problems.append("at least one letter and one digit")
     if username and username.lower() in password.lower():
         problems.append("must not contain the username")
-    if len(password) > 128:
-        problems.append("at most 128 characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"at most {MAX_PASSWORD_LENGTH} characters")
     return problems
 
 
@@ -84,7 +125,17 @@ def first_run() -> bool:
 def create_user(
     username: str, name: str, password: str, role: str, email: str | None = None
 ) -> user_repo.UserRecord:
-    username = username.strip().lower()
+    username = _validated_account(username, name, password, role)
+    if user_repo.get_user(username) is not None:
+        raise AuthError(f"User '{username}' already exists.")
+    record = user_repo.create_user(username, name.strip(), hash_password(password), role, email)
+    log.info("user created", extra={"username": username, "role": role})
+    return record
+
+
+def _validated_account(username: str, name: str, password: str, role: str) -> str:
+    """The normalised username, or AuthError naming what is wrong."""
+    username = (username or "").strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise AuthError(
             "Username must be 3–32 characters: lowercase letters, digits, '.', '_' or '-'."
@@ -96,50 +147,80 @@ def create_user(
     problems = validate_password_rules(password, username)
     if problems:
         raise AuthError("Password needs " + "; ".join(problems) + ".")
-    if user_repo.get_user(username) is not None:
-        raise AuthError(f"User '{username}' already exists.")
-    record = user_repo.create_user(username, name.strip(), hash_password(password), role, email)
-    log.info("user created", extra={"username": username, "role": role})
-    return record
+    return username
+
+
+FIRST_ADMIN_TAKEN = "An administrator already exists; ask them for an account."
 
 
 def create_first_admin(username: str, name: str, password: str) -> user_repo.UserRecord:
-    if not first_run():
-        raise AuthError("An administrator already exists; ask them for an account.")
-    return create_user(username, name, password, "admin")
+    """Create the first administrator, exactly once even when several visitors submit
+    the first-run form together: the password is hashed first (the slow part), then the
+    "no account yet" check and the insert run in one locked transaction."""
+    if not first_run():  # the common case answered without hashing
+        raise AuthError(FIRST_ADMIN_TAKEN)
+    username = _validated_account(username, name, password, "admin")
+    record = user_repo.create_first_user(username, name.strip(), hash_password(password), "admin")
+    if record is None:
+        log.info("first administrator refused: one exists", extra={"username": username})
+        raise AuthError(FIRST_ADMIN_TAKEN)
+    log.info("user created", extra={"username": username, "role": "admin"})
+    return record
 
 
-def login(username: str, password: str) -> LoginOutcome:
+def lockout_for(failures: int) -> timedelta | None:
+    """How long a client is locked out of a username after ``failures`` in a row."""
+    if failures < MAX_FAILED_LOGINS:
+        return None
+    return min(LOCKOUT * 2 ** min(failures - MAX_FAILED_LOGINS, 16), MAX_LOCKOUT)
+
+
+def login(username: str, password: str, client: str | None = None) -> LoginOutcome:
+    """Check a login from ``client`` (the remote address; None: a local connection).
+
+    Refusals all read ``LOGIN_FAILED`` and cost one bcrypt check; the metric's outcome
+    label (invalid, locked, inactive) and the log line tell operators which it was.
+    """
     from engine.observability.metrics import LOGINS
 
-    username = (username or "").strip().lower()
-    user = user_repo.get_user(username) if username else None
-    if user is None:
-        check_password(password or "", _DECOY_HASH)
-        LOGINS.labels("invalid").inc()
-        return LoginOutcome(False, "Username or password is incorrect.")
+    username = (username or "").strip().lower()[:64]
+    client = (client or "local")[:64]
+    password = password or ""
     now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-        LOGINS.labels("locked").inc()
-        return LoginOutcome(
-            False, f"Too many failed attempts: the account is locked for about {minutes} min."
-        )
-    if not user.is_active:
-        LOGINS.labels("inactive").inc()
-        return LoginOutcome(False, "This account is deactivated. Contact an administrator.")
-    if not check_password(password or "", user.password_hash):
-        updated = user_repo.record_failed_login(user.id, MAX_FAILED_LOGINS, now + LOCKOUT)
-        LOGINS.labels("invalid").inc()
-        log.info("failed login", extra={"username": username})
-        if updated.locked_until is not None and updated.locked_until > now:
-            return LoginOutcome(
-                False, "Too many failed attempts: the account is locked for 5 minutes."
-            )
-        return LoginOutcome(False, "Username or password is incorrect.")
-    user_repo.record_successful_login(user.id)
-    LOGINS.labels("success").inc()
-    return LoginOutcome(True, "Welcome.", UserRef(user.id, user.username, user.role), user.name)
+    locked_until = user_repo.throttle_locked_until(username, client)
+    user = user_repo.get_user(username) if username else None
+    if locked_until is not None and locked_until > now:
+        check_password(password, _DECOY_HASH)  # the same cost as any other answer
+        outcome, reason = "locked", "client locked out"
+    elif user is None:
+        check_password(password, _DECOY_HASH)
+        outcome, reason = "invalid", "unknown username"
+    elif not check_password(password, user.password_hash):
+        outcome, reason = "invalid", "wrong password"
+    elif not user.is_active:
+        outcome, reason = "inactive", "account deactivated"
+    else:
+        user_repo.clear_login_failures(username, client)
+        rehashed = hash_password(password) if needs_rehash(user.password_hash) else None
+        user_repo.record_successful_login(user.id, rehashed)
+        LOGINS.labels("success").inc()
+        log.info("login", extra={"username": username, "client": client})
+        return LoginOutcome(True, "Welcome.", UserRef(user.id, user.username, user.role), user.name)
+    failures = None
+    if outcome != "locked":
+        failures, locked_until = user_repo.record_login_failure(username, client, lockout_for)
+    LOGINS.labels(outcome).inc()
+    log.info(
+        "login refused",
+        extra={
+            "username": username,
+            "client": client,
+            "reason": reason,
+            "failures": failures,
+            "locked_until": locked_until.isoformat() if locked_until else None,
+        },
+    )
+    return LoginOutcome(False, LOGIN_FAILED)
 
 
 def start_session(user: UserRef, hours: float, cookie_id: str | None = None) -> str:
@@ -164,19 +245,36 @@ def validate_session(session_key: str | None) -> UserRef | None:
     return UserRef(user.id, user.username, user.role)
 
 
-def resume_session_from_cookie(username: str, cookie_id: str) -> tuple[str, UserRef] | None:
+class ResumedSession(NamedTuple):
+    session_key: str
+    user: UserRef
+    name: str
+
+
+def start_browser_session(user: UserRef, hours: float, cookie_key: str) -> tuple[str, str]:
+    """A server-side session plus the signed cookie value that re-attaches a reloaded
+    browser tab to it (see engine.auth.cookies). Returns (session key, cookie value)."""
+    cookie_value, cookie_id = cookies.issue(cookie_key)
+    return start_session(user, hours, cookie_id=cookie_id), cookie_value
+
+
+def resume_session_from_cookie(cookie_value: str | None, cookie_key: str) -> ResumedSession | None:
     """Re-attach a browser cookie to its live server session (after a page reload).
 
-    The cookie is honoured only while the session it was issued with is live, so a
-    logout (which revokes that session) also kills every copy of the cookie.
+    The cookie must carry a valid signature, and is honoured only while the session it
+    was issued with is live, so a logout (which revokes that session) also kills every
+    copy of the cookie.
     """
-    user = user_repo.get_user(username)
-    if user is None or not user.is_active:
+    cookie_id = cookies.verify(cookie_key, cookie_value)
+    if cookie_id is None:
         return None
-    session_key = user_repo.find_live_session_by_cookie(user.id, cookie_id)
-    if session_key is None:
+    found = user_repo.find_live_session_by_cookie(cookie_id)
+    if found is None:
         return None
-    return session_key, UserRef(user.id, user.username, user.role)
+    session_key, user = found
+    if not user.is_active:
+        return None
+    return ResumedSession(session_key, UserRef(user.id, user.username, user.role), user.name)
 
 
 def end_session(session_key: str | None) -> None:
@@ -203,7 +301,11 @@ def set_active(actor: UserRef, user_id: int, active: bool) -> None:
 
 
 def unlock(actor: UserRef, user_id: int) -> None:
+    """Lift every client's lock on this account."""
     _require_admin(actor)
+    user = user_repo.get_user_by_id(user_id)
+    if user is not None:
+        user_repo.clear_login_failures(user.username)
     user_repo.update_user(user_id, locked_until=None, failed_logins=0)
 
 
@@ -217,17 +319,3 @@ def _require_admin(actor: UserRef) -> None:
 
     if actor.role != "admin":
         raise PermissionDenied("Only administrators can manage users.")
-
-
-def library_credentials() -> dict[str, dict]:
-    """Active accounts in the shape streamlit-authenticator expects (hashes, never passwords)."""
-    return {
-        user.username: {
-            "name": user.name,
-            "email": user.email,
-            "password": user.password_hash,
-            "roles": [user.role],
-        }
-        for user in user_repo.list_users()
-        if user.is_active
-    }

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine import auth
+from engine.auth.service import LOGIN_FAILED as _LOGIN_FAILED
 from tests.foundation.apptest_helpers import (
     PASSWORD,
     ROOT,
@@ -15,6 +16,9 @@ from tests.foundation.apptest_helpers import (
     submit_form,
     titles,
 )
+from ui.text import md_escape
+
+LOGIN_FAILED = md_escape(_LOGIN_FAILED)  # as the page shows it
 
 
 @pytest.fixture
@@ -57,27 +61,87 @@ def test_first_run_rejects_a_weak_password(fresh_db):
 
 def test_wrong_password_is_refused(admin_and_users):
     at = log_in(new_app(), "alice", "not-the-password-1")
-    assert errors(at) == ["Username or password is incorrect."]
+    assert errors(at) == [LOGIN_FAILED]
     assert "user" not in at.session_state
 
 
-def test_throttling_locks_after_five_failures(admin_and_users):
+def test_throttling_locks_after_five_failures_without_naming_the_account(admin_and_users):
     at = new_app()
     for _ in range(5):
         log_in(at, "alice", "not-the-password-1")
+        log_in(at, "nobody", "not-the-password-1")
     log_in(at, "alice", PASSWORD)
-    assert "locked" in errors(at)[0]
+    assert errors(at) == [LOGIN_FAILED]  # locked, but it reads like any refusal
     assert "user" not in at.session_state
+    log_in(at, "nobody", PASSWORD)
+    assert errors(at) == [LOGIN_FAILED]
+
+
+def test_a_deactivated_account_is_not_announced(admin_and_users):
+    _, alice, _ = admin_and_users
+    from storage.repositories import users as user_repo
+
+    user_repo.update_user(alice.id, is_active=False)
+    at = log_in(new_app(), "alice")
+    assert errors(at) == [LOGIN_FAILED]
+
+
+def test_a_password_over_72_bytes_on_the_first_run_form(fresh_db):
+    password = "Correct-h0rse-battery-staple " * 4  # 116 characters: bcrypt alone raised
+    at = new_app()
+    submit_form(
+        at,
+        {
+            "first_admin_username": "root",
+            "first_admin_name": "Root Admin",
+            "first_admin_password": password,
+            "first_admin_repeat": password,
+        },
+    )
+    assert at.success[0].value.startswith("Administrator created")
+    log_in(at, "root", password)
+    assert at.session_state["user"].role == "admin"
+
+
+def _cookie_writers(at):
+    return [e for e in at.main if getattr(e, "type", None) == "component_instance"]
+
+
+def test_login_draws_the_cookie_writer_on_the_page_that_stays(admin_and_users):
+    """The cookie was set just before st.rerun(), so the browser never ran the code
+    that writes it. Now the run after the login draws the writer and keeps drawing it
+    until the browser reports the cookie written; that cookie resumes the session."""
+    from engine.auth.cookies import COOKIE_NAME
+    from engine.config import get_settings
+
+    at = log_in(new_app(), "alice")
+    pending = at.session_state["_mlt_cookie_pending"]
+    assert pending["value"] and pending["max_age"] > 0
+    writers = _cookie_writers(at)
+    assert len(writers) == 1
+    assert writers[0].proto.json_args and COOKIE_NAME in writers[0].proto.json_args
+    # (that it is drawn until the browser answers, and the answer, are what the browser
+    # test checks: AppTest's later runs execute the page file without app.py)
+    resumed = auth.resume_session_from_cookie(pending["value"], get_settings().cookie_key)
+    assert resumed.session_key == at.session_state["mlt_session_key"]
+    assert resumed.user.username == "alice"
 
 
 def test_logout_ends_the_server_session(admin_and_users):
     at = log_in(new_app(), "alice")
     session_key = at.session_state["mlt_session_key"]
     assert auth.validate_session(session_key) is not None
+    cookie = at.session_state["_mlt_cookie_pending"]["value"]
     at.sidebar.button(key="logout_button").click().run()
     assert auth.validate_session(session_key) is None
     assert "user" not in at.session_state
     assert not at.sidebar.button  # no logged-in chrome any more
+    from engine.config import get_settings
+
+    assert auth.resume_session_from_cookie(cookie, get_settings().cookie_key) is None
+    # and the browser is told to drop the cookie
+    pending = at.session_state["_mlt_cookie_pending"]
+    assert pending["value"] is None and pending["max_age"] == 0
 
 
 def test_revoked_session_sends_the_user_back_to_login(admin_and_users):

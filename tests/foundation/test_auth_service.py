@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import bcrypt
 import pytest
 
 from engine import auth
 from engine.actions import PermissionDenied, UserRef
-from engine.auth import service
+from engine.auth import cookies, service
+from engine.config import get_settings
+from engine.observability.metrics import LOGINS
 from storage.models import utcnow
 from storage.repositories import users as user_repo
 
@@ -38,7 +42,36 @@ def test_password_rules(fresh_db, password, problem):
 
 def test_passwords_are_bcrypt_hashed(fresh_db):
     record = auth.create_user("alice", "Alice", GOOD, "analyst")
-    assert record.password_hash.startswith("$2") and GOOD not in record.password_hash
+    stored = record.password_hash
+    assert stored.startswith(service.PREHASH_PREFIX + "$2b$") and GOOD not in stored
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["A1" + "x" * 98, "A1" + "é" * 126, "Long-passphrase-9 " * 7],  # 100, 254 and 126 bytes
+)
+def test_passwords_longer_than_bcrypts_72_bytes_work_in_full(fresh_db, password):
+    assert len(password.encode()) > 72 and len(password) <= service.MAX_PASSWORD_LENGTH
+    auth.create_user("alice", "Alice", password, "analyst")  # bcrypt alone raises here
+    assert auth.login("alice", password).ok
+    # every character counts, not only bcrypt's first 72 bytes
+    assert not auth.login("alice", password[:-1] + ("y" if password[-1] != "y" else "z")).ok
+
+
+def test_a_first_admin_with_a_long_password(fresh_db):
+    password = "Correct-h0rse-battery-staple " * 4  # 116 characters
+    service.create_first_admin("root", "Root", password)
+    assert auth.login("root", password).ok
+
+
+def test_hashes_from_before_the_prehash_still_verify_and_are_upgraded(fresh_db):
+    legacy = bcrypt.hashpw(GOOD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    user_repo.create_user("old", "Old Timer", legacy, "analyst")
+    assert not auth.login("old", "x" * 100 + "1").ok  # over 72 bytes: refused, no crash
+    assert auth.login("old", GOOD).ok
+    upgraded = user_repo.get_user("old").password_hash
+    assert upgraded.startswith(service.PREHASH_PREFIX)
+    assert auth.login("old", GOOD).ok
 
 
 def test_login_success_and_failure(fresh_db):
@@ -46,18 +79,101 @@ def test_login_success_and_failure(fresh_db):
     assert auth.login("alice", GOOD).ok
     assert auth.login("ALICE ", GOOD).ok  # usernames are case-insensitive
     wrong = auth.login("alice", "wrong-password-1")
-    assert not wrong.ok and "incorrect" in wrong.message
+    assert not wrong.ok and wrong.message == service.LOGIN_FAILED
     assert not auth.login("nobody", GOOD).ok
 
 
-def test_five_failures_lock_the_account_then_time_unlocks_it(fresh_db):
-    record = auth.create_user("alice", "Alice", GOOD, "analyst")
+def _set_lock(username: str, client: str, until) -> None:
+    from sqlalchemy import update
+
+    from storage.db import session_scope
+    from storage.models import LoginThrottle
+
+    with session_scope() as session:
+        session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.username == username, LoginThrottle.client == client)
+            .values(locked_until=until)
+        )
+
+
+def test_five_failures_lock_the_client_then_time_unlocks_it(fresh_db):
+    auth.create_user("alice", "Alice", GOOD, "analyst")
     for _ in range(5):
-        assert not auth.login("alice", "wrong-password-1").ok
-    locked = auth.login("alice", GOOD)
-    assert not locked.ok and "locked" in locked.message
-    user_repo.update_user(record.id, locked_until=utcnow() - timedelta(seconds=1))
-    assert auth.login("alice", GOOD).ok
+        assert not auth.login("alice", "wrong-password-1", client="203.0.113.7").ok
+    assert not auth.login("alice", GOOD, client="203.0.113.7").ok  # locked out
+    _set_lock("alice", "203.0.113.7", utcnow() - timedelta(seconds=1))
+    assert auth.login("alice", GOOD, client="203.0.113.7").ok
+
+
+def test_a_lock_stops_only_the_client_that_failed(fresh_db):
+    """Anyone could keep a known account locked when the lock was per account."""
+    auth.create_user("alice", "Alice", GOOD, "analyst")
+    for _ in range(8):
+        auth.login("alice", "wrong-password-1", client="198.51.100.66")  # the attacker
+    assert not auth.login("alice", GOOD, client="198.51.100.66").ok
+    assert auth.login("alice", GOOD, client="192.0.2.10").ok  # alice, elsewhere
+    assert auth.login("alice", GOOD).ok  # and on a local connection
+
+
+def test_the_lock_doubles_with_every_further_failure(fresh_db):
+    assert service.lockout_for(4) is None
+    assert [service.lockout_for(n) for n in (5, 6, 7, 8)] == [
+        timedelta(minutes=m) for m in (1, 2, 4, 8)
+    ]
+    assert service.lockout_for(12) == service.lockout_for(500) == timedelta(hours=1)
+    auth.create_user("alice", "Alice", GOOD, "analyst")
+    client = "203.0.113.9"
+    for _ in range(5):
+        auth.login("alice", "wrong-password-1", client=client)
+    first = user_repo.throttle_locked_until("alice", client) - utcnow()
+    assert timedelta(seconds=50) < first <= timedelta(minutes=1)
+    _set_lock("alice", client, utcnow() - timedelta(seconds=1))  # the minute has passed
+    auth.login("alice", "wrong-password-1", client=client)  # the sixth failure
+    second = user_repo.throttle_locked_until("alice", client) - utcnow()
+    assert timedelta(seconds=110) < second <= timedelta(minutes=2)
+    # attempts during a lock do not count (nor lengthen it)
+    auth.login("alice", "wrong-password-1", client=client)
+    assert user_repo.throttle_locked_until("alice", client) - utcnow() <= second
+
+
+def _count(outcome: str) -> float:
+    return LOGINS.labels(outcome)._value.get()
+
+
+def test_every_refusal_looks_the_same_and_costs_one_bcrypt_check(fresh_db, monkeypatch):
+    """Unknown name, wrong password, locked, deactivated: one message, one bcrypt check
+    each, so neither the text nor the time tells which accounts exist. The metric's
+    outcome label still tells operators what happened."""
+    admin = service.create_first_admin("root", "Root", GOOD)
+    admin_ref = UserRef(admin.id, admin.username, admin.role)
+    bob = auth.create_user("bob", "Bob", GOOD, "analyst")
+    service.set_active(admin_ref, bob.id, False)
+    auth.create_user("alice", "Alice", GOOD, "analyst")
+    checks = []
+    real_checkpw = bcrypt.checkpw
+    monkeypatch.setattr(
+        service.bcrypt, "checkpw", lambda *args: checks.append(1) or real_checkpw(*args)
+    )
+
+    def attempt(username, password, outcome):
+        checks.clear()
+        before = _count(outcome)
+        answer = auth.login(username, password, client="203.0.113.5")
+        assert not answer.ok and answer.message == service.LOGIN_FAILED, username
+        assert len(checks) == 1, (username, outcome)
+        assert _count(outcome) == before + 1
+        return answer
+
+    attempt("nobody", GOOD, "invalid")  # unknown username
+    attempt("alice", "wrong-password-1", "invalid")  # wrong password
+    attempt("bob", GOOD, "inactive")  # deactivated, right password
+    attempt("bob", "wrong-password-1", "invalid")  # deactivated, wrong password
+    for _ in range(5):
+        auth.login("alice", "wrong-password-1", client="203.0.113.5")
+        auth.login("nobody", "wrong-password-1", client="203.0.113.5")
+    attempt("alice", GOOD, "locked")  # an existing account, locked for this client
+    attempt("nobody", GOOD, "locked")  # an unknown name locks the same way
 
 
 def test_admin_unlocks_and_only_admins_manage_users(fresh_db):
@@ -78,12 +194,66 @@ def test_admin_unlocks_and_only_admins_manage_users(fresh_db):
 def test_logout_revokes_the_server_session_and_its_cookie(fresh_db):
     record = auth.create_user("alice", "Alice", GOOD, "analyst")
     user = UserRef(record.id, "alice", "analyst")
-    key = auth.start_session(user, hours=1, cookie_id="1700000000.5")
+    cookie_key = get_settings().cookie_key
+    key, cookie = auth.start_browser_session(user, 1, cookie_key)
     assert auth.validate_session(key) == user
-    assert auth.resume_session_from_cookie("alice", "1700000000.5")[0] == key
+    resumed = auth.resume_session_from_cookie(cookie, cookie_key)
+    assert resumed == (key, user, "Alice")
     auth.end_session(key)
     assert auth.validate_session(key) is None
-    assert auth.resume_session_from_cookie("alice", "1700000000.5") is None
+    assert auth.resume_session_from_cookie(cookie, cookie_key) is None
+
+
+def test_cookies_are_signed_and_name_no_user(fresh_db):
+    record = auth.create_user("alice", "Alice", GOOD, "analyst")
+    user = UserRef(record.id, "alice", "analyst")
+    cookie_key = get_settings().cookie_key
+    key, cookie = auth.start_browser_session(user, 1, cookie_key)
+    assert "alice" not in cookie
+    version, secret, signature = cookie.split(".")
+    forged = f"{version}.{secret}.{signature[:-2]}AA"
+    other_secret = f"{version}.{secret[:-1]}x.{signature}"
+    for bad in (forged, other_secret, "", None, "v1..", cookie + ".extra"):
+        assert auth.resume_session_from_cookie(bad, cookie_key) is None, bad
+    assert auth.resume_session_from_cookie(cookie, "another-key-entirely") is None
+    # the database holds a digest of the cookie's secret, not the cookie
+    assert cookies.verify(cookie_key, cookie) == cookies.cookie_id(secret) != secret
+    assert auth.resume_session_from_cookie(cookie, cookie_key).session_key == key
+
+
+@pytest.fixture
+def slow_bcrypt(monkeypatch):
+    # A real hashing cost (tests otherwise use 4 rounds), so the race window is as wide
+    # as it is in production: the old code counted accounts, hashed, then inserted.
+    monkeypatch.setenv("MLTRAINER_BCRYPT_ROUNDS", "10")
+
+
+@pytest.mark.parametrize("visitors", [2, 4])
+def test_concurrent_first_run_forms_make_exactly_one_admin(any_db, slow_bcrypt, visitors):
+    barrier = threading.Barrier(visitors)
+    results: dict[str, object] = {}
+
+    def submit(index: int) -> None:
+        name = f"admin{index}"
+        barrier.wait()
+        try:
+            results[name] = service.create_first_admin(name, name.title(), GOOD)
+        except Exception as error:  # collected and checked below
+            results[name] = error
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    created = [r for r in results.values() if isinstance(r, user_repo.UserRecord)]
+    refused = [r for r in results.values() if not isinstance(r, user_repo.UserRecord)]
+    assert len(results) == visitors
+    assert len(created) == 1, results
+    assert all(isinstance(r, auth.AuthError) for r in refused), refused
+    assert all(str(r) == service.FIRST_ADMIN_TAKEN for r in refused)
+    assert user_repo.count_users() == 1
+    assert [u.role for u in user_repo.list_users()] == ["admin"]
 
 
 def test_deactivation_ends_sessions_and_role_changes_apply_at_once(fresh_db):
@@ -95,4 +265,5 @@ def test_deactivation_ends_sessions_and_role_changes_apply_at_once(fresh_db):
     assert auth.validate_session(key).role == "viewer"
     service.set_active(admin_ref, record.id, False)
     assert auth.validate_session(key) is None
-    assert "deactivated" in auth.login("alice", GOOD).message
+    refused = auth.login("alice", GOOD)
+    assert not refused.ok and refused.message == service.LOGIN_FAILED  # not "deactivated"

@@ -45,13 +45,21 @@ def test_users_are_unique_and_round_trip(any_db):
     assert user_repo.count_users() == 1
 
 
-def test_failed_logins_lock_after_limit(any_db):
-    user = user_repo.create_user("carol", "Carol", "hash", "analyst")
-    until = utcnow() + timedelta(minutes=5)
-    for _ in range(4):
-        assert user_repo.record_failed_login(user.id, 5, until).locked_until is None
-    locked = user_repo.record_failed_login(user.id, 5, until)
-    assert locked.locked_until is not None and locked.failed_logins == 0
+def test_failed_logins_lock_one_client_after_limit(any_db):
+    user_repo.create_user("carol", "Carol", "hash", "analyst")
+
+    def lock_for(failures):
+        return timedelta(minutes=5) if failures >= 5 else None
+
+    for count in range(1, 5):
+        assert user_repo.record_login_failure("carol", "10.0.0.1", lock_for) == (count, None)
+    failures, until = user_repo.record_login_failure("carol", "10.0.0.1", lock_for)
+    assert failures == 5 and until > utcnow() + timedelta(minutes=4)
+    assert user_repo.throttle_locked_until("carol", "10.0.0.1") == until
+    assert user_repo.throttle_locked_until("carol", "10.0.0.2") is None  # another client
+    assert user_repo.get_user("carol").locked_until == until  # what the admin page shows
+    user_repo.clear_login_failures("carol")
+    assert user_repo.throttle_locked_until("carol", "10.0.0.1") is None
 
 
 def test_sessions_expire_and_revoke(any_db):
@@ -60,10 +68,11 @@ def test_sessions_expire_and_revoke(any_db):
     user_repo.create_session(user.id, "k2", None, utcnow() - timedelta(seconds=1))
     assert user_repo.find_live_session("k1")[0].username == "dave"
     assert user_repo.find_live_session("k2") is None  # expired
-    assert user_repo.find_live_session_by_cookie(user.id, "cookie-1") == "k1"
+    key, owner = user_repo.find_live_session_by_cookie("cookie-1")
+    assert key == "k1" and owner.username == "dave"
     user_repo.revoke_session("k1")
     assert user_repo.find_live_session("k1") is None
-    assert user_repo.find_live_session_by_cookie(user.id, "cookie-1") is None
+    assert user_repo.find_live_session_by_cookie("cookie-1") is None
 
 
 def test_job_lifecycle_claim_is_exclusive_and_result_stored(any_db):
