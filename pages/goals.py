@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.goals import service as goals
+from engine.trials.record import parse_all
 from ui.forms import action_form
 from ui.results import render_result
 from ui.run import run_action
@@ -64,11 +65,9 @@ def progress_figure(goal, trials) -> go.Figure:
     return figure
 
 
-def _proposal(trial) -> dict:
-    return (trial.reproducibility or {}).get("proposal") or {}
-
-
-def trials_table(trials) -> pd.DataFrame:
+def trials_table(rows) -> pd.DataFrame:
+    trials = parse_all(rows)
+    proposals = {t.id: t.reproducibility.proposal for t in trials}
     return pd.DataFrame(
         [
             {
@@ -78,8 +77,8 @@ def trials_table(trials) -> pd.DataFrame:
                 "status": t.status,
                 t.metric_name or "metric": t.metric_value,
                 "seconds": t.duration_s,
-                "proposed by": _proposal(t).get("by"),
-                "why": _proposal(t).get("reason"),
+                "proposed by": proposals[t.id].by if proposals[t.id] else None,
+                "why": proposals[t.id].reason if proposals[t.id] else None,
                 "created": t.created_at,
             }
             for t in trials

@@ -37,6 +37,7 @@ from engine.llm.claude import (
 from engine.llm.tools import CACHE_CONTROL
 from engine.ml import catalog
 from engine.ml.search_spaces import space_to_json
+from engine.trials.record import Trial
 
 log = logging.getLogger("mltrainer.autonomy")
 
@@ -282,25 +283,25 @@ def _short(text: str | None, limit: int = ERROR_MAX_CHARS) -> str | None:
     return first if len(first) <= limit else first[:limit] + "…"
 
 
-def history_rows(spec: GoalSpec, trials) -> tuple[list[dict[str, Any]], int]:
-    """The trials Claude sees, oldest first (numbered from 1), and how many were left out:
-    when the history is long, the most recent ones plus the best few."""
+def history_rows(spec: GoalSpec, trials: list[Trial]) -> tuple[list[dict[str, Any]], int]:
+    """The trials Claude sees (typed records), oldest first (numbered from 1), and how
+    many were left out: when the history is long, the most recent ones plus the best few."""
     rows = []
     for number, trial in enumerate(trials, start=1):
         row: dict[str, Any] = {
             "n": number,
             "model_id": trial.model_id,
             "family": trial.family,
-            "params": (trial.params or {}).get("model_params") or {},
+            "params": trial.params.get("model_params") or {},
         }
         if trial.status == "succeeded" and trial.metric_value is not None:
             row[spec.metric] = trial.metric_value
         else:
             row["status"] = trial.status
             row["error"] = _short(trial.error) or "failed"
-        proposal = (trial.reproducibility or {}).get("proposal") or {}
-        if proposal.get("by"):
-            row["proposed_by"] = proposal["by"]
+        proposal = trial.reproducibility.proposal
+        if proposal is not None:
+            row["proposed_by"] = proposal.by
         rows.append(row)
     limit = HISTORY_RECENT + HISTORY_BEST
     if len(rows) <= limit:
@@ -518,9 +519,10 @@ class ClaudeProposer:
 
     def context_text(self) -> str:
         from engine.feedback.insights import goal_insights
+        from engine.trials.record import parse_all
         from storage.repositories.trials import trials_for_goal
 
-        trials = trials_for_goal(self.goal_id)
+        trials = parse_all(trials_for_goal(self.goal_id))
         if self._minutes_used is not None:
             minutes = self._minutes_used()
         else:

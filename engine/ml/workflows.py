@@ -41,6 +41,7 @@ from engine.ml.pipeline import (
     spec_pipeline,
 )
 from engine.ml.recording import record_failure, record_run
+from engine.trials.record import parse
 
 SHARED_FIELDS = tuple(
     name for name in TrainParams.model_fields if name not in ("model_id", "model_params")
@@ -476,7 +477,7 @@ def _members(trial_ids: list[int]):
                 f"Trial {trial_id} ({trial.action}) is not a single model; ensembles combine "
                 "trials of train_model, compare_models or tune_model."
             ) from None
-        members.append((trial, member_params))
+        members.append((parse(trial), member_params))
     if len(members) < 2:
         raise ActionError("An ensemble needs at least two different trials.")
     first = members[0][1]
@@ -592,7 +593,7 @@ def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
         changed = [
             trial.id
             for trial, _ in members
-            if (trial.reproducibility or {}).get("split_fingerprint") != plan.fingerprint()
+            if trial.reproducibility.split_fingerprint != plan.fingerprint()
         ]
         if changed:
             run.notes.append(
@@ -639,8 +640,8 @@ def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
                 "trial_id": member_trial.id,
                 primary: member_trial.metric_value
                 if member_trial.metric_name == primary
-                else (member_trial.metrics or {}).get(primary, {}).get("mean"),
-                f"holdout_{primary}": (member_trial.holdout_metrics or {}).get(primary),
+                else member_trial.cv_mean(primary),
+                f"holdout_{primary}": (member_trial.holdout or {}).get(primary),
             }
         )
     result.tables = {"members": pd.DataFrame(comparison), **result.tables}

@@ -364,9 +364,9 @@ class Trial(_Record):
 
 def parse(row: Any) -> Trial:
     """The typed record of a trial row (raises ``pydantic.ValidationError`` on a row
-    that does not follow the schema)."""
-    return Trial.from_row(row)
+    that does not follow the schema); a record already typed is returned as it is."""
+    return row if isinstance(row, Trial) else Trial.from_row(row)
 
 
 def parse_all(rows: list[Any]) -> list[Trial]:
-    return [Trial.from_row(row) for row in rows]
+    return [parse(row) for row in rows]

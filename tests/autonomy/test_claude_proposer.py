@@ -26,8 +26,10 @@ from engine.config import reset_settings
 from engine.goals import service as goals
 from engine.goals.spec import GoalSpec
 from engine.llm.claude import ClaudeOptions
+from engine.ml.recording import library_versions
+from engine.trials.record import Proposal, Reproducibility, Trial
 from storage.repositories import goals as goal_repo
-from storage.repositories.trials import TrialRecord, trials_for_goal
+from storage.repositories.trials import trials_for_goal
 from tests.autonomy.goal_helpers import DATA, make_goal, run_loop
 from tests.llm.fake_anthropic import (
     error_reply,
@@ -299,9 +301,8 @@ def test_claude_trials_inform_the_bandit_and_its_optuna_study(
 def test_long_histories_keep_the_most_recent_and_the_best():
     spec = GoalSpec(name="g", families=["linear"], **DATA)
 
-    def trial(number: int, value: float) -> TrialRecord:
-        fields = dict.fromkeys(TrialRecord.__dataclass_fields__)
-        fields.update(
+    def trial(number: int, value: float) -> Trial:
+        return Trial(
             id=number,
             action="train_model",
             model_id=LOGISTIC,
@@ -309,10 +310,14 @@ def test_long_histories_keep_the_most_recent_and_the_best():
             status="succeeded",
             metric_value=value,
             params={"model_params": {"C": number / 100}},
+            reproducibility=Reproducibility(
+                seed=0,
+                versions=library_versions(),
+                proposal=Proposal(by="claude", reason="test") if number % 2 else None,
+            ),
             seed=0,
             created_at=datetime.now(UTC),
         )
-        return TrialRecord(**fields)
 
     values = [0.5] * 60
     values[3], values[7] = 0.9, 0.8
@@ -322,6 +327,7 @@ def test_long_histories_keep_the_most_recent_and_the_best():
     numbers = [row["n"] for row in rows]
     assert numbers[-HISTORY_RECENT:] == list(range(21, 61))
     assert {4, 8} <= set(numbers[:HISTORY_BEST]) and numbers == sorted(numbers)
+    assert [row.get("proposed_by") for row in rows[-2:]] == ["claude", None]  # 59, 60
 
 
 def test_the_setting_chooses_the_proposer(fresh_db, make_user, monkeypatch):
