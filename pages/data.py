@@ -111,7 +111,7 @@ with load_tab:
             st.session_state["data-last-load"] = outcome.result
     last = st.session_state.get("data-last-load")
     if last is not None:
-        render_result(last, key="data-load-result")
+        render_result(last, key="data-load-result", action="load_prices")
 
 with upload_tab:
     limit = None
@@ -206,4 +206,4 @@ with datasets_tab:
         if st.button("Describe", key="data-describe"):
             outcome = run_action("describe_dataset", {"dataset_id": int(chosen)})
             if outcome is not None and outcome.result is not None:
-                render_result(outcome.result, key="data-describe-result")
+                render_result(outcome.result, key="data-describe-result", action="describe_dataset")

@@ -2,7 +2,8 @@
 
 The page only draws: every form is the action's own schema (``ui.forms.action_form``),
 every run goes through the action registry (``ui.run.run_action``), and results are
-the actions' own summaries, tables and figures (``ui.results.render_result``). The
+the actions' own summaries, tables and the charts their presenters draw from them
+(``ui.results.render_result``). The
 last result of each action stays in the session, so switching tabs loses nothing.
 """
 
@@ -101,7 +102,7 @@ def action_panel(
             st.info(f"Job {outcome.job_id} is {outcome.status}; follow it on the Jobs page.")
         else:
             st.caption(f"Last run: job {outcome.job_id}")
-            render_result(outcome.result, key=f"fin-{action_name}-result")
+            render_result(outcome.result, key=f"fin-{action_name}-result", action=action_name)
 
 
 options_tab, portfolio_tab, risk_tab, indicators_tab, backtest_tab = st.tabs(

@@ -65,7 +65,8 @@ def _live_block(job_id: int, key: str) -> None:
 
 @st.cache_resource(max_entries=256, show_spinner=False)
 def finished_result(job_id: int, finished_at) -> ActionResult | None:
-    """A finished job's result never changes: parse its JSON (figures included) once."""
+    """A finished job's result never changes: parse its JSON (data; its charts are drawn
+    when shown) once."""
     job = executor.status(job_id)
     return ActionResult.from_json(job.result) if job is not None and job.result else None
 
@@ -82,7 +83,7 @@ def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
         st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_block)(job_id, key)
         return
     if job.status == "succeeded" and job.result and show_result:
-        render_result(finished_result(job.id, job.finished_at), key=key)
+        render_result(finished_result(job.id, job.finished_at), key=key, action=job.action)
         points = executor.events(job_id, CHART_POINTS)
         figure = progress_figure(points)
         if figure is not None:

@@ -1,7 +1,8 @@
-"""Render an ActionResult where the analyst reads: summary, numbers, tables, charts.
+"""Render an ActionResult where the analyst reads: summary, numbers, charts, tables.
 
-Text from users, models or actions is shown with st.text / st.dataframe / st.code,
-never as HTML.
+Results are data; the charts are drawn here, from that data, by the action's presenter
+(``ui.presenters``), only when a page shows the result. Text from users, models or
+actions is shown with st.text / st.dataframe / st.code, never as HTML.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from engine.actions.base import ActionResult
+from ui.presenters import figures_for
 from ui.text import md_escape
 
 MAX_METRIC_TILES = 8
@@ -39,7 +41,10 @@ def _scalar_values(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_result(result: ActionResult, *, key: str = "result") -> None:
+def render_result(result: ActionResult, *, key: str = "result", action: str | None = None) -> None:
+    """Summary, headline numbers, the other values, the charts ``action``'s presenter
+    draws from the result (any result's series are drawn as lines when the action has
+    no presenter of its own) and the tables, with their columns' units."""
     if result.summary:
         st.text(result.summary)
     scalars = _scalar_values(result.values)
@@ -54,10 +59,14 @@ def render_result(result: ActionResult, *, key: str = "result") -> None:
     if others:
         with st.expander("All values", expanded=False):
             st.json(others, expanded=1)
-    for name, figure in result.figures.items():
+    for name, figure in figures_for(action, result).items():
         st.plotly_chart(figure, key=f"{key}-fig-{name}", width="stretch")
     for name, table in result.tables.items():
-        st.caption(md_escape(name.replace("_", " ")))
+        units = result.units.get(name)
+        caption = name.replace("_", " ")
+        if units:
+            caption += " (" + "; ".join(f"{c}: {u}" for c, u in units.items()) + ")"
+        st.caption(md_escape(caption))
         st.dataframe(
             table if isinstance(table, pd.DataFrame) else pd.DataFrame(table),
             key=f"{key}-table-{name}",

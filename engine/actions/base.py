@@ -47,22 +47,173 @@ class PolicyBlocked(ActionError):
 
 
 class JobCancelled(Exception):
+MAX_SERIES_POINTS = 2000
+
+
+def _column_list(values: Any) -> list[Any]:
+    """One column as a JSON-safe list: floats (NaN/inf -> None), ints, bools, ISO dates, text."""
+    array = values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else np.asarray(values)
+    if array.dtype.kind == "f":
+        cleaned = array.astype(float, copy=False)
+        finite = np.isfinite(cleaned)
+        if finite.all():
+            return cleaned.tolist()
+        return [v if ok else None for v, ok in zip(cleaned.tolist(), finite.tolist(), strict=True)]
+    if array.dtype.kind in "iub":
+        return array.tolist()
+    if array.dtype.kind == "M":
+        return [None if pd.isna(v) else v.isoformat() for v in pd.DatetimeIndex(array)]
+    return [json_safe(v) for v in array.tolist()]
+
+
+def downsample_positions(length: int, max_points: int) -> np.ndarray:
+    """Every k-th position (the last one always kept) so at most ``max_points`` remain."""
+    if length <= max_points:
+        return np.arange(length)
+    step = int(np.ceil(length / max_points))
+    keep = np.arange(0, length, step)
+    if keep[-1] != length - 1:
+        keep = np.append(keep[: max_points - 1], length - 1)
+    return keep
+
+
     """Raised inside an action (via ``ctx.raise_if_cancelled()``) to stop at a safe point."""
 
 
 @dataclass
-class ActionResult:
-    """What an action returns: rendered by the chat, stored by the DB, printed by the CLI.
+class Series:
+    """Named x/y data a chart is drawn from: one ``x`` column and one or more ``y`` columns
+    of the same length (an equity curve, an efficient frontier, a payoff curve, a
+    histogram). Long data is downsampled evenly over its whole range (the last point is
+    always kept); ``total_points`` says how many points there were before.
 
-    ``values`` must be JSON-safe (use :func:`json_safe` when in doubt); ``tables``
-    hold DataFrames; ``figures`` hold Plotly figures; ``artifacts`` hold references
-    (paths or ids) to files the action saved.
+    - ``x``: numbers or ISO dates; ``x_label`` names it.
+    - ``y``: column name -> values (``None`` where missing).
+    - ``labels``: an optional category per point (e.g. the split a prediction came from)
+      or a text per point (e.g. the symbol of an asset).
+    - ``units``: column name (x or y) -> unit ("fraction", "currency", "count", ...).
+    - ``title``: what the data is, in words (a chart's title).
+    """
+
+    x: list[Any]
+    y: dict[str, list[Any]]
+    x_label: str = "x"
+    labels: list[str] | None = None
+    units: dict[str, str] = field(default_factory=dict)
+    total_points: int | None = None
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        for name, column in self.y.items():
+            if len(column) != len(self.x):
+                raise ValueError(
+                    f"series column {name!r} has {len(column)} values, x {len(self.x)}"
+                )
+        if self.labels is not None and len(self.labels) != len(self.x):
+            raise ValueError(f"series has {len(self.labels)} labels for {len(self.x)} points")
+        if self.total_points is None:
+            self.total_points = len(self.x)
+
+    @property
+    def points(self) -> int:
+        return len(self.x)
+
+    @classmethod
+    def from_frame(
+        cls,
+        data: pd.DataFrame | pd.Series,
+        *,
+        x: str | None = None,
+        x_label: str | None = None,
+        labels: Any = None,
+        units: dict[str, str] | None = None,
+        title: str = "",
+        max_points: int | None = MAX_SERIES_POINTS,
+    ) -> Series:
+        """From a frame (or one named series): ``x`` is a column, else the index; every
+        other column is a ``y`` column. ``labels`` is a column name or a sequence."""
+        frame = data.to_frame() if isinstance(data, pd.Series) else data
+        if isinstance(labels, str):
+            label_values = frame[labels]
+            frame = frame.drop(columns=[labels])
+        else:
+            label_values = labels
+        if x is not None:
+            x_values = frame[x]
+            frame = frame.drop(columns=[x])
+            name = x
+        else:
+            x_values = frame.index
+            name = frame.index.name or "x"
+        total = len(frame)
+        keep = downsample_positions(total, max_points) if max_points else np.arange(total)
+        if len(keep) < total:
+            frame = frame.iloc[keep]
+            x_values = np.asarray(x_values)[keep]
+            if label_values is not None:
+                label_values = np.asarray(label_values)[keep]
+        return cls(
+            x=_column_list(x_values),
+            y={str(column): _column_list(frame[column]) for column in frame.columns},
+            x_label=x_label or str(name),
+            labels=None if label_values is None else [str(v) for v in np.asarray(label_values)],
+            units=dict(units or {}),
+            total_points=total,
+            title=title,
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The y columns indexed by x (dates stay ISO text; plotting libraries read it)."""
+        frame = pd.DataFrame(self.y, index=pd.Index(self.x, name=self.x_label))
+        if self.labels is not None:
+            frame["label"] = self.labels
+        return frame
+
+    def to_json(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"x_label": self.x_label, "x": self.x, "y": self.y}
+        if self.title:
+            payload["title"] = self.title
+        if self.labels is not None:
+            payload["labels"] = self.labels
+        if self.units:
+            payload["units"] = self.units
+        if self.total_points != len(self.x):
+            payload["total_points"] = self.total_points
+        return payload
+
+    @classmethod
+    def from_json(cls, payload: dict[str, Any]) -> Series:
+        return cls(
+            x=list(payload.get("x", [])),
+            y={str(k): list(v) for k, v in (payload.get("y") or {}).items()},
+            x_label=payload.get("x_label", "x"),
+            labels=payload.get("labels"),
+            units=dict(payload.get("units") or {}),
+            total_points=payload.get("total_points"),
+            title=payload.get("title", ""),
+        )
+
+
+@dataclass
+class ActionResult:
+    """What an action returns: data, never pictures. The chat and pages render it (charts
+    are drawn from it by the presenters in ``ui/presenters``), the database stores its
+    :meth:`to_json`, the CLI prints it and Claude reads a compact form of it.
+
+    - ``summary``: a short text.
+    - ``values``: JSON-safe values (use :func:`json_safe` when in doubt).
+    - ``tables``: DataFrames; stored as lists of row objects (dates as ISO strings).
+    - ``units``: optional units of table columns: table name -> column -> unit.
+    - ``series``: named :class:`Series` (x/y data such as equity curves, frontiers,
+      payoff curves, histograms), downsampled where long.
+    - ``artifacts``: references (paths or ids) to files the action saved.
     """
 
     summary: str
     values: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    units: dict[str, dict[str, str]] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
 
     def to_json(self, max_table_rows: int | None = None) -> dict[str, Any]:
@@ -72,24 +223,28 @@ class ActionResult:
             if max_table_rows is not None:
                 frame = frame.head(max_table_rows)
             tables[name] = frame_to_records(frame)
-        return {
+        payload: dict[str, Any] = {
             "summary": self.summary,
             "values": json_safe(self.values),
             "tables": tables,
-            "figures": {name: fig.to_json() for name, fig in self.figures.items()},
+        if self.units:
+            payload["units"] = {name: dict(units) for name, units in self.units.items()}
+        return payload
+            "series": {name: one.to_json() for name, one in self.series.items()},
             "artifacts": dict(self.artifacts),
         }
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> ActionResult:
-        import plotly.io as pio
-
+        """Read a stored result back (results stored before results were data may still
+        hold Plotly figures under "figures": they are ignored, never parsed)."""
         return cls(
             summary=payload.get("summary", ""),
             values=payload.get("values", {}),
             tables={name: pd.DataFrame(rows) for name, rows in payload.get("tables", {}).items()},
-            figures={
-                name: pio.from_json(spec) for name, spec in payload.get("figures", {}).items()
+            units={name: dict(u) for name, u in (payload.get("units") or {}).items()},
+            series={
+                name: Series.from_json(spec) for name, spec in (payload.get("series") or {}).items()
             },
             artifacts=payload.get("artifacts", {}),
         )

@@ -10,9 +10,9 @@ import pandas as pd
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
-from engine.data import charts
 from engine.data.loader import PriceData, load_dataset, load_prices, record, recorded_datasets
 from engine.data.provenance import column_label
+from engine.data.series import price_series
 
 FieldName = Literal["close", "open", "high", "low", "adj_close", "volume", "vwap", "value", "ohlcv"]
 
@@ -177,7 +177,7 @@ class LoadPricesParams(BaseModel):
         "close", description="One price field, or 'ohlcv' for open/high/low/close/volume."
     )
     refresh: bool = Field(False, description="Bypass the cache of remote sources.")
-    chart: bool = Field(True, description="Include a price chart.")
+    chart: bool = Field(True, description="Include the series a price chart is drawn from.")
 
     @field_validator("symbols")
     @classmethod
@@ -198,10 +198,11 @@ class LoadPricesParams(BaseModel):
     "load_prices",
     description=f"""Load daily prices (or quarterly macro values) for one or more symbols
     and return them as a table (dates x symbols; for field='ohlcv' columns are
-    symbol/field), a chart (candlesticks when OHLC exists, lines otherwise, volume bars
-    underneath), the provenance record (source, symbols, date range, fetch time, rows,
-    content fingerprint, synthetic flag) and the recorded dataset id that trials
-    reference. {SOURCE_HELP} Unknown symbols are reported with the closest matches.""",
+    symbol/field), the series the page charts (candlesticks when OHLC exists, lines
+    otherwise, volume bars underneath; thinned when long), the provenance record (source,
+    symbols, date range, fetch time, rows, content fingerprint, synthetic flag) and
+    the recorded dataset id that trials reference. {SOURCE_HELP}
+    Unknown symbols are reported with the closest matches.""",
     params=LoadPricesParams,
     cpu_bound=False,
     min_role="viewer",
@@ -218,10 +219,10 @@ def load_prices_action(params: LoadPricesParams, ctx: ActionContext) -> ActionRe
     )
     dataset_id = _record_quietly(data, ctx)
     provenance = data.provenance
-    figures = {}
+    series = {}
     if params.chart:
         title = f"{', '.join(data.symbols[:6])}{' ...' if len(data.symbols) > 6 else ''}"
-        figures["prices"] = charts.price_figure(
+        series["prices"] = price_series(
             data.frame,
             f"{title} ({params.field}, {provenance['source']})",
             synthetic=data.synthetic,
@@ -235,7 +236,7 @@ def load_prices_action(params: LoadPricesParams, ctx: ActionContext) -> ActionRe
         summary=summary,
         values={"provenance": provenance, "dataset_id": dataset_id, "notes": data.notes},
         tables={"prices": table_view(data.frame)},
-        figures=figures,
+        series=series,
     )
 
 
@@ -269,7 +270,7 @@ class FredParams(BaseModel):
     Treasury yield), CPIAUCSL (CPI), UNRATE (unemployment), GDP, FEDFUNDS. Supports
     real-time periods and vintage dates (what was known at a given time, for honest
     backtests), FRED unit transformations and frequency aggregation. Missing values
-    ('.') become empty. Returns the observations table, a chart, provenance and the
+    ('.') become empty. Returns the observations table, a chart series, provenance and the
     recorded dataset id. Needs FRED_API_KEY; offline, use load_prices with the bundled
     MACRO:* series instead.""",
     params=FredParams,
@@ -324,9 +325,7 @@ def fetch_fred_series_action(params: FredParams, ctx: ActionContext) -> ActionRe
         pivot.columns = [f"vintage {column}" for column in pivot.columns]
         tables["vintages"] = pivot
         figure_frame = pivot.iloc[:, -10:]
-    figure = charts.price_figure(
-        figure_frame, f"FRED {series_id} ({details.get('units') or 'lin'})"
-    )
+    chart = price_series(figure_frame, f"FRED {series_id} ({details.get('units') or 'lin'})")
     missing = int(frame["value"].isna().sum())
     vintage_text = (
         f", {vintages} vintages (table shows each; the dataset keeps the latest)"
@@ -345,7 +344,7 @@ def fetch_fred_series_action(params: FredParams, ctx: ActionContext) -> ActionRe
         summary=summary,
         values={"provenance": provenance, "dataset_id": dataset_id, "cache_hit": bool(hit)},
         tables=tables,
-        figures={"series": figure},
+        series={"series": chart},
     )
 
 
@@ -539,7 +538,7 @@ def generate_synthetic_prices_action(params: SyntheticParams, ctx: ActionContext
         field=params.field,
     )
     dataset_id = _record_quietly(data, ctx, name=f"synthetic {params.model} seed {seed}")
-    figure = charts.price_figure(
+    chart = price_series(
         data.frame, f"{', '.join(data.symbols[:6])} ({params.model}, seed {seed})", synthetic=True
     )
     summary = (
@@ -553,5 +552,5 @@ def generate_synthetic_prices_action(params: SyntheticParams, ctx: ActionContext
         summary=summary,
         values={"provenance": data.provenance, "dataset_id": dataset_id, "synthetic": True},
         tables={"prices": table_view(data.frame)},
-        figures={"prices": figure},
+        series={"prices": chart},
     )

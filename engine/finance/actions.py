@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.actions import ActionContext, ActionError, ActionResult, register
-from engine.finance import backtest, charts, indicators, portfolio, risk
+from engine.actions import ActionContext, ActionError, ActionResult, Series, register
+from engine.finance import backtest, indicators, portfolio, risk
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
 from engine.finance.options import price_options
@@ -52,8 +52,9 @@ def _num(x: float, digits: int = 2) -> str:
     (European or American) or Monte Carlo with antithetic variates (European, returns
     its standard error). Every numeric parameter takes a number or a list; equal-length
     lists price many options in one call. Greeks are plain derivatives: vega per 1.00
-    of volatility, theta per year, rho per 1.00 of rate. A single option also gets a
-    figure of its payoff, value and Greeks against spot. {CONVENTIONS}""",
+    of volatility, theta per year, rho per 1.00 of rate. A single option's result also
+    holds its inputs, from which the page draws its payoff, value and Greeks against
+    spot. {CONVENTIONS}""",
     params=PriceOptionParams,
     category="finance",
 )
@@ -99,35 +100,35 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
         )
         if result.std_error is not None:
             summary += f" (standard error {result.std_error[0]:.4f})"
-        figures = _profile_figures(params)
+        values["option"] = {
+            "spot": params.spot,
+            "strike": params.strike,
+            "maturity_years": params.maturity_years,
+            "rate": params.rate,
+            "volatility": params.volatility,
+            "dividend_yield": params.dividend_yield,
+            "option_type": params.option_type,
+        }
     else:
-        figures = {}
         summary = (
             f"Priced {len(result.price):,} {label} options; "
             f"prices from {result.price.min():.4f} to {result.price.max():.4f}."
         )
-    return ActionResult(summary=summary, values=values, tables={"options": table}, figures=figures)
+    units = {name: OPTION_UNITS[name] for name in table.columns if name in OPTION_UNITS}
+    return ActionResult(
+        summary=summary, values=values, tables={"options": table}, units={"options": units}
+    )
 
 
-def _profile_figures(params: PriceOptionParams) -> dict:
-    """Payoff and Greeks against spot for one option (none if the grid cannot be priced,
-    e.g. a binomial tree too coarse for the rates; the price itself stands)."""
-    try:
-        figure = charts.option_profile_figure(
-            params.spot,
-            params.strike,
-            params.maturity_years,
-            params.rate,
-            params.volatility,
-            params.dividend_yield,
-            params.option_type,
-            style=params.style,
-            method=params.method,
-            steps=params.steps,
-        )
-    except ActionError:
-        return {}
-    return {"profile": figure}
+OPTION_UNITS = {
+    "price": "currency",
+    "delta": "per 1.00 of spot",
+    "gamma": "per 1.00 of spot, squared",
+    "vega": "per 1.00 of volatility",
+    "theta": "per year",
+    "rho": "per 1.00 of rate",
+    "std_error": "currency",
+}
 
 
 @register(
@@ -256,7 +257,8 @@ def optimize_portfolio(params: PortfolioParams, ctx: ActionContext) -> ActionRes
     description=f"""Trace the mean–variance efficient frontier of symbols (minimum
     volatility for evenly spaced target returns within weight_bounds) and mark the
     portfolio chosen by `objective` (default max_sharpe) and the individual assets.
-    Returns a table of frontier points and a Plotly figure. {CONVENTIONS}""",
+    Returns a table and a series of frontier points and the assets as a series.
+    {CONVENTIONS}""",
     params=FrontierParams,
     category="finance",
 )
@@ -275,16 +277,17 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
         {"expected_return": estimates.mu, "volatility": np.sqrt(np.diag(estimates.cov))},
         index=estimates.mu.index,
     )
-    figure = charts.frontier_figure(
-        points,
-        {
-            "volatility": chosen.volatility,
-            "expected_return": chosen.expected_return,
-            "label": chosen.objective.replace("_", " "),
-        },
-        assets,
-        {"volatility": minimum.volatility, "expected_return": minimum.expected_return},
-    )
+    annual = {"volatility": "fraction a year", "expected_return": "fraction a year"}
+    series = {
+        "frontier": Series.from_frame(
+            points.sort_values("volatility")[["volatility", "expected_return"]],
+            x="volatility",
+            units=annual,
+        ),
+        "assets": Series.from_frame(
+            assets, x="volatility", labels=[str(s) for s in assets.index], units=annual
+        ),
+    }
     values = {**chosen.values(), "risk_free_rate": params.risk_free_rate}
     values["frontier_points"] = len(points)
     values["min_variance"] = {
@@ -298,11 +301,13 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
         + _portfolio_summary(chosen),
         values=values,
         tables={"frontier": points, "weights": _weights_table(chosen, estimates)},
-        figures={"frontier": figure},
+        series=series,
     )
 
 
 # ----------------------------------------------------------------------------- risk
+
+HISTOGRAM_BINS = 120
 
 
 @register(
@@ -312,7 +317,7 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
     trough dates, Calmar, beta to a benchmark, VaR and CVaR (historical, parametric
     normal, Monte Carlo) at `confidence` over `horizon_days`, EWMA volatility and a
     GARCH(1,1) volatility forecast. VaR/CVaR are positive fractions of value lost.
-    Includes a return-distribution figure with VaR/CVaR lines. {CONVENTIONS}""",
+    Includes the histogram of horizon returns as a series. {CONVENTIONS}""",
     params=RiskReportParams,
     category="finance",
 )
@@ -339,7 +344,14 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
     values = out["values"]
     values.update({"mc_paths": params.mc_paths, "seed": seed, "provenance": provenance})
     sample = risk.horizon_returns(out["returns"], params.horizon_days)
-    figure = charts.var_figure(sample, values["var"], params.confidence, params.horizon_days)
+    counts, edges = np.histogram(sample.dropna().to_numpy(), bins=HISTOGRAM_BINS)
+    histogram = Series(
+        x=((edges[:-1] + edges[1:]) / 2).tolist(),
+        y={"count": counts.tolist()},
+        x_label=f"{params.horizon_days}-day return",
+        units={f"{params.horizon_days}-day return": "fraction", "count": "windows"},
+    )
+    values["histogram_bin_width"] = float(edges[1] - edges[0])
     name = params.symbols[0] if len(params.symbols) == 1 else "Portfolio"
     hist = values["var"]["historical"]
     summary = (
@@ -368,7 +380,7 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
         summary=summary,
         values=values,
         tables={"var": var_table, "daily": series},
-        figures={"return_distribution": figure},
+        series={"return_distribution": histogram},
     )
 
 
@@ -415,14 +427,19 @@ def compute_indicators(params: IndicatorParams, ctx: ActionContext) -> ActionRes
         )
     first = str(params.symbols[0]) if str(params.symbols[0]) in tables else next(iter(tables))
     close = frame[first]["close"]
-    figure = charts.indicators_figure(close, tables[first], first)
     columns = list(tables[first].columns)
+    chart = pd.concat([close.rename("close"), tables[first]], axis=1).rename_axis("date")
     return ActionResult(
         summary=f"Computed {len(columns)} indicator columns ({', '.join(columns)}) for "
         f"{', '.join(tables)} over {len(result):,} dates.{note}",
-        values={"latest": latest, "columns": columns, "provenance": provenance},
+        values={
+            "latest": latest,
+            "columns": columns,
+            "chart_symbol": first,
+            "provenance": provenance,
+        },
         tables=tables,
-        figures={"indicators": figure},
+        series={"indicators": Series.from_frame(chart)},
     )
 
 
@@ -463,7 +480,7 @@ def _signal_positions(signal, prices: pd.DataFrame, long_short: bool) -> pd.Data
     decided at a day's close earns the next day's return (no look-ahead); costs are
     cost_bps/10,000 × |change in position|; long/flat unless long_short; several
     symbols equally weighted or with given weights. Returns total return, CAGR,
-    volatility, Sharpe, max drawdown, trades, turnover, the equity curve and a figure,
+    volatility, Sharpe, max drawdown, trades, turnover, the equity and drawdown curves,
     compared with buy and hold. {CONVENTIONS}""",
     params=BacktestParams,
     category="finance",
@@ -502,6 +519,7 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
     values = {
         **stats,
         "strategy": params.strategy,
+        "symbols": list(params.symbols),
         "parameters": strategy_params,
         "cost_bps": params.cost_bps,
         "long_short": params.long_short,
@@ -511,12 +529,6 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
         },
         "provenance": provenance,
     }
-    figure = charts.equity_figure(
-        charts.downsample(result.equity),
-        charts.downsample(result.drawdown),
-        charts.downsample(bench.equity),
-        title=f"{params.strategy.replace('_', ' ')} on {', '.join(params.symbols)}",
-    )
     summary = (
         f"{params.strategy.replace('_', ' ')} on {', '.join(params.symbols)} "
         f"({stats['start']:%Y-%m-%d}..{stats['end']:%Y-%m-%d}, {params.cost_bps:g} bps): total "
@@ -527,6 +539,13 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
     )
     table = result.table().rename_axis("date")
     table["buy_and_hold_equity"] = bench.equity
+    curves = pd.DataFrame(
+        {"strategy": result.equity, "buy_and_hold": bench.equity, "drawdown": result.drawdown}
+    ).rename_axis("date")
+    units = {"strategy": "equity (start = 1)", "buy_and_hold": "equity (start = 1)"}
     return ActionResult(
-        summary=summary, values=values, tables={"equity": table}, figures={"equity": figure}
+        summary=summary,
+        values=values,
+        tables={"equity": table},
+        series={"equity": Series.from_frame(curves, units={**units, "drawdown": "fraction"})},
     )

@@ -123,7 +123,8 @@ class Usage:
 class ToolOutcome:
     """What ``execute_tool`` returns for one tool call.
 
-    ``content_for_claude`` is the compact JSON Claude reads (never figures);
+    ``content_for_claude`` is the compact JSON Claude reads (data only: no chart is ever
+    sent, and series are described, not listed);
     ``call_outcome`` is the full :class:`CallOutcome` for the page to render.
     ``needs_confirmation`` marks a call held for the user's Confirm button: Claude is
     told it has not run, and it is not reported as an error.
@@ -234,6 +235,18 @@ def _compact_table(frame: Any, rows: int) -> dict[str, Any]:
     }
 
 
+def _describe_series(series: Any) -> dict[str, Any]:
+    """A series in a few numbers: what its columns are, how long it is, where it ends."""
+    described: dict[str, Any] = {"x": series.x_label, "columns": list(series.y)}
+    if series.title:
+        described["title"] = series.title
+    described["points"] = series.total_points
+    if series.x:
+        described["x_first"], described["x_last"] = series.x[0], series.x[-1]
+        described["last"] = {name: _round_float(column[-1]) for name, column in series.y.items()}
+    return described
+
+
 def _dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -245,8 +258,9 @@ def compact_outcome(
     max_chars: int = TOOL_RESULT_MAX_CHARS,
 ) -> dict[str, Any]:
     """The tool_result payload Claude reads: status, job id, summary, values and the
-    first rows of each table, within about ``max_chars`` of JSON. Figures are never
-    sent; their names are listed so Claude can refer the user to them."""
+    first rows of each table, within about ``max_chars`` of JSON. Series (the curves the
+    user sees as charts) are described by name, columns, length, x range and last values,
+    never sent point by point."""
     payload: dict[str, Any] = {
         "action": outcome.action,
         "job_id": outcome.job_id,
@@ -264,8 +278,10 @@ def compact_outcome(
         payload["values"] = json_safe(result.values)
     if result.artifacts:
         payload["artifacts"] = dict(result.artifacts)
-    if result.figures:
-        payload["figures_shown_to_user"] = sorted(result.figures)
+    if result.series:
+        payload["series_charted_for_user"] = {
+            name: _describe_series(one) for name, one in result.series.items()
+        }
 
     rows = max_rows
     while True:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.actions.base import ActionError
+from engine.actions.base import ActionError, Series
 from engine.actions.context import ActionContext
 from engine.ml import evaluation as ev
 from engine.ml.catalog_spec import ModelSpec
@@ -662,34 +662,71 @@ def holdout_predictions(run: TrainingRun) -> pd.DataFrame:
     return part
 
 
-def run_figures(run: TrainingRun) -> dict[str, Any]:
-    from engine.ml import charts
+MAX_RESIDUAL_POINTS = 2000
 
+
+def confusion_counts(
+    actual: np.ndarray, predicted: np.ndarray, classes: list[Any] | None, *, direction: bool
+) -> pd.DataFrame:
+    """Counts of (actual, predicted) label pairs: one row per actual label, one column per
+    predicted label (the classes' names when the codes index them)."""
+    codes = sorted(set(np.asarray(actual).tolist()) | set(np.asarray(predicted).tolist()))
+    if classes is not None and all(isinstance(c, int) and 0 <= c < len(classes) for c in codes):
+        codes = list(range(len(classes)))
+        labels = [str(c) for c in classes]
+    else:
+        labels = [str(c) for c in codes]
+    if direction and classes == [0, 1]:
+        labels = ["down (0)", "up (1)"]
+    keys = np.asarray(codes)
+    counts = np.zeros((len(codes), len(codes)), dtype=int)
+    rows = np.searchsorted(keys, np.asarray(actual))
+    columns = np.searchsorted(keys, np.asarray(predicted))
+    np.add.at(counts, (rows, columns), 1)
+    frame = pd.DataFrame(counts, index=pd.Index(labels, name="actual"), columns=labels)
+    return frame
+
+
+def run_charts_data(run: TrainingRun) -> tuple[dict[str, pd.DataFrame], dict[str, Series]]:
+    """The data the result's charts are drawn from (the UI's presenters draw them): a
+    confusion-count table of the out-of-sample folds (classification) or the residuals
+    out of sample (regression, thinned), and the hold-out equity curves."""
     data = run.data
-    figures: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    series: dict[str, Series] = {}
     oos = run.predictions
     title_what = data.describe()
     if not oos.empty:
-        folds_only = oos[oos["split"] != "holdout"]
         if data.task == "classification":
-            figures["confusion_matrix"] = charts.confusion_figure(
+            folds_only = oos[oos["split"] != "holdout"]
+            tables["confusion_matrix"] = confusion_counts(
                 folds_only["actual"].to_numpy(),
                 folds_only["predicted"].to_numpy(),
                 data.classes,
-                f"Confusion matrix, out-of-sample folds ({title_what})",
+                direction="direction" in title_what.lower(),
             )
         else:
-            figures["residuals"] = charts.residual_figure(
-                oos, f"Residuals out of sample ({title_what})"
+            residuals = pd.DataFrame(
+                {
+                    "predicted": oos["predicted"].to_numpy(),
+                    "residual": (oos["actual"] - oos["predicted"]).to_numpy(),
+                    "split": oos["split"].astype(str).to_numpy(),
+                }
             )
-    figures["feature_importances"] = charts.importance_figure(
-        run.importances, run.importance_kind, f"Feature importances ({run.config.name})"
-    )
+            series["residuals"] = Series.from_frame(
+                residuals,
+                x="predicted",
+                labels="split",
+                title=f"Residuals out of sample ({title_what})",
+                max_points=MAX_RESIDUAL_POINTS,
+            )
     if run.equity is not None:
-        figures["holdout_equity"] = charts.equity_figure(
-            run.equity, f"Hold-out equity, long/flat vs buy and hold ({run.cost_bps:g} bps)"
+        series["holdout_equity"] = Series.from_frame(
+            run.equity.rename_axis("date"),
+            units={column: "equity (start = 1)" for column in run.equity.columns},
+            title=f"Hold-out equity, long/flat vs buy and hold ({run.cost_bps:g} bps)",
         )
-    return figures
+    return tables, series
 
 
 def _fmt(value: Any) -> str:

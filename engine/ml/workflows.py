@@ -35,7 +35,7 @@ from engine.ml.pipeline import (
     holdout_predictions,
     importance_table,
     resolve_spec,
-    run_figures,
+    run_charts_data,
     run_summary,
     run_values,
     spec_pipeline,
@@ -89,12 +89,14 @@ def run_result(
         )
     if run.equity is not None:
         tables["holdout_equity"] = run.equity.reset_index()
+    chart_tables, series = run_charts_data(run)
+    tables.update(chart_tables)
     artifacts = {"model": artifact} if artifact else {}
     return ActionResult(
         summary=run_summary(run, trial_id),
         values=json_safe(values),
         tables=tables,
-        figures=run_figures(run),
+        series=series,
         artifacts=artifacts,
     )
 
@@ -179,8 +181,6 @@ def rank(board: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
-    from engine.ml import charts
-
     primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
     specs = []
     for text in params.model_ids:
@@ -291,15 +291,7 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     failed = board[board["status"] == "failed"]
     if len(failed):
         summary += f" Failed: {', '.join(failed['model'])}."
-    figure = charts.leaderboard_figure(
-        board[board["status"] == "succeeded"], primary, f"{primary} by model ({how})"
-    )
-    return ActionResult(
-        summary=summary,
-        values=json_safe(values),
-        tables={"leaderboard": board},
-        figures={"leaderboard": figure},
-    )
+    return ActionResult(summary=summary, values=json_safe(values), tables={"leaderboard": board})
 
 
 # --- tune ----------------------------------------------------------------------------------
@@ -308,7 +300,6 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
 def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     import optuna
 
-    from engine.ml import charts
     from engine.ml.search_spaces import suggest_space
 
     primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
@@ -448,13 +439,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
         f"{n - len(runs)} trial(s) failed."
     )
-    history_figure = charts.history_figure(scored, primary, lower_is_better=not greater)
-    return ActionResult(
-        summary=summary,
-        values=json_safe(values),
-        tables={"trials": history},
-        figures={"history": history_figure},
-    )
+    return ActionResult(summary=summary, values=json_safe(values), tables={"trials": history})
 
 
 # --- ensembles -----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from engine.actions.base import (
     ActionResult,
     JobCancelled,
     PermissionDenied,
+    Series,
     json_safe,
 )
 from engine.actions.context import ActionContext, UserRef
@@ -411,19 +412,14 @@ def run_code(
     )
 
 
-def _figure(value: pd.DataFrame, title: str):
-    import plotly.graph_objects as go
-
-    frame = value.iloc[:, :MAX_CHART_LINES]
-    step = max(1, len(frame) // MAX_CHART_POINTS)
-    frame = frame.iloc[::step]
-    figure = go.Figure()
-    for column in frame.columns:
-        figure.add_scatter(x=frame.index, y=frame[column], mode="lines", name=str(column))
-    figure.update_layout(
-        title=title, height=360, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h")
-    )
-    return figure
+def _chart_series(value: pd.DataFrame, title: str) -> Series | None:
+    """The numeric columns (at most MAX_CHART_LINES) as a series the page draws as lines,
+    thinned to MAX_CHART_POINTS; None when nothing is numeric."""
+    frame = value.select_dtypes(include="number").iloc[:, :MAX_CHART_LINES]
+    if frame.empty or not frame.shape[1]:
+        return None
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    return Series.from_frame(frame, title=title, max_points=MAX_CHART_POINTS)
 
 
 def build_result(
@@ -458,7 +454,7 @@ def build_result(
     label = f"{name}" + (f" v{version}" if version else "")
     values: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
-    figures: dict[str, Any] = {}
+    series: dict[str, Series] = {}
     value = run.value
     if run.kind in ("frame", "series"):
         frame = value.to_frame() if isinstance(value, pd.Series) else value
@@ -467,8 +463,9 @@ def build_result(
             values[f"last {column}"] = json_safe(last.get(column))
         meta["shape"] = [int(frame.shape[0]), int(frame.shape[1])]
         tables["result"] = frame
-        if len(frame) and frame.shape[1]:
-            figures["result"] = _figure(frame, label)
+        chart = _chart_series(frame, label) if len(frame) and frame.shape[1] else None
+        if chart is not None:
+            series["result"] = chart
         summary = (
             f"{label}: {frame.shape[0]} rows x {frame.shape[1]} column"
             f"{'s' if frame.shape[1] != 1 else ''} "
@@ -485,7 +482,7 @@ def build_result(
         shown = f"{value:.6g}" if isinstance(value, float) else str(value)
         summary = f"{label}: {shown}."
     values["run"] = meta
-    return ActionResult(summary, json_safe(values), tables, figures)
+    return ActionResult(summary, json_safe(values), tables, series)
 
 
 # -------------------------------------------------------------------------- registry

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from engine.actions import ActionError, UserRef, call, get_action
+from ui.presenters import figures_for
 
 VIEWER = UserRef(None, "viewer", "viewer")
 
@@ -52,12 +53,18 @@ def test_load_prices_returns_table_provenance_dataset_and_candles(user):
     assert provenance["source"] == "bundled" and provenance["start"] == "2018-06-01"
     dataset_id = result.values["dataset_id"]
     assert isinstance(dataset_id, int)
-    types = [trace.type for trace in result.figures["prices"].data]
+    prices = result.series["prices"]
+    assert list(prices.y) == [
+        f"SPX/{field}" for field in ("open", "high", "low", "close", "volume")
+    ]
+    assert prices.x[0].startswith("2018-06-01") and prices.units["SPX/volume"] == "volume"
+    types = [trace.type for trace in figures_for("load_prices", result)["prices"].data]
     assert types[0] == "candlestick" and "bar" in types
     again = call("load_prices", {"symbols": ["SPX"], "field": "ohlcv", "start": "2018-06-01"}, user)
     assert again.result.values["dataset_id"] == dataset_id  # deduplicated by fingerprint
     lines = call("load_prices", {"symbols": ["AAPL", "KO"], "end": "2000-01-01"}, user)
-    assert {trace.type for trace in lines.result.figures["prices"].data} == {"scatter"}
+    drawn = figures_for("load_prices", lines.result)["prices"]
+    assert {trace.type for trace in drawn.data} == {"scatter"}
 
 
 def test_unknown_symbol_fails_with_suggestion(user):
@@ -88,7 +95,11 @@ def test_synthetic_is_labelled_and_reproducible(user):
     assert first.result.summary.startswith("SYNTHETIC")
     provenance = first.result.values["provenance"]
     assert provenance["synthetic"] is True and provenance["rows"] == 300
-    assert "SYNTHETIC" in first.result.figures["prices"].layout.title.text
+    assert first.result.series["prices"].title.startswith("SYNTHETIC")
+    assert (
+        "SYNTHETIC"
+        in figures_for("generate_synthetic_prices", first.result)["prices"].layout.title.text
+    )
     second = call("generate_synthetic_prices", params, user)
     assert second.result.values["provenance"]["fingerprint"] == provenance["fingerprint"]
     other = call("generate_synthetic_prices", dict(params, seed=8), user)

@@ -27,7 +27,7 @@ FINANCE_ACTIONS = {
 def run(name: str, **params) -> ActionResult:
     action = get_action(name)
     result = action.run(action.params_model(**params), ActionContext(user=UserRef.system()))
-    json.dumps(result.to_json(max_table_rows=3))  # JSON-safe, figures included
+    json.dumps(result.to_json(max_table_rows=3))  # JSON-safe, series included
     return result
 
 
@@ -98,8 +98,9 @@ def test_optimize_portfolio_and_frontier():
     assert out.values["estimation_start"] >= pd.Timestamp("2015-01-01")
     frontier = run("efficient_frontier", symbols=symbols, start="2015-01-01", n_points=6)
     assert len(frontier.tables["frontier"]) == 6
-    names = {trace.name for trace in frontier.figures["frontier"].data}
-    assert {"efficient frontier", "assets", "max sharpe"} <= names
+    curve, assets = frontier.series["frontier"], frontier.series["assets"]
+    assert curve.x == sorted(frontier.tables["frontier"]["volatility"].tolist())
+    assert sorted(assets.labels) == sorted(symbols) and len(assets.y["expected_return"]) == 5
     with pytest.raises(ActionError, match="highest achievable"):
         run(
             "optimize_portfolio",
@@ -123,7 +124,10 @@ def test_risk_report_portfolio_with_benchmark():
     v = out.values
     assert {"historical", "parametric", "monte_carlo"} == set(v["var"])
     assert 0.5 < v["beta"] < 2.0 and "garch" in v
-    assert "VaR" in out.summary and "return_distribution" in out.figures
+    assert "VaR" in out.summary and "return_distribution" in out.series
+    histogram = out.series["return_distribution"]
+    # every overlapping 5-day window of the portfolio's returns is counted once
+    assert sum(histogram.y["count"]) == out.tables["daily"]["return"].count() - 4
     assert set(out.tables) == {"var", "daily"}
 
 
@@ -150,7 +154,10 @@ def test_backtest_action_and_signal_strategy():
     )
     v = out.values
     assert {"total_return", "cagr", "volatility", "sharpe", "max_drawdown", "n_trades"} <= set(v)
-    assert "buy_and_hold" in v and "equity" in out.figures
+    assert "buy_and_hold" in v and "equity" in out.series
+    curves = out.series["equity"]
+    assert curves.y["strategy"][-1] == pytest.approx(1 + v["total_return"])
+    assert curves.y["buy_and_hold"][-1] == pytest.approx(1 + v["buy_and_hold"]["total_return"])
     assert out.tables["equity"]["equity"].iloc[-1] == pytest.approx(1 + v["total_return"])
     signal = run(
         "backtest_strategy",
@@ -209,7 +216,7 @@ def test_through_the_central_dispatcher_results_survive_storage():
     )
     assert outcome.status == "succeeded", outcome.error
     assert outcome.result.values["strategy"] == "momentum"
-    assert "equity" in outcome.result.figures
+    assert set(outcome.result.series["equity"].y) == {"strategy", "buy_and_hold", "drawdown"}
     with pytest.raises(ActionError, match="greater than 0"):
         call(
             "price_option",

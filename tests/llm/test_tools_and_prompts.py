@@ -8,11 +8,10 @@ from enum import StrEnum
 from typing import Literal
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 from pydantic import BaseModel, Field
 
-from engine.actions import ActionResult, UserRef, all_actions, get_action
+from engine.actions import ActionResult, Series, UserRef, all_actions, get_action
 from engine.actions.dispatch import CallOutcome
 from engine.llm.claude import ToolOutcome, compact_outcome, normalise_history
 from engine.llm.prompts import SYSTEM_PROMPT, system_blocks
@@ -134,7 +133,7 @@ def _outcome(result, status="succeeded", error=None):
     return CallOutcome("llmtest_table", 42, status, result, error)
 
 
-def test_compact_outcome_caps_rows_and_size_and_never_sends_figures():
+def test_compact_outcome_caps_rows_and_size_and_describes_series_without_points():
     frame = pd.DataFrame(
         {"close": [100 + i / 7 for i in range(5000)], "volume": range(5000)},
         index=pd.bdate_range("2000-01-03", periods=5000, name="date"),
@@ -143,7 +142,7 @@ def test_compact_outcome_caps_rows_and_size_and_never_sends_figures():
         summary="5000 rows",
         values={"mean": 123.456789123, "nan": float("nan")},
         tables={"prices": frame},
-        figures={"chart": go.Figure()},
+        series={"close": Series.from_frame(frame[["close"]], title="close price")},
     )
     payload = compact_outcome(_outcome(result))
     text = json.dumps(payload)
@@ -153,8 +152,18 @@ def test_compact_outcome_caps_rows_and_size_and_never_sends_figures():
     assert table["rows_total"] == 5000 and 0 < table["rows_shown"] <= 30
     assert table["rows"][0][0] == "2000-01-03T00:00:00"
     assert payload["values"] == {"mean": 123.456789123, "nan": None}
-    assert payload["figures_shown_to_user"] == ["chart"]
-    assert "plotly" not in text and "data" not in payload
+    assert payload["series_charted_for_user"] == {
+        "close": {
+            "x": "date",
+            "columns": ["close"],
+            "title": "close price",
+            "points": 5000,
+            "x_first": "2000-01-03T00:00:00",
+            "x_last": frame.index[-1].isoformat(),
+            "last": {"close": round(frame["close"].iloc[-1], 3)},
+        }
+    }
+    assert "plotly" not in text and "data" not in payload and "layout" not in text
     assert payload["job_id"] == 42 and payload["status"] == "succeeded"
 
     small = compact_outcome(_outcome(result), max_rows=30, max_chars=100_000)

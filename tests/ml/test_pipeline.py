@@ -118,7 +118,10 @@ def test_values_contract_of_a_price_classifier(tree_result):
     assert values["sharpe"] == pytest.approx(values["strategy_sharpe_daily"] * math.sqrt(252))
     assert values["strategy_kurtosis"] >= 1.0
     assert values["strategy_n_obs"] > 3 * 100
-    assert set(tree_result.figures) == {"confusion_matrix", "feature_importances", "holdout_equity"}
+    assert set(tree_result.series) == {"holdout_equity"}
+    counts = tree_result.tables["confusion_matrix"]  # out-of-sample folds, not the hold-out
+    assert list(counts.columns) == ["down (0)", "up (1)"] == list(counts.index)
+    assert counts.to_numpy().sum() == folds[folds["split"] != "holdout"]["n_test"].sum()
     assert {"fold_metrics", "feature_importances", "holdout_predictions", "holdout_equity"} <= set(
         tree_result.tables
     )
@@ -187,7 +190,7 @@ def test_regression_target_metrics_and_residual_plot(ridge_result):
     for name in ("rmse", "mae", "r2", "ic", "sharpe"):
         assert f"{name}_std" in values and f"holdout_{name}" in values
     assert 0 < values["rmse"] < 0.2  # weekly returns
-    assert "residuals" in ridge_result.figures and "confusion_matrix" not in ridge_result.figures
+    assert "residuals" in ridge_result.series and "confusion_matrix" not in ridge_result.tables
     predictions = ridge_result.tables["holdout_predictions"]
     assert ((predictions["predicted"] > 0).astype(float) == predictions["position"]).all()
 

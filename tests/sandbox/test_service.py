@@ -58,7 +58,8 @@ def test_propose_validates_tests_and_saves_a_draft(people):
         "default": 20,
     }
     assert values["run"]["version"] == 1 and values["run"]["data"]["symbols"] == ["AAPL", "MSFT"]
-    assert list(result.tables["result"].columns) == ["AAPL", "MSFT"] and "result" in result.figures
+    assert list(result.tables["result"].columns) == ["AAPL", "MSFT"]
+    assert list(result.series["result"].y) == ["AAPL", "MSFT"]
     assert "Saved 'zscore_returns' as draft v1" in result.summary
     record = repo.get_version("zscore_returns", 1)
     assert record.author == "alice" and record.source_hash == service.source_hash(ZSCORE)

@@ -1,0 +1,77 @@
+"""The ML presenters (ui/presenters/ml.py) draw the charts of train, compare and tune
+results from the results' tables and series, fresh or read back from storage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engine.actions import ActionResult
+from tests.ml.test_pipeline import FAST, PRICE, run
+from ui.presenters import figures_for
+
+
+def stored(result: ActionResult) -> ActionResult:
+    return ActionResult.from_json(json.loads(json.dumps(result.to_json())))
+
+
+@pytest.fixture(scope="module")
+def tree():
+    return run("train_model", **PRICE, **FAST)
+
+
+@pytest.fixture(scope="module")
+def ridge():
+    return run("train_model", **PRICE, model_id="ridge", task="regression")
+
+
+def test_classifier_charts_come_from_its_confusion_counts_importances_and_equity(tree):
+    for result in (tree, stored(tree)):
+        figures = figures_for("train_model", result)
+        assert set(figures) == {"confusion_matrix", "feature_importances", "holdout_equity"}
+        heatmap = figures["confusion_matrix"].data[0]
+        counts = tree.tables["confusion_matrix"].to_numpy()
+        np.testing.assert_allclose(
+            np.asarray(heatmap.z), counts / counts.sum(axis=1, keepdims=True)
+        )
+        assert list(heatmap.x) == ["down (0)", "up (1)"] == list(heatmap.y)
+        folds = tree.tables["fold_metrics"]
+        shown = sum(int(cell.split("<br>")[0]) for row in heatmap.text for cell in row)
+        assert shown == folds[folds["split"] != "holdout"]["n_test"].sum()
+        bars = figures["feature_importances"].data[0]
+        table = tree.tables["feature_importances"]
+        assert list(bars.y)[::-1] == table["feature"].head(25).tolist()
+        lines = {trace.name: trace for trace in figures["holdout_equity"].data}
+        equity = tree.tables["holdout_equity"]
+        assert lines["strategy (long/flat)"].y[-1] == pytest.approx(equity["strategy"].iloc[-1])
+        assert lines["buy and hold"].y[-1] == pytest.approx(equity["buy_and_hold"].iloc[-1])
+
+
+def test_regression_residuals_are_actual_minus_predicted_per_split(ridge):
+    figures = figures_for("train_model", stored(ridge))
+    assert "residuals" in figures and "confusion_matrix" not in figures
+    by_split = {trace.name: trace for trace in figures["residuals"].data}
+    assert "holdout" in by_split and "fold_0" in by_split
+    holdout = ridge.tables["holdout_predictions"]
+    expected = dict(
+        zip(holdout["predicted"], holdout["actual"] - holdout["predicted"], strict=True)
+    )
+    trace = by_split["holdout"]
+    for x, y in list(zip(trace.x, trace.y, strict=True))[:50]:
+        assert y == pytest.approx(expected[x])
+
+
+def test_leaderboard_and_tuning_history_charts():
+    comparison = run("compare_models", **PRICE, model_ids=["decision tree", "sklearn.GaussianNB"])
+    bar = figures_for("compare_models", stored(comparison))["leaderboard"].data[0]
+    board = comparison.tables["leaderboard"]
+    metric = comparison.values["metric_name"]
+    assert list(bar.x) == board["model"].tolist()
+    assert list(bar.y) == pytest.approx(board[metric].tolist())
+    tuned = run("tune_model", **PRICE, model_id="decision tree", n_trials=3, seed=4)
+    lines = {t.name: t for t in figures_for("tune_model", stored(tuned))["history"].data}
+    best = np.asarray(lines["best so far"].y, dtype=float)
+    assert len(lines["trial"].y) == 3 and np.all(np.diff(best) >= 0)  # greater is better
+    assert best[-1] == pytest.approx(tuned.values["metric_value"])

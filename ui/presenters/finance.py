@@ -1,0 +1,371 @@
+"""Charts of the finance actions, drawn from their results' data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from engine.actions.base import ActionError, ActionResult
+from engine.finance.profile import PROFILE_GREEKS, PROFILE_POINTS, option_profile
+from ui.presenters.registry import axis, figure, line_traces, presents, table
+
+# Payoff/value on top (full width), the four Greeks in 2 x 2 panels below.
+PROFILE_PANELS = (
+    ("x", "y", (0.0, 1.0), (0.56, 1.0)),
+    ("x2", "y2", (0.0, 0.45), (0.29, 0.46)),
+    ("x3", "y3", (0.55, 1.0), (0.29, 0.46)),
+    ("x4", "y4", (0.0, 0.45), (0.0, 0.17)),
+    ("x5", "y5", (0.55, 1.0), (0.0, 0.17)),
+)
+
+
+def _axis_key(ref: str) -> str:
+    return ref[0] + "axis" + ref[1:]
+
+
+def option_profile_figure(
+    spot: float,
+    strike: float,
+    maturity_years: float,
+    rate: float,
+    volatility: float,
+    dividend_yield: float = 0.0,
+    option_type: str = "call",
+    style: str = "european",
+    method: str = "black_scholes",
+    steps: int = 500,
+    points: int = PROFILE_POINTS,
+) -> go.Figure:
+    """Payoff at expiry and value today against spot (top), delta, gamma, vega and
+    theta against spot (2 × 2 panels below); dotted lines mark the spot and strike."""
+    profile, label = option_profile(
+        spot,
+        strike,
+        maturity_years,
+        rate,
+        volatility,
+        dividend_yield,
+        option_type,
+        style,
+        method,
+        steps,
+        points,
+    )
+    x = profile["spot"].to_numpy()
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": x,
+            "y": profile["payoff"].to_numpy(),
+            "name": "payoff at expiry",
+            "line": {"color": "grey", "dash": "dash"},
+        },
+        {
+            "type": "scatter",
+            "x": x,
+            "y": profile["value"].to_numpy(),
+            "name": "value today",
+            "line": {"color": "navy"},
+        },
+    ]
+    for (name, _), (xref, yref, _, _) in zip(PROFILE_GREEKS, PROFILE_PANELS[1:], strict=True):
+        traces.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": profile[name].to_numpy(),
+                "name": name,
+                "showlegend": False,
+                "xaxis": xref,
+                "yaxis": yref,
+            }
+        )
+    titles = ("payoff at expiry and value today",) + tuple(t for _, t in PROFILE_GREEKS)
+    layout: dict[str, Any] = {}
+    annotations: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
+    marks = ((spot, "spot", "crimson", 1.0), (strike, "strike", "grey", 0.9))
+    for (xref, yref, xdomain, ydomain), text in zip(PROFILE_PANELS, titles, strict=True):
+        layout[_axis_key(xref)] = {"domain": list(xdomain), "anchor": yref}
+        layout[_axis_key(yref)] = {"domain": list(ydomain), "anchor": xref}
+        annotations.append(
+            {
+                "text": text,
+                "x": sum(xdomain) / 2,
+                "y": ydomain[1],
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+            }
+        )
+        for value, _, color, _ in marks:
+            shapes.append(
+                {
+                    "type": "line",
+                    "x0": value,
+                    "x1": value,
+                    "xref": xref,
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": f"{yref} domain",
+                    "line": {"dash": "dot", "color": color, "width": 1},
+                }
+            )
+    for value, text, color, height in marks:
+        annotations.append(
+            {
+                "x": value,
+                "y": height,
+                "xref": "x",
+                "yref": "y domain",
+                "text": f"{text} {value:g}",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"color": color, "size": 11},
+            }
+        )
+    for xref, _, _, _ in PROFILE_PANELS[3:]:
+        layout[_axis_key(xref)]["title"] = {"text": "spot"}
+    return figure(
+        traces,
+        f"{style} {option_type}, strike {strike:g}, {maturity_years:g} years, "
+        f"volatility {volatility:.1%} ({label})",
+        height=720,
+        annotations=annotations,
+        shapes=shapes,
+        margin={"l": 60, "r": 20, "t": 80, "b": 40},
+        **layout,
+    )
+
+
+@presents("price_option")
+def price_option(result: ActionResult) -> dict[str, go.Figure]:
+    """One option (its inputs are in the values): its profile against spot. Many options:
+    no chart (their table says it all). A grid the tree cannot price: no chart."""
+    option = result.values.get("option")
+    if not option:
+        return {}
+    values = result.values
+    try:
+        profile = option_profile_figure(
+            **option,
+            style=values.get("style", "european"),
+            method=values.get("method", "black_scholes"),
+            steps=values.get("steps", 500),
+        )
+    except ActionError:
+        return {}
+    return {"profile": profile}
+
+
+@presents("efficient_frontier")
+def efficient_frontier(result: ActionResult) -> dict[str, go.Figure]:
+    """Frontier line, the assets, the minimum-variance and the chosen portfolio."""
+    frontier, assets, values = result.series["frontier"], result.series["assets"], result.values
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "x": frontier.x,
+            "y": frontier.y["expected_return"],
+            "mode": "lines+markers",
+            "name": "efficient frontier",
+            "marker": {"size": 4},
+        },
+        {
+            "type": "scatter",
+            "x": assets.x,
+            "y": assets.y["expected_return"],
+            "mode": "markers+text",
+            "text": assets.labels,
+            "textposition": "top center",
+            "name": "assets",
+            "marker": {"size": 7, "color": "grey"},
+        },
+    ]
+    minimum = values.get("min_variance")
+    if minimum:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [minimum["volatility"]],
+                "y": [minimum["expected_return"]],
+                "mode": "markers",
+                "name": "minimum variance",
+                "marker": {"size": 11, "symbol": "diamond"},
+            }
+        )
+    traces.append(
+        {
+            "type": "scatter",
+            "x": [values["volatility"]],
+            "y": [values["expected_return"]],
+            "mode": "markers",
+            "name": str(values.get("objective", "chosen portfolio")).replace("_", " "),
+            "marker": {"size": 14, "symbol": "star", "color": "crimson"},
+        }
+    )
+    return {
+        "frontier": figure(
+            traces,
+            "Efficient frontier (annualised)",
+            xaxis=axis("volatility", tickformat=".0%"),
+            yaxis=axis("expected return", tickformat=".0%"),
+        )
+    }
+
+
+VAR_COLORS = {"historical": "crimson", "parametric": "darkorange", "monte_carlo": "purple"}
+
+
+@presents("risk_report")
+def risk_report(result: ActionResult) -> dict[str, go.Figure]:
+    """Histogram of horizon returns with a VaR and a CVaR line per method (losses are
+    negative returns)."""
+    histogram, values = result.series["return_distribution"], result.values
+    horizon, confidence = values.get("horizon_days", 1), values.get("confidence", 0.95)
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "bar",
+            "x": histogram.x,
+            "y": histogram.y["count"],
+            "width": values.get("histogram_bin_width"),
+            "name": f"{horizon}-day returns",
+            "opacity": 0.7,
+        }
+    ]
+    for method, measures in (values.get("var") or {}).items():
+        color = VAR_COLORS.get(method, "black")
+        for kind, dash in (("var", "solid"), ("cvar", "dash")):
+            if measures.get(kind) is None:
+                continue
+            x = -measures[kind]
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": [x, x],
+                    "y": [0, 1],
+                    "yaxis": "y2",
+                    "mode": "lines",
+                    "line": {"color": color, "dash": dash},
+                    "name": f"{kind.upper()} {method} {measures[kind]:.2%}",
+                }
+            )
+    return {
+        "return_distribution": figure(
+            traces,
+            f"Return distribution with {confidence:.0%} VaR / CVaR ({horizon}-day)",
+            xaxis=axis("return", tickformat=".1%"),
+            yaxis=axis("windows" if horizon > 1 else "days"),
+            yaxis2={"overlaying": "y", "range": [0, 1], "visible": False},
+            bargap=0.02,
+        )
+    }
+
+
+OVERLAYS = ("sma_", "ema_", "bb_upper", "bb_mid", "bb_lower")
+PANELS = ("rsi_", "macd", "stoch_")
+
+
+@presents("compute_indicators")
+def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
+    """Price with overlays (SMA, EMA, Bollinger) and one panel per oscillator group."""
+    series = result.series["indicators"]
+    symbol = result.values.get("chart_symbol", "")
+    columns = [c for c in series.y if c != "close"]
+    overlays = [c for c in columns if c.startswith(OVERLAYS)]
+    panels = [group for p in PANELS if (group := [c for c in columns if c.startswith(p)])]
+    rows = 1 + len(panels)
+    gap = 0.03
+    heights = [0.55] + [0.45 / len(panels)] * len(panels) if panels else [1.0]
+    traces = line_traces(series, ["close"], name=f"{symbol} close")
+    traces += line_traces(series, overlays)
+    layout: dict[str, Any] = {}
+    top = 1.0
+    for row, height in enumerate(heights, start=1):
+        suffix = "" if row == 1 else str(row)
+        low = top - height + (gap / 2 if row < rows else 0.0)
+        high = top - (gap / 2 if row > 1 else 0.0)
+        layout[f"yaxis{suffix}"] = {"domain": [max(low, 0.0), high], "anchor": f"x{suffix}"}
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "showticklabels": row == rows}
+        if row > 1:
+            layout[f"xaxis{suffix}"]["matches"] = "x"
+        top -= height
+    for row, group in enumerate(panels, start=2):
+        for column in group:
+            trace = {
+                "type": "bar" if column == "macd_hist" else "scatter",
+                "x": series.x,
+                "y": series.y[column],
+                "name": column,
+                "xaxis": f"x{row}",
+                "yaxis": f"y{row}",
+            }
+            if trace["type"] == "scatter":
+                trace["mode"] = "lines"
+            traces.append(trace)
+    return {
+        "indicators": figure(
+            traces, f"{symbol}: indicators", height=300 + 180 * len(panels), **layout
+        )
+    }
+
+
+@presents("backtest_strategy")
+def backtest_strategy(result: ActionResult) -> dict[str, go.Figure]:
+    """Equity of the strategy and of buy and hold (log scale, top) and drawdown (bottom)."""
+    series, values = result.series["equity"], result.values
+    traces = [
+        {"type": "scatter", "x": series.x, "y": series.y["strategy"], "name": "strategy"},
+        {
+            "type": "scatter",
+            "x": series.x,
+            "y": series.y["buy_and_hold"],
+            "name": "buy and hold",
+            "line": {"color": "grey", "dash": "dot"},
+        },
+        {
+            "type": "scatter",
+            "x": series.x,
+            "y": series.y["drawdown"],
+            "name": "drawdown",
+            "fill": "tozeroy",
+            "line": {"color": "crimson"},
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+    ]
+    strategy = str(values.get("strategy", "strategy")).replace("_", " ")
+    symbols = ", ".join(values.get("symbols") or [])
+    return {
+        "equity": figure(
+            traces,
+            f"{strategy} on {symbols}" if symbols else strategy,
+            xaxis={"anchor": "y", "showticklabels": False},
+            xaxis2={"anchor": "y2", "matches": "x"},
+            yaxis={"domain": [0.32, 1.0], **axis("equity (start = 1)", type="log")},
+            yaxis2={"domain": [0.0, 0.28], **axis("drawdown", tickformat=".0%")},
+        )
+    }
+
+
+@presents("optimize_portfolio")
+def optimize_portfolio(result: ActionResult) -> dict[str, go.Figure]:
+    """Weights and risk contributions per symbol."""
+    weights = table(result, "weights")
+    if weights is None or weights.empty:
+        return {}
+    bars = [
+        {"type": "bar", "x": weights["symbol"], "y": weights[column], "name": name}
+        for column, name in (("weight", "weight"), ("risk_contribution", "risk contribution"))
+        if column in weights
+    ]
+    objective = str(result.values.get("objective", "")).replace("_", " ")
+    return {
+        "weights": figure(
+            bars, f"{objective} portfolio".strip(), yaxis=axis("share", tickformat=".0%")
+        )
+    }

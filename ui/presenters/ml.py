@@ -1,0 +1,178 @@
+"""Charts of the ML actions (train, compare, tune, ensemble), drawn from their results'
+tables and series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from engine.actions.base import ActionResult, Series
+from ui.presenters.registry import axis, figure, presents, table
+
+MAX_IMPORTANCES = 25
+
+
+def confusion_figure(counts: pd.DataFrame, title: str) -> go.Figure:
+    """Counts of (actual, predicted) label pairs, shaded by each actual row's share."""
+    if "actual" in counts.columns:
+        counts = counts.set_index("actual")
+    labels = [str(c) for c in counts.columns]
+    rows = [str(i) for i in counts.index]
+    matrix = counts.to_numpy(dtype=float)
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    text = [
+        [f"{int(matrix[i, j])}<br>{share[i, j]:.0%}" for j in range(matrix.shape[1])]
+        for i in range(matrix.shape[0])
+    ]
+    heatmap = {
+        "type": "heatmap",
+        "z": share,
+        "x": labels,
+        "y": rows,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": "Blues",
+        "zmin": 0,
+        "zmax": 1,
+        "colorbar": {"title": {"text": "row share"}},
+    }
+    return figure(
+        [heatmap], title, xaxis=axis("predicted"), yaxis=axis("actual", autorange="reversed")
+    )
+
+
+def residual_figure(series: Series) -> go.Figure:
+    """Residual (actual - predicted) against the prediction, one colour per split."""
+    labels = np.asarray(series.labels if series.labels is not None else ["all"] * series.points)
+    x = np.asarray(series.x, dtype=float)
+    y = np.asarray([np.nan if v is None else v for v in series.y["residual"]], dtype=float)
+    traces = [
+        {
+            "type": "scattergl",
+            "x": x[labels == split],
+            "y": y[labels == split],
+            "mode": "markers",
+            "name": str(split),
+            "marker": {"size": 4, "opacity": 0.6},
+        }
+        for split in dict.fromkeys(labels.tolist())
+    ]
+    zero = {
+        "type": "line",
+        "x0": 0,
+        "x1": 1,
+        "xref": "x domain",
+        "y0": 0,
+        "y1": 0,
+        "yref": "y",
+        "line": {"color": "grey", "dash": "dash"},
+    }
+    return figure(
+        traces,
+        series.title or "Residuals out of sample",
+        xaxis=axis("predicted"),
+        yaxis=axis("residual"),
+        shapes=[zero],
+    )
+
+
+def importance_figure(importances: pd.DataFrame, title: str) -> go.Figure:
+    """The largest importances (by size), largest at the top."""
+    ranked = importances.assign(size=importances["importance"].abs())
+    ranked = ranked.sort_values("size", ascending=False).head(MAX_IMPORTANCES)[::-1]
+    kind = str(importances["kind"].iloc[0]) if "kind" in importances and len(importances) else ""
+    bar = {
+        "type": "bar",
+        "x": ranked["importance"].to_numpy(),
+        "y": ranked["feature"].astype(str).tolist(),
+        "orientation": "h",
+        "marker": {"color": "steelblue"},
+    }
+    label = "permutation importance (score drop)" if kind == "permutation" else "importance"
+    return figure([bar], title, xaxis=axis(label), height=max(300, 22 * len(ranked) + 100))
+
+
+def equity_figure(series: Series) -> go.Figure:
+    """Hold-out equity of the long/flat strategy against buy and hold (both net of costs)."""
+    names = {"strategy": "strategy (long/flat)", "buy_and_hold": "buy and hold"}
+    traces = [
+        {"type": "scatter", "x": series.x, "y": series.y[column], "mode": "lines", "name": name}
+        for column, name in names.items()
+        if column in series.y
+    ]
+    return figure(traces, series.title, yaxis=axis("equity (start = 1)"))
+
+
+@presents("train_model", "build_ensemble")
+def training_run(result: ActionResult) -> dict[str, go.Figure]:
+    """Confusion matrix (classification) or residuals (regression) out of sample, the
+    feature importances and the hold-out equity."""
+    figures: dict[str, go.Figure] = {}
+    counts = table(result, "confusion_matrix")
+    if counts is not None and not counts.empty:
+        figures["confusion_matrix"] = confusion_figure(
+            counts, "Confusion matrix, out-of-sample folds"
+        )
+    if "residuals" in result.series:
+        figures["residuals"] = residual_figure(result.series["residuals"])
+    importances = table(result, "feature_importances")
+    if importances is not None and not importances.empty:
+        name = result.values.get("model_name") or result.values.get("model_id") or "model"
+        figures["feature_importances"] = importance_figure(
+            importances, f"Feature importances ({name})"
+        )
+    if "holdout_equity" in result.series:
+        figures["holdout_equity"] = equity_figure(result.series["holdout_equity"])
+    return figures
+
+
+@presents("compare_models")
+def compare_models(result: ActionResult) -> dict[str, go.Figure]:
+    """Cross-validated mean ± std of the primary metric per model, best first."""
+    board, metric = table(result, "leaderboard"), result.values.get("metric_name")
+    if board is None or metric not in board:
+        return {}
+    if "status" in board:
+        board = board[board["status"] == "succeeded"]
+    board = board.dropna(subset=[metric])
+    bar: dict[str, Any] = {
+        "type": "bar",
+        "x": board["model"].astype(str).tolist(),
+        "y": board[metric].to_numpy(dtype=float),
+        "marker": {"color": "steelblue"},
+    }
+    if f"{metric}_std" in board:
+        bar["error_y"] = {"type": "data", "array": board[f"{metric}_std"].to_numpy(dtype=float)}
+    how = "walk-forward" if result.values.get("evaluation") == "walk_forward" else "k-fold"
+    return {"leaderboard": figure([bar], f"{metric} by model ({how})", yaxis=axis(metric))}
+
+
+@presents("tune_model")
+def tune_model(result: ActionResult) -> dict[str, go.Figure]:
+    """Each Optuna trial's value and the best so far."""
+    history, metric = table(result, "trials"), result.values.get("metric_name")
+    if history is None or metric not in history:
+        return {}
+    scored = history.dropna(subset=[metric])
+    values = scored[metric].astype(float)
+    lower = not result.values.get("greater_is_better", True)
+    best = values.cummin() if lower else values.cummax()
+    traces = [
+        {"type": "scatter", "x": scored["number"], "y": values, "mode": "markers", "name": "trial"},
+        {
+            "type": "scatter",
+            "x": scored["number"],
+            "y": best,
+            "mode": "lines",
+            "name": "best so far",
+        },
+    ]
+    return {
+        "history": figure(
+            traces, f"Optimisation history ({metric})", xaxis=axis("trial"), yaxis=axis(metric)
+        )
+    }
