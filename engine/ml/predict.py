@@ -18,6 +18,7 @@ from engine.actions.base import ActionError, ActionResult, json_safe
 from engine.actions.context import ActionContext
 from engine.ml import dataset, persistence
 from engine.ml.params import PredictParams
+from engine.trials.record import Trial, parse
 
 WARM_UP_DAYS = 365  # calendar days: the 50-day averages, and EMAs (MACD, RSI) settle
 
@@ -33,19 +34,20 @@ def load_trial_model(trial_id: int):
             f"Trial {trial_id} has no saved model (status {trial.status}); "
             "predict with a succeeded trial."
         )
-    spec = (trial.reproducibility or {}).get("data")
-    if not spec:
+    record = parse(trial)
+    data = record.reproducibility.data
+    if data is None:
         raise ActionError(f"Trial {trial_id} does not record how its features were built.")
-    return trial, spec, persistence.load_model(trial.artifact_path)
+    return record, data.model_dump(mode="json"), persistence.load_model(record.artifact_path)
 
 
-def _training_end(trial) -> str | None:
+def _training_end(trial: Trial) -> Any:
     """Last date the saved (final) model was fitted on."""
-    splits = (trial.reproducibility or {}).get("splits") or []
-    holdout = [row for row in splits if row.get("split") == "holdout"]
-    if holdout:
-        return holdout[0].get("train_last_date")
-    return (trial.reproducibility or {}).get("data", {}).get("last_index")
+    holdout = trial.reproducibility.split("holdout")
+    if holdout is not None:
+        return holdout.train_last_date
+    data = trial.reproducibility.data
+    return data.last_index if data is not None else None
 
 
 def price_rows(spec: dict[str, Any], params: PredictParams) -> tuple[pd.DataFrame, pd.Series, str]:
