@@ -47,6 +47,9 @@ class PolicyBlocked(ActionError):
 
 
 class JobCancelled(Exception):
+    """Raised inside an action (via ``ctx.raise_if_cancelled()``) to stop at a safe point."""
+
+
 MAX_SERIES_POINTS = 2000
 
 
@@ -75,9 +78,6 @@ def downsample_positions(length: int, max_points: int) -> np.ndarray:
     if keep[-1] != length - 1:
         keep = np.append(keep[: max_points - 1], length - 1)
     return keep
-
-
-    """Raised inside an action (via ``ctx.raise_if_cancelled()``) to stop at a safe point."""
 
 
 @dataclass
@@ -227,12 +227,12 @@ class ActionResult:
             "summary": self.summary,
             "values": json_safe(self.values),
             "tables": tables,
-        if self.units:
-            payload["units"] = {name: dict(units) for name, units in self.units.items()}
-        return payload
             "series": {name: one.to_json() for name, one in self.series.items()},
             "artifacts": dict(self.artifacts),
         }
+        if self.units:
+            payload["units"] = {name: dict(units) for name, units in self.units.items()}
+        return payload
 
     @classmethod
     def from_json(cls, payload: dict[str, Any]) -> ActionResult:
@@ -242,10 +242,10 @@ class ActionResult:
             summary=payload.get("summary", ""),
             values=payload.get("values", {}),
             tables={name: pd.DataFrame(rows) for name, rows in payload.get("tables", {}).items()},
-            units={name: dict(u) for name, u in (payload.get("units") or {}).items()},
             series={
                 name: Series.from_json(spec) for name, spec in (payload.get("series") or {}).items()
             },
+            units={name: dict(u) for name, u in (payload.get("units") or {}).items()},
             artifacts=payload.get("artifacts", {}),
         )
 
