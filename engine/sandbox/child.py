@@ -56,6 +56,8 @@ SCMP_ACT_ALLOW = 0x7FFF0000
 SCMP_ACT_ERRNO_EPERM = 0x00050000 | 1
 SCMP_CMP_NE = 1
 
+# POSIX-timer calls: denied once the wall-clock timer is armed, so it cannot be removed.
+TIMER_SYSCALLS = ("timer_create", "timer_settime", "timer_delete")
 DENIED_SYSCALLS = (
     "execve", "execveat", "fork", "vfork", "clone", "clone3", "ptrace",
     "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_getfd",
@@ -69,9 +71,22 @@ DENIED_SYSCALLS = (
     "memfd_create", "memfd_secret", "shmget", "msgget", "semget", "mq_open", "setrlimit",
     "vhangup", "uselib", "mknod", "mknodat", "sethostname", "setdomainname",
     "mount_setattr", "fsopen", "fsmount", "fspick", "open_tree", "move_mount",
+    "process_madvise", "process_mrelease", "set_mempolicy_home_node",
+    *TIMER_SYSCALLS,
 )  # fmt: skip
 # Allowed only when aimed at this process itself (argument 0 == own pid).
 SELF_ONLY_SYSCALLS = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+# Scheduling and memory-policy calls naming a process in argument 0: only the child's own
+# pid (not even 0, "this process": libseccomp cannot compare one argument twice in a rule,
+# and nothing the child runs needs these calls).
+SELF_PID_SYSCALLS = (
+    "sched_setscheduler", "sched_setparam", "sched_setaffinity", "sched_setattr",
+    "migrate_pages", "move_pages",
+)  # fmt: skip
+# setpriority(which, who, prio) and ioprio_set(which, who, ioprio): ``which`` must be
+# "one process" (PRIO_PROCESS == 0, IOPRIO_WHO_PROCESS == 1) and ``who`` the own pid.
+WHICH_PROCESS = {"setpriority": 0, "ioprio_set": 1}
+LAYER_NAMES = ("rlimits", "network_namespace", "landlock", "seccomp")
 
 THREAD_VARIABLES = (
     "OPENBLAS_NUM_THREADS",
@@ -280,17 +295,48 @@ def seccomp(layers):
                 == 0
             ):
                 denied.append(name + "(others)")
-        number = lib.seccomp_syscall_resolve_name(b"prlimit64")
-        if number >= 0:
+        for name in SELF_PID_SYSCALLS:
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number < 0:
+                continue
+            compare = _ArgCmp(0, SCMP_CMP_NE, me, 0)
+            if (
+                lib.seccomp_rule_add_array(
+                    context, SCMP_ACT_ERRNO_EPERM, number, 1, ctypes.addressof(compare)
+                )
+                == 0
+            ):
+                denied.append(name + "(others)")
+        for name, which in WHICH_PROCESS.items():
+            number = lib.seccomp_syscall_resolve_name(name.encode())
+            if number < 0:
+                continue
             rules = (
-                (_ArgCmp * 2)(_ArgCmp(0, SCMP_CMP_NE, 0, 0), _ArgCmp(0, SCMP_CMP_NE, me, 0)),
-                (_ArgCmp * 1)(_ArgCmp(2, SCMP_CMP_NE, 0, 0)),
+                (_ArgCmp * 1)(_ArgCmp(0, SCMP_CMP_NE, which, 0)),  # a group or a user
+                (_ArgCmp * 1)(_ArgCmp(1, SCMP_CMP_NE, me, 0)),  # another process
             )
-            for array in rules:
+            added = [
                 lib.seccomp_rule_add_array(
                     context, SCMP_ACT_ERRNO_EPERM, number, len(array), ctypes.addressof(array)
                 )
-            denied.append("prlimit64(set or others)")
+                for array in rules
+            ]
+            if added == [0, 0]:
+                denied.append(name + "(others)")
+        number = lib.seccomp_syscall_resolve_name(b"prlimit64")
+        if number >= 0:
+            # any prlimit64 that sets a limit (argument 2 not NULL), on any process; reading
+            # limits stays possible (glibc's getrlimit is prlimit64(0, ...)). libseccomp
+            # cannot compare one argument twice in a rule, so "not 0 and not me" is not
+            # expressible; setting was the harm.
+            array = (_ArgCmp * 1)(_ArgCmp(2, SCMP_CMP_NE, 0, 0))
+            if (
+                lib.seccomp_rule_add_array(
+                    context, SCMP_ACT_ERRNO_EPERM, number, 1, ctypes.addressof(array)
+                )
+                == 0
+            ):
+                denied.append("prlimit64(set)")
         if lib.seccomp_load(context) != 0:
             layers["seccomp"] = f"failed (seccomp_load: {os.strerror(ctypes.get_errno())})"
             return False
@@ -298,6 +344,202 @@ def seccomp(layers):
         lib.seccomp_release(context)
     layers["seccomp"] = f"{len(denied)} system calls denied with EPERM: " + ", ".join(denied)
     return True
+
+
+class _SigEvent(ctypes.Structure):  # struct sigevent (64 bytes on Linux)
+    _fields_ = [
+        ("value", ctypes.c_uint64),
+        ("signo", ctypes.c_int),
+        ("notify", ctypes.c_int),
+        ("pad", ctypes.c_int * 12),
+    ]
+
+
+class _TimeSpec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+
+class _ITimerSpec(ctypes.Structure):
+    _fields_ = [("interval", _TimeSpec), ("value", _TimeSpec)]
+
+
+CLOCK_MONOTONIC = 1
+SIGEV_SIGNAL = 0
+
+
+def wall_clock_timer(seconds, layers):
+    """A kernel timer that sends SIGKILL to this process after ``seconds`` of wall-clock
+    time. It needs nothing from the parent: even a parent that user code stopped (SIGSTOP)
+    or attached cannot keep the child running. seccomp then denies the timer calls, so
+    user code cannot disarm it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        create, settime = libc.timer_create, libc.timer_settime
+    except (OSError, AttributeError):
+        try:
+            librt = ctypes.CDLL("librt.so.1", use_errno=True)
+            create, settime = librt.timer_create, librt.timer_settime
+        except (OSError, AttributeError):
+            layers["wall_clock_timer"] = "unavailable (no timer_create)"
+            return False
+    event = _SigEvent(0, signal.SIGKILL, SIGEV_SIGNAL)
+    timer = ctypes.c_void_p()
+    if create(CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)) != 0:
+        layers["wall_clock_timer"] = f"failed ({os.strerror(ctypes.get_errno())})"
+        return False
+    whole = int(seconds)
+    spec = _ITimerSpec(_TimeSpec(0, 0), _TimeSpec(whole, int((seconds - whole) * 1e9)))
+    if settime(timer, 0, ctypes.byref(spec), None) != 0:
+        layers["wall_clock_timer"] = f"failed ({os.strerror(ctypes.get_errno())})"
+        return False
+    layers["wall_clock_timer"] = f"SIGKILL after {seconds:g} s (kernel timer in the child)"
+    return True
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def drop_capabilities(layers):
+    """Drop every capability (effective, permitted, inheritable) once the namespaces are
+    made: a child started by root then cannot ptrace or read the memory and environment
+    of the non-dumpable parent, nor override file permissions, even without seccomp."""
+    libc = _libc()
+    header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        layers["capabilities"] = f"unknown ({os.strerror(ctypes.get_errno())})"
+        return
+    held = any(item.effective or item.permitted for item in data)
+    empty = (_CapData * 2)()
+    if libc.capset(ctypes.byref(header), empty) != 0:
+        layers["capabilities"] = f"failed ({os.strerror(ctypes.get_errno())})"
+        return
+    layers["capabilities"] = "all dropped" if held else "none held"
+
+
+# ------------------------------------------------------------------ library entry points
+
+
+def _blocker(label):
+    def blocked(*args, **kwargs):
+        raise PermissionError(f"{label} is disabled in the dynamic-action sandbox")
+
+    blocked.__name__ = label.rsplit(".", 1)[-1]
+    blocked.__qualname__ = blocked.__name__
+    return blocked
+
+
+class _DisabledModule:
+    def __init__(self, name):
+        self.name = name
+
+    def __getattr__(self, attribute):
+        raise PermissionError(f"{self.name} is disabled in the dynamic-action sandbox")
+
+
+def _to_string_guard(original):
+    """``to_string`` stays (``repr`` and ``print`` of frames use it) but may not write a
+    file: only no buffer or an in-memory one."""
+
+    def to_string(self, buf=None, *args, **kwargs):
+        if buf is not None and not (hasattr(buf, "write") and hasattr(buf, "getvalue")):
+            raise PermissionError("to_string(buf=...) is disabled in the dynamic-action sandbox")
+        return original(self, buf, *args, **kwargs)
+
+    return to_string
+
+
+def _refused(name, spec, module=None):
+    """Whether ``name`` is an entry point to disable. Module-level ``to_*`` functions count
+    only in pandas' I/O package (elsewhere they are internal converters)."""
+    if name in spec["names"] or name.startswith("read_"):
+        return True
+    if module is not None and not module.startswith("pandas.io"):
+        return False
+    return name.startswith("to_") and name not in spec["safe_to"]
+
+
+def disable_entry_points(spec, layers):
+    """Replace pandas' and numpy's code-evaluation, file and plotting entry points by
+    functions raising PermissionError, before user code runs: ``eval``/``query`` (pandas'
+    expression engines), every ``read_*`` reader and ``to_*`` writer, ``DataFrame.style``,
+    ``plot``, ``pd.io``, the options API (numexpr/numba engines stay off), ``numpy``'s
+    ``load``/``save``/``fromfile``/``memmap``/``ctypeslib`` ... A string that reaches them
+    through a dispatch (``data.agg("eval", ...)``) or a validator bug then finds nothing."""
+    import numpy
+    import pandas
+
+    done = []
+    try:
+        pandas.set_option("compute.use_numexpr", False)
+        pandas.set_option("compute.use_numba", False)
+    except Exception:  # noqa: S110 - an option this pandas lacks is already off
+        pass
+    for module_name, module in sorted(sys.modules.items()):
+        if module is None or module_name.split(".")[0] not in ("pandas", "numpy"):
+            continue
+        namespace = getattr(module, "__dict__", {})
+        for name in list(namespace):
+            if _refused(name, spec, module_name) and callable(namespace[name]):
+                setattr(module, name, _blocker(f"{module_name}.{name}"))
+                done.append(f"{module_name}.{name}")
+    for name in spec["modules"]:  # pandas.io, numpy.ctypeslib ...
+        parent, _, child = name.rpartition(".")
+        holder = sys.modules.get(parent)
+        if holder is None:
+            continue
+        if child in vars(holder):
+            delattr(holder, child)  # loaded: internal imports still find it in sys.modules
+        else:
+            setattr(holder, child, _DisabledModule(name))  # else numpy would load it lazily
+        done.append(name)
+    for name in spec["options"]:
+        if name in vars(pandas):
+            setattr(pandas, name, _blocker(f"pandas.{name}"))
+            done.append(f"pandas.{name}")
+    classes = set()
+    for root in (pandas.DataFrame, pandas.Series, pandas.Index):
+        classes.update(root.__mro__)
+    typing = sys.modules.get("pandas.api.typing")
+    for name in dir(typing) if typing is not None else ():
+        value = getattr(typing, name)
+        if isinstance(value, type):
+            classes.update(value.__mro__)
+    for klass in classes:
+        if not klass.__module__.startswith("pandas"):
+            continue
+        for name in list(vars(klass)):
+            if name == "to_string":
+                setattr(klass, name, _to_string_guard(vars(klass)[name]))
+            elif _refused(name, spec) or name in spec["attributes"]:
+                label = f"{klass.__name__}.{name}"
+                if isinstance(vars(klass)[name], (property, type)) or name in spec["attributes"]:
+                    setattr(klass, name, property(_blocker(label)))
+                else:
+                    setattr(klass, name, _blocker(label))
+                done.append(label)
+    config = sys.modules.get("pandas._config.config")
+    wrapper = getattr(config, "DictWrapper", None)
+    if isinstance(wrapper, type):  # pd.options.x.y = v (reading options stays possible)
+        wrapper.__setattr__ = _blocker("setting pandas.options")
+    for klass, name in ((numpy.memmap, "__new__"), (pandas.HDFStore, "__init__")):
+        setattr(klass, name, _blocker(f"{klass.__name__}"))
+    for name in ("ExcelWriter", "ExcelFile"):
+        klass = getattr(sys.modules.get("pandas.io.excel"), name, None)
+        if isinstance(klass, type):
+            klass.__new__ = _blocker(name)
+    layers["entry_points"] = f"{len(done)} pandas/numpy entry points disabled (eval, query, " + (
+        "read_*, to_* writers, style, plot, pd.io, options, numpy load/save/fromfile/memmap)"
+    )
 
 
 # --------------------------------------------------------------------------- user code
@@ -480,8 +722,13 @@ def write_json(fd, payload):
 
 
 def _active(value):
+    if isinstance(value, dict):  # rlimits: every limit applied
+        return bool(value) and not any(str(v).startswith("failed") for v in value.values())
     text = str(value)
     return bool(value) and not text.startswith(("unavailable", "failed", "off"))
+
+
+DISABLED_BY_CONFIGURATION = "off (disabled by configuration)"
 
 
 def main():
@@ -498,8 +745,14 @@ def main():
         + "]; while user code runs: "
         + ", ".join(f"{v}=1" for v in THREAD_VARIABLES),
     }
-    set_limits(limits, layers)
-    new_network_namespace(layers)
+    disabled = set(request.get("disable_layers", ()))
+    for name in disabled & set(LAYER_NAMES):
+        layers[name] = DISABLED_BY_CONFIGURATION
+    if "rlimits" not in disabled:
+        set_limits(limits, layers)
+    wall_clock_timer(float(limits["kill_after_seconds"]), layers)
+    if "network_namespace" not in disabled:
+        new_network_namespace(layers)
     for variable in THREAD_VARIABLES:
         os.environ[variable] = "1"
     sys.path[:] = list(request["sys_path"])
@@ -508,6 +761,7 @@ def main():
 
     with open("data.json", encoding="utf-8") as handle:
         data = build_frame(json.load(handle))
+    disable_entry_points(request["entry_points"], layers)
     # Only the thread settings stay: numeric libraries loaded later (scipy's own BLAS)
     # read them when they start, and may not start threads (clone is denied below).
     for variable in list(os.environ):
@@ -516,9 +770,14 @@ def main():
     result_fd = os.open("result.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     layers_fd = os.open("layers.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     _libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    late_limits(limits, layers)
-    landlock(request["read_paths"], layers)
-    seccomp(layers)
+    _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if "rlimits" not in disabled:
+        late_limits(limits, layers)
+    if "landlock" not in disabled:
+        landlock(request["read_paths"], layers)
+    if "seccomp" not in disabled:
+        seccomp(layers)
+    drop_capabilities(layers)
     restricted = bool(request["restricted"])
     layers["in_process_guard"] = (
         "restricted builtins and guarded imports" if restricted else "off (validation skipped)"
@@ -526,12 +785,13 @@ def main():
     write_json(layers_fd, layers)
     os.close(layers_fd)
     missing = [name for name in request.get("require", []) if not _active(layers.get(name))]
-    if missing:  # fail closed: the operator required layers this machine did not grant
+    if missing:  # fail closed: a required layer was not granted (or was disabled)
         write_json(
             result_fd,
             {
                 "ok": False,
                 "kind": "sandbox_unavailable",
+                "missing": missing,
                 "error": "required sandbox layers are not available: " + ", ".join(missing),
             },
         )

@@ -28,10 +28,12 @@ the kernel granted; :func:`active_layers` probes this machine once and
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -53,9 +55,44 @@ from engine.sandbox import validator
 log = logging.getLogger("mltrainer.sandbox")
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
+# pandas/numpy entry points the child replaces by functions raising PermissionError before
+# user code runs (child.disable_entry_points): names (and every read_*, every to_* but the
+# in-memory conversions) in pandas and numpy modules and pandas classes, modules removed
+# from their package, top-level pandas names, and class attributes turned into errors.
+ENTRY_POINTS: dict[str, list[str]] = {
+    "names": sorted(
+        {  # fmt: skip
+            "eval",
+            "query",
+            "load",
+            "save",
+            "savez",
+            "savez_compressed",
+            "savetxt",
+            "loadtxt",
+            "genfromtxt",
+            "fromfile",
+            "fromregex",
+            "DataSource",
+            "open_memmap",
+            "read_array",
+            "write_array",
+            "show_versions",
+            "show_config",
+            "show_runtime",
+            "test",
+        }
+    ),  # fmt: skip
+    "safe_to": sorted(validator.SAFE_TO_METHODS | {"to_string"}),
+    "modules": ["pandas.io", "numpy.ctypeslib", "numpy.f2py", "numpy.testing"],
+    "options": ["set_option", "reset_option"],
+    "attributes": ["style", "plot", "hist", "boxplot"],
+}
 MAX_CELLS = 1_000_000
 MAX_LABEL_CHARS = 200
 POLL_SECONDS = 0.02
+KILL_MARGIN_SECONDS = 2.0
+PR_SET_DUMPABLE = 4
 
 
 def _env_number(name: str, default: float) -> float:
@@ -67,13 +104,83 @@ def _env_number(name: str, default: float) -> float:
         return default
 
 
+# ------------------------------------------------------------------ fail-closed policy
+
+# The kernel layers every run needs. Without one of them no generated code runs (the run
+# ends as ``sandbox_unavailable``) unless an administrator waives exactly that layer.
+REQUIRED_LAYERS = ("rlimits", "network_namespace", "landlock", "seccomp")
+ALLOW_MISSING_VARIABLE = "MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS"
+LAYER_ALIASES = {"netns": "network_namespace", "network": "network_namespace"}
+# How to grant each layer (shown with refusals, on the page and by the command line).
+GRANT_HINTS = {
+    "rlimits": "setrlimit failed: the container or service manager caps the limits below "
+    "the sandbox's (raise them, or lower MLTRAINER_SANDBOX_MEMORY_MB/CPU_SECONDS)",
+    "network_namespace": "needs CAP_SYS_ADMIN or unprivileged user namespaces: "
+    "sysctl user.max_user_namespaces>0 (Debian/Ubuntu also kernel.unprivileged_userns_clone=1, "
+    "Ubuntu 24.04 kernel.apparmor_restrict_unprivileged_userns=0); in a container a seccomp "
+    "profile allowing unshare(CLONE_NEWUSER|CLONE_NEWNET) or cap_add SYS_ADMIN "
+    "(docs/security.md, 'The sandbox in containers')",
+    "landlock": "needs Linux 5.13+ with Landlock enabled (CONFIG_SECURITY_LANDLOCK=y and "
+    "'landlock' in the lsm= boot list, see /sys/kernel/security/lsm); in a container a "
+    "seccomp profile allowing landlock_create_ruleset/add_rule/restrict_self (Docker 23+ "
+    "and containerd 1.7+ defaults do)",
+    "seccomp": "needs libseccomp.so.2 (apt-get install libseccomp2) and a kernel with "
+    "CONFIG_SECCOMP_FILTER",
+}
+
+
+def waived_layers(environ: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(layers waived by MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS, names it lists that are not
+    layers). ``netns`` is accepted for ``network_namespace``."""
+    raw = (os.environ if environ is None else environ).get(ALLOW_MISSING_VARIABLE, "")
+    waived: list[str] = []
+    unknown: list[str] = []
+    for item in raw.split(","):
+        name = LAYER_ALIASES.get(item.strip().lower(), item.strip().lower())
+        if not name:
+            continue
+        target = waived if name in REQUIRED_LAYERS else unknown
+        if name not in target:
+            target.append(name)
+    return tuple(waived), tuple(unknown)
+
+
+def required_layers(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """The layers a run needs under the current configuration (all of
+    :data:`REQUIRED_LAYERS` but those an administrator waived)."""
+    waived, unknown = waived_layers(environ)
+    if unknown:
+        log.warning(
+            "%s names unknown layers %s (known: %s)",
+            ALLOW_MISSING_VARIABLE,
+            ", ".join(unknown),
+            ", ".join(REQUIRED_LAYERS),
+        )
+    return tuple(name for name in REQUIRED_LAYERS if name not in waived)
+
+
+def refusal_message(missing: list[str]) -> str:
+    """What the analyst and the administrator read when a run is refused."""
+    names = ", ".join(missing)
+    hints = "; ".join(f"{name}: {GRANT_HINTS.get(name, 'unknown layer')}" for name in missing)
+    return (
+        f"the sandbox could not apply {names}, so generated code does not run here "
+        f"(fail closed). An administrator can grant it ({hints}) or accept the risk by "
+        f"setting {ALLOW_MISSING_VARIABLE}={','.join(missing)} (docs/sandbox.md)"
+    )
+
+
 @dataclass(frozen=True)
 class SandboxLimits:
     """Limits of one run. Defaults come from MLTRAINER_SANDBOX_* variables (see
-    :meth:`from_env`); tests pass smaller ones. ``require`` names child layers
-    (``network_namespace``, ``landlock``, ``seccomp``, ``rlimits``) without which no user
-    code runs (MLTRAINER_SANDBOX_REQUIRE, comma-separated): the run then ends as
-    ``sandbox_unavailable``."""
+    :meth:`from_env`); tests pass smaller ones.
+
+    ``require`` names the child layers (``rlimits``, ``network_namespace``, ``landlock``,
+    ``seccomp``) without which no user code runs (the run ends as ``sandbox_unavailable``);
+    ``None``, the default, means all of them but those MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS
+    waives, read when the run starts. ``disable_layers`` makes the child skip applying
+    layers (a real configuration switch, used to check that the policy refuses, and
+    to reproduce a machine without them); a disabled layer counts as missing."""
 
     cpu_seconds: float = 20.0
     wall_seconds: float = 60.0
@@ -83,18 +190,20 @@ class SandboxLimits:
     max_result_bytes: int = 32 * 1024 * 1024
     max_output_bytes: int = 64 * 1024
     recursion_limit: int = 1000
-    require: tuple[str, ...] = ()
+    require: tuple[str, ...] | None = None
+    disable_layers: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SandboxLimits:
-        required = os.environ.get("MLTRAINER_SANDBOX_REQUIRE", "")
         limits = cls(
             cpu_seconds=_env_number("MLTRAINER_SANDBOX_CPU_SECONDS", cls.cpu_seconds),
             wall_seconds=_env_number("MLTRAINER_SANDBOX_WALL_SECONDS", cls.wall_seconds),
             memory_mb=int(_env_number("MLTRAINER_SANDBOX_MEMORY_MB", cls.memory_mb)),
-            require=tuple(name.strip() for name in required.split(",") if name.strip()),
         )
         return replace(limits, **overrides) if overrides else limits
+
+    def required(self) -> tuple[str, ...]:
+        return required_layers() if self.require is None else tuple(self.require)
 
     def to_child(self) -> dict[str, Any]:
         return {
@@ -103,6 +212,8 @@ class SandboxLimits:
             "file_size_mb": self.file_size_mb,
             "open_files": self.open_files,
             "max_output_chars": self.max_output_bytes,
+            # the child's own kernel timer: a backstop behind the parent's deadline
+            "kill_after_seconds": self.wall_seconds + KILL_MARGIN_SECONDS,
         }
 
 
@@ -256,6 +367,29 @@ def child_read_paths(sys_path: list[str]) -> list[str]:
     return paths
 
 
+_parent_protected: str | None = None
+
+
+def protect_parent() -> str:
+    """Make this process (the one that starts sandboxes) non-dumpable, once: the kernel
+    then refuses ptrace attach, /proc/<pid>/mem, /proc/<pid>/environ and process_vm_*
+    to any process without CAP_SYS_PTRACE — the sandbox child drops every capability,
+    so even a child whose seccomp and Landlock layers were waived cannot read this
+    process's secrets or attach to it. (Side effect: no core dumps of this process, and
+    debuggers need root.)"""
+    global _parent_protected
+    if _parent_protected is None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0:
+                _parent_protected = "non-dumpable (PR_SET_DUMPABLE 0)"
+            else:
+                _parent_protected = f"failed ({os.strerror(ctypes.get_errno())})"
+        except (OSError, AttributeError) as error:
+            _parent_protected = f"unavailable ({error})"
+    return _parent_protected
+
+
 def frame_payload(data: pd.DataFrame) -> dict[str, Any]:
     frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
     if not isinstance(frame.index, pd.DatetimeIndex):
@@ -304,6 +438,75 @@ def _signal_name(number: int) -> str:
 
 class InvalidResult(ValueError):
     pass
+
+
+MAX_JSON_DEPTH = 32  # a result is at most ~5 levels deep
+MAX_JSON_CONTAINERS = MAX_CELLS + 10_000  # one list per table row, plus a few
+MAX_JSON_VALUES = 3 * MAX_CELLS  # cells, index labels and column names
+MAX_INT_DIGITS = 20
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidResult(f"{name} is not allowed in a result (use null)")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise InvalidResult(f"an integer with {len(text)} digits is too large")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidResult(f"the number {text[:30]} is out of range")
+    return value
+
+
+def parse_json(raw: bytes, what: str = "result") -> Any:
+    """Parse untrusted JSON from the child with bounded work and memory.
+
+    Before ``json`` builds anything, the text (strings blanked out) is measured: nesting
+    deeper than :data:`MAX_JSON_DEPTH`, more than :data:`MAX_JSON_CONTAINERS` arrays and
+    objects or :data:`MAX_JSON_VALUES` values are refused. NaN/Infinity, integers longer
+    than :data:`MAX_INT_DIGITS` digits and floats out of range are refused while parsing.
+    Every failure is an :class:`InvalidResult` with a sentence saying why."""
+    try:
+        skeleton = _JSON_STRING.sub(b'""', raw)
+    except RecursionError:  # the regex engine is iterative; kept for safety
+        raise InvalidResult(f"the {what} could not be read") from None
+    octets = np.frombuffer(skeleton, dtype=np.uint8)
+    opens = (octets == ord("[")) | (octets == ord("{"))
+    closes = (octets == ord("]")) | (octets == ord("}"))
+    containers = int(np.count_nonzero(opens))
+    if containers > MAX_JSON_CONTAINERS:
+        raise InvalidResult(
+            f"the {what} has {containers} arrays/objects (limit {MAX_JSON_CONTAINERS})"
+        )
+    values = int(np.count_nonzero(octets == ord(","))) + containers
+    if values > MAX_JSON_VALUES:
+        raise InvalidResult(f"the {what} has {values} values (limit {MAX_JSON_VALUES})")
+    depth, deepest, chunk = 0, 0, 1 << 20
+    for start in range(0, len(octets), chunk):
+        steps = opens[start : start + chunk].astype(np.int32) - closes[start : start + chunk]
+        running = np.cumsum(steps, dtype=np.int64) + depth
+        if running.size:
+            deepest = max(deepest, int(running.max()))
+            depth = int(running[-1])
+    if deepest > MAX_JSON_DEPTH:
+        raise InvalidResult(f"the {what} is nested {deepest} levels deep (limit {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(
+            raw,
+            parse_constant=_reject_constant,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+        )
+    except InvalidResult:
+        raise
+    except (ValueError, RecursionError, MemoryError) as error:
+        raise InvalidResult(f"the {what} is not valid JSON: {str(error)[:200]}") from None
 
 
 def _is_number(value: Any) -> bool:
@@ -437,10 +640,13 @@ def _run_in(
         "modules": sorted(validator.ALLOWED_MODULES),
         "max_cells": MAX_CELLS,
         "recursion_limit": limits.recursion_limit,
-        "require": list(limits.require),
+        "require": list(limits.required()),
+        "disable_layers": list(limits.disable_layers),
+        "entry_points": ENTRY_POINTS,
     }
     (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")
     (workdir / "data.json").write_text(json.dumps(frame_payload(data)), encoding="utf-8")
+    protect_parent()
     command = [sys.executable, "-I", "-S", "-B", str(CHILD_SCRIPT)]
     started = time.monotonic()
     with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
@@ -490,22 +696,25 @@ def _run_in(
     fd_stdout = _text(out, out_cut)
     layers_raw, _ = _read_capped(workdir / "layers.json", 64 * 1024)
     try:
-        layers = json.loads(layers_raw) if layers_raw else {}
+        layers = parse_json(layers_raw, "layer report") if layers_raw else {}
         run.layers = layers if isinstance(layers, dict) else {}
-    except ValueError:
+    except InvalidResult:
         run.layers = {}
     raw, too_large = _read_capped(workdir / "result.json", limits.max_result_bytes)
     payload: Any = None
+    unreadable: str | None = None
     if raw and not too_large:
         try:
-            payload = json.loads(raw)
-        except ValueError:
-            payload = None
+            payload = parse_json(raw)
+        except InvalidResult as error:
+            unreadable = str(error)
     if isinstance(payload, dict) and isinstance(payload.get("stdout"), str):
         run.stdout = payload["stdout"][: limits.max_output_bytes + 200]  # + the "dropped" note
     if fd_stdout:
         run.stdout = (run.stdout + fd_stdout)[: limits.max_output_bytes + 200]
     _classify(run, stopped_by, payload, too_large, limits)
+    if unreadable is not None and run.reason in ("exit", "memory"):
+        run.reason, run.error = "invalid_result", unreadable
     _log_layers_once(run.layers)
     return run
 
@@ -549,6 +758,11 @@ def _classify(
         return
     if code is not None and code < 0:
         number = -code
+        if number == signal.SIGKILL and run.wall_seconds >= limits.wall_seconds:
+            # the child's own kernel timer (the parent could not act: stopped or busy)
+            run.reason = "timeout"
+            run.error = f"no result after {limits.wall_seconds:g} s (wall clock)"
+            return
         if number == signal.SIGXCPU or (
             number == signal.SIGKILL and run.cpu_seconds >= limits.cpu_seconds - 0.05
         ):
@@ -585,6 +799,10 @@ def _classify(
         run.reason = "error"
     error = payload.get("error")
     run.error = error[:2000] if isinstance(error, str) else "unknown error"
+    if run.reason == "sandbox_unavailable":
+        missing = payload.get("missing")
+        if isinstance(missing, list) and all(isinstance(m, str) for m in missing):
+            run.error = refusal_message([m[:40] for m in missing[:8]])
     line = payload.get("line")
     run.line = line if isinstance(line, int) and not isinstance(line, bool) else None
 
@@ -597,9 +815,12 @@ _layers_cache: dict[str, Any] | None = None
 PARENT_LAYERS = {
     "validator": "ast allow-list before every save and run (engine/sandbox/validator.py)",
     "process": "separate interpreter per run: python -I -S -B, explicit sys.path",
-    "environment_passed": "empty (no API keys, no DATABASE_URL)",
+    "environment_passed": "empty (no API keys, no DATABASE_URL, no cookie key)",
     "working_directory": "fresh temporary directory, removed afterwards",
-    "wall_clock": "timeout enforced by the parent; SIGKILL to the whole process group",
+    "wall_clock": "timeout enforced by the parent (SIGKILL to the whole process group) and "
+    "by a kernel timer in the child (SIGKILL, even when the parent is stopped)",
+    "parent": "the process starting sandboxes is non-dumpable (no ptrace, /proc/<pid>/mem "
+    "or environ for the capability-less child)",
     "results": "JSON only, size-capped, checked field by field; never unpickled",
     "output": "print output and stdout/stderr capped",
 }
@@ -614,7 +835,7 @@ def active_layers(refresh: bool = False) -> dict[str, Any]:
             probe = run_source(
                 "def run(data):\n    return 0\n",
                 pd.DataFrame({"X": [1.0]}, index=pd.DatetimeIndex(["2020-01-02"])),
-                limits=SandboxLimits(cpu_seconds=20, wall_seconds=60),
+                limits=SandboxLimits(cpu_seconds=20, wall_seconds=60, require=()),
             )
             _layers_cache = dict(probe.layers)
             if not probe.ok:
@@ -624,8 +845,32 @@ def active_layers(refresh: bool = False) -> dict[str, Any]:
 
 
 def layer_active(value: Any) -> bool:
+    if isinstance(value, dict):  # rlimits: every limit applied
+        return bool(value) and not any(str(v).startswith("failed") for v in value.values())
     text = str(value)
     return bool(value) and not text.startswith(("unavailable", "failed", "off"))
+
+
+def layer_policy(layers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fail-closed policy against what this machine grants: which layers are
+    required, waived (by MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS, and unknown names in it),
+    missing, whether runs are refused (``refusing``: required but missing) and how to
+    grant each missing layer. ``layers`` defaults to the probe of :func:`active_layers`."""
+    layers = active_layers() if layers is None else layers
+    waived, unknown = waived_layers()
+    required = required_layers()
+    missing = [name for name in REQUIRED_LAYERS if not layer_active(layers.get(name))]
+    return {
+        "variable": ALLOW_MISSING_VARIABLE,
+        "required": list(required),
+        "waived": list(waived),
+        "unknown": list(unknown),
+        "missing": missing,
+        "refusing": [name for name in missing if name in required],
+        "waived_and_missing": [name for name in missing if name in waived],
+        "hints": {name: GRANT_HINTS[name] for name in missing},
+        "runs": not [name for name in missing if name in required],
+    }
 
 
 def layer_summary(layers: dict[str, Any]) -> str:
@@ -638,4 +883,4 @@ def layer_summary(layers: dict[str, Any]) -> str:
 def describe_layers(refresh: bool = False) -> dict[str, Any]:
     """Every layer, parent and child side, with its state on this machine."""
     child = active_layers(refresh)
-    return {**PARENT_LAYERS, **child}
+    return {**PARENT_LAYERS, **child, "parent_process": protect_parent()}

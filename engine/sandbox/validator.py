@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib
 import math
 import types
@@ -234,7 +235,16 @@ SAFE_TO_METHODS = frozenset(
     }
 )
 FORMAT_ATTRIBUTES = frozenset({"format", "format_map"})
-STRING_DISPATCH_METHODS = frozenset({"apply", "agg", "aggregate", "transform"})
+# Methods whose function argument may be a string that pandas looks up as a method name
+# (``data.agg("eval", ...)`` calls ``data.eval``), on frames, series, groupby, rolling,
+# expanding, ewm and resample objects alike; ``pipe`` only takes callables but is held to
+# the same rule. Functions with a keyword that does the same (``aggfunc=``).
+STRING_DISPATCH_METHODS = frozenset({"apply", "agg", "aggregate", "transform", "pipe"})
+DISPATCH_KEYWORDS = frozenset({"func", "arg", "aggfunc"})
+DISPATCH_FUNCTIONS = frozenset({"pivot_table", "crosstab", "NamedAgg"})
+# Strings an extra positional argument of a dispatch call may be (an axis name).
+AXIS_NAMES = frozenset({"index", "columns", "rows"})
+DISPATCHERS = STRING_DISPATCH_METHODS | {"map", "applymap", "pipe"}
 SAFE_REDUCERS = frozenset(
     {
         "sum", "mean", "median", "std", "var", "min", "max", "count", "first", "last",
@@ -365,6 +375,38 @@ def _forbidden_attribute_reason(name: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def dangerous_method_names() -> frozenset[str]:
+    """Names a string argument must never be: attributes of the objects pandas and numpy
+    dispatch strings on (frames, series, indexes, groupby, window and resample objects,
+    arrays) that are refused as attributes (``eval``, ``query``, ``to_csv``, ``style`` ...),
+    that dispatch again (``apply``, ``pipe`` ...) or that are dunders."""
+    classes: list[Any] = []
+    try:
+        import numpy as np
+        import pandas as pd
+        from pandas.api import typing as pd_typing
+
+        # numpy itself: pandas falls back to ``getattr(numpy, name)`` for unknown strings
+        classes = [pd.DataFrame, pd.Series, pd.Index, np.ndarray, np]
+        for name in (
+            "DataFrameGroupBy", "SeriesGroupBy", "Rolling", "Expanding",
+            "ExponentialMovingWindow", "Resampler", "Window",
+        ):  # fmt: skip
+            found = getattr(pd_typing, name, None)
+            if found is not None:
+                classes.append(found)
+    except ImportError:  # without pandas nothing can dispatch on these strings
+        pass
+    names: set[str] = set()
+    for klass in classes:
+        for name in dir(klass):
+            dunder = name.startswith("__") and name.endswith("__")
+            if dunder or name in DISPATCHERS or _forbidden_attribute_reason(name):
+                names.add(name)
+    return frozenset(names)
+
+
 def _module_allowed(path: str) -> bool:
     return path in ALLOWED_MODULES
 
@@ -492,6 +534,9 @@ class _Checker:
         self.imports: list[str] = []
         self.attribute_values: set[int] = set()  # ids of Name nodes used as Attribute.value
         self.called: set[int] = set()  # ids of nodes used as Call.func
+        # ids of string constants that are docstrings, dict keys or subscripts (labels,
+        # never looked up as methods)
+        self.label_strings: set[int] = set()
 
     def fail(self, rule: str, node: ast.AST | None, message: str) -> None:
         raise ValidationFailed(Violation(rule, _line(node), message))
@@ -511,6 +556,13 @@ class _Checker:
                 self.attribute_values.add(id(node.value))
             elif isinstance(node, ast.Call):
                 self.called.add(id(node.func))
+            elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                self.label_strings.add(id(node.value))
+            elif isinstance(node, ast.Dict):
+                self.label_strings.update(id(key) for key in node.keys if key is not None)
+            elif isinstance(node, ast.Subscript):
+                slices = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+                self.label_strings.update(id(item) for item in slices)
         for node in nodes:
             self._check_node(node)
         self._check_recursion(nodes)
@@ -594,20 +646,52 @@ class _Checker:
                 "underscore_name", node, f"names starting with '_' are not allowed ('{name}')"
             )
 
+    def _check_binding(self, name: str | None, node: ast.AST, function: bool = False) -> None:
+        """A name bound by an assignment, argument, loop, import, ``except`` or ``def``.
+
+        Builtins and the source's own functions keep their meaning everywhere: a string
+        bound to ``str`` (or to a helper's name) would otherwise pass as a function where a
+        callable is checked (``str = "eval"; data.agg(str, ...)``)."""
+        if not name:
+            return
+        if name in _BUILTIN_NAMES:
+            self.fail("rebinding", node, f"'{name}' is a builtin and may not be rebound")
+        if name in self.function_names and not function:
+            self.fail(
+                "rebinding", node, f"'{name}' is a function defined here and may not be rebound"
+            )
+        if function and name in self.module_aliases:
+            self.fail("module_alias", node, f"'{name}' rebinds an imported module")
+
     def _check_node(self, node: ast.AST) -> None:
         if isinstance(node, ast.Name):
             self._check_name(node)
+            if not isinstance(node.ctx, ast.Load):
+                self._check_binding(node.id, node)
         elif isinstance(node, ast.Attribute):
             self._check_attribute(node)
         elif isinstance(node, ast.FunctionDef):
             self._check_identifier(node.name, node)
+            self._check_binding(node.name, node, function=True)
             if node.decorator_list:
                 self.fail("decorator", node.decorator_list[0], "decorators are not allowed")
         elif isinstance(node, ast.arg):
             self._check_identifier(node.arg, node)
             if node.arg in self.module_aliases:
                 self.fail("module_alias", node, f"'{node.arg}' rebinds an imported module")
+            self._check_binding(node.arg, node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                if bound != "*":
+                    self._check_binding(bound, node)
         elif isinstance(node, ast.keyword):
+            if node.arg is None:
+                self.fail(
+                    "call_unpacking",
+                    node.value,
+                    "'**' unpacking in a call is not allowed; pass keywords by name",
+                )
             self._check_identifier(node.arg, node)
             if node.arg in FORBIDDEN_KEYWORDS:
                 self.fail(
@@ -638,6 +722,7 @@ class _Checker:
                 )
         elif isinstance(node, ast.ExceptHandler):
             self._check_identifier(node.name, node)
+            self._check_binding(node.name, node)
         elif isinstance(node, ast.While):
             self._check_while(node)
         elif isinstance(node, ast.alias):
@@ -715,6 +800,20 @@ class _Checker:
     def _check_call(self, node: ast.Call) -> None:
         func = node.func
         called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                self.fail(
+                    "call_unpacking",
+                    argument,
+                    "'*' unpacking in a call is not allowed; pass the arguments one by one",
+                )
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                self.fail(
+                    "call_unpacking",
+                    keyword.value,
+                    "'**' unpacking in a call is not allowed; pass keywords by name",
+                )
         if called in ALLOCATING_CALLS:
             for argument in [*node.args, *(k.value for k in node.keywords)]:
                 size = _const_size(argument)
@@ -735,11 +834,49 @@ class _Checker:
             if exponent is not None and exponent > MAX_EXPONENT:
                 self.fail("huge_number", node, "constant exponent is too large")
         if isinstance(func, ast.Attribute) and func.attr in STRING_DISPATCH_METHODS:
-            candidates = list(node.args[:1]) + [
-                k.value for k in node.keywords if k.arg in ("func", "arg")
-            ]
-            for candidate in candidates:
-                self._check_dispatch_argument(candidate, func.attr)
+            self._check_dispatch_call(node, func.attr)
+        elif called in DISPATCH_FUNCTIONS:
+            # pivot_table(data, values, index, columns, aggfunc) / crosstab(index, columns,
+            # values, rownames, colnames, aggfunc) / NamedAgg(column, aggfunc): by keyword
+            position = {"pivot_table": 4, "crosstab": 5, "NamedAgg": 1}[called]
+            if isinstance(func, ast.Attribute) and called == "pivot_table":
+                position = 3  # data.pivot_table(values, index, columns, aggfunc)
+            if len(node.args) > position:
+                self._check_dispatch_argument(node.args[position], called)
+            for keyword in node.keywords:
+                if keyword.arg in DISPATCH_KEYWORDS:
+                    self._check_dispatch_argument(keyword.value, called)
+
+    def _check_dispatch_call(self, node: ast.Call, method: str) -> None:
+        """``agg``/``apply``/``transform``/``pipe`` on any object: the function argument (the
+        first positional, or ``func=``/``arg=``) is checked; further positional arguments are
+        numbers or axis names (``pipe`` passes them to its function); without a function
+        every keyword is a named aggregation (``total=("AAPL", "sum")``) whose function is
+        checked."""
+        functions = [k.value for k in node.keywords if k.arg in DISPATCH_KEYWORDS]
+        if node.args:
+            functions.insert(0, node.args[0])
+        for candidate in functions:
+            self._check_dispatch_argument(candidate, method)
+        for extra in node.args[1:] if method != "pipe" else ():  # pipe: the function's
+            if isinstance(extra, ast.Constant) and isinstance(extra.value, str):
+                if extra.value not in AXIS_NAMES:
+                    self.fail(
+                        "string_dispatch",
+                        extra,
+                        f".{method}() takes an axis name or a number here, not "
+                        f"'{extra.value[:40]}'",
+                    )
+        if functions:
+            return
+        for keyword in node.keywords:
+            value = keyword.value
+            if isinstance(value, ast.Tuple) and len(value.elts) == 2:
+                self._check_dispatch_argument(value.elts[1], method)
+            elif isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "NamedAgg":
+                continue  # checked as a call of its own
+            else:
+                self._check_dispatch_argument(value, method)
 
     def _check_dispatch_argument(self, node: ast.AST, method: str) -> None:
         if isinstance(node, ast.Lambda):
@@ -776,6 +913,17 @@ class _Checker:
 
     def _check_constant(self, node: ast.Constant) -> None:
         value = node.value
+        if (
+            isinstance(value, str)
+            and id(node) not in self.label_strings
+            and value in dangerous_method_names()
+        ):
+            self.fail(
+                "string_dispatch",
+                node,
+                f"the string '{value[:40]}' names a method pandas could call by name "
+                "(code evaluation, files or another dispatch); it may not appear as a value",
+            )
         if isinstance(value, (str, bytes)) and len(value) > MAX_STR_LITERAL:
             self.fail("literal_too_large", node, "string literal is too large")
         if isinstance(value, int) and not isinstance(value, bool):

@@ -24,6 +24,9 @@ class Case:
     source: str
     rule: str
     stops: frozenset[str] | None = None
+    # with validation off, the run must fail with an error containing this text (the
+    # child disabled the pandas/numpy entry point the payload reaches)
+    child_error: str | None = None
 
     def render(self, marker: str, secret_file: str, port: int) -> str:
         return (
@@ -33,8 +36,18 @@ class Case:
         )
 
 
-def case(id, category, source, rule, stops=None) -> Case:
-    return Case(id, category, source.strip() + "\n", rule, frozenset(stops) if stops else None)
+def case(id, category, source, rule, stops=None, child_error=None) -> Case:
+    return Case(
+        id,
+        category,
+        source.strip() + "\n",
+        rule,
+        frozenset(stops) if stops else None,
+        child_error,
+    )
+
+
+DISABLED = "disabled in the dynamic-action sandbox"
 
 
 CORPUS: list[Case] = [
@@ -847,6 +860,384 @@ def run(data):
     return 1
 """,
         "import_not_allowed",
+    ),
+    # ------------------------------------------------- string dispatch (issue 15, finding 3)
+    # pandas' agg/apply/transform look a string up as a method name (and fall back to
+    # numpy's functions): a string that reaches eval/query/to_*/read_*/load/save runs
+    # arbitrary code or touches files. The validator refuses every way of smuggling such a
+    # string in; the child disables the entry points themselves.
+    case(
+        "agg_kwargs_unpack_eval",
+        "dispatch",
+        """
+def run(data):
+    return data.agg(**{"func": "eval", "expr": "@com.builtins.open('MARKER', 'w')"})
+""",
+        "call_unpacking",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_kwargs_unpack_to_csv",
+        "dispatch",
+        """
+def run(data):
+    return data.agg(**{"func": "to_csv", "path_or_buf": "MARKER"})
+""",
+        "call_unpacking",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_builtin_rebound",
+        "dispatch",
+        """
+def run(data):
+    str = "eval"
+    return data.agg(str, 0, "AAPL * 2")
+""",
+        "rebinding",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_walrus_rebinding",
+        "dispatch",
+        """
+def run(data):
+    return data.agg((str := "query"), 0, "AAPL > 0")
+""",
+        "string_dispatch",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_for_loop_rebinding",
+        "dispatch",
+        """
+def run(data):
+    for str in ["to_pickle"]:
+        data.agg(str, 0, "MARKER")
+    return 1
+""",
+        "rebinding",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_comprehension_rebinding",
+        "dispatch",
+        """
+def run(data):
+    return [data.agg(min, 0, "AAPL > 0") for min in ["query"]][0]
+""",
+        "string_dispatch",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_except_name_rebinding",
+        "dispatch",
+        """
+def run(data):
+    try:
+        raise ValueError("eval")
+    except ValueError as str:
+        return data.agg(str.args[0], 0, "AAPL * 2")
+""",
+        "rebinding",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_import_alias_rebinding",
+        "dispatch",
+        """
+from pandas import DataFrame as str
+
+def run(data):
+    return data.pipe(str.query, "AAPL > 0")
+""",
+        "rebinding",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_helper_rebound",
+        "dispatch",
+        """
+def helper(frame):
+    return frame
+
+def run(data):
+    helper = "to_pickle"
+    return data.apply(helper, args=("MARKER",))
+""",
+        "rebinding",
+    ),
+    case(
+        "agg_parameter_shadows_helper",
+        "dispatch",
+        """
+def helper(frame):
+    return frame
+
+def run(data, helper="eval"):
+    return data.agg(helper, 0, "AAPL * 2")
+""",
+        "rebinding",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_lambda_default",
+        "dispatch",
+        """
+def run(data):
+    pick = lambda frame, how="eval": frame.agg(how, 0, "AAPL * 2")
+    return pick(data)
+""",
+        "string_dispatch",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_starred_arguments",
+        "dispatch",
+        """
+def run(data):
+    return data.agg(*["eval", 0, "AAPL * 2"])
+""",
+        "call_unpacking",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_fstring_name",
+        "dispatch",
+        """
+def run(data):
+    half = "que"
+    return data.agg(f"{half}ry", 0, "AAPL > 0")
+""",
+        "string_dispatch",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_concatenated_name",
+        "dispatch",
+        """
+def run(data):
+    return data.agg("ev" + "al", 0, "AAPL * 2")
+""",
+        "string_dispatch",
+        child_error=DISABLED,
+    ),
+    case(
+        "agg_numpy_fallback_save",
+        "dispatch",
+        """
+def run(data):
+    return data.agg("save", 0, "MARKER")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "groupby_named_aggregation",
+        "dispatch",
+        """
+def run(data):
+    return data.groupby(data.index.year).agg(total=("AAPL", "eval"))
+""",
+        "string_dispatch",
+    ),
+    case(
+        "groupby_named_aggregation_variable",
+        "dispatch",
+        """
+def run(data):
+    spec = ("AAPL", "eval")
+    return data.groupby(data.index.year).agg(total=spec)
+""",
+        "string_dispatch",
+    ),
+    case(
+        "named_agg_object",
+        "dispatch",
+        """
+import pandas as pd
+
+def run(data):
+    return data.groupby(data.index.year).agg(total=pd.NamedAgg("AAPL", "to_pickle"))
+""",
+        "string_dispatch",
+    ),
+    case(
+        "rolling_agg_dict_list",
+        "dispatch",
+        """
+def run(data):
+    return data.rolling(5).agg({"AAPL": ["mean", "to_pickle"]})
+""",
+        "string_dispatch",
+    ),
+    case(
+        "resample_agg_query",
+        "dispatch",
+        """
+def run(data):
+    return data.resample("ME").agg("query", "AAPL > 0")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "pivot_table_aggfunc",
+        "dispatch",
+        """
+import pandas as pd
+
+def run(data):
+    return pd.pivot_table(data, index=data.index.year, aggfunc="eval")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "dict_dispatch_value",
+        "dispatch",
+        """
+def run(data):
+    return data.agg({"AAPL": "eval"})
+""",
+        "string_dispatch",
+    ),
+    case(
+        "apply_style_attribute",
+        "dispatch",
+        """
+def run(data):
+    return data.apply("style")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "rolling_apply_positional_engine",
+        "dispatch",
+        """
+def run(data):
+    return data.rolling(5).apply(lambda x: x.sum(), False, "numba")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "pipe_eval",
+        "dispatch",
+        """
+def run(data):
+    return data.pipe(eval, "__import__('os').system('touch MARKER')")
+""",
+        "string_dispatch",
+    ),
+    case(
+        "getattr_by_string",
+        "dispatch",
+        """
+def run(data):
+    return getattr(data, "to_csv")("MARKER")
+""",
+        "forbidden_builtin",
+        child_error=DISABLED,
+    ),
+    case(
+        "vars_of_frame",
+        "dispatch",
+        """
+def run(data):
+    return len(vars(data))
+""",
+        "forbidden_builtin",
+    ),
+    case(
+        "class_walk_to_eval",
+        "dispatch",
+        """
+def run(data):
+    return data.__class__.eval(data, "AAPL * 2")
+""",
+        "forbidden_attribute",
+        child_error=DISABLED,
+    ),
+    case(
+        "decorator_pipe",
+        "dispatch",
+        """
+def run(data):
+    @data.pipe
+    def inner(frame):
+        return frame.to_pickle("MARKER")
+    return 1
+""",
+        "decorator",
+        child_error=DISABLED,
+    ),
+    case(
+        "operator_methodcaller",
+        "dispatch",
+        """
+import operator
+
+def run(data):
+    return operator.methodcaller("to_csv", "MARKER")(data)
+""",
+        "import_not_allowed",
+        child_error=DISABLED,
+    ),
+    case(
+        "numpy_frompyfunc_eval",
+        "dispatch",
+        """
+import numpy as np
+
+def run(data):
+    return float(np.frompyfunc(eval, 1, 1)("1 + 1"))
+""",
+        "forbidden_builtin",
+    ),
+    case(
+        "numpy_ctypeslib_load_library",
+        "dispatch",
+        """
+import numpy as np
+
+def run(data):
+    return np.ctypeslib.load_library("libc.so.6", "/lib/x86_64-linux-gnu").system(b"touch MARKER")
+""",
+        "forbidden_attribute",
+        child_error=DISABLED,
+    ),
+    case(
+        "numpy_save_by_dispatch",
+        "dispatch",
+        """
+import numpy as np
+
+def run(data):
+    return data.pipe(np.save, "MARKER")
+""",
+        "forbidden_attribute",
+        child_error=DISABLED,
+    ),
+    case(
+        "series_to_string_file",
+        "dispatch",
+        """
+def run(data):
+    data["AAPL"].to_string("MARKER")
+    return 1
+""",
+        "forbidden_attribute",
+        child_error=DISABLED,
+    ),
+    case(
+        "pandas_options_numexpr",
+        "dispatch",
+        """
+import pandas as pd
+
+def run(data):
+    pd.set_option("compute.use_numexpr", True)
+    return 1
+""",
+        "forbidden_attribute",
+        child_error=DISABLED,
     ),
     # ---------------------------------------------------------------- resource exhaustion
     case(

@@ -80,6 +80,8 @@ def test_contained(case, outcomes, hostile):
     assert run.exit_code is not None
     if case.stops is not None:
         assert run.reason in case.stops, (run.describe(), run.stderr[-500:])
+    if case.child_error is not None:
+        assert run.reason == "error" and case.child_error in run.error, run.describe()
     assert not (hostile.markers / case.id).exists(), f"{case.id} wrote outside the sandbox"
     assert not _leaks(run), f"{case.id} leaked a secret"
     assert len(run.stdout) <= TEST_LIMITS.max_output_bytes + 300
