@@ -97,6 +97,9 @@ def bench_chat_page() -> list[float]:
 
 
 def main() -> None:
+    from engine.runtime import install
+
+    install()  # an entry point: the compliance policy and the job runner
     median_ms, worst_ms = bench_planner()
     page = bench_chat_page()
     from engine import executor

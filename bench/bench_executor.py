@@ -208,6 +208,9 @@ def run_service(url: str, body):
 
 
 def main() -> int:
+    from engine.runtime import install
+
+    install()  # an entry point: the compliance policy and the job runner
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=500)
     parser.add_argument("--events", type=int, default=200_000)

@@ -262,9 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from engine.observability.logging import configure_logging
+    from engine.runtime import install
 
     args = build_parser().parse_args(argv)
     configure_logging()
+    install()  # the compliance policy and the job runner, before any command runs
     return args.func(args)
 
 

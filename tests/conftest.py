@@ -67,6 +67,9 @@ def use_database(url: str) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_database():
+    from engine.runtime import install
+
+    install()  # the entry point's duty: the compliance policy and the job runner
     use_database(os.environ["DATABASE_URL"])
     yield os.environ["DATABASE_URL"]
 

@@ -25,6 +25,8 @@ def _boot_process() -> bool:
 
 def boot() -> None:
     from engine.executor import ensure_started
+    from engine.runtime import install
 
+    install()  # the compliance policy and the job runner (idempotent)
     _boot_process()
     ensure_started()  # idempotent: a lock and a liveness check when it already runs

@@ -32,8 +32,9 @@ log = logging.getLogger("mltrainer.dask")
 def dask_setup(worker) -> None:
     try:
         from engine.executor.worker import prepare_process
+        from engine.runtime import RUNNER
 
-        prepare_process()
+        prepare_process(RUNNER)  # installs the compliance policy and the job runner
     except Exception:
         log.exception("mlTrainer could not prepare Dask worker %s", worker.address)
     try:

@@ -129,8 +129,10 @@ def call(
     if action.long:
         from engine import executor
 
-        job_id = executor.submit(
-            action.name, stored_params, user, depends_on=depends_on or [], goal_id=goal_id
+        # Validated above, once; the worker validates the stored row again when it runs.
+        kind = executor.JobKind(action.name, action.cpu_bound, action.idempotent)
+        job_id = executor.enqueue(
+            kind, stored_params, user, depends_on=depends_on or [], goal_id=goal_id
         )
         if wait:
             executor.wait(job_id, timeout=wait)
@@ -148,7 +150,7 @@ def call(
         idempotent=action.idempotent,
         status="running",
     )
-    run = execute_job(job_id, claimed=True)
+    run = execute_job(job_id, claimed=True, params=validated)  # no second validation
     return CallOutcome(action.name, job_id, run.status, run.result, run.error)
 
 

@@ -73,12 +73,12 @@ def after_call(
 
 
 def install() -> None:
-    """Register the policy with the action layer (idempotent)."""
+    """Register the policy with the action layer (idempotent). Entry points call it
+    through ``engine.runtime.install()``; the action layer never imports this package."""
     global _installed
     if _installed:
         return
-    from engine.actions.hooks import add_after_hook, add_before_hook
+    from engine.actions.hooks import install_policy
 
-    add_before_hook(before_call)
-    add_after_hook(after_call)
+    install_policy("compliance", before_call, after_call)
     _installed = True

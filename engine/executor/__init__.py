@@ -6,8 +6,15 @@ processes for CPU-bound actions, threads for I/O-bound ones) and ``dask``. Worke
 progress and results to the database themselves; the service only schedules.
 """
 
-from engine.executor.api import cancel, events, list_recent, status, submit, wait
+from engine.executor.api import cancel, enqueue, events, list_recent, status, submit, wait
 from engine.executor.config import ExecutorConfig
+from engine.executor.protocol import (
+    JobKind,
+    JobRunner,
+    RunnerNotInstalled,
+    install_runner,
+    installed_runner,
+)
 from engine.executor.service import (
     ExecutorService,
     current,
@@ -21,11 +28,17 @@ from storage.repositories.jobs import JobRecord
 __all__ = [
     "ExecutorConfig",
     "ExecutorService",
+    "JobKind",
     "JobRecord",
+    "JobRunner",
+    "RunnerNotInstalled",
     "cancel",
     "current",
+    "enqueue",
     "ensure_started",
     "events",
+    "install_runner",
+    "installed_runner",
     "list_recent",
     "run_worker_forever",
     "shutdown",

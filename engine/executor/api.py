@@ -10,6 +10,7 @@ from engine.actions.context import UserRef
 from engine.executor import service as _service
 from engine.executor.dag import check_parents
 from engine.executor.downsample import SeriesCache
+from engine.executor.protocol import JobKind, installed_runner
 from storage.repositories import jobs
 from storage.repositories.jobs import JobRecord
 
@@ -31,30 +32,47 @@ def submit(
 ) -> int:
     """Queue a job for ``action`` and return its id (the row is committed before anything
     runs). It starts when every job in ``depends_on`` has succeeded; if one fails or is
-    cancelled, this job is cancelled with an error naming it.
+    cancelled, this job is cancelled with an error naming it. ``params`` are validated by
+    this process's runner first (``ActionError`` when they are invalid).
 
-    Permissions and policy checks belong to ``engine.actions.call``, which calls this.
+    Permissions and policy checks belong to ``engine.actions.call``, which validates the
+    parameters itself and queues them with :func:`enqueue`.
     """
-    from engine.actions.dispatch import resolve_action, validate_params
+    runner = installed_runner()
+    kind = runner.describe(action)
+    stored = runner.validate(kind.name, params)
+    return enqueue(
+        kind, stored, user, depends_on=depends_on, goal_id=goal_id, max_attempts=max_attempts
+    )
+
+
+def enqueue(
+    kind: JobKind,
+    params: dict[str, Any],
+    user: UserRef,
+    *,
+    depends_on: list[int] | tuple[int, ...] = (),
+    goal_id: int | None = None,
+    max_attempts: int | None = None,
+) -> int:
+    """Queue a job whose ``params`` the caller has already validated (JSON-safe, as
+    stored); see :func:`submit`. The worker validates them again when it reads the row."""
     from engine.executor.config import max_attempts_from_env
     from engine.observability.metrics import JOBS_SUBMITTED
 
-    definition = resolve_action(action)
-    validated = validate_params(definition, params)
-    stored = json_safe(validated.model_dump(mode="json"))
     parents = check_parents(list(depends_on or ()))
     attempts = max_attempts or max_attempts_from_env()
     job_id = jobs.create_job(
-        definition.name,
-        stored,
+        kind.name,
+        json_safe(params),
         user.id,
         goal_id=goal_id,
-        cpu_bound=definition.cpu_bound,
-        idempotent=definition.idempotent,
+        cpu_bound=kind.cpu_bound,
+        idempotent=kind.idempotent,
         max_attempts=attempts,
         depends_on=parents,
     )
-    JOBS_SUBMITTED.labels(definition.name).inc()
+    JOBS_SUBMITTED.labels(kind.name).inc()
     running = _service.current()
     if running is not None:
         running.wake()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from engine.executor.config import ExecutorConfig
 from engine.executor.pools import Outcome, ProcessWorkers, ThreadWorkers
+from engine.executor.protocol import JobRunner
 
 log = logging.getLogger("mltrainer.executor")
 
@@ -24,9 +25,9 @@ log = logging.getLogger("mltrainer.executor")
 class LocalBackend:
     name = "local"
 
-    def __init__(self, config: ExecutorConfig, wake: Callable[[], None]):
-        self.processes = ProcessWorkers(config.process_workers)
-        self.threads = ThreadWorkers(config.thread_workers, wake)
+    def __init__(self, config: ExecutorConfig, wake: Callable[[], None], runner: JobRunner):
+        self.processes = ProcessWorkers(config.process_workers, runner)
+        self.threads = ThreadWorkers(config.thread_workers, wake, runner)
 
     def start(self) -> None:
         self.processes.start()
@@ -79,9 +80,10 @@ class DaskBackend:
     name = "dask"
     CAPACITY_REFRESH_SECONDS = 2.0
 
-    def __init__(self, config: ExecutorConfig, wake: Callable[[], None]):
+    def __init__(self, config: ExecutorConfig, wake: Callable[[], None], runner: JobRunner):
         self.address = config.dask_address
         self._wake = wake
+        self._runner = runner
         self._client = None
         self._futures: dict[int, object] = {}
         self._finished: queue.SimpleQueue = queue.SimpleQueue()
@@ -116,6 +118,7 @@ class DaskBackend:
             dask_run_job,
             job_id,
             action,
+            self._runner,
             key=f"mltrainer-job-{job_id}-{uuid.uuid4().hex[:8]}",
             pure=False,
         )
@@ -166,7 +169,7 @@ class DaskBackend:
         from engine.executor.worker import prepare_process
 
         try:
-            self._client.run(prepare_process, wait=True)
+            self._client.run(prepare_process, self._runner, wait=True)
             return True
         except Exception:
             log.warning("could not warm up the Dask workers", exc_info=True)
@@ -193,7 +196,9 @@ class DaskBackend:
         return outcomes
 
 
-def build_backend(config: ExecutorConfig, wake: Callable[[], None]):
+def build_backend(
+    config: ExecutorConfig, wake: Callable[[], None], runner: JobRunner
+) -> LocalBackend | DaskBackend:
     if config.backend == "dask":
-        return DaskBackend(config, wake)
-    return LocalBackend(config, wake)
+        return DaskBackend(config, wake, runner)
+    return LocalBackend(config, wake, runner)

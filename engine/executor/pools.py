@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from engine.executor.protocol import JobRunner
 from engine.executor.worker import child_main, run_job
 
 log = logging.getLogger("mltrainer.executor")
@@ -85,10 +86,12 @@ class _Child:
 
 
 class ProcessWorkers:
-    """``size`` spawned processes, one job at a time each."""
+    """``size`` spawned processes, one job at a time each, running jobs with ``runner``
+    (sent to each process when it starts)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, runner: JobRunner):
         self.size = size
+        self.runner = runner
         self._context = multiprocessing.get_context("spawn")
         self._children: list[_Child] = []
         self._stopping = False
@@ -104,7 +107,7 @@ class ProcessWorkers:
         parent_conn, child_conn = self._context.Pipe()
         process = self._context.Process(
             target=child_main,
-            args=(child_conn, os.getpid()),
+            args=(child_conn, os.getpid(), self.runner),
             name="mltrainer-worker",
             daemon=True,
         )
@@ -228,9 +231,10 @@ class ThreadWorkers:
     """``size`` daemon threads for I/O-bound jobs (daemon: a stuck job never blocks exit;
     if the process ends, its jobs' heartbeats stop and they are recovered)."""
 
-    def __init__(self, size: int, wake: Callable[[], None]):
+    def __init__(self, size: int, wake: Callable[[], None], runner: JobRunner):
         self.size = size
         self._wake = wake
+        self.runner = runner
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._active: set[int] = set()
@@ -249,7 +253,7 @@ class ThreadWorkers:
                 return
             job_id, action = item
             try:
-                status, detail = run_job(job_id, action)
+                status, detail = run_job(job_id, action, self.runner)
             except BaseException as error:  # run_job catches what it can; be safe anyway
                 log.exception("thread worker failed on job %s", job_id)
                 status, detail = "error", f"{type(error).__name__}: {error}"[:300]

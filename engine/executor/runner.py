@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
-from engine.actions.registry import get_action
+from engine.executor.protocol import JobRunner, installed_runner
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from storage.repositories.jobs import JobRecord
 
 log = logging.getLogger("mltrainer.executor")
@@ -102,6 +104,8 @@ def execute_job(
     claimed: bool = False,
     worker: str | None = None,
     job: JobRecord | None = None,
+    runner: JobRunner | None = None,
+    params: BaseModel | None = None,
 ) -> JobRun:
     """Run a job whose row exists; returns its terminal status and in-memory result.
 
@@ -110,11 +114,14 @@ def execute_job(
     ``worker`` is the name the job was claimed under: the final write then only lands if
     the job is still held by it (a worker declared dead cannot overwrite a new attempt).
     ``job``: the row as the claim returned it, which saves reading it again.
+    ``runner``: what runs the action (default: the one installed in this process).
+    ``params``: the parameters already validated in this process (an inline call), used
+    instead of validating the stored row again.
     """
-    from engine.actions.hooks import run_after
     from engine.observability.metrics import ACTION_CALLS, ACTION_SECONDS
     from storage.repositories import jobs
 
+    runner = runner or installed_runner()
     if not claimed:
         worker = worker_name()
         job = jobs.claim_record(job_id, worker)
@@ -125,13 +132,13 @@ def execute_job(
             )
     elif job is None:
         job = jobs.get_job(job_id)
+    if job is None:
+        return JobRun("failed", None, f"Job {job_id} does not exist.")
     events = EventBuffer(job_id)
     poller = CancelPoller(job_id)
     started = time.perf_counter()
     status, result, result_json, error = "failed", None, None, None
     try:
-        action = get_action(job.action)
-        params = action.params_model.model_validate(job.params)
         user = resolve_user(job.user_id)
         ctx = ActionContext(
             user=user,
@@ -141,10 +148,9 @@ def execute_job(
             _progress_sink=events.add,
             _cancel_check=poller,
         )
-        result = action.run(params, ctx)
+        result = runner.run(job.action, params if params is not None else job.params, ctx)
         if not isinstance(result, ActionResult):
             raise TypeError(f"action {job.action} returned {type(result).__name__}")
-        run_after(action, params, user, result, {"job_id": job_id, "goal_id": job.goal_id})
         result_json = serialise_result(result)
         status = "succeeded"
     except JobCancelled:

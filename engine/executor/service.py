@@ -31,6 +31,7 @@ from engine.executor import recovery
 from engine.executor.backends import build_backend
 from engine.executor.config import ExecutorConfig
 from engine.executor.pools import Outcome
+from engine.executor.protocol import JobRunner, installed_runner
 from engine.executor.worker import CLAIM_ERROR, ERROR
 from storage.repositories import jobs
 
@@ -49,13 +50,16 @@ def notify_changed() -> None:
 
 
 class ExecutorService:
-    def __init__(self, config: ExecutorConfig | None = None):
+    def __init__(self, config: ExecutorConfig | None = None, runner: JobRunner | None = None):
         self.config = config or ExecutorConfig.from_env()
+        # What runs the jobs (default: this process's; none installed is an error here,
+        # before any worker starts, rather than in every job).
+        self.runner = runner or installed_runner()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_pending = False
         self._wake_w.setblocking(False)
-        self.backend = build_backend(self.config, self.wake)
+        self.backend = build_backend(self.config, self.wake, self.runner)
         self._inflight: dict[int, str] = {}  # job id -> action, dispatched by this service
         self._ready_jobs: deque[tuple[int, str, bool]] = deque()
         self._ready_at = 0.0

@@ -14,6 +14,7 @@ import threading
 import time
 
 from engine.executor.heartbeat import HEARTBEATS
+from engine.executor.protocol import JobRunner, install_runner, installed_runner
 from engine.executor.runner import execute_job, worker_name
 
 log = logging.getLogger("mltrainer.executor")
@@ -35,14 +36,14 @@ def heartbeat_seconds() -> float:
         return 2.0
 
 
-def prepare_process(*, dispose: bool = False) -> None:
-    """Once per worker process: own database engines, logs, and the action catalogue
-    (including MLTRAINER_EXTRA_ACTION_MODULES)."""
+def prepare_process(runner: JobRunner | None = None, *, dispose: bool = False) -> None:
+    """Once per worker process: own database engines, logs, and the runner (given, or
+    the one installed here), which it installs and prepares (the action catalogue with
+    MLTRAINER_EXTRA_ACTION_MODULES, and the compliance policy)."""
     global _prepared_pid
     with _prepare_lock:
         if _prepared_pid == os.getpid():
             return
-        from engine.actions.registry import load_catalog
         from engine.config import reset_settings
         from engine.observability.logging import configure_logging
         from storage.db import dispose_all
@@ -51,13 +52,18 @@ def prepare_process(*, dispose: bool = False) -> None:
             dispose_all()
             reset_settings()
         configure_logging()
-        load_catalog()
+        runner = runner or installed_runner()
+        install_runner(runner)
+        runner.prepare()
         _prepared_pid = os.getpid()
 
 
-def run_job(job_id: int, action: str | None = None) -> tuple[str, str | None]:
-    """Claim and run one job in this process. Returns (the job's final status, or SKIPPED,
-    CLAIM_ERROR or ERROR; a one-line reason for the last two)."""
+def run_job(
+    job_id: int, action: str | None = None, runner: JobRunner | None = None
+) -> tuple[str, str | None]:
+    """Claim and run one job in this process with ``runner`` (default: the installed
+    one). Returns (the job's final status, or SKIPPED, CLAIM_ERROR or ERROR; a one-line
+    reason for the last two)."""
     from engine.observability.metrics import JOB_SECONDS, JOBS_FINISHED, JOBS_RUNNING
     from storage.repositories import jobs
 
@@ -74,7 +80,7 @@ def run_job(job_id: int, action: str | None = None) -> tuple[str, str | None]:
     started = time.perf_counter()
     detail = None
     try:
-        status = execute_job(job_id, claimed=True, worker=name, job=job).status
+        status = execute_job(job_id, claimed=True, worker=name, job=job, runner=runner).status
     except Exception as error:
         # The job stays `running`; its heartbeat stops, so the scheduler recovers it.
         log.exception("the runner failed on job %s", job_id)
@@ -97,14 +103,15 @@ def _exit_when_orphaned(parent_pid: int) -> None:
             os._exit(3)
 
 
-def child_main(conn, parent_pid: int) -> None:
-    """Body of a local pool process: receive job ids, run them, report back."""
+def child_main(conn, parent_pid: int, runner: JobRunner) -> None:
+    """Body of a local pool process: receive job ids, run them with ``runner`` (the
+    parent's, sent by value), report back."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the service's to handle
     threading.Thread(
         target=_exit_when_orphaned, args=(parent_pid,), name="orphan-watch", daemon=True
     ).start()
     try:
-        prepare_process(dispose=True)
+        prepare_process(runner, dispose=True)
     except Exception:
         log.exception("worker process %s could not start", os.getpid())
         raise
@@ -117,18 +124,19 @@ def child_main(conn, parent_pid: int) -> None:
         if message is None:
             return
         job_id, action = message
-        status, detail = run_job(job_id, action)
+        status, detail = run_job(job_id, action, runner)
         try:
             conn.send(("done", job_id, status, detail))
         except (BrokenPipeError, OSError):
             return
 
 
-def dask_run_job(job_id: int, action: str) -> tuple[str, str | None]:
+def dask_run_job(job_id: int, action: str, runner: JobRunner) -> tuple[str, str | None]:
     """The Dask task: runs inside a Dask worker, which must import this project and have
-    the same DATABASE_URL (and MLTRAINER_* settings) as the app."""
-    prepare_process()
-    status, detail = run_job(job_id, action)
+    the same DATABASE_URL (and MLTRAINER_* settings) as the app. ``runner`` is the
+    submitting service's, sent with the task."""
+    prepare_process(runner)
+    status, detail = run_job(job_id, action, runner)
     if status == SKIPPED:
         from storage.repositories import jobs
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from engine.actions import ActionError, ActionResult
 from engine.actions.base import Action
@@ -25,7 +25,14 @@ NAMES = (
     "test_progress",
     "test_spin",
     "test_noop",
+    "test_policy_probe",
+    "test_implausible",
+    "test_count_inline",
+    "test_count_io",
 )
+
+# How often a CountedParams model was validated in this process (see test_policy_install).
+VALIDATIONS: list[int] = []
 
 
 class EchoParams(BaseModel):
@@ -49,6 +56,15 @@ class ProgressParams(BaseModel):
 
 class SpinParams(BaseModel):
     iterations: int = Field(1_000_000, ge=0)
+
+
+class CountedParams(BaseModel):
+    value: int = 0
+
+    @model_validator(mode="after")
+    def _count(self) -> CountedParams:
+        VALIDATIONS.append(self.value)
+        return self
 
 
 def _where() -> dict:
@@ -110,6 +126,44 @@ def test_noop(params: EchoParams, ctx) -> ActionResult:
     return ActionResult("ok")
 
 
+# A Monte Carlo price with twice the compliance cap on paths (the model allows it).
+OVER_CAP_OPTION = {
+    "spot": 100,
+    "strike": 100,
+    "maturity_years": 1,
+    "rate": 0.05,
+    "volatility": 0.2,
+    "method": "monte_carlo",
+    "paths": 10_000_000,
+}
+
+
+def test_policy_probe(params: EchoParams, ctx) -> ActionResult:
+    """Inside whichever process runs the job: is an over-cap call blocked here?"""
+    from engine.actions import call
+    from engine.actions.base import PolicyBlocked
+    from engine.actions.hooks import installed_policies
+
+    try:
+        call("price_option", OVER_CAP_OPTION, ctx.user)
+    except PolicyBlocked as blocked:
+        rule = blocked.rule
+    else:
+        rule = None
+    return ActionResult(
+        "probed", {"blocked_by": rule, "policies": installed_policies(), **_where()}
+    )
+
+
+def test_implausible(params: EchoParams, ctx) -> ActionResult:
+    """A result the after-call rules refuse (an accuracy above 1)."""
+    return ActionResult("too good", {"accuracy": 3.0, **_where()})
+
+
+def test_count(params: CountedParams, ctx) -> ActionResult:
+    return ActionResult("counted", {"value": params.value})
+
+
 def _actions() -> list[Action]:
     common = {"long": True, "min_role": "viewer", "category": "test"}
     return [
@@ -148,6 +202,35 @@ def _actions() -> list[Action]:
         ),
         Action("test_spin", "Test: CPU-bound busy loop.", SpinParams, test_spin, **common),
         Action("test_noop", "Test: does nothing.", EchoParams, test_noop, **common),
+        Action(
+            "test_policy_probe",
+            "Test: calls an over-cap action where the job runs.",
+            EchoParams,
+            test_policy_probe,
+            **common,
+        ),
+        Action(
+            "test_implausible",
+            "Test: an implausible metric.",
+            EchoParams,
+            test_implausible,
+            **common,
+        ),
+        Action(
+            "test_count_inline",
+            "Test: counts validations (quick).",
+            CountedParams,
+            test_count,
+            **{**common, "long": False},
+        ),
+        Action(
+            "test_count_io",
+            "Test: counts validations (job, thread).",
+            CountedParams,
+            test_count,
+            cpu_bound=False,
+            **common,
+        ),
     ]
 
 

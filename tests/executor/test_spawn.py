@@ -11,6 +11,7 @@ import time
 import types
 
 from engine.executor.pools import ProcessWorkers
+from engine.runtime import RUNNER
 
 
 def test_workers_start_without_running_the_main_script(tmp_path, monkeypatch, fresh_db):
@@ -24,7 +25,7 @@ def test_workers_start_without_running_the_main_script(tmp_path, monkeypatch, fr
     page_main.__file__ = str(script)
     monkeypatch.setitem(sys.modules, "__main__", page_main)
 
-    workers = ProcessWorkers(1)
+    workers = ProcessWorkers(1, RUNNER)
     workers.start()
     try:
         assert sys.modules["__main__"] is page_main  # put back after the start
