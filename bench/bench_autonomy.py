@@ -221,6 +221,7 @@ def run_random(
 
 def seed_history(others: list[tuple[Task, Pilot]]) -> None:
     """The other tasks' pilot trials as trials of their own goals in this database."""
+    from engine.ml.recording import library_versions
     from storage.repositories import goals as goal_repo
     from storage.repositories import trials as trial_repo
 
@@ -237,6 +238,7 @@ def seed_history(others: list[tuple[Task, Pilot]]) -> None:
                 metric_name=other.metric,
                 metric_value=value,
                 params={},
+                reproducibility={"seed": 0, "versions": library_versions()},
             )
 
 

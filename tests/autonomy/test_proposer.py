@@ -116,6 +116,7 @@ def play(proposer: BanditProposer, score, trials: int) -> list[str]:
 
 
 def add_goal_trials(name: str, task: str, metric: str, results: list[tuple[str, str, float]]):
+    from engine.ml.recording import library_versions
     from storage.repositories import goals as goal_repo
     from storage.repositories import trials as trial_repo
 
@@ -131,6 +132,7 @@ def add_goal_trials(name: str, task: str, metric: str, results: list[tuple[str, 
             metric_name=metric,
             metric_value=value,
             params={},
+            reproducibility={"seed": 0, "versions": library_versions()},
         )
     return goal
 

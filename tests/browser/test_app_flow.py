@@ -153,10 +153,14 @@ def _seed_trial(server) -> None:
     from tests.browser.conftest import ROOT
 
     code = (
+        "from engine.ml.recording import library_versions\n"
+        "from engine.trials.record import Reproducibility\n"
         "from storage.repositories import trials\n"
         "trials.create_trial(action='train_model', model_id='RandomForest', family='ensemble',"
         " status='succeeded', metric_name='balanced_accuracy', metric_value=0.55,"
-        " params={'model_id': 'RandomForest', 'symbols': ['SPX']}, user_id=1)\n"
+        " params={'model_id': 'RandomForest', 'symbols': ['SPX']}, user_id=1,"
+        " reproducibility=Reproducibility(seed=0, versions=library_versions())"
+        ".model_dump(mode='json', exclude_none=True))\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=server.env, check=True)
 
