@@ -10,8 +10,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,7 +87,9 @@ def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
             if database and database != ":memory:":
                 from pathlib import Path
 
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                from storage.filemodes import prepare_sqlite_file
+
+                prepare_sqlite_file(Path(database))  # 0600, and so its -wal and -shm
             engine = create_engine(
                 url, connect_args={"timeout": 30, "check_same_thread": False}, **options
             )
@@ -116,6 +119,14 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` matched (typed as
+    a plain ``Result``; for those statements it is a ``CursorResult``)."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount
 
 
 def dispose_all() -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from storage.filemodes import ensure_private_dir
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,7 +53,7 @@ class StorageSettings:
 @lru_cache(maxsize=1)
 def get_storage_settings() -> StorageSettings:
     data_dir = Path(read("MLTRAINER_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)  # 0700, and a umask of 077 for everything inside
     return StorageSettings(
         data_dir=data_dir,
         database_url=read("DATABASE_URL", f"sqlite:///{data_dir / 'mltrainer.db'}"),
