@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from engine.actions.base import ROLES, ActionError
+from engine.actions.base import ActionError
 from engine.auth import service as auth_service
+from engine.auth.permissions import ROLES
 from engine.chat import conversations
 from ui.session import require_role
 from ui.text import md_escape

@@ -64,7 +64,7 @@ with sources_tab:
     )
 
 with load_tab:
-    uploads = recorded_datasets(source="upload", limit=200)
+    uploads = recorded_datasets(user, source="upload", limit=200)
     source_options = ["bundled", "synthetic", "polygon", "fred"] + [
         f"upload:{row['dataset_id']}" for row in uploads
     ]
@@ -186,7 +186,7 @@ with upload_tab:
                     st.dataframe(result.preview, width="stretch", key="data-upload-preview")
 
 with datasets_tab:
-    rows = recorded_datasets(limit=200)
+    rows = recorded_datasets(user, limit=200)
     if not rows:
         st.info("No datasets recorded yet: load prices or upload a file.")
     else:

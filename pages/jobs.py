@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine import executor
 from engine.actions import ActionError
+from engine.auth import permissions
 from engine.executor.views import jobs_frame, owner_names
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
 from ui.session import require_user
@@ -17,7 +18,7 @@ ACTIVE = ("queued", "running")
 LIVE_JOBS = 10  # running jobs drawn with their own live chart
 
 user = require_user()
-is_admin = user.role == "admin"
+is_admin = permissions.is_admin(user)
 st.title("Jobs")
 
 c1, c2, c3 = st.columns([1, 2, 1])

@@ -8,6 +8,8 @@ import streamlit as st
 from engine import executor
 from engine.actions import ActionError
 from engine.actions.base import ActionResult
+from engine.actions.context import UserRef
+from engine.auth import permissions
 from ui.results import render_result
 from ui.session import current_user
 from ui.text import md_escape
@@ -24,17 +26,30 @@ def progress_figure(points: list[dict]) -> go.Figure | None:
     return draw_progress(points, title=None, height=260)
 
 
+SIGNED_OUT_CANCEL = "Your session has ended: sign in again to cancel this job."
+
+
 def can_cancel(job) -> bool:
     """Whether to offer the Cancel button (executor.cancel checks again on the server)."""
-    user = current_user()
-    return user is not None and (user.id == job.user_id or user.role == "admin")
+    return permissions.can_change(current_user(), "job", job.user_id)
+
+
+def cancel_as(user: UserRef | None, job_id: int) -> str | None:
+    """Cancel for the signed-in ``user``; the error to show, or None when it was accepted.
+    Without a user (the session ended while the page was open) nothing is cancelled."""
+    if user is None:
+        return SIGNED_OUT_CANCEL
+    try:
+        executor.cancel(job_id, by_user=user)
+    except ActionError as error:
+        return str(error)
+    return None
 
 
 def _cancel(job_id: int, key: str) -> None:
-    try:
-        executor.cancel(job_id, by_user=current_user())
-    except ActionError as error:
-        st.session_state[f"{key}-cancel-error"] = str(error)
+    problem = cancel_as(current_user(), job_id)
+    if problem:
+        st.session_state[f"{key}-cancel-error"] = problem
 
 
 def _live_block(job_id: int, key: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.actions.base import ROLE_RANK
+from engine.auth.permissions import role_at_least
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +35,6 @@ PAGES = (
 
 
 def visible_pages(role: str) -> list[PageSpec]:
-    rank = ROLE_RANK.get(role, -1)
     return [
-        page for page in PAGES if rank >= ROLE_RANK[page.min_role] and (ROOT / page.path).exists()
+        page for page in PAGES if role_at_least(role, page.min_role) and (ROOT / page.path).exists()
     ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import streamlit as st
 
 from engine import auth
-from engine.actions.base import ROLE_RANK
 from engine.actions.context import UserRef
+from engine.auth import permissions
 
 USER_KEY = "user"
 SESSION_KEY = "mlt_session_key"
@@ -39,7 +39,8 @@ def require_user() -> UserRef:
 
 
 def has_role(user: UserRef | None, min_role: str) -> bool:
-    return user is not None and ROLE_RANK.get(user.role, -1) >= ROLE_RANK[min_role]
+    """Asks engine.auth.permissions (pages use this to decide what to draw)."""
+    return permissions.has_role(user, min_role)
 
 
 def require_role(min_role: str) -> UserRef:

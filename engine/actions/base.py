@@ -21,9 +21,6 @@ from pydantic import BaseModel
 if TYPE_CHECKING:
     from engine.actions.context import ActionContext
 
-ROLES = ("viewer", "analyst", "admin")
-ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
 
 class ActionError(Exception):
     """An error the user can fix; its message is shown to them verbatim."""
@@ -55,7 +52,12 @@ MAX_SERIES_POINTS = 2000
 
 def _column_list(values: Any) -> list[Any]:
     """One column as a JSON-safe list: floats (NaN/inf -> None), ints, bools, ISO dates, text."""
-    array = values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else np.asarray(values)
+    if isinstance(values, (pd.Series, pd.Index)):
+        if not isinstance(values.dtype, np.dtype):  # nullable, categorical, tz-aware dates
+            return [json_safe(v) for v in values.to_numpy(dtype=object, na_value=None)]
+        array = values.to_numpy()
+    else:
+        array = np.asarray(values)
     if array.dtype.kind == "f":
         cleaned = array.astype(float, copy=False)
         finite = np.isfinite(cleaned)
@@ -251,9 +253,13 @@ class ActionResult:
 
 
 def frame_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-safe objects (a named index becomes a column), converted a column at
+    a time: NaN and infinities become null, dates ISO strings."""
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
-    return [json_safe(row) for row in frame.to_dict(orient="records")]
+    names = [str(column) for column in frame.columns]
+    columns = [_column_list(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def json_safe(value: Any) -> Any:
@@ -310,4 +316,7 @@ class Action:
         return self.params_model.model_json_schema()
 
     def allows(self, role: str) -> bool:
-        return ROLE_RANK.get(role, -1) >= ROLE_RANK[self.min_role]
+        """Whether ``role`` may run this action (the rule lives in engine.auth.permissions)."""
+        from engine.auth.permissions import role_at_least
+
+        return role_at_least(role, self.min_role)

@@ -24,6 +24,8 @@ from engine.actions.base import (
 from engine.actions.context import UserRef
 from engine.actions.hooks import run_before
 from engine.actions.registry import get_action, load_catalog
+from engine.auth import permissions
+from engine.auth.permissions import Resource
 
 log = logging.getLogger("mltrainer.actions")
 
@@ -117,11 +119,11 @@ def call(
     except ActionError:
         ACTION_CALLS.labels(action.name, "blocked").inc()
         raise
-    if not action.allows(user.role):
+    try:
+        permissions.require(user, "run", Resource.action(action.name, action.min_role))
+    except PermissionDenied:
         ACTION_CALLS.labels(action.name, "denied").inc()
-        raise PermissionDenied(
-            f"Your role '{user.role}' cannot run '{action.name}' (needs {action.min_role})."
-        )
+        raise
     if action.needs_confirmation and not confirmed:
         raise NeedsConfirmation(f"'{action.name}' needs your confirmation before it runs.")
     stored_params = json_safe(validated.model_dump(mode="json"))

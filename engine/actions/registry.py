@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from pydantic import BaseModel
 
-from engine.actions.base import ROLE_RANK, Action, ActionResult, RunFunction
+from engine.actions.base import Action, ActionResult, RunFunction
 
 if TYPE_CHECKING:
     from engine.actions.context import ActionContext
@@ -52,7 +52,9 @@ def register(
     ``run`` takes the action's own parameter model ``params``; every caller validates
     the raw parameters with that model first, so the stored ``Action.run`` (typed for any
     ``BaseModel``) only ever receives an instance of it."""
-    if min_role not in ROLE_RANK:
+    from engine.auth.permissions import is_role
+
+    if not is_role(min_role):
         raise ValueError(f"unknown role {min_role!r}")
 
     def decorator(

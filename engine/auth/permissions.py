@@ -8,11 +8,17 @@ inside their listing queries, so a page never filters rows after loading them.
 The rules (docs/security.md has the matrix, ``tests/foundation/test_permissions.py``
 checks it):
 
-- ``viewer`` reads the team's record (conversations, trials, jobs, goals, datasets)
+- ``viewer`` reads the team's record (conversations, trials, goals, datasets, models)
   and may run read-only actions; it never creates, changes or spends quota.
 - ``analyst`` reads and changes what it owns, plus shared rows (owner NULL) it may
-  read; it runs analyst actions.
+  read; it runs analyst actions. Analysts do not see each other's rows.
 - ``admin`` reads and changes everything and owns the admin areas.
+- A job belongs to whoever started it: its owner (any role) or an admin may cancel it.
+- A dynamic action's drafts belong to their author; approved versions are the
+  catalogue every user sees (the repository adds ``status = 'approved'``).
+
+A row that exists but is not visible answers exactly like a missing one
+(:func:`not_found`), so ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -42,9 +48,10 @@ OWNED_KINDS: tuple[str, ...] = (
 ADMIN_AREAS: tuple[str, ...] = ("users", "audit", "usage", "approvals", "all_jobs")
 # Kinds whose rows every signed-in user may read, whoever made them; a job is
 # private to its owner (its parameters may name another analyst's files).
-TEAM_READABLE: frozenset[str] = frozenset(
-    {"conversation", "trial", "goal", "dataset", "dynamic_action", "model"}
-)
+TEAM_READABLE: frozenset[str] = frozenset({"conversation", "trial", "goal", "dataset", "model"})
+# Kinds whose rows without an owner are not shared with analysts either (a system job,
+# a draft nobody owns); admins see them.
+PRIVATE_KINDS: frozenset[str] = frozenset({"conversation", "job", "dynamic_action"})
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,27 @@ class Resource:
         return cls("page", name=path, min_role=min_role)
 
 
+def role_at_least(role: str | None, min_role: str) -> bool:
+    """``role`` is ``min_role`` or above (unknown roles have none; unknown ``min_role``
+    is a programming error)."""
+    return ROLE_RANK.get(role or "", -1) >= ROLE_RANK[min_role]
+
+
+def is_role(role: str) -> bool:
+    """``role`` is one of :data:`ROLES`."""
+    return role in ROLE_RANK
+
+
 def has_role(user: UserRef | None, min_role: str) -> bool:
     """The user's role is ``min_role`` or above (unknown roles have none)."""
     if user is None:
         return False
-    return ROLE_RANK.get(user.role, -1) >= ROLE_RANK[min_role]
+    return role_at_least(user.role, min_role)
+
+
+def is_viewer(user: UserRef | None) -> bool:
+    """The user reads only (signed in with the lowest role)."""
+    return user is not None and user.role == "viewer"
 
 
 def is_admin(user: UserRef | None) -> bool:
@@ -114,19 +137,20 @@ def allowed(user: UserRef | None, verb: Verb, resource: Resource) -> bool:
         return True
     owns = user.id is not None and resource.owner_id == user.id
     if verb == "write":
-        # Rows made by the system (owner None) are changed by admins only.
-        return owns and can_write(user)
+        # A job is its starter's request: they may cancel it whatever their role.
+        # Other rows made by the system (owner None) are changed by admins only.
+        return owns and (resource.kind == "job" or can_write(user))
     if owns:
         return True
-    if user.role == "viewer":
+    if is_viewer(user):
         return resource.kind in TEAM_READABLE
     # Analysts keep their research private from each other; rows made by the system
-    # (bundled datasets, CLI goals) are shared, conversations never are.
-    return (
-        resource.owner_id is None
-        and resource.kind in TEAM_READABLE
-        and (resource.kind != "conversation")
-    )
+    # (bundled datasets, CLI goals) are shared, PRIVATE_KINDS never are.
+    return resource.owner_id is None and _shared_kind(resource.kind)
+
+
+def _shared_kind(kind: str) -> bool:
+    return kind not in PRIVATE_KINDS
 
 
 def require(
@@ -143,21 +167,45 @@ def _default_message(user: UserRef | None, verb: Verb, resource: Resource) -> st
         return f"Your role '{role}' cannot run '{resource.name}' (needs {resource.min_role})."
     if resource.kind in ("area", "page"):
         return f"This needs the '{resource.min_role}' role; you are '{role}'."
-    if verb == "write" and user is not None and user.role == "viewer":
+    if verb == "write" and is_viewer(user):
         return "Viewers can read but cannot create or change anything."
     return f"This {resource.kind.replace('_', ' ')} does not exist or is not visible to you."
 
 
+def not_found(kind: str, ident: object) -> str:
+    """The one message for a row that is missing *or* not visible (never reveal which)."""
+    if kind not in OWNED_KINDS:
+        raise ValueError(f"unknown resource kind {kind!r}")
+    return f"{kind.replace('_', ' ').capitalize()} {ident} does not exist or is not visible to you."
+
+
+def can_read(user: UserRef | None, kind: str, owner_id: int | None) -> bool:
+    return allowed(user, "read", Resource.owned(kind, owner_id))
+
+
+def can_change(user: UserRef | None, kind: str, owner_id: int | None) -> bool:
+    return allowed(user, "write", Resource.owned(kind, owner_id))
+
+
 def scope_for(user: UserRef | None, kind: str) -> OwnerScope:
-    """The rows of ``kind`` a listing may show ``user`` (applied inside the query)."""
+    """The rows of ``kind`` a listing may show ``user`` (applied inside the query).
+
+    It agrees with ``allowed(user, "read", Resource.owned(kind, owner))`` row by row
+    (``tests/foundation/test_permissions.py`` checks both against the same matrix).
+    """
     if kind not in OWNED_KINDS:
         raise ValueError(f"unknown resource kind {kind!r}")
     if user is None or user.role not in ROLE_RANK:
         return OwnerScope(everyone=False, owner_id=None, include_shared=False)
-    if is_admin(user) or (user.role == "viewer" and kind in TEAM_READABLE):
+    if is_admin(user) or (is_viewer(user) and kind in TEAM_READABLE):
         return OwnerScope(everyone=True)
-    return OwnerScope(
-        everyone=False,
-        owner_id=user.id,
-        include_shared=kind in TEAM_READABLE and kind != "conversation",
-    )
+    return OwnerScope(everyone=False, owner_id=user.id, include_shared=_shared_kind(kind))
+
+
+def own_rows(user: UserRef | None, kind: str) -> OwnerScope:
+    """Only the rows ``user`` owns ("my jobs"): narrower than :func:`scope_for`, never wider.
+    The built-in system user (id None, admin) owns no rows of its own, so it gets its scope."""
+    scope = scope_for(user, kind)
+    if user is None or user.id is None or not scope.admits(user.id):
+        return scope
+    return OwnerScope(everyone=False, owner_id=user.id)

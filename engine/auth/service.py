@@ -30,9 +30,10 @@ from typing import NamedTuple
 
 import bcrypt
 
-from engine.actions.base import ROLES, ActionError
+from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.auth import cookies
+from engine.auth.permissions import ROLES, is_admin, is_role, role_at_least
 from storage.models import utcnow
 from storage.repositories import users as user_repo
 
@@ -140,7 +141,7 @@ def _validated_account(username: str, name: str, password: str, role: str) -> st
         raise AuthError(
             "Username must be 3–32 characters: lowercase letters, digits, '.', '_' or '-'."
         )
-    if role not in ROLES:
+    if not is_role(role):
         raise AuthError(f"Role must be one of {', '.join(ROLES)}.")
     if not name.strip():
         raise AuthError("Name is required.")
@@ -284,9 +285,9 @@ def end_session(session_key: str | None) -> None:
 
 def set_role(actor: UserRef, user_id: int, role: str) -> None:
     _require_admin(actor)
-    if role not in ROLES:
+    if not is_role(role):
         raise AuthError(f"Role must be one of {', '.join(ROLES)}.")
-    if user_id == actor.id and role != "admin":
+    if user_id == actor.id and not role_at_least(role, "admin"):
         raise AuthError("You cannot remove your own administrator role.")
     user_repo.update_user(user_id, role=role)
 
@@ -317,5 +318,5 @@ def list_accounts(actor: UserRef) -> list[user_repo.UserRecord]:
 def _require_admin(actor: UserRef) -> None:
     from engine.actions.base import PermissionDenied
 
-    if actor.role != "admin":
+    if not is_admin(actor):
         raise PermissionDenied("Only administrators can manage users.")

@@ -8,34 +8,37 @@ from __future__ import annotations
 
 from engine.actions.base import ActionError, PermissionDenied
 from engine.actions.context import UserRef
+from engine.auth import permissions
 from storage.repositories import conversations as repo
 
 TITLE_LENGTH = 60
-
-
-def _can_read(user: UserRef, conversation: repo.ConversationRecord) -> bool:
-    return user.role in ("admin", "viewer") or conversation.user_id == user.id
+KIND = "conversation"
 
 
 def get(user: UserRef, conversation_id: int) -> repo.ConversationRecord:
+    """The conversation if ``user`` may read it; a missing one and another analyst's one
+    answer alike (``PermissionDenied``, "does not exist or is not visible to you")."""
     conversation = repo.get_conversation(conversation_id)
-    if conversation is None:
-        raise ActionError(f"Conversation {conversation_id} does not exist.")
-    if not _can_read(user, conversation):
-        raise PermissionDenied("This conversation belongs to another user.")
+    if conversation is None or not permissions.can_read(user, KIND, conversation.user_id):
+        raise PermissionDenied(permissions.not_found(KIND, conversation_id))
     return conversation
 
 
 def require_writer(user: UserRef, conversation: repo.ConversationRecord | None = None) -> None:
-    if user.role == "viewer":
+    """``user`` may post (start actions) at all, and in ``conversation`` when given."""
+    if not permissions.can_write(user):
         raise PermissionDenied("Viewers can read conversations but cannot start actions.")
-    if conversation is not None and conversation.user_id != user.id and user.role != "admin":
-        raise PermissionDenied("This conversation belongs to another user.")
+    if conversation is not None:
+        permissions.require(
+            user,
+            "write",
+            permissions.Resource.owned(KIND, conversation.user_id),
+            "This conversation belongs to another user.",
+        )
 
 
 def listing(user: UserRef, search: str | None = None) -> list[repo.ConversationRecord]:
-    owner = None if user.role in ("admin", "viewer") else user.id
-    return repo.list_conversations(owner, search=search or None)
+    return repo.list_conversations(permissions.scope_for(user, KIND), search=search or None)
 
 
 def start(user: UserRef, first_message: str | None = None) -> repo.ConversationRecord:
@@ -64,15 +67,19 @@ def messages(user: UserRef, conversation_id: int, limit: int | None = None):
 
 
 def pin(user: UserRef, conversation_id: int, message_id: int, pinned: bool) -> None:
+    """Pin (or unpin) a message of a conversation ``user`` may write; the message must
+    belong to that conversation (checked in the same UPDATE)."""
     conversation = get(user, conversation_id)
     require_writer(user, conversation)
-    repo.set_pinned(message_id, pinned)
+    if not repo.set_pinned(conversation.id, message_id, pinned):
+        raise ActionError(f"Message {message_id} is not in conversation {conversation_id}.")
 
 
 def usage_report(actor: UserRef) -> list[dict]:
     """Claude token usage and latency per user (admins only)."""
-    if actor.role != "admin":
-        raise PermissionDenied("Only administrators can see usage.")
+    permissions.require(
+        actor, "read", permissions.Resource.area("usage"), "Only administrators can see usage."
+    )
     from storage.repositories.users import get_user_by_id
 
     rows = repo.usage_by_user()

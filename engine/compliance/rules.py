@@ -51,8 +51,11 @@ TEMPORAL_VALIDATIONS = ("walk_forward",)
 
 
 def role_allowed(facts: CallFacts) -> Decision:
-    allowed = facts.action.allows(facts.user.role)
+    from engine.auth.permissions import Resource
+    from engine.auth.permissions import allowed as permitted
+
     action, role = facts.action, facts.user.role
+    allowed = permitted(facts.user, "run", Resource.action(action.name, action.min_role))
     message = (
         "role allowed"
         if allowed

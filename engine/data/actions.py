@@ -108,7 +108,7 @@ def list_datasets_action(params: ListDatasetsParams, ctx: ActionContext) -> Acti
     tables = {"symbols": symbols}
     recorded: list[dict] = []
     if params.include_recorded:
-        for row in recorded_datasets(limit=params.limit):
+        for row in recorded_datasets(ctx.user, limit=params.limit):
             symbols_text = ", ".join(map(str, row["symbols"][:10]))
             recorded.append(
                 {
@@ -205,7 +205,7 @@ class LoadPricesParams(BaseModel):
     Unknown symbols are reported with the closest matches.""",
     params=LoadPricesParams,
     cpu_bound=False,
-    min_role="viewer",
+    min_role="analyst",
     category="data",
 )
 def load_prices_action(params: LoadPricesParams, ctx: ActionContext) -> ActionResult:
@@ -275,7 +275,7 @@ class FredParams(BaseModel):
     MACRO:* series instead.""",
     params=FredParams,
     cpu_bound=False,
-    min_role="viewer",
+    min_role="analyst",
     category="data",
 )
 def fetch_fred_series_action(params: FredParams, ctx: ActionContext) -> ActionResult:
@@ -449,7 +449,7 @@ def describe_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict, pd.DataFram
     {SOURCE_HELP}""",
     params=DescribeParams,
     cpu_bound=False,
-    min_role="viewer",
+    min_role="analyst",
     category="data",
 )
 def describe_dataset_action(params: DescribeParams, ctx: ActionContext) -> ActionResult:
@@ -519,7 +519,7 @@ class SyntheticParams(BaseModel):
     always gives the same numbers. Never present it as market data.""",
     params=SyntheticParams,
     cpu_bound=False,
-    min_role="viewer",
+    min_role="analyst",
     category="data",
 )
 def generate_synthetic_prices_action(params: SyntheticParams, ctx: ActionContext) -> ActionResult:

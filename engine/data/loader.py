@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from engine.actions.base import ActionError
+from engine.actions.context import UserRef
 from engine.data.provenance import build_provenance, column_label, fingerprint
 
 FIELDS = ("open", "high", "low", "close", "adj_close", "volume", "vwap", "transactions", "value")
@@ -468,12 +469,16 @@ def load_dataset(dataset_id: int) -> PriceData:
     return PriceData(frame=frame, provenance=provenance, dataset_id=record_row.id, notes=notes)
 
 
-def recorded_datasets(*, source: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Recorded datasets, newest first, as plain dicts (for pages and listings)."""
+def recorded_datasets(
+    user: UserRef | None, *, source: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The recorded datasets ``user`` may see, newest first, as plain dicts (for pages and
+    listings; engine.auth.permissions decides which)."""
+    from engine.auth.permissions import scope_for
     from storage.repositories import datasets
 
     rows = []
-    for row in datasets.list_datasets(source=source, limit=limit):
+    for row in datasets.list_datasets(scope_for(user, "dataset"), source=source, limit=limit):
         rows.append(
             {
                 "dataset_id": row.id,

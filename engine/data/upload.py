@@ -845,11 +845,12 @@ def import_upload(
     """Validate, store (atomically) and record an upload; see the module docstring."""
     import hashlib
 
+    from engine.auth.permissions import can_write
     from engine.data import files
     from engine.data.provenance import build_provenance, utc_now_iso
     from storage.repositories import datasets
 
-    if user is not None and user.role not in ("analyst", "admin"):
+    if user is not None and not can_write(user):
         raise PermissionDenied(f"Your role '{user.role}' cannot upload data (needs analyst).")
     try:
         table = validate_upload(

@@ -6,7 +6,16 @@ processes for CPU-bound actions, threads for I/O-bound ones) and ``dask``. Worke
 progress and results to the database themselves; the service only schedules.
 """
 
-from engine.executor.api import cancel, enqueue, events, list_recent, status, submit, wait
+from engine.executor.api import (
+    cancel,
+    cancel_as_operator,
+    enqueue,
+    events,
+    list_recent,
+    status,
+    submit,
+    wait,
+)
 from engine.executor.config import ExecutorConfig
 from engine.executor.protocol import (
     JobKind,
@@ -33,6 +42,7 @@ __all__ = [
     "JobRunner",
     "RunnerNotInstalled",
     "cancel",
+    "cancel_as_operator",
     "current",
     "enqueue",
     "ensure_started",

@@ -90,15 +90,40 @@ def _require(job_id: int) -> JobRecord:
     return job
 
 
-def cancel(job_id: int, by_user: UserRef | None = None) -> JobRecord:
-    """Cancel a job: a queued one is cancelled at once and never starts; a running one
-    stops at its action's next ``ctx.cancelled()`` check. ``by_user`` (when given) must
-    own the job or be an admin. Cancelling a finished job changes nothing."""
+def cancel(job_id: int, by_user: UserRef) -> JobRecord:
+    """Cancel a job for a signed-in user: a queued one is cancelled at once and never
+    starts; a running one stops at its action's next ``ctx.cancelled()`` check.
+    ``by_user`` must own the job or be an admin (``engine.auth.permissions``); without a
+    user nothing is cancelled. A job the user may not see answers like a missing one.
+    Cancelling a finished job changes nothing. Code that is not a user's request (tests,
+    maintenance) uses :func:`cancel_as_operator`."""
+    from engine.auth import permissions
+
+    if by_user is None:
+        raise PermissionDenied("Sign in to cancel a job.")
+    job = jobs.get_job(job_id)
+    if job is None or not permissions.can_read(by_user, "job", job.user_id):
+        # A missing job and another user's job answer alike: ids cannot be probed.
+        raise PermissionDenied(permissions.not_found("job", job_id))
+    permissions.require(
+        by_user,
+        "write",
+        permissions.Resource.owned("job", job.user_id),
+        f"Only the owner of job {job_id} or an admin can cancel it.",
+    )
+    return _cancel(job)
+
+
+def cancel_as_operator(job_id: int) -> JobRecord:
+    """Cancel a job on behalf of the system (no user, no permission check): for
+    maintenance code and tests, never for a request that comes from a page or chat."""
+    return _cancel(_require(job_id))
+
+
+def _cancel(job: JobRecord) -> JobRecord:
     from engine.observability.metrics import JOBS_FINISHED
 
-    job = _require(job_id)
-    if by_user is not None and not (by_user.role == "admin" or by_user.id == job.user_id):
-        raise PermissionDenied(f"Only the owner of job {job_id} or an admin can cancel it.")
+    job_id = job.id
     if job.status in SETTLED:
         return job
     jobs.request_cancel(job_id)
@@ -159,13 +184,20 @@ def list_recent(
 ) -> list[JobRecord]:
     """The user's most recent background jobs (newest first); ``all_users`` (admins only)
     lists everyone's."""
-    if all_users and user.role != "admin":
-        raise PermissionDenied("Only an admin can list everyone's jobs.")
-    owner = None if all_users else user.id
-    if owner is None and not all_users and user.role != "admin":
-        return []
+    from engine.auth import permissions
+
+    if all_users:
+        permissions.require(
+            user,
+            "read",
+            permissions.Resource.area("all_jobs"),
+            "Only an admin can list everyone's jobs.",
+        )
+        scope = permissions.scope_for(user, "job")
+    else:
+        scope = permissions.own_rows(user, "job")
     return jobs.list_jobs(
-        user_id=owner,
+        scope,
         statuses=statuses,
         limit=limit,
         inline=None if include_inline else False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from storage.access import OwnerScope
 from storage.models import utcnow
 from storage.repositories import jobs
 
@@ -88,7 +89,7 @@ def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int
         )
         if outcome:
             changed.append((job.id, outcome))
-    for job in jobs.list_jobs(statuses=("interrupted",), limit=500):
+    for job in jobs.list_jobs(OwnerScope.all_rows(), statuses=("interrupted",), limit=500):
         outcome = resolve_interrupted(job.id)
         if outcome:
             changed.append((job.id, outcome))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.actions.base import ActionError, PermissionDenied
 from engine.actions.context import UserRef
+from engine.auth import permissions
 from engine.goals.spec import GoalSpec
 from storage.repositories import goals as repo
 
@@ -15,22 +16,32 @@ TRANSITIONS = {
 }
 
 
+KIND = "goal"
+
+
 def get(user: UserRef, goal_id: int) -> repo.GoalRecord:
+    """The goal if ``user`` may read it; a missing goal and one that is not visible answer
+    alike ("does not exist or is not visible to you")."""
     goal = repo.get_goal(goal_id)
-    if goal is None:
-        raise ActionError(f"Goal {goal_id} does not exist.")
+    if goal is None or not permissions.can_read(user, KIND, goal.user_id):
+        raise ActionError(permissions.not_found(KIND, goal_id))
     return goal
 
 
 def require_owner(user: UserRef, goal: repo.GoalRecord) -> None:
-    if user.role == "viewer":
+    """``user`` may change ``goal`` (its owner or an admin; viewers never)."""
+    if not permissions.can_write(user):
         raise PermissionDenied("Viewers can read goals but cannot change them.")
-    if user.role != "admin" and goal.user_id not in (None, user.id):
-        raise PermissionDenied("This goal belongs to another user.")
+    permissions.require(
+        user,
+        "write",
+        permissions.Resource.owned(KIND, goal.user_id),
+        "This goal belongs to another user.",
+    )
 
 
 def create(user: UserRef, spec: GoalSpec) -> repo.GoalRecord:
-    if user.role == "viewer":
+    if not permissions.can_write(user):
         raise PermissionDenied("Viewers cannot create goals.")
     payload = spec.model_dump(mode="json", exclude={"name", "notes"})
     return repo.create_goal(user.id, spec.name, payload, spec.notes)
@@ -64,8 +75,8 @@ def transition(user: UserRef, goal_id: int, command: str, reason: str | None = N
     return target
 
 
-def listing(user: UserRef) -> list[repo.GoalRecord]:
-    return repo.list_goals(None if user.role in ("admin", "viewer") else user.id)
+def listing(user: UserRef, status: str | None = None) -> list[repo.GoalRecord]:
+    return repo.list_goals(permissions.scope_for(user, KIND), status=status)
 
 
 def trials(user: UserRef, goal_id: int):

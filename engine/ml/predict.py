@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, json_safe
-from engine.actions.context import ActionContext
+from engine.actions.context import ActionContext, UserRef
 from engine.ml import dataset, persistence
 from engine.ml.params import PredictParams
 from engine.trials.record import Trial, parse
@@ -23,12 +23,20 @@ from engine.trials.record import Trial, parse
 WARM_UP_DAYS = 365  # calendar days: the 50-day averages, and EMAs (MACD, RSI) settle
 
 
-def load_trial_model(trial_id: int):
+def visible_trial(user: UserRef, trial_id: int):
+    """The trial if ``user`` may read it; a missing trial and another analyst's trial
+    answer with the same message (their existence is not revealed)."""
+    from engine.auth import permissions
     from storage.repositories import trials
 
     trial = trials.get_trial(int(trial_id))
-    if trial is None:
-        raise ActionError(f"Trial {trial_id} does not exist.")
+    if trial is None or not permissions.can_read(user, "trial", trial.user_id):
+        raise ActionError(permissions.not_found("trial", trial_id))
+    return trial
+
+
+def load_trial_model(trial_id: int, user: UserRef):
+    trial = visible_trial(user, trial_id)
     if trial.status != "succeeded" or not trial.artifact_path:
         raise ActionError(
             f"Trial {trial_id} has no saved model (status {trial.status}); "
@@ -127,7 +135,7 @@ def _when(value: Any) -> str:
 
 
 def predict(params: PredictParams, ctx: ActionContext) -> ActionResult:
-    trial, spec, model = load_trial_model(params.trial_id)
+    trial, spec, model = load_trial_model(params.trial_id, ctx.user)
     if spec["kind"] == "prices":
         X, actual, label = price_rows(spec, params)
     else:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
-from engine.actions.context import ActionContext
+from engine.actions.context import ActionContext, UserRef
 from engine.ml import dataset
 from engine.ml import evaluation as ev
 from engine.ml.params import (
@@ -445,14 +445,12 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
 # --- ensembles -----------------------------------------------------------------------------
 
 
-def _members(trial_ids: list[int]):
-    from storage.repositories import trials
+def _members(trial_ids: list[int], user: UserRef):
+    from engine.ml.predict import visible_trial
 
     members = []
     for trial_id in dict.fromkeys(trial_ids):
-        trial = trials.get_trial(int(trial_id))
-        if trial is None:
-            raise ActionError(f"Trial {trial_id} does not exist.")
+        trial = visible_trial(user, trial_id)
         if trial.status != "succeeded":
             raise ActionError(f"Trial {trial_id} {trial.status}; only succeeded trials combine.")
         try:
@@ -565,7 +563,7 @@ def ensemble_config(
 def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
     started = time.perf_counter()
     record_params = params.model_dump(mode="json")
-    members = _members(params.trial_ids)
+    members = _members(params.trial_ids, ctx.user)
     base = members[0][1]
     data = None
     try:

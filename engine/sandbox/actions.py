@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, register
 from engine.actions.base import PermissionDenied, json_safe
+from engine.auth import permissions
 from engine.sandbox import service, templates, validator
 
 CONTRACT = (
@@ -90,7 +91,7 @@ class ListParams(_Strict):
 
 def _check_owner(user: UserRef, name: str) -> None:
     owner = service.owner_of(name)
-    if owner is not None and owner != user.id and not service.is_admin(user):
+    if owner is not None and not permissions.can_change(user, "dynamic_action", owner):
         raise PermissionDenied(f"'{name}' belongs to another user; choose another name.")
 
 

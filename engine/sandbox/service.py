@@ -41,6 +41,7 @@ from engine.actions.base import (
     json_safe,
 )
 from engine.actions.context import ActionContext, UserRef
+from engine.auth import permissions
 from engine.sandbox import runner, validator
 from storage.repositories import dynamic_actions as repo
 from storage.repositories.dynamic_actions import DynamicActionRecord
@@ -70,7 +71,7 @@ def source_hash(source: str) -> str:
 
 
 def is_admin(user: UserRef) -> bool:
-    return user.role == "admin"
+    return permissions.is_admin(user)
 
 
 # ------------------------------------------------------------------------- validation
@@ -179,7 +180,11 @@ def guess_test_symbols(source: str) -> list[str]:
 
 
 def can_see(user: UserRef, record: DynamicActionRecord) -> bool:
-    return record.status == "approved" or is_admin(user) or record.author_id == user.id
+    """Approved versions are the catalogue (everyone); drafts and retired versions are
+    their author's (and admins')."""
+    return record.status == "approved" or permissions.can_read(
+        user, "dynamic_action", record.author_id
+    )
 
 
 def owner_of(name: str) -> int | None:
@@ -202,7 +207,7 @@ def save_draft(
     existing = repo.versions(name)
     if existing:
         owner = existing[-1].author_id
-        if owner != user.id and not is_admin(user):
+        if not permissions.can_change(user, "dynamic_action", owner):
             raise PermissionDenied(
                 f"'{name}' belongs to {existing[-1].author or 'another user'}; choose another "
                 "name (or ask an admin)."
@@ -244,7 +249,9 @@ def resolve(user: UserRef, name: str, version: int | None = None) -> DynamicActi
             raise ActionError(
                 f"No dynamic action '{name}' you can run. list_dynamic_actions shows them."
             )
-    if record.status == "draft" and not (is_admin(user) or record.author_id == user.id):
+    if record.status == "draft" and not permissions.can_change(
+        user, "dynamic_action", record.author_id
+    ):
         raise PermissionDenied("Only its author or an admin can run a draft.")
     if record.status == "retired" and not is_admin(user):
         raise ActionError(f"'{name}' v{record.version} is retired.")
@@ -253,14 +260,14 @@ def resolve(user: UserRef, name: str, version: int | None = None) -> DynamicActi
 
 def listing(user: UserRef, *, status: str | None = None) -> list[DynamicActionRecord]:
     """Versions ``user`` may see (approved ones, their own, everything for admins)."""
-    return [r for r in repo.list_versions(status=status) if can_see(user, r)]
+    return repo.list_versions(permissions.scope_for(user, "dynamic_action"), status=status)
 
 
 def run_history(user: UserRef, name: str, limit: int = 50) -> list[dict[str, Any]]:
     """Jobs that ran ``name`` (all users' for admins, else the user's own), newest first,
     with the version each used."""
     rows = []
-    for job in repo.runs_of(name, user_id=None if is_admin(user) else user.id, limit=limit):
+    for job in repo.runs_of(name, permissions.scope_for(user, "job"), limit=limit):
         params = job.params if isinstance(job.params, dict) else {}
         meta = ((job.result or {}).get("values") or {}).get("run") or {}
         rows.append(
@@ -410,6 +417,28 @@ def run_code(
         params=params,
         provenance=provenance,
     )
+
+
+def sandbox_status(refresh: bool = False) -> dict[str, Any]:
+    """What the Dynamic actions page shows about the sandbox on this server: every layer's
+    state, whether generated code runs (fail closed: only with every required layer),
+    which layers an administrator waived with MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS, and
+    how to grant the missing ones."""
+    layers = runner.active_layers(refresh)
+    policy = runner.layer_policy(layers)
+    policy["layers"] = [
+        {
+            "layer": name,
+            "state": "on" if runner.layer_active(layers.get(name)) else "missing",
+            "policy": "waived" if name in policy["waived"] else "required",
+            "detail": str(layers.get(name, "not reported"))[:300],
+            "how to grant": runner.GRANT_HINTS[name]
+            if not runner.layer_active(layers.get(name))
+            else "",
+        }
+        for name in runner.REQUIRED_LAYERS
+    ]
+    return policy
 
 
 def _chart_series(value: pd.DataFrame, title: str) -> Series | None:

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from storage.db import session_scope
+from storage.access import OwnerScope
+from storage.db import rows_matched, session_scope
 from storage.models import ChatMessage, Conversation, utcnow
 
 
@@ -81,13 +82,15 @@ def get_conversation(conversation_id: int) -> ConversationRecord | None:
 
 
 def list_conversations(
-    user_id: int | None, search: str | None = None, limit: int = 100
+    scope: OwnerScope, search: str | None = None, limit: int = 100
 ) -> list[ConversationRecord]:
-    """Newest first; ``search`` matches titles and message text (case-insensitive)."""
+    """Newest first, of the conversations ``scope`` admits; ``search`` matches titles and
+    message text (case-insensitive)."""
     with session_scope() as session:
         query = select(Conversation).order_by(Conversation.updated_at.desc()).limit(limit)
-        if user_id is not None:
-            query = query.where(Conversation.user_id == user_id)
+        owned = scope.where(Conversation.user_id)
+        if owned is not None:
+            query = query.where(owned)
         if search:
             pattern = f"%{search.lower()}%"
             matching = select(ChatMessage.conversation_id).where(
@@ -153,11 +156,20 @@ def update_message_payload(message_id: int, payload: dict[str, Any]) -> None:
         )
 
 
-def set_pinned(message_id: int, pinned: bool) -> None:
+def set_pinned(conversation_id: int, message_id: int, pinned: bool) -> bool:
+    """Pin or unpin a message *of that conversation*; False (nothing changed) when the
+    message does not exist or belongs to another conversation."""
     with session_scope() as session:
-        session.execute(
-            update(ChatMessage).where(ChatMessage.id == message_id).values(pinned=pinned)
+        changed = rows_matched(
+            session.execute(
+                update(ChatMessage)
+                .where(
+                    ChatMessage.id == message_id, ChatMessage.conversation_id == conversation_id
+                )
+                .values(pinned=pinned)
+            )
         )
+        return bool(changed)
 
 
 def list_messages(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from storage.access import OwnerScope
 from storage.db import session_scope
 from storage.models import Dataset
 
@@ -143,15 +144,16 @@ def get_dataset(dataset_id: int) -> DatasetRecord | None:
 
 
 def list_datasets(
-    *, source: str | None = None, user_id: int | None = None, limit: int = 100
+    scope: OwnerScope, *, source: str | None = None, limit: int = 100
 ) -> list[DatasetRecord]:
-    """Most recent first."""
+    """Most recent first, of the datasets ``scope`` admits."""
     with session_scope() as session:
         query = select(Dataset).order_by(Dataset.id.desc()).limit(limit)
         if source is not None:
             query = query.where(Dataset.source == source)
-        if user_id is not None:
-            query = query.where(Dataset.user_id == user_id)
+        owned = scope.where(Dataset.user_id)
+        if owned is not None:
+            query = query.where(owned)
         return [_record(row) for row in session.scalars(query)]
 
 

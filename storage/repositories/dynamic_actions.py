@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import session_scope
+from storage.access import OwnerScope
+from storage.db import rows_matched, session_scope
 from storage.models import DynamicAction, Job, User, utcnow
 from storage.repositories.jobs import JobRecord
 
@@ -149,15 +150,17 @@ def latest(name: str, status: str | None = None) -> DynamicActionRecord | None:
 
 
 def list_versions(
-    *, status: str | None = None, author_id: int | None = None, limit: int = 2000
+    scope: OwnerScope, *, status: str | None = None, limit: int = 2000
 ) -> list[DynamicActionRecord]:
-    """Rows ordered by name, then newest version first."""
+    """Rows ordered by name, then newest version first: approved versions (the catalogue
+    every user sees) and the drafts and retired versions whose author ``scope`` admits."""
     with session_scope() as session:
         query = select(DynamicAction)
         if status is not None:
             query = query.where(DynamicAction.status == status)
-        if author_id is not None:
-            query = query.where(DynamicAction.author_id == author_id)
+        owned = scope.where(DynamicAction.author_id)
+        if owned is not None:
+            query = query.where(or_(DynamicAction.status == "approved", owned))
         query = query.order_by(DynamicAction.name, DynamicAction.version.desc()).limit(limit)
         return _records(session, list(session.scalars(query)))
 
@@ -199,32 +202,35 @@ def set_status(
         query = update(DynamicAction).where(DynamicAction.id == action_id)
         if expected:
             query = query.where(DynamicAction.status.in_(expected))
-        return session.execute(query.values(**values)).rowcount == 1
+        return rows_matched(session.execute(query.values(**values))) == 1
 
 
 def retire_all(name: str) -> int:
     """Retire every version of ``name``; returns how many changed."""
     with session_scope() as session:
-        return session.execute(
-            update(DynamicAction)
-            .where(DynamicAction.name == name, DynamicAction.status != "retired")
-            .values(status="retired")
-        ).rowcount
+        return rows_matched(
+            session.execute(
+                update(DynamicAction)
+                .where(DynamicAction.name == name, DynamicAction.status != "retired")
+                .values(status="retired")
+            )
+        )
 
 
 def runs_of(
     name: str,
+    scope: OwnerScope,
     *,
-    user_id: int | None = None,
     limit: int = 50,
     via: tuple[str, ...] = ("test_dynamic_action",),
 ) -> list[JobRecord]:
     """Jobs that ran ``name``: its own registered action, or an action in ``via`` whose
-    parameters name it. Newest first; ``user_id`` restricts to one user's jobs."""
+    parameters name it. Newest first; only the jobs ``scope`` admits."""
     with session_scope() as session:
         query = select(Job).where(Job.action.in_((name, *via))).order_by(Job.id.desc())
-        if user_id is not None:
-            query = query.where(Job.user_id == user_id)
+        owned = scope.where(Job.user_id)
+        if owned is not None:
+            query = query.where(owned)
         found: list[JobRecord] = []
         for job in session.scalars(query.limit(limit * 20)):
             params = job.params if isinstance(job.params, dict) else {}

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from storage.db import session_scope
+from storage.access import OwnerScope
+from storage.db import rows_matched, session_scope
 from storage.models import Goal, utcnow
 
 
@@ -63,11 +64,13 @@ def get_goal(goal_id: int) -> GoalRecord | None:
         return _goal(row) if row else None
 
 
-def list_goals(user_id: int | None = None, status: str | None = None) -> list[GoalRecord]:
+def list_goals(scope: OwnerScope, status: str | None = None) -> list[GoalRecord]:
+    """Newest first, of the goals ``scope`` admits."""
     with session_scope() as session:
         query = select(Goal).order_by(Goal.id.desc())
-        if user_id is not None:
-            query = query.where(Goal.user_id == user_id)
+        owned = scope.where(Goal.user_id)
+        if owned is not None:
+            query = query.where(owned)
         if status is not None:
             query = query.where(Goal.status == status)
         return [_goal(row) for row in session.scalars(query)]
@@ -86,9 +89,11 @@ def update_goal(goal_id: int, **fields: Any) -> None:
 def set_status_if(goal_id: int, expected: tuple[str, ...], status: str, **fields: Any) -> bool:
     """Change the status only from one of ``expected`` (so a stop is never overwritten)."""
     with session_scope() as session:
-        changed = session.execute(
-            update(Goal)
-            .where(Goal.id == goal_id, Goal.status.in_(expected))
-            .values(status=status, updated_at=utcnow(), **fields)
-        ).rowcount
+        changed = rows_matched(
+            session.execute(
+                update(Goal)
+                .where(Goal.id == goal_id, Goal.status.in_(expected))
+                .values(status=status, updated_at=utcnow(), **fields)
+            )
+        )
         return changed == 1

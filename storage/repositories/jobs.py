@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from storage.db import get_autocommit_engine, get_engine, session_scope
+from storage.access import OwnerScope
+from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
 from storage.models import JOB_TERMINAL_STATES, Job, JobDependency, JobEvent, utcnow
 
 
@@ -49,12 +50,12 @@ class JobRecord:
 # The executor's hot path (create, get, claim, finish, ready, events) uses prebuilt Core
 # statements on a plain connection: the ORM session and identity map cost several times
 # the SQL itself for these one-row statements.
-_JOBS = Job.__table__
+_JOBS = cast(Table, Job.__table__)  # typed as a FromClause; a declarative model's is a Table
 _RECORD_COLUMNS = [_JOBS.c[name] for name in JobRecord.__dataclass_fields__]
 _GET_JOB = select(*_RECORD_COLUMNS).where(_JOBS.c.id == bindparam("job_id"))
 _INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
-_INSERT_DEPENDENCY = insert(JobDependency.__table__)
-_INSERT_EVENT = insert(JobEvent.__table__)
+_INSERT_DEPENDENCY = insert(JobDependency)
+_INSERT_EVENT = insert(JobEvent)
 
 
 @contextmanager
@@ -127,16 +128,19 @@ def get_job(job_id: int) -> JobRecord | None:
 
 
 def list_jobs(
+    scope: OwnerScope,
     *,
-    user_id: int | None = None,
     statuses: tuple[str, ...] | None = None,
     limit: int = 50,
     inline: bool | None = None,
 ) -> list[JobRecord]:
-    """Newest first; ``inline`` filters quick calls (True) or background jobs (False)."""
+    """Newest first, of the jobs ``scope`` admits (``engine.auth.permissions.scope_for``;
+    ``OwnerScope.all_rows()`` for maintenance); ``inline`` filters quick calls (True) or
+    background jobs (False)."""
     query = select(*_RECORD_COLUMNS).order_by(_JOBS.c.id.desc()).limit(limit)
-    if user_id is not None:
-        query = query.where(_JOBS.c.user_id == user_id)
+    owned = scope.where(_JOBS.c.user_id)
+    if owned is not None:
+        query = query.where(owned)
     if statuses:
         query = query.where(_JOBS.c.status.in_(statuses))
     if inline is not None:
@@ -265,11 +269,13 @@ def _finish_statement(only_from: tuple[str, ...], by_worker: bool, with_result: 
 def requeue(job_id: int, error: str, *, clear_events: bool = True) -> bool:
     """running|interrupted -> queued for another attempt; its old progress points go."""
     with session_scope() as session:
-        changed = session.execute(
-            _update_jobs()
-            .where(Job.id == job_id, Job.status.in_(("running", "interrupted")))
-            .values(status="queued", worker=None, heartbeat_at=None, progress=0.0, error=error)
-        ).rowcount
+        changed = rows_matched(
+            session.execute(
+                _update_jobs()
+                .where(Job.id == job_id, Job.status.in_(("running", "interrupted")))
+                .values(status="queued", worker=None, heartbeat_at=None, progress=0.0, error=error)
+            )
+        )
         if changed == 1 and clear_events:
             session.execute(delete(JobEvent).where(JobEvent.job_id == job_id))
         return changed == 1
@@ -291,9 +297,11 @@ def mark_interrupted(
     if worker_prefix is not None:
         conditions.append(Job.worker.startswith(worker_prefix, autoescape=True))
     with session_scope() as session:
-        changed = session.execute(
-            _update_jobs().where(*conditions).values(status="interrupted", error=error)
-        ).rowcount
+        changed = rows_matched(
+            session.execute(
+                _update_jobs().where(*conditions).values(status="interrupted", error=error)
+            )
+        )
         return changed == 1
 
 
@@ -387,7 +395,10 @@ def blocked_dependents() -> list[tuple[int, int, str, str]]:
     """(job, parent, parent action, parent status) for queued jobs with a parent that failed
     or was cancelled: they can never run."""
     with session_scope() as session:
-        return [tuple(row) for row in session.execute(_BLOCKED_DEPENDENTS)]
+        return [
+            (int(job_id), int(parent_id), str(action), str(status))
+            for job_id, parent_id, action, status in session.execute(_BLOCKED_DEPENDENTS)
+        ]
 
 
 def cancel_requested_among(job_ids: set[int] | list[int]) -> list[int]:

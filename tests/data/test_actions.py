@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from engine.actions import ActionError, UserRef, call, get_action
+from engine.actions import ActionError, PermissionDenied, UserRef, call, get_action
 from ui.presenters import figures_for
 
 VIEWER = UserRef(None, "viewer", "viewer")
@@ -113,9 +113,12 @@ def test_synthetic_is_labelled_and_reproducible(user):
     assert len(frame) == 262 and (frame["SYN"] > 0).all()
 
 
-def test_viewer_may_read_data(isolated_db):
-    outcome = call("load_prices", {"symbols": ["AAPL"], "start": "2022-12-01"}, VIEWER)
+def test_viewer_lists_data_but_does_not_load_or_record_it(isolated_db):
+    outcome = call("list_datasets", {}, VIEWER)
     assert outcome.status == "succeeded", outcome.error
+    # loading records a dataset (and a remote source spends quota): analysts only
+    with pytest.raises(PermissionDenied, match="needs analyst"):
+        call("load_prices", {"symbols": ["AAPL"], "start": "2022-12-01"}, VIEWER)
 
 
 def test_fred_action_against_fake_server(fake_apis, isolated_db):

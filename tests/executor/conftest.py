@@ -169,17 +169,19 @@ def stack(request, session_database, tmp_path_factory):
 def _quiesce(timeout: float = 30.0) -> None:
     """Cancel whatever a test left behind and wait until nothing is queued or running."""
     from engine import executor
+    from storage.access import OwnerScope
     from storage.repositories import jobs
 
     open_states = ("queued", "running", "interrupted")
     deadline = time.monotonic() + timeout
-    for job in jobs.list_jobs(statuses=open_states, limit=10_000):
-        executor.cancel(job.id)
+    for job in jobs.list_jobs(OwnerScope.all_rows(), statuses=open_states, limit=10_000):
+        executor.cancel_as_operator(job.id)
     while time.monotonic() < deadline:
-        if not jobs.list_jobs(statuses=open_states, limit=1):
+        if not jobs.list_jobs(OwnerScope.all_rows(), statuses=open_states, limit=1):
             return
         time.sleep(0.1)
-    left = [(j.id, j.action, j.status) for j in jobs.list_jobs(statuses=open_states)]
+    still_open = jobs.list_jobs(OwnerScope.all_rows(), statuses=open_states)
+    left = [(j.id, j.action, j.status) for j in still_open]
     raise AssertionError(f"jobs still open after the test: {left}")
 
 

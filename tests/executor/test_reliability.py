@@ -15,6 +15,7 @@ import pytest
 
 from engine import executor
 from engine.config import PROJECT_ROOT
+from storage.access import OwnerScope
 from storage.db import session_scope
 from storage.models import Job, utcnow
 from storage.repositories import jobs
@@ -52,7 +53,7 @@ def test_killed_worker_job_is_interrupted_and_retried_others_finish(stack, syste
     for i, other in enumerate(others):
         done = executor.wait(other, 60)
         assert done.status == "succeeded" and done.result["values"]["doubled"] == 2 * i
-    assert not jobs.list_jobs(statuses=OPEN)
+    assert not jobs.list_jobs(OwnerScope.all_rows(), statuses=OPEN)
     # the pool replaced the dead process and still runs CPU-bound jobs
     again = executor.wait(executor.submit("test_echo", {"value": 9}, system_user), 90)
     assert again.status == "succeeded"
@@ -68,7 +69,7 @@ def test_killed_worker_of_a_job_unsafe_to_repeat_fails_it_clearly(stack, system_
         "Failed: the worker running this job died, and 'test_sleep_once' is not safe to "
         "run twice, so it was not retried."
     )
-    assert not jobs.list_jobs(statuses=OPEN)
+    assert not jobs.list_jobs(OwnerScope.all_rows(), statuses=OPEN)
 
 
 def test_retries_are_bounded_by_max_attempts(stack, system_user):
@@ -118,7 +119,7 @@ def test_two_hundred_jobs_from_several_threads_all_settle_correctly(stack, syste
         assert job.action == action
         assert job.result["values"]["doubled"] == 2 * value
         assert job.attempts == 1
-    assert not jobs.list_jobs(statuses=OPEN)
+    assert not jobs.list_jobs(OwnerScope.all_rows(), statuses=OPEN)
 
 
 def test_a_long_silent_job_keeps_its_heartbeat_and_is_not_interrupted(stack, system_user):
@@ -228,7 +229,7 @@ def test_service_killed_with_sigkill_its_jobs_are_recovered_by_the_next(stack, s
 def test_a_cpu_job_ignoring_its_cancel_request_has_its_process_stopped(stack, system_user):
     stuck = executor.submit("test_spin", {"iterations": 10**12}, system_user)
     job = wait_running(stuck)
-    executor.cancel(stuck)
+    executor.cancel(stuck, by_user=system_user)
     done = executor.wait(stuck, 30)
     assert done.status == "cancelled"
     assert done.error == (

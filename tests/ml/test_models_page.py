@@ -147,4 +147,4 @@ def test_train_form_submits_a_training_job(people):
     assert job.action == "train_model" and job.params["model_id"] == "decision tree"
     assert job.params["symbols"] == ["SPX"] and job.params["horizon"] == 5
     assert any(caption.value == f"Job {job_id}" for caption in at.caption)
-    executor.cancel(job_id)
+    executor.cancel_as_operator(job_id)

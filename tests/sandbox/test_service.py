@@ -8,6 +8,7 @@ import pytest
 from engine.actions import ActionContext, ActionError, call, get_action, registry
 from engine.actions.base import NeedsConfirmation, PermissionDenied
 from engine.sandbox import service
+from storage.access import OwnerScope
 from storage.repositories import compliance
 from storage.repositories import dynamic_actions as repo
 
@@ -140,7 +141,7 @@ def test_approve_register_run_by_name_and_retire(people):
     assert done.result["values"]["run"]["source_hash"] == record.source_hash
     decisions = compliance.search(action="zscore_returns", rule="dynamic_code_approved")
     assert decisions and decisions[0].outcome == "pass"
-    assert [j.id for j in repo.runs_of("zscore_returns")] == [queued.job_id]
+    assert [j.id for j in repo.runs_of("zscore_returns", OwnerScope.all_rows())] == [queued.job_id]
 
     # a new version stays a draft until approved; then the registry switches to it
     propose(alice, source=ZSCORE_V2)
