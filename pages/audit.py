@@ -11,12 +11,28 @@ require_role("admin")
 st.title("Audit")
 
 report = verify_chain()
+legacy = (
+    f" ({report.legacy_events:,} from before the chain was keyed)" if report.legacy_events else ""
+)
 if report.intact:
-    st.success(f"Hash chain intact: {report.events:,} decisions verified.")
-else:
+    st.success(f"Hash chain intact: {report.events:,} decisions verified{legacy}.")
+elif report.truncated:
     st.error(
-        f"Hash chain broken at event {report.first_broken_id}: {report.reason}. "
-        "Events from there on cannot be trusted."
+        f"Hash chain truncated: {report.reason}. The remaining {report.events:,} decisions "
+        "verify, but decisions were removed."
+    )
+else:
+    where = f" at event {report.first_broken_id}" if report.first_broken_id else ""
+    st.error(f"Hash chain broken{where}: {report.reason}. Events from there on cannot be trusted.")
+if report.checked_against_record:
+    st.caption(
+        f"Head recorded outside the database: {report.recorded_events:,} decisions; "
+        f"found: {report.events:,}."
+    )
+else:
+    st.caption(
+        "No head recorded outside the database yet (no decision since the chain was keyed): "
+        "deleting the newest decisions could not be detected."
     )
 
 counts = pd.DataFrame(compliance_log.counts_by_rule(), columns=["rule", "outcome", "decisions"])
@@ -43,6 +59,7 @@ st.dataframe(
                 "id": e.id,
                 "time": e.created_at,
                 "user": e.username,
+                "operator (OS account)": e.actor or "",
                 "action": e.action,
                 "phase": e.phase,
                 "rule": e.rule,

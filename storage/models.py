@@ -166,6 +166,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # The operating-system account behind a command-line submission (None: the web app).
+    actor: Mapped[str | None] = mapped_column(String(64))
 
 
 class JobDependency(Base):
@@ -307,6 +309,13 @@ class ComplianceEvent(Base):
     # Unique: two writers racing for the same chain head cannot both append.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Position in the chain (1, 2, ...): its length is the head's seq.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    # None: an event written before the chain was keyed (plain SHA-256); 2: HMAC-SHA256
+    # with the audit key over the content, seq and actor.
+    hash_scheme: Mapped[int | None] = mapped_column(Integer)
+    # The operating-system account behind a command-line call (None: the web app).
+    actor: Mapped[str | None] = mapped_column(String(64))
 
 
 class DynamicAction(Base):

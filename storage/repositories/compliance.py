@@ -1,21 +1,57 @@
-"""The compliance log: an append-only, hash-chained list of policy decisions."""
+"""The compliance log: an append-only, hash-chained list of policy decisions.
+
+Each event's hash is an HMAC-SHA256, keyed with the audit key (``MLTRAINER_AUDIT_KEY``,
+else a secret generated once into the data directory, mode 0600), over its content, its
+position ``seq``, the previous event's hash and the operator account: a person with
+database access alone cannot rewrite an event and recompute a consistent chain. Events
+written before the chain was keyed keep their plain SHA-256 (``hash_scheme`` NULL); they
+are accepted only as the chain's prefix.
+
+Deleting the newest events leaves a consistent shorter chain, so every append also
+records the head (seq, id, hash) outside the table: a log line, a Prometheus gauge, a
+small state file in the data directory and the cache. ``engine.compliance.verify_chain``
+compares the chain with that checkpoint.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import hmac
 import json
+import logging
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from storage import metrics as _storage_metrics  # noqa: F401  (multiprocess dir first)
+from storage.actor import process_actor
 from storage.db import session_scope
 from storage.models import ComplianceEvent, utcnow
+from storage.settings import get_storage_settings, read_optional
+
+# isort: split
+from prometheus_client import Counter, Gauge  # after storage.metrics set the multiprocess dir
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20
+KEYED = 2  # hash_scheme of HMAC-keyed events (NULL: the plain SHA-256 of older events)
+AUDIT_KEY_ENV = "MLTRAINER_AUDIT_KEY"
+CHECKPOINT_CACHE_KEY = "compliance:head:"
+
+log = logging.getLogger("mltrainer.compliance")
+CHAIN_LENGTH = Gauge(
+    "mltrainer_compliance_chain_length",
+    "Events in the compliance hash chain (the head's seq) as last appended",
+    multiprocess_mode="max",
+)
+CHAIN_APPENDS = Counter("mltrainer_compliance_appends_total", "Events appended to the chain")
 
 
 @dataclass(frozen=True)
@@ -31,6 +67,9 @@ class ComplianceRecord:
     details: dict[str, Any] | None
     prev_hash: str
     hash: str
+    seq: int | None = None
+    hash_scheme: int | None = None
+    actor: str | None = None
 
 
 def _record(row: ComplianceEvent) -> ComplianceRecord:
@@ -46,7 +85,43 @@ def _record(row: ComplianceEvent) -> ComplianceRecord:
         row.details,
         row.prev_hash,
         row.hash,
+        row.seq,
+        row.hash_scheme,
+        row.actor,
     )
+
+
+# --- the key ------------------------------------------------------------------------------
+
+_key_cache: dict[tuple[str | None, str], bytes] = {}
+
+
+def audit_key() -> bytes:
+    """``MLTRAINER_AUDIT_KEY``, else ``<data dir>/audit_key`` (created once, mode 0600).
+    Every replica and worker must share it, like the cookie key."""
+    configured = read_optional(AUDIT_KEY_ENV)
+    data_dir = get_storage_settings().data_dir
+    cached = _key_cache.get((configured, str(data_dir)))
+    if cached is not None:
+        return cached
+    if configured:
+        key = configured.encode()
+    else:
+        path = data_dir / "audit_key"
+        try:
+            # O_EXCL: two processes starting together cannot both write a key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_text().strip().encode()
+        else:
+            text = secrets.token_hex(32)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            key = text.encode()
+    if not key:
+        raise RuntimeError(f"the audit key is empty; set {AUDIT_KEY_ENV} or remove {data_dir}")
+    _key_cache[(configured, str(data_dir))] = key
+    return key
 
 
 def event_hash(
@@ -79,6 +154,175 @@ def event_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def keyed_hash(
+    prev_hash: str,
+    created_at: datetime,
+    user_id: int | None,
+    username: str,
+    action: str,
+    phase: str,
+    rule: str,
+    outcome: str,
+    details: dict[str, Any] | None,
+    seq: int,
+    actor: str | None,
+    key: bytes | None = None,
+) -> str:
+    """The HMAC-SHA256 of an event (``hash_scheme`` 2)."""
+    canonical = json.dumps(
+        [
+            KEYED,
+            prev_hash,
+            created_at.isoformat(timespec="microseconds"),
+            user_id,
+            username,
+            action,
+            phase,
+            rule,
+            outcome,
+            details,
+            seq,
+            actor,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hmac.new(key or audit_key(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def expected_hash(event: ComplianceRecord, key: bytes | None = None) -> str:
+    """What ``event.hash`` must be under its own scheme."""
+    content = (
+        event.prev_hash,
+        event.created_at,
+        event.user_id,
+        event.username,
+        event.action,
+        event.phase,
+        event.rule,
+        event.outcome,
+        event.details,
+    )
+    if event.hash_scheme is None:
+        return event_hash(*content)
+    if event.hash_scheme == KEYED and event.seq is not None:
+        return keyed_hash(*content, event.seq, event.actor, key=key)
+    return ""  # an unknown scheme never verifies
+
+
+# --- the head recorded outside the table ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain's head as last appended: seq (the chain's length), id and hash;
+    ``legacy``: how many unkeyed events open the chain (None: not known here)."""
+
+    seq: int
+    id: int
+    hash: str
+    legacy: int | None = None
+
+
+def _checkpoint_name() -> str:
+    # One state per database: a test's or a new deployment's database starts its own.
+    url = get_storage_settings().database_url
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def checkpoint_path() -> Path:
+    return get_storage_settings().data_dir / f"audit_head-{_checkpoint_name()}.json"
+
+
+def _parse_checkpoint(raw: Any) -> Checkpoint | None:
+    try:
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        legacy = data.get("legacy")
+        return Checkpoint(
+            int(data["seq"]),
+            int(data["id"]),
+            str(data["hash"]),
+            None if legacy is None else int(legacy),
+        )
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+
+
+def _file_checkpoint() -> Checkpoint | None:
+    try:
+        return _parse_checkpoint(checkpoint_path().read_text())
+    except OSError:
+        return None
+
+
+def _cache_checkpoint() -> Checkpoint | None:
+    from storage.cache import get_cache
+
+    try:
+        return _parse_checkpoint(get_cache().get(CHECKPOINT_CACHE_KEY + _checkpoint_name()))
+    except Exception:  # a cache outage must not stop verification
+        return None
+
+
+def recorded_checkpoint() -> Checkpoint | None:
+    """The furthest head recorded by the state file or the cache (None: nothing yet)."""
+    found = [c for c in (_file_checkpoint(), _cache_checkpoint()) if c is not None]
+    if not found:
+        return None
+    best = max(found, key=lambda c: c.seq)
+    legacy = next((c.legacy for c in found if c.legacy is not None), None)
+    return Checkpoint(best.seq, best.id, best.hash, legacy)
+
+
+def _record_checkpoint(event: ComplianceRecord, prev_scheme: int | None, had_prev: bool) -> None:
+    """After a committed append: the log line, the metrics, the state file (under a lock,
+    never moving backwards) and the cache."""
+    log.info(
+        "compliance chain head",
+        extra={"chain_seq": event.seq, "chain_id": event.id, "chain_hash": event.hash},
+    )
+    CHAIN_APPENDS.inc()
+    CHAIN_LENGTH.set(event.seq or 0)
+    path = checkpoint_path()
+    lock_path = path.with_suffix(".lock")
+    try:
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = _file_checkpoint()
+            if current is not None and current.seq >= (event.seq or 0):
+                return
+            if not had_prev:
+                legacy = 0
+            elif prev_scheme is None:  # the first keyed event: everything before is legacy
+                legacy = (event.seq or 1) - 1
+            else:
+                legacy = current.legacy if current is not None else None
+            state = {"seq": event.seq, "id": event.id, "hash": event.hash, "legacy": legacy}
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(state, handle)
+            os.replace(temporary, path)
+    except OSError:
+        log.exception("could not record the compliance chain head in %s", path)
+        state = {"seq": event.seq, "id": event.id, "hash": event.hash, "legacy": None}
+    _write_cache_checkpoint(state)
+
+
+def _write_cache_checkpoint(state: dict[str, Any]) -> None:
+    from storage.cache import get_cache
+
+    try:
+        cache = get_cache()
+        key = CHECKPOINT_CACHE_KEY + _checkpoint_name()
+        current = _parse_checkpoint(cache.get(key))
+        if current is None or current.seq < state["seq"]:
+            cache.set(key, json.dumps(state))
+    except Exception:
+        log.exception("could not record the compliance chain head in the cache")
+
+
 def append(
     user_id: int | None,
     username: str,
@@ -87,18 +331,37 @@ def append(
     rule: str,
     outcome: str,
     details: dict[str, Any] | None,
+    *,
+    actor: str | None = None,
 ) -> ComplianceRecord:
-    """Append one decision; retries when another writer took the same chain head."""
+    """Append one decision; retries when another writer took the same chain head.
+    ``actor``: the operator account (default: this process's, set by the command line)."""
+    actor = actor or process_actor()
+    key = audit_key()
     for _ in range(APPEND_ATTEMPTS):
         try:
             with session_scope() as session:
-                head = session.scalar(
-                    select(ComplianceEvent.hash).order_by(ComplianceEvent.id.desc()).limit(1)
-                )
-                prev_hash = head or GENESIS
+                head = session.execute(
+                    select(ComplianceEvent.hash, ComplianceEvent.seq, ComplianceEvent.hash_scheme)
+                    .order_by(ComplianceEvent.id.desc())
+                    .limit(1)
+                ).first()
+                prev_hash = head.hash if head else GENESIS
+                seq = (head.seq or 0) + 1 if head else 1
                 created_at = utcnow()
-                digest = event_hash(
-                    prev_hash, created_at, user_id, username, action, phase, rule, outcome, details
+                digest = keyed_hash(
+                    prev_hash,
+                    created_at,
+                    user_id,
+                    username,
+                    action,
+                    phase,
+                    rule,
+                    outcome,
+                    details,
+                    seq,
+                    actor,
+                    key=key,
                 )
                 row = ComplianceEvent(
                     created_at=created_at,
@@ -111,10 +374,15 @@ def append(
                     details=details,
                     prev_hash=prev_hash,
                     hash=digest,
+                    seq=seq,
+                    hash_scheme=KEYED,
+                    actor=actor,
                 )
                 session.add(row)
                 session.flush()
-                return _record(row)
+                record = _record(row)
+            _record_checkpoint(record, head.hash_scheme if head else None, head is not None)
+            return record
         except IntegrityError:
             continue
     raise RuntimeError("could not append to the compliance log: too much contention")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -142,3 +143,209 @@ def test_concurrent_appends_keep_one_chain(backend, request):
         thread.join()
     report = verify_chain()
     assert report.intact and report.events == 40
+
+
+# --- the keyed chain and its recorded head -------------------------------------------------
+
+
+def _append(count: int, start: int = 0) -> None:
+    for step in range(start, start + count):
+        log_repo.append(
+            None, "alice", "price_option", "before", "role_allowed", "pass", {"n": step}
+        )
+
+
+def _chain_rows() -> list[dict]:
+    with get_engine().begin() as connection:
+        return [
+            dict(row._mapping)
+            for row in connection.execute(text("SELECT * FROM compliance_events ORDER BY id"))
+        ]
+
+
+def _rewrite_as_plain_sha(edit_seq: int) -> None:
+    """What a person with database access (and without the audit key) can do: edit an
+    event, then recompute a consistent plain SHA-256 chain over every event."""
+    events = sorted(log_repo.search(limit=1000), key=lambda e: e.id)
+    prev = log_repo.GENESIS
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("UPDATE compliance_events SET prev_hash = 'x' || id, hash = 'y' || id")
+        )
+        for event in events:
+            outcome = "block" if event.seq == edit_seq else event.outcome
+            digest = log_repo.event_hash(
+                prev,
+                event.created_at,
+                event.user_id,
+                event.username,
+                event.action,
+                event.phase,
+                event.rule,
+                outcome,
+                event.details,
+            )
+            connection.execute(
+                text(
+                    "UPDATE compliance_events SET prev_hash = :prev, hash = :hash, "
+                    "hash_scheme = NULL, outcome = :outcome WHERE id = :id"
+                ),
+                {"prev": prev, "hash": digest, "outcome": outcome, "id": event.id},
+            )
+            prev = digest
+
+
+def test_a_keyed_chain_verifies_against_its_recorded_head(fresh_db):
+    _append(5)
+    report = verify_chain()
+    assert report.intact and report.events == 5
+    assert report.recorded_events == 5 and report.legacy_events == 0
+    assert [row["seq"] for row in _chain_rows()] == [1, 2, 3, 4, 5]
+    assert {row["hash_scheme"] for row in _chain_rows()} == {log_repo.KEYED}
+
+
+def test_rewriting_an_event_and_recomputing_a_plain_sha_chain_is_detected(fresh_db):
+    _append(5)
+    _rewrite_as_plain_sha(edit_seq=2)
+    report = verify_chain()
+    assert not report.intact
+    assert "unkeyed" in report.reason
+
+
+def test_recomputing_with_a_guessed_key_is_detected(fresh_db):
+    _append(4)
+    rows = _chain_rows()
+    prev = log_repo.GENESIS
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("UPDATE compliance_events SET prev_hash = 'x' || id, hash = 'y' || id")
+        )
+        for row in log_repo.search(limit=100)[::-1]:
+            outcome = "block" if row.seq == 2 else row.outcome
+            digest = log_repo.keyed_hash(
+                prev,
+                row.created_at,
+                row.user_id,
+                row.username,
+                row.action,
+                row.phase,
+                row.rule,
+                outcome,
+                row.details,
+                row.seq,
+                row.actor,
+                key=b"guessed",
+            )
+            connection.execute(
+                text(
+                    "UPDATE compliance_events SET prev_hash = :p, hash = :h, outcome = :o "
+                    "WHERE id = :id"
+                ),
+                {"p": prev, "h": digest, "o": outcome, "id": row.id},
+            )
+            prev = digest
+    report = verify_chain()
+    assert not report.intact and report.first_broken_id == rows[0]["id"]
+    assert "edited" in report.reason
+
+
+@pytest.mark.parametrize("deleted", [1, 3])
+def test_deleting_the_newest_events_is_detected_as_truncation(fresh_db, deleted):
+    _append(6)
+    rows = _chain_rows()
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("DELETE FROM compliance_events WHERE id >= :id"), {"id": rows[-deleted]["id"]}
+        )
+    report = verify_chain()
+    assert not report.intact and report.truncated
+    assert report.events == 6 - deleted and report.recorded_events == 6
+    assert f"the newest {deleted} were deleted" in report.reason
+
+
+def test_the_head_is_recorded_in_a_private_state_file_and_the_cache(fresh_db):
+    import json
+    import stat
+
+    from storage.cache import get_cache
+
+    _append(3)
+    path = log_repo.checkpoint_path()
+    state = json.loads(path.read_text())
+    head = _chain_rows()[-1]
+    assert state == {"seq": 3, "id": head["id"], "hash": head["hash"], "legacy": 0}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    key_file = path.parent / "audit_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    cached = json.loads(get_cache().get(log_repo.CHECKPOINT_CACHE_KEY + path.stem.split("-")[1]))
+    assert cached["seq"] == 3
+    # the file alone still catches a truncation (the cache was flushed)
+    get_cache().delete(log_repo.CHECKPOINT_CACHE_KEY + path.stem.split("-")[1])
+    with get_engine().begin() as connection:
+        connection.execute(text("DELETE FROM compliance_events WHERE id = :id"), {"id": head["id"]})
+    assert verify_chain().truncated
+
+
+def test_the_audit_key_comes_from_the_environment_when_set(fresh_db, monkeypatch):
+    _append(2)
+    assert verify_chain().intact
+    monkeypatch.setenv("MLTRAINER_AUDIT_KEY", "another-key-entirely")
+    report = verify_chain()
+    assert not report.intact and "edited" in report.reason
+
+
+def test_events_written_before_the_chain_was_keyed_still_verify(tmp_path, session_database):
+    """A database at revision 0005 with plain SHA-256 events: migrated, it verifies, and
+    new keyed events extend it."""
+    from datetime import UTC, datetime
+
+    from storage.migrate import upgrade
+    from tests.conftest import use_database
+
+    url = f"sqlite:///{tmp_path / 'legacy.sqlite'}"
+    upgrade(url, "0005")
+    prev = log_repo.GENESIS
+    from sqlalchemy import create_engine
+
+    legacy_engine = create_engine(url)
+    with legacy_engine.begin() as connection:
+        for step in range(3):
+            created = datetime(2026, 11, 30, 12, 0, step, tzinfo=UTC)
+            details = {"message": f"legacy {step}"}
+            digest = log_repo.event_hash(
+                prev,
+                created,
+                None,
+                "old",
+                "price_option",
+                "before",
+                "role_allowed",
+                "pass",
+                details,
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO compliance_events (created_at, user_id, username, action, phase, "
+                    "rule, outcome, details, prev_hash, hash) VALUES (:c, NULL, 'old', "
+                    "'price_option', 'before', 'role_allowed', 'pass', :d, :p, :h)"
+                ),
+                {
+                    "c": created.replace(tzinfo=None).isoformat(sep=" "),
+                    "d": json.dumps(details),
+                    "p": prev,
+                    "h": digest,
+                },
+            )
+            prev = digest
+    legacy_engine.dispose()
+    try:
+        use_database(url)  # migrates to the head revision
+        assert [row["seq"] for row in _chain_rows()] == [1, 2, 3]
+        report = verify_chain()
+        assert report.intact and report.events == 3 and report.legacy_events == 3
+        _append(2)
+        report = verify_chain()
+        assert report.intact and report.events == 5 and report.legacy_events == 3
+        assert log_repo.recorded_checkpoint().legacy == 3
+    finally:
+        use_database(session_database)

@@ -1,0 +1,40 @@
+"""Who is at the keyboard: the operating-system account of a command-line process.
+
+The web app never sets it (its users are the application's own accounts). The command
+line sets it once at start-up (``python -m engine ...``), and the storage layer writes it
+beside the application user on every job and compliance decision made by that process,
+so ``--user`` impersonation or the built-in ``system`` user always name the real operator.
+"""
+
+from __future__ import annotations
+
+import os
+
+_actor: str | None = None
+MAX_LENGTH = 64
+
+
+def os_account() -> str:
+    """The real (not the environment's claimed) account of this process: the name of its
+    real uid, with the uid; ``sudo`` also names the account that invoked it."""
+    uid = os.getuid()
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        name = "?"
+    text = f"{name} (uid {uid})"
+    sudo_user = os.environ.get("SUDO_USER")
+    if sudo_user and uid == 0:
+        text += f" via sudo by {sudo_user}"
+    return text[:MAX_LENGTH]
+
+
+def set_process_actor(actor: str | None) -> None:
+    global _actor
+    _actor = actor[:MAX_LENGTH] if actor else None
+
+
+def process_actor() -> str | None:
+    return _actor
