@@ -33,6 +33,39 @@ st.caption(
     "Drafts run for their author; approved versions are actions everyone can call by name."
 )
 
+sandbox = service.sandbox_status()
+if not sandbox["runs"]:
+    st.error(
+        "Generated code cannot run on this server: the sandbox lacks "
+        + md_escape(", ".join(sandbox["refusing"]))
+        + ". Runs are refused (fail closed) until an administrator grants the missing "
+        "layers or waives them with `" + sandbox["variable"] + "` (see *Sandbox layers* below)."
+    )
+elif sandbox["waived_and_missing"]:
+    st.warning(
+        "The sandbox runs WITHOUT "
+        + md_escape(", ".join(sandbox["waived_and_missing"]))
+        + ": an administrator waived "
+        + ("it" if len(sandbox["waived_and_missing"]) == 1 else "them")
+        + " with `"
+        + sandbox["variable"]
+        + "`. Generated code is less contained than designed."
+    )
+with st.expander("Sandbox layers", expanded=not sandbox["runs"]):
+    st.dataframe(pd.DataFrame(sandbox["layers"]), hide_index=True, width="stretch")
+    waived = ", ".join(sandbox["waived"]) or "none"
+    st.caption(
+        f"Required: every layer unless waived by `{sandbox['variable']}` (now: "
+        + md_escape(waived)
+        + "). "
+        + (
+            "Unknown names in it (ignored): " + md_escape(", ".join(sandbox["unknown"])) + ". "
+            if sandbox["unknown"]
+            else ""
+        )
+        + "docs/sandbox.md explains each layer and how to grant it."
+    )
+
 SYMBOLS = [symbol for symbol in catalog() if not symbol.startswith("MACRO:")]
 STATUS_ICON = {"approved": "✅", "draft": "📝", "retired": "🗄️"}
 

@@ -110,6 +110,9 @@ def _env_number(name: str, default: float) -> float:
 # ends as ``sandbox_unavailable``) unless an administrator waives exactly that layer.
 REQUIRED_LAYERS = ("rlimits", "network_namespace", "landlock", "seccomp")
 ALLOW_MISSING_VARIABLE = "MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS"
+# Layers the child must not apply, as if the kernel lacked them (to check the refusal
+# and the page's report on a machine that has every layer); never a waiver by itself.
+DISABLE_VARIABLE = "MLTRAINER_SANDBOX_DISABLE_LAYERS"
 LAYER_ALIASES = {"netns": "network_namespace", "network": "network_namespace"}
 # How to grant each layer (shown with refusals, on the page and by the command line).
 GRANT_HINTS = {
@@ -129,10 +132,8 @@ GRANT_HINTS = {
 }
 
 
-def waived_layers(environ: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(layers waived by MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS, names it lists that are not
-    layers). ``netns`` is accepted for ``network_namespace``."""
-    raw = (os.environ if environ is None else environ).get(ALLOW_MISSING_VARIABLE, "")
+def _layer_list(variable: str, environ: dict[str, str] | None):
+    raw = (os.environ if environ is None else environ).get(variable, "")
     waived: list[str] = []
     unknown: list[str] = []
     for item in raw.split(","):
@@ -143,6 +144,17 @@ def waived_layers(environ: dict[str, str] | None = None) -> tuple[tuple[str, ...
         if name not in target:
             target.append(name)
     return tuple(waived), tuple(unknown)
+
+
+def waived_layers(environ: dict[str, str] | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(layers waived by MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS, names it lists that are not
+    layers). ``netns`` is accepted for ``network_namespace``."""
+    return _layer_list(ALLOW_MISSING_VARIABLE, environ)
+
+
+def disabled_layers(environ: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Layers MLTRAINER_SANDBOX_DISABLE_LAYERS tells the child not to apply."""
+    return _layer_list(DISABLE_VARIABLE, environ)[0]
 
 
 def required_layers(environ: dict[str, str] | None = None) -> tuple[str, ...]:
@@ -180,7 +192,8 @@ class SandboxLimits:
     ``None``, the default, means all of them but those MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS
     waives, read when the run starts. ``disable_layers`` makes the child skip applying
     layers (a real configuration switch, used to check that the policy refuses, and
-    to reproduce a machine without them); a disabled layer counts as missing."""
+    to reproduce a machine without them); a disabled layer counts as missing. ``None``
+    reads MLTRAINER_SANDBOX_DISABLE_LAYERS when the run starts."""
 
     cpu_seconds: float = 20.0
     wall_seconds: float = 60.0
@@ -191,7 +204,7 @@ class SandboxLimits:
     max_output_bytes: int = 64 * 1024
     recursion_limit: int = 1000
     require: tuple[str, ...] | None = None
-    disable_layers: tuple[str, ...] = ()
+    disable_layers: tuple[str, ...] | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> SandboxLimits:
@@ -204,6 +217,9 @@ class SandboxLimits:
 
     def required(self) -> tuple[str, ...]:
         return required_layers() if self.require is None else tuple(self.require)
+
+    def disabled(self) -> tuple[str, ...]:
+        return disabled_layers() if self.disable_layers is None else tuple(self.disable_layers)
 
     def to_child(self) -> dict[str, Any]:
         return {
@@ -641,7 +657,7 @@ def _run_in(
         "max_cells": MAX_CELLS,
         "recursion_limit": limits.recursion_limit,
         "require": list(limits.required()),
-        "disable_layers": list(limits.disable_layers),
+        "disable_layers": list(limits.disabled()),
         "entry_points": ENTRY_POINTS,
     }
     (workdir / "request.json").write_text(json.dumps(request), encoding="utf-8")

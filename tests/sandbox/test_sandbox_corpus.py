@@ -22,6 +22,14 @@ from tests.sandbox.conftest import TEST_LIMITS
 from tests.sandbox.corpus import CORPUS
 
 SECRET_ENV = "sk-fake-5ecret-from-the-parent-environment"
+# the parent's real secret variables, with fake values the child must never see
+PARENT_SECRETS = {
+    "ANTHROPIC_API_KEY": "sk-ant-fake-parent-key-0b1c",
+    "POLYGON_API_KEY": "fake-polygon-key-77aa",
+    "FRED_API_KEY": "fake-fred-key-91ce",
+    "MLTRAINER_COOKIE_KEY": "fake-cookie-key-4d2e",
+    "REDIS_URL": "redis://:fake-redis-password-6f@127.0.0.1:6379/0",
+}
 SECRET_FILE_TEXT = "fake-secret-file-contents-7f3a9"
 KNOWN_REASONS = {
     "ok", "error", "timeout", "cpu", "memory", "recursion", "file_size", "crash", "signal",
@@ -46,6 +54,8 @@ def hostile(tmp_path_factory, tcp_trap):
     secret.chmod(0o600)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLTRAINER_FAKE_SECRET", SECRET_ENV)
+        for name, value in PARENT_SECRETS.items():
+            patch.setenv(name, value)
         yield Hostile(markers, secret, tcp_trap.port)
 
 
@@ -69,12 +79,12 @@ def outcomes(hostile, small_prices, nofile_before):
 
 def _leaks(run) -> list[str]:
     text = json.dumps(run.to_json(), default=str)
-    secrets = [SECRET_ENV, SECRET_FILE_TEXT, os.environ["DATABASE_URL"]]
+    secrets = [SECRET_ENV, SECRET_FILE_TEXT, os.environ["DATABASE_URL"], *PARENT_SECRETS.values()]
     return [secret for secret in secrets if secret in text]
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda case: case.id)
-def test_contained(case, outcomes, hostile):
+def test_contained(case, outcomes, hostile, machine_layers):
     run = outcomes[case.id]
     assert run.reason in KNOWN_REASONS, run.describe()
     assert run.exit_code is not None
@@ -87,7 +97,8 @@ def test_contained(case, outcomes, hostile):
     assert len(run.stdout) <= TEST_LIMITS.max_output_bytes + 300
     assert len(run.stderr) <= TEST_LIMITS.max_output_bytes + 300
     for layer in ("rlimits", "network_namespace", "landlock", "seccomp"):
-        assert runner.layer_active(run.layers.get(layer)), (layer, run.layers.get(layer))
+        if layer not in machine_layers:
+            assert runner.layer_active(run.layers.get(layer)), (layer, run.layers.get(layer))
     assert run.layers.get("in_process_guard", "").startswith("off")
 
 
