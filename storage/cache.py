@@ -13,9 +13,10 @@ import json
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pandas as pd
 
@@ -44,7 +45,8 @@ def decode(blob: bytes) -> Any:
 
 
 class Cache(Protocol):
-    backend: str
+    @property
+    def backend(self) -> str: ...
 
     def get(self, key: str, default: Any = None) -> Any: ...
     def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
@@ -52,7 +54,13 @@ class Cache(Protocol):
     def get_or_compute(self, key: str, compute: Callable[[], Any], ttl: float | None = None): ...
 
 
-class _GetOrCompute:
+class _GetOrCompute(ABC):
+    @abstractmethod
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+    @abstractmethod
+    def set(self, key: str, value: Any, ttl: float | None = None) -> None: ...
+
     def get_or_compute(self, key: str, compute: Callable[[], Any], ttl: float | None = None):
         value = self.get(key, _MISSING)
         if value is not _MISSING:
@@ -121,7 +129,7 @@ class RedisCache(_GetOrCompute):
             CACHE_REQUESTS.labels(self.backend, "miss").inc()
             return default
         CACHE_REQUESTS.labels(self.backend, "hit").inc()
-        return decode(blob)
+        return decode(cast(bytes, blob))  # the client does not decode responses: bytes
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
         milliseconds = int(ttl * 1000) if ttl else None

@@ -32,7 +32,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     (an advisory lock on PostgreSQL, a file lock next to a SQLite file), and the later
     ones find the schema current and change nothing."""
     config = alembic_config(url)
-    with _lock, _across_processes(config.get_main_option("sqlalchemy.url").replace("%%", "%")):
+    configured = config.get_main_option("sqlalchemy.url")
+    if configured is None:  # alembic_config always sets it
+        raise RuntimeError("the migration configuration has no database URL")
+    with _lock, _across_processes(configured.replace("%%", "%")):
         command.upgrade(config, revision)
 
 

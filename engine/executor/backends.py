@@ -14,10 +14,14 @@ import queue
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from engine.executor.config import ExecutorConfig
 from engine.executor.pools import Outcome, ProcessWorkers, ThreadWorkers
 from engine.executor.protocol import JobRunner
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
 
 log = logging.getLogger("mltrainer.executor")
 
@@ -84,9 +88,9 @@ class DaskBackend:
         self.address = config.dask_address
         self._wake = wake
         self._runner = runner
-        self._client = None
-        self._futures: dict[int, object] = {}
-        self._finished: queue.SimpleQueue = queue.SimpleQueue()
+        self._client: Client | None = None
+        self._futures: dict[int, Future] = {}
+        self._finished: queue.SimpleQueue[tuple[int, Future]] = queue.SimpleQueue()
         self._capacity = 0
         self._capacity_at = 0.0
 
@@ -96,11 +100,17 @@ class DaskBackend:
         self._client = Client(self.address, set_as_default=False, timeout="30s")
         self._refresh_capacity(force=True)
 
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("the Dask backend is not started")
+        return self._client
+
     def _refresh_capacity(self, force: bool = False) -> int:
         now = time.monotonic()
         if force or now - self._capacity_at >= self.CAPACITY_REFRESH_SECONDS:
             try:
-                self._capacity = sum(self._client.nthreads().values())
+                self._capacity = sum(self.client.nthreads().values())
             except Exception:
                 log.warning("could not ask the Dask scheduler for its workers", exc_info=True)
             self._capacity_at = now
@@ -114,7 +124,7 @@ class DaskBackend:
 
         if job_id in self._futures:
             return False
-        future = self._client.submit(
+        future = self.client.submit(
             dask_run_job,
             job_id,
             action,
@@ -126,7 +136,7 @@ class DaskBackend:
         future.add_done_callback(lambda done, job_id=job_id: self._on_done(job_id, done))
         return True
 
-    def _on_done(self, job_id: int, future) -> None:  # runs on the client's event loop
+    def _on_done(self, job_id: int, future: Future) -> None:  # runs on the client's event loop
         self._finished.put((job_id, future))
         self._wake()
 
@@ -134,7 +144,7 @@ class DaskBackend:
         return []
 
     def collect(self) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         while True:
             try:
                 job_id, future = self._finished.get_nowait()
@@ -169,7 +179,7 @@ class DaskBackend:
         from engine.executor.worker import prepare_process
 
         try:
-            self._client.run(prepare_process, self._runner, wait=True)
+            self.client.run(prepare_process, self._runner, wait=True)
             return True
         except Exception:
             log.warning("could not warm up the Dask workers", exc_info=True)
@@ -179,7 +189,7 @@ class DaskBackend:
         import os
 
         try:
-            return sorted(self._client.run(os.getpid).values())
+            return sorted(self.client.run(os.getpid).values())
         except Exception:
             return []
 

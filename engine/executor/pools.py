@@ -60,7 +60,7 @@ def _main_script_hidden() -> Iterator[None]:
     ``start()``; the original is put back unless Streamlit replaced it meanwhile.
     """
     original = sys.modules.get("__main__")
-    if getattr(original, "__file__", None) is None or getattr(
+    if original is None or getattr(original, "__file__", None) is None or getattr(
         getattr(original, "__spec__", None), "name", None
     ):
         yield  # nothing to re-run (interactive) or re-imported by module name (python -m)
@@ -274,7 +274,7 @@ class ThreadWorkers:
         return True
 
     def collect(self) -> list[Outcome]:
-        outcomes = []
+        outcomes: list[Outcome] = []
         while True:
             try:
                 outcome = self._outbox.get_nowait()

@@ -207,7 +207,8 @@ class ExecutorService:
                     self._claim_errors.pop(outcome.job_id, None)
             elif outcome.kind == "died":
                 reason = self._stopped.pop(outcome.job_id, recovery.DIED)
-                if recovery.interrupt_dead_worker(outcome.job_id, outcome.detail, reason):
+                prefix = outcome.detail or ""  # a "died" outcome always names its worker
+                if prefix and recovery.interrupt_dead_worker(outcome.job_id, prefix, reason):
                     self._cascade.set()
             elif outcome.kind == "error":
                 self._backend_error(outcome)

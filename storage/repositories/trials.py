@@ -345,4 +345,12 @@ def outcomes_of_other_goals(
         )
         if exclude_goal_id is not None:
             query = query.where(Trial.goal_id != exclude_goal_id)
-        return [GoalOutcome(*row) for row in session.execute(query).all()]
+        outcomes = []
+        for goal_id, family, model_id, metric_name, metric_value, status in session.execute(
+            query
+        ).all():
+            if goal_id is not None and family is not None:  # always: the query filters them
+                outcomes.append(
+                    GoalOutcome(goal_id, family, model_id, metric_name, metric_value, status)
+                )
+        return outcomes

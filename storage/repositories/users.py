@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
@@ -191,12 +192,13 @@ def record_login_failure(
         return failures, locked_until
 
 
-def _dialect_insert(session: Session):
+def _dialect_insert(session: Session) -> Callable[[Any], Any]:
+    """The dialect's INSERT (both have ON CONFLICT ... DO UPDATE)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        return postgresql.insert
+    return sqlite.insert
 
 
 def clear_login_failures(username: str, client: str | None = None) -> None:
