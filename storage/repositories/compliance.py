@@ -292,6 +292,7 @@ def _record_checkpoint(event: ComplianceRecord, prev_scheme: int | None, had_pre
             current = _file_checkpoint()
             if current is not None and current.seq >= (event.seq or 0):
                 return
+            legacy: int | None
             if not had_prev:
                 legacy = 0
             elif prev_scheme is None:  # the first keyed event: everything before is legacy
