@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, call, register
 from engine.autonomy.claude_proposer import ClaudeProposer, proposed_by
 from engine.autonomy.proposer import BanditProposer, Proposal
+from engine.goals import service as goals_service
 from engine.goals.service import spec_of
 from engine.goals.spec import GoalSpec
 from storage.repositories import goals as goal_repo
@@ -166,9 +167,10 @@ def _proposals_summary(tally: dict[str, int], fallbacks: list[str]) -> tuple[str
     category="goals",
 )
 def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
-    goal = goal_repo.get_goal(params.goal_id)
-    if goal is None:
-        raise ActionError(f"Goal {params.goal_id} does not exist.")
+    # Only the goal's owner (or an admin) spends trials on it; a goal the user may not
+    # see answers like a missing one.
+    goal = goals_service.get(ctx.user, params.goal_id)
+    goals_service.require_owner(ctx.user, goal)
     spec = spec_of(goal)
     history, minutes = _values(goal.id)
     started = time.monotonic()

@@ -436,3 +436,33 @@ def test_cancel_needs_a_signed_in_user(people):
     assert jobs.get_job(job_id).status == "queued" and not jobs.get_job(job_id).cancel_requested
     assert cancel_as(alice, job_id) is None
     assert jobs.get_job(job_id).status == "cancelled"
+
+
+def test_goal_loop_and_insights_only_for_goals_one_may_see(people):
+    """Regression: run_goal_loop and goal_insights took any goal id, so an analyst could
+    read another analyst's goal or spend trials on it."""
+    from engine.actions import ActionContext
+    from engine.goals import service as goals
+    from engine.goals.spec import GoalSpec
+
+    alice, bob, vic = people["alice"], people["bob"], people["vic"]
+    goal = goals.create(alice, GoalSpec(name="alice's goal", symbols=["SPX"]))
+    missing = goal.id + 1000
+    loop = get_action("run_goal_loop")
+    before = _counts()
+
+    def loop_error(user: UserRef, goal_id: int) -> str:
+        with pytest.raises(ActionError) as refused:
+            loop.run(loop.params_model(goal_id=goal_id), ActionContext(user=user))
+        return str(refused.value)
+
+    assert loop_error(bob, goal.id) == loop_error(bob, missing).replace(str(missing), str(goal.id))
+    assert loop_error(bob, missing) == f"Goal {missing} does not exist or is not visible to you."
+    assert "cannot change" in loop_error(vic, goal.id)  # viewers read goals, never run them
+    assert _counts() == before
+
+    hidden = call("goal_insights", {"goal_id": goal.id}, bob)
+    assert hidden.status == "failed"
+    assert hidden.error == f"Goal {goal.id} does not exist or is not visible to you."
+    assert call("goal_insights", {"goal_id": goal.id}, alice).status == "succeeded"
+    assert call("goal_insights", {"goal_id": goal.id}, vic).status == "succeeded"
