@@ -16,10 +16,15 @@
 # (CI records the digest it built from in the image labels; see .github/workflows/ci.yml.)
 #
 # Sandbox: dynamic (generated) actions run in a child process inside a fresh network
-# namespace. Creating one needs either CAP_SYS_ADMIN (`--cap-add SYS_ADMIN`), an
-# unprivileged user namespace allowed by the seccomp profile, or a separate sandbox
-# container started with no network. See docs/security.md ("Sandbox in containers")
-# for the trade-offs; the image itself adds no capability.
+# namespace, under Landlock, seccomp (libseccomp2, installed below) and rlimits, and
+# FAIL CLOSED: without one of these layers they do not run unless
+# MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS waives it (docs/sandbox.md). Creating the
+# namespace needs either CAP_SYS_ADMIN (`--cap-add SYS_ADMIN`), an unprivileged user
+# namespace allowed by the seccomp profile, or a separate sandbox container started with
+# no network (then waive network_namespace). Landlock needs a kernel with Landlock enabled
+# and a seccomp profile allowing its three calls (Docker 23+ / containerd 1.7+ defaults
+# do). See docs/security.md ("The sandbox in containers") for the trade-offs; the image
+# itself adds no capability.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 # ---------------------------------------------------------------------------- build
