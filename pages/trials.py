@@ -352,7 +352,7 @@ def draw_compare(raw: str) -> None:
     st.subheader(f"Comparing {len(trials)} trials")
     st.dataframe(trial_detail.compare_frame(trials), width="stretch", key="compare-table")
     chart(figures.parallel_figure(trials), "compare-parallel")
-    chart(figures.overlay_figure(trials), "compare-progress")
+    chart(figures.overlay_figure(user, trials), "compare-progress")
     c1, c2 = st.columns([3, 1])
     chosen = c1.selectbox(
         "Open one", [t.id for t in trials], format_func=lambda i: f"trial {i}", key="cmp_open"

@@ -166,7 +166,7 @@ def record_run(
             metric_name=run.primary,
             metric_value=json_safe(run.metric_value),
             params=json_safe(params),
-            metrics=metrics.model_dump(mode="json", exclude_none=True),
+            metrics=metrics.model_dump(mode="json"),
             holdout_metrics=json_safe(run.holdout) if run.holdout is not None else None,
             feature_set=list(run.data.feature_names),
             importances=importances.model_dump(mode="json"),

@@ -15,6 +15,8 @@ import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
+from engine.auth import permissions
+from engine.auth.permissions import Resource
 from engine.trials.query import get_trial
 from engine.trials.record import SplitResult, Trial
 from storage.repositories import trials as repo
@@ -45,6 +47,10 @@ def load_detail(user: UserRef, trial_id: int, max_points: int = DETAIL_POINTS) -
 
     trial = get_trial(user, trial_id)
     job = executor.status(trial.job_id) if trial.job_id is not None else None
+    if job is not None and not permissions.allowed(
+        user, "read", Resource.owned("job", job.user_id)
+    ):
+        job = None  # a job is private to its owner (and admins), even when its trial is not
     points = executor.events(job.id, max_points) if job is not None else []
     dataset = get_dataset(trial.dataset_id) if trial.dataset_id is not None else None
     owner = "system"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.actions.context import UserRef
 from engine.trials.detail import TrialDetail, artifact_file, flatten_params, points_column
 from engine.trials.record import EquityCurve, Importances, Trial
 
@@ -274,17 +275,29 @@ def parallel_figure(trials: list[Trial]) -> go.Figure | None:
     return _layout(figure, 380, title="Parameters against the metric")
 
 
-def overlay_figure(trials: list[Trial], total_points: int = COMPARE_POINTS) -> go.Figure | None:
+def overlay_figure(
+    user: UserRef, trials: list[Trial], total_points: int = COMPARE_POINTS
+) -> go.Figure | None:
     """Each trial's progress curve of its primary metric (or its first metric) on one
-    chart; the point budget is shared so the chart stays light."""
+    chart, for the jobs ``user`` may read (a job is private to its owner and admins);
+    the point budget is shared so the chart stays light."""
     from engine import executor
+    from engine.auth import permissions
+    from engine.auth.permissions import Resource
 
-    with_jobs = [t for t in trials if t.job_id is not None]
+    jobs = {
+        job.id: job
+        for job in (executor.status(t.job_id) for t in trials if t.job_id is not None)
+        if job is not None and permissions.allowed(user, "read", Resource.owned("job", job.user_id))
+    }
+    with_jobs = [t for t in trials if t.job_id in jobs]
     if not with_jobs:
         return None
     budget = max(50, total_points // len(with_jobs))
     figure = go.Figure()
     for t in with_jobs:
+        if t.job_id is None:  # never: with_jobs holds trials whose job was read above
+            continue
         points = executor.events(t.job_id, budget)
         if not points:
             continue

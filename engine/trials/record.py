@@ -29,7 +29,7 @@ import math
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 Number = float | None
 
@@ -56,6 +56,16 @@ class MetricStats(_Record):
     pooled: bool = False
 
     _finite_values = field_validator("mean", "std", "fold_mean", mode="before")(_finite)
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: Any) -> dict[str, Any]:
+        """``{"mean", "std"}``; the pooled Sharpe ratio adds ``fold_mean`` and ``pooled``."""
+        out = handler(self)
+        if not self.pooled:
+            out.pop("pooled", None)
+            if self.fold_mean is None:
+                out.pop("fold_mean", None)
+        return out
 
 
 class StrategyStats(_Record):
@@ -102,6 +112,15 @@ class TrialMetrics(BaseModel):
 
     strategy: StrategyStats | None = None
     holdout_equity: EquityCurve | None = None
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler: Any) -> dict[str, Any]:
+        """Price targets only store ``strategy`` and ``holdout_equity``."""
+        out = handler(self)
+        for name in ("strategy", "holdout_equity"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out
 
     @property
     def cv(self) -> dict[str, MetricStats]:

@@ -128,3 +128,24 @@ def test_owner_scope_admits_what_permissions_allow(people):
     assert query.scope(people["alice"]) == OwnerScope(
         everyone=False, owner_id=people["alice"].id, include_shared=True
     )
+
+
+def test_a_trials_job_is_shown_only_to_who_may_read_the_job(people):
+    """A viewer reads every trial but not other users' jobs (their parameters, errors and
+    progress): the detail and the comparison leave the job out for them."""
+    alice, vic, root = people["alice"], people["vic"], people["root"]
+    trials = [add_trial(alice, job_id=add_job(alice, events=20)) for _ in range(2)]
+    for reader in (alice, root):
+        detail = trial_detail.load_detail(reader, trials[0].id)
+        assert detail.job is not None and len(detail.points) == 20
+        assert (
+            len(
+                figures.overlay_figure(
+                    reader, query.compare_trials(reader, [trials[0].id, trials[1].id])
+                ).data
+            )
+            == 2
+        )
+    detail = trial_detail.load_detail(vic, trials[0].id)
+    assert detail.job is None and detail.points == [] and trial_detail.event_log(detail).empty
+    assert figures.overlay_figure(vic, query.compare_trials(vic, [t.id for t in trials])) is None
