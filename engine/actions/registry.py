@@ -13,6 +13,7 @@ registered there can run in the process pool and on Dask workers.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 import threading

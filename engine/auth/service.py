@@ -230,6 +230,8 @@ def start_session(user: UserRef, hours: float, cookie_id: str | None = None) -> 
     The key lives only in the server-side Streamlit session state; the browser holds
     the signed re-authentication cookie, whose id is recorded here as ``cookie_id``.
     """
+    if user.id is None:
+        raise ActionError("The built-in system user has no account to sign in to.")
     session_key = secrets.token_hex(32)
     user_repo.create_session(user.id, session_key, cookie_id, utcnow() + timedelta(hours=hours))
     return session_key

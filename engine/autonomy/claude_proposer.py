@@ -36,7 +36,7 @@ from engine.llm.claude import (
 )
 from engine.llm.tools import CACHE_CONTROL
 from engine.ml import catalog
-from engine.ml.search_spaces import space_to_json
+from engine.ml.search_spaces import SearchSpace, space_to_json
 from engine.trials.record import Trial
 
 log = logging.getLogger("mltrainer.autonomy")
@@ -130,7 +130,7 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def space_text(space: dict) -> str:
+def space_text(space: SearchSpace) -> str:
     """One line per parameter, short enough for the whole catalogue to fit a prompt."""
     parts = []
     for name, dist in space_to_json(space).items():

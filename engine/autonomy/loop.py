@@ -184,7 +184,10 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
     tally = {"claude": 0, "bandit": 0}
     fallbacks: list[str] = []
     while True:
-        goal = goal_repo.get_goal(goal.id)
+        current = goal_repo.get_goal(goal.id)
+        if current is None:
+            return ActionResult(f"Goal {goal.id} loop ended: the goal was deleted.")
+        goal = current
         if goal.status != "active":
             return ActionResult(
                 f"Goal {goal.id} loop ended: the goal is {goal.status}.",

@@ -209,7 +209,7 @@ def learned_prior(
         if not names:
             continue
         metric = max(set(names), key=names.count)  # a goal has one metric
-        values = []
+        values: list[float | None] = []
         for row in rows:
             ok = row.status == "succeeded" and row.metric_name == metric
             value = row.metric_value if ok else None

@@ -43,6 +43,8 @@ def listing(user: UserRef, search: str | None = None) -> list[repo.ConversationR
 
 def start(user: UserRef, first_message: str | None = None) -> repo.ConversationRecord:
     require_writer(user)
+    if user.id is None:
+        raise ActionError("The built-in system user cannot hold conversations.")
     title = (first_message or "New conversation").strip().splitlines()[0][:TITLE_LENGTH]
     return repo.create_conversation(user.id, title or "New conversation")
 

@@ -76,10 +76,11 @@ def confirm_pending(user: UserRef, conversation_id: int, message_id: int) -> Tur
     conversation = conversations.get(user, conversation_id)
     conversations.require_writer(user, conversation)
     pending = next((m for m in repo.list_messages(conversation_id) if m.id == message_id), None)
-    if pending is None or (pending.payload or {}).get("status") != "awaiting_confirmation":
+    payload = pending.payload if pending is not None else None
+    if payload is None or payload.get("status") != "awaiting_confirmation":
         raise ActionError("There is nothing waiting for confirmation here.")
-    repo.update_message_payload(message_id, {**pending.payload, "status": "confirmed"})
-    action, params = pending.payload["action"], pending.payload.get("params", {})
+    repo.update_message_payload(message_id, {**payload, "status": "confirmed"})
+    action, params = payload["action"], payload.get("params", {})
     message, outcome, error = record_tool_call(
         user, conversation_id, action, params, confirmed=True
     )
@@ -90,10 +91,9 @@ def decline_pending(user: UserRef, conversation_id: int, message_id: int) -> Non
     conversation = conversations.get(user, conversation_id)
     conversations.require_writer(user, conversation)
     for message in repo.list_messages(conversation_id):
-        if message.id == message_id and (message.payload or {}).get("status") == (
-            "awaiting_confirmation"
-        ):
-            repo.update_message_payload(message_id, {**message.payload, "status": "declined"})
+        payload = message.payload or {}
+        if message.id == message_id and payload.get("status") == "awaiting_confirmation":
+            repo.update_message_payload(message_id, {**payload, "status": "declined"})
 
 
 def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[TurnEvent]:

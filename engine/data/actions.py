@@ -459,8 +459,10 @@ def describe_dataset_action(params: DescribeParams, ctx: ActionContext) -> Actio
             start = pd.Timestamp(params.start) if params.start else None
             end = pd.Timestamp(params.end) if params.end else None
             data.frame = data.frame.loc[start:end]
-        dataset_id = params.dataset_id
+        dataset_id: int | None = params.dataset_id
     else:
+        if not params.symbols:  # never: the model requires a dataset or symbols
+            raise ActionError("Give a dataset id or symbols to describe.")
         data = load_prices(params.symbols, params.source, params.start, params.end, params.field)
         dataset_id = _record_quietly(data, ctx)
     frame = data.frame

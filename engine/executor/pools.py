@@ -60,8 +60,10 @@ def _main_script_hidden() -> Iterator[None]:
     ``start()``; the original is put back unless Streamlit replaced it meanwhile.
     """
     original = sys.modules.get("__main__")
-    if original is None or getattr(original, "__file__", None) is None or getattr(
-        getattr(original, "__spec__", None), "name", None
+    if (
+        original is None
+        or getattr(original, "__file__", None) is None
+        or getattr(getattr(original, "__spec__", None), "name", None)
     ):
         yield  # nothing to re-run (interactive) or re-imported by module name (python -m)
         return

@@ -45,10 +45,8 @@ def family_table(spec: GoalSpec, trials) -> list[dict[str, Any]]:
     for row in rows.values():
         values = row.pop("values")
         seconds = row.pop("seconds")
-        oriented = [_oriented(spec, v) for v in values]
-        best = None
-        if values:
-            best = values[oriented.index(max(oriented))]
+        finite = [(o, v) for v in values if (o := _oriented(spec, v)) is not None]
+        best = max(finite, key=lambda pair: pair[0])[1] if finite else None
         table.append(
             {
                 **row,
@@ -73,20 +71,20 @@ def common_errors(trials, limit: int = 5) -> list[dict[str, Any]]:
 def significance(trials: list[Trial]) -> dict[str, Any] | None:
     """Deflated Sharpe of the best strategy given every trial's Sharpe (price goals):
     each trial's pooled out-of-sample trading statistics (``metrics.strategy``)."""
-    traded = [
-        t.strategy
-        for t in trials
-        if t.strategy is not None and t.strategy.strategy_sharpe_daily is not None
-    ]
+    traded = []  # (the trial's strategy statistics, its daily Sharpe)
+    for trial in trials:
+        strategy = trial.strategy
+        if strategy is not None and strategy.strategy_sharpe_daily is not None:
+            traded.append((strategy, strategy.strategy_sharpe_daily))
     if not traded:
         return None
-    best = max(traded, key=lambda s: s.strategy_sharpe_daily)
+    best, best_sharpe = max(traded, key=lambda pair: pair[1])
     return deflated_sharpe_from_moments(
-        best.strategy_sharpe_daily,
+        best_sharpe,
         best.strategy_n_obs,
         best.strategy_skew if best.strategy_skew is not None else 0.0,
         best.strategy_kurtosis if best.strategy_kurtosis is not None else 3.0,
-        [s.strategy_sharpe_daily for s in traded],
+        [sharpe for _, sharpe in traded],
     )
 
 
@@ -114,7 +112,7 @@ def recommendations(
     best_trial,
 ) -> list[dict]:
     advice = []
-    scored = [f for f in families if f["best"] is not None]
+    scored = [f for f in families if _oriented(spec, f["best"]) is not None]
     if scored:
         top = scored[0]
         params = (best_trial.params or {}).get("model_params") if best_trial else None
@@ -125,9 +123,10 @@ def recommendations(
                 "why": f"best {spec.metric} so far ({top['best']:.4f}) over {top['trials']} trials",
             }
         )
-        cut = median(_oriented(spec, f["best"]) for f in scored)
-        for family in scored[1:]:
-            if family["trials"] >= MIN_TRIALS_TO_DROP and _oriented(spec, family["best"]) < cut:
+        oriented = [o for f in scored if (o := _oriented(spec, f["best"])) is not None]
+        cut = median(oriented)
+        for family, value in zip(scored[1:], oriented[1:], strict=True):
+            if family["trials"] >= MIN_TRIALS_TO_DROP and value < cut:
                 advice.append(
                     {
                         "what": f"drop family '{family['family']}'",

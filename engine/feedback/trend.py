@@ -9,6 +9,7 @@ Mann–Kendall test and a slope interval that excludes zero in the good directio
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,11 @@ def mann_kendall(values: np.ndarray) -> tuple[float, float]:
 
 
 def detect_trend(
-    values: list[float], *, higher_is_better: bool = True, alpha: float = 0.05, min_points: int = 6
+    values: Sequence[float | None],
+    *,
+    higher_is_better: bool = True,
+    alpha: float = 0.05,
+    min_points: int = 6,
 ) -> Trend:
     series = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if len(series) < min_points:

@@ -56,7 +56,10 @@ def update(user: UserRef, goal_id: int, spec: GoalSpec) -> repo.GoalRecord:
         notes=spec.notes,
         spec=spec.model_dump(mode="json", exclude={"name", "notes"}),
     )
-    return repo.get_goal(goal_id)
+    updated = repo.get_goal(goal_id)
+    if updated is None:
+        raise ActionError(f"Goal {goal_id} was deleted meanwhile.")
+    return updated
 
 
 def spec_of(goal: repo.GoalRecord) -> GoalSpec:

@@ -112,7 +112,7 @@ def build_price_option(text: str) -> dict[str, Any]:
         )
         if value is None
     ]
-    if missing:
+    if missing or maturity is None:
         raise MissingValue(*missing)
     params: dict[str, Any] = {
         "spot": spot,
@@ -151,7 +151,7 @@ def build_implied_vol(text: str) -> dict[str, Any]:
         )
         if v is None
     ]
-    if missing:
+    if missing or maturity is None:
         raise MissingValue(*missing)
     return {
         "price": price,

@@ -46,6 +46,8 @@ def load_trial_model(trial_id: int, user: UserRef):
     data = record.reproducibility.data
     if data is None:
         raise ActionError(f"Trial {trial_id} does not record how its features were built.")
+    if record.artifact_path is None:
+        raise ActionError(f"Trial {trial_id} has no saved model to predict with.")
     return record, data.model_dump(mode="json"), persistence.load_model(record.artifact_path)
 
 
