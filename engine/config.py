@@ -51,6 +51,8 @@ class Settings:
     process_workers: int
     thread_workers: int
     log_to_stderr: bool = False  # containers: JSON log lines on stderr too, for the runtime
+    # addresses/networks of reverse proxies whose X-Forwarded-For names the login's client
+    trusted_proxies: str = ""
 
     @property
     def log_dir(self) -> Path:
@@ -111,7 +113,22 @@ def get_settings() -> Settings:
         process_workers=int(_read("MLTRAINER_PROCESS_WORKERS", str(cores))),
         thread_workers=int(_read("MLTRAINER_THREAD_WORKERS", str(max(4, cores)))),
         log_to_stderr=_read("MLTRAINER_LOG_STDERR", "0").strip().lower() in ("1", "true", "yes"),
+        trusted_proxies=_trusted_proxies(),
     )
+
+
+def _trusted_proxies() -> str:
+    from engine.auth.clients import parse_networks
+
+    value = _read("MLTRAINER_TRUSTED_PROXIES", "")
+    try:
+        parse_networks(value)
+    except ValueError as error:
+        raise ValueError(
+            f"MLTRAINER_TRUSTED_PROXIES must list IP addresses or networks "
+            f"(e.g. 10.0.0.0/8,127.0.0.1): {error}"
+        ) from None
+    return value
 
 
 def reset_settings() -> None:

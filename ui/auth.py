@@ -22,6 +22,8 @@ import streamlit.components.v1 as components
 
 from engine import auth
 from engine.actions.base import ActionError
+from engine.auth import clients
+from engine.auth.clients import parse_networks
 from engine.auth.cookies import COOKIE_NAME
 from engine.config import get_settings
 from ui.session import SESSION_KEY, USER_KEY
@@ -63,12 +65,17 @@ def _write_pending_cookie() -> None:
 
 
 def client_address() -> str | None:
-    """The remote address of this browser session (None: a local connection)."""
+    """The remote address of this browser session (None: a local connection), through
+    trusted proxies' X-Forwarded-For (engine.auth.clients)."""
     try:
-        address = st.context.ip_address
+        peer = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For")
     except Exception:  # no client context (a bare script run)
         return None
-    return address if isinstance(address, str) and address else None  # AppTest: a mock
+    peer = peer if isinstance(peer, str) and peer else None  # AppTest: a mock
+    forwarded = forwarded if isinstance(forwarded, str) else None
+    trusted = parse_networks(get_settings().trusted_proxies)
+    return clients.client_address(peer, forwarded, trusted)
 
 
 def _first_admin_form() -> None:

@@ -230,6 +230,8 @@ def start_session(user: UserRef, hours: float, cookie_id: str | None = None) -> 
     The key lives only in the server-side Streamlit session state; the browser holds
     the signed re-authentication cookie, whose id is recorded here as ``cookie_id``.
     """
+    if user.id is None:  # a UserRef for a system caller, not a stored account
+        raise AuthError("Only a stored account can hold a session.")
     if user.id is None:
         raise ActionError("The built-in system user has no account to sign in to.")
     session_key = secrets.token_hex(32)

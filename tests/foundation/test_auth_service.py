@@ -267,3 +267,39 @@ def test_deactivation_ends_sessions_and_role_changes_apply_at_once(fresh_db):
     assert auth.validate_session(key) is None
     refused = auth.login("alice", GOOD)
     assert not refused.ok and refused.message == service.LOGIN_FAILED  # not "deactivated"
+
+
+def test_the_client_behind_a_trusted_proxy_is_the_forwarded_address():
+    from engine.auth.clients import client_address, parse_networks
+
+    ingress = parse_networks("10.0.0.0/8, 127.0.0.1")
+    # no trusted proxies configured: the header is anybody's to forge, so it is ignored
+    assert client_address("203.0.113.4", "198.51.100.1", ()) == "203.0.113.4"
+    assert client_address(None, "198.51.100.1", ()) is None
+    # a direct client, not a proxy: its header is ignored too
+    assert client_address("203.0.113.4", "198.51.100.1", ingress) == "203.0.113.4"
+    # through the ingress: the right-most address that is not a trusted proxy
+    assert client_address("10.1.2.3", "198.51.100.1", ingress) == "198.51.100.1"
+    assert client_address("10.1.2.3", "6.6.6.6, 198.51.100.1, 10.9.9.9", ingress) == (
+        "198.51.100.1"
+    )
+    assert client_address(None, "198.51.100.1", ingress) == "198.51.100.1"  # a local proxy
+    # a malformed entry stops the walk; a header of proxies only leaves the peer
+    assert client_address("10.1.2.3", "garbage, 10.2.2.2", ingress) == "10.1.2.3"
+    assert client_address("10.1.2.3", None, ingress) == "10.1.2.3"
+
+
+def test_trusted_proxies_setting_is_validated(monkeypatch):
+    from engine.config import reset_settings
+
+    monkeypatch.setenv("MLTRAINER_TRUSTED_PROXIES", "10.0.0.0/8,not-an-address")
+    reset_settings()
+    try:
+        with pytest.raises(ValueError, match="MLTRAINER_TRUSTED_PROXIES"):
+            get_settings()
+        monkeypatch.setenv("MLTRAINER_TRUSTED_PROXIES", "10.0.0.0/8, ::1")
+        reset_settings()
+        assert get_settings().trusted_proxies == "10.0.0.0/8, ::1"
+    finally:
+        monkeypatch.delenv("MLTRAINER_TRUSTED_PROXIES")
+        reset_settings()
