@@ -211,7 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("action", help="run one action, print JSON")
     run.add_argument("name")
     run.add_argument("--params", default="{}", help="parameters as a JSON object")
-    run.add_argument("--user", help="run as this user (default: the built-in system user)")
+    run.add_argument(
+        "--user",
+        help="run as this user (default: the built-in system user); the OS account running "
+        "the command is recorded on the jobs and audit events either way",
+    )
     run.add_argument(
         "--wait",
         type=float,
@@ -260,14 +264,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _record_operator(args) -> None:
+    """The command line is an operator tool (the built-in system user, or ``--user``
+    impersonation): every job and compliance decision this process writes names the real
+    OS account, and each run is logged with it."""
+    from storage.actor import os_account, set_process_actor
+
+    operator = os_account()
+    set_process_actor(operator)
+    logging.getLogger("mltrainer.cli").info(
+        "command line",
+        extra={
+            "operator": operator,
+            "command": getattr(args, "command", None),
+            "as_user": getattr(args, "user", None) or "system",
+        },
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.observability.logging import configure_logging
     from engine.runtime import install
 
     args = build_parser().parse_args(argv)
     configure_logging()
+    _record_operator(args)
     install()  # the compliance policy and the job runner, before any command runs
-    return args.func(args)
+    try:
+        return args.func(args)
+    finally:
+        from storage.actor import set_process_actor
+
+        set_process_actor(None)  # main() called in-process (tests) leaves no operator behind
 
 
 if __name__ == "__main__":

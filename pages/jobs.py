@@ -65,7 +65,9 @@ st.fragment(run_every=LIVE_REFRESH_SECONDS * 2 if active_ids else None)(draw_ove
 
 
 def owner_of(job) -> str:
-    return owners.get(job.user_id, "system") if job.user_id is not None else "system"
+    owner = owners.get(job.user_id, "system") if job.user_id is not None else "system"
+    # A command-line submission names the OS account that ran it (--user impersonates).
+    return f"{owner}, run by {job.actor} from the command line" if job.actor else owner
 
 
 running = [job for job in jobs if job.status in ACTIVE][:LIVE_JOBS]

@@ -9,8 +9,13 @@ so ``--user`` impersonation or the built-in ``system`` user always name the real
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _actor: str | None = None
+# A worker running a job submitted from the command line acts for that job's operator.
+_job_actor: ContextVar[str | None] = ContextVar("mltrainer_job_actor", default=None)
 MAX_LENGTH = 64
 
 
@@ -37,4 +42,15 @@ def set_process_actor(actor: str | None) -> None:
 
 
 def process_actor() -> str | None:
-    return _actor
+    """The operator to record now: the running job's, else this process's (None: web)."""
+    return _job_actor.get() or _actor
+
+
+@contextmanager
+def acting_as(actor: str | None) -> Iterator[None]:
+    """Record ``actor`` (a job's operator) on what this thread writes inside the block."""
+    token = _job_actor.set(actor)
+    try:
+        yield
+    finally:
+        _job_actor.reset(token)

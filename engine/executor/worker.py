@@ -80,7 +80,10 @@ def run_job(
     started = time.perf_counter()
     detail = None
     try:
-        status = execute_job(job_id, claimed=True, worker=name, job=job, runner=runner).status
+        from storage.actor import acting_as
+
+        with acting_as(job.actor):  # a command-line job's decisions name its operator
+            status = execute_job(job_id, claimed=True, worker=name, job=job, runner=runner).status
     except Exception as error:
         # The job stays `running`; its heartbeat stops, so the scheduler recovers it.
         log.exception("the runner failed on job %s", job_id)

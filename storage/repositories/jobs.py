@@ -15,6 +15,7 @@ from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_
 from sqlalchemy.orm import aliased
 
 from storage.access import OwnerScope
+from storage.actor import process_actor
 from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
 from storage.models import JOB_TERMINAL_STATES, Job, JobDependency, JobEvent, utcnow
 
@@ -41,6 +42,7 @@ class JobRecord:
     finished_at: datetime | None
     result: dict[str, Any] | None
     error: str | None
+    actor: str | None = None  # the OS account of a command-line submission
 
     @property
     def terminal(self) -> bool:
@@ -111,6 +113,7 @@ def create_job(
                 "created_at": now,
                 "started_at": now if running else None,
                 "heartbeat_at": now if running else None,
+                "actor": process_actor(),
             },
         ).scalar_one()
         if depends_on:
