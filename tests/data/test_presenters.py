@@ -90,3 +90,12 @@ def test_series_downsampling_keeps_the_ends_and_at_most_max_points():
     assert series.x[0] == "2000-01-03T00:00:00"
     with pytest.raises(ValueError, match="has 2 values"):
         Series(x=[1, 2, 3], y={"v": [1, 2]})
+
+
+def test_a_result_stored_before_results_were_data_shows_without_charts(caplog):
+    legacy = ActionResult.from_json(
+        {"summary": "old frontier", "values": {}, "tables": {}, "figures": {"frontier": "{}"}}
+    )
+    assert figures_for("efficient_frontier", legacy) == {}
+    assert figures_for("backtest_strategy", legacy) == {}
+    assert "Traceback" not in caplog.text

@@ -24,6 +24,9 @@ def figures_for(action: str | None, result: ActionResult) -> dict[str, go.Figure
     numbers and tables still show, so a chart never hides them)."""
     try:
         return presenter_for(action)(result)
+    except KeyError as missing:  # a result stored before results were data has no series
+        log.info("no chart data %s in a %s result", missing, action)
+        return {}
     except Exception:  # noqa: BLE001 - a chart that cannot be drawn must not hide the result
         log.exception("could not draw the charts of a %s result", action)
         return {}
