@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from storage.db import session_scope
@@ -161,15 +161,26 @@ def throttle_locked_until(username: str, client: str) -> datetime | None:
 
 
 def record_login_failure(
-    username: str, client: str, lock_for: Callable[[int], timedelta | None]
+    username: str,
+    client: str,
+    lock_for: Callable[[int], timedelta | None],
+    forget_after: timedelta = timedelta(days=1),
 ) -> tuple[int, datetime | None]:
     """Count one failed login for (username, client) and lock it for ``lock_for(failures)``.
 
     The count is an upsert incremented in SQL, so failures at the same moment all count.
+    Rows quiet for ``forget_after`` (and not locked) are dropped first, so a client's
+    count starts over after a quiet day and names sprayed at the form do not pile up.
     Returns the failures so far and the lock's end (None: not locked).
     """
     now = utcnow()
     with session_scope() as session:
+        session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure_at < now - forget_after,
+                or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+            )
+        )
         insert = _dialect_insert(session)
         statement = (
             insert(LoginThrottle)

@@ -303,3 +303,27 @@ def test_trusted_proxies_setting_is_validated(monkeypatch):
     finally:
         monkeypatch.delenv("MLTRAINER_TRUSTED_PROXIES")
         reset_settings()
+
+
+def test_a_quiet_day_forgets_the_failures(fresh_db):
+    from sqlalchemy import update
+
+    from storage.db import session_scope
+    from storage.models import LoginThrottle
+
+    auth.create_user("alice", "Alice", GOOD, "analyst")
+    for _ in range(7):
+        auth.login("alice", "wrong-password-1", client="203.0.113.8")
+    auth.login("sprayed-name", "wrong-password-1", client="203.0.113.9")
+    with session_scope() as session:
+        session.execute(
+            update(LoginThrottle).values(
+                last_failure_at=utcnow() - timedelta(days=2),
+                locked_until=utcnow() - timedelta(days=2),
+            )
+        )
+    failures, locked = user_repo.record_login_failure("alice", "203.0.113.8", service.lockout_for)
+    assert (failures, locked) == (1, None)  # counted from scratch
+    assert user_repo.throttle_locked_until("sprayed-name", "203.0.113.9") is None
+    with session_scope() as session:
+        assert session.query(LoginThrottle).count() == 1
