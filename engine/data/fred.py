@@ -244,7 +244,7 @@ def fetch_observations(
 
 def load_series(symbols: list[str], start, end, *, refresh: bool = False, **options):
     """The loader's entry point: each series as a ``value`` column (latest vintage)."""
-    from engine.data.loader import SourceFrames
+    from engine.data.sources import SourceFrames
 
     if not configured_key():
         raise ActionError(MISSING_KEY_MESSAGE)

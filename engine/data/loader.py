@@ -22,8 +22,6 @@ returns that value.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +30,8 @@ import pandas as pd
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.data.provenance import build_provenance, column_label, fingerprint
+from engine.data.sources import PriceData as PriceData  # the shared frame types live there
+from engine.data.sources import SourceFrames as SourceFrames
 
 FIELDS = ("open", "high", "low", "close", "adj_close", "volume", "vwap", "transactions", "value")
 FIELD_ALIASES = {
@@ -50,45 +50,6 @@ FIELD_ALIASES = {
 }
 OHLCV = ("open", "high", "low", "close", "volume")
 SOURCES = ("bundled", "upload:<dataset_id>", "polygon", "fred", "synthetic")
-
-
-@dataclass
-class PriceData:
-    """A loaded dataset: the numbers and where they came from."""
-
-    frame: pd.DataFrame
-    provenance: dict[str, Any]
-    dataset_id: int | None = None
-    notes: list[str] = dataclass_field(default_factory=list)
-
-    @property
-    def symbols(self) -> list[str]:
-        return list(self.provenance.get("symbols", []))
-
-    @property
-    def fingerprint(self) -> str:
-        return self.provenance["fingerprint"]
-
-    @property
-    def synthetic(self) -> bool:
-        return bool(self.provenance.get("synthetic"))
-
-    def close(self) -> pd.DataFrame:
-        """One column per symbol of close (or value) whatever field was loaded."""
-        if isinstance(self.frame.columns, pd.MultiIndex):
-            return self.frame.xs("close", axis=1, level="field")
-        return self.frame
-
-
-@dataclass
-class SourceFrames:
-    """What a source hands the loader: one frame of fields per symbol."""
-
-    frames: dict[str, pd.DataFrame]
-    details: dict[str, Any] = dataclass_field(default_factory=dict)
-    synthetic: bool = False
-    fetched_at: str | None = None
-    notes: list[str] = dataclass_field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -174,8 +174,8 @@ def bars_to_frame(rows: list[dict[str, Any]], ticker: str) -> pd.DataFrame:
 
 def load_daily(symbols: list[str], start, end, *, refresh: bool = False, sleep=None):
     """The loader's entry point: cached daily bars for each symbol."""
-    from engine.data.loader import SourceFrames
     from engine.data.remote_cache import get_or_fetch
+    from engine.data.sources import SourceFrames
 
     key = configured_key()
     if not key:

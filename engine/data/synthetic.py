@@ -112,7 +112,7 @@ def synthetic_frames(
     seed: int = 0,
 ):
     """The loader's entry point: one OHLCV frame per symbol, labelled synthetic."""
-    from engine.data.loader import SourceFrames
+    from engine.data.sources import SourceFrames
 
     dates = business_days(start, end, days)
     parameters: dict[str, Any] = {
@@ -160,8 +160,9 @@ def generate_prices(
     field: str = "ohlcv",
 ):
     """Synthetic :class:`~engine.data.loader.PriceData` with full provenance."""
-    from engine.data.loader import PriceData, assemble, normalise_field, normalise_symbols
+    from engine.data.loader import assemble, normalise_field, normalise_symbols
     from engine.data.provenance import build_provenance
+    from engine.data.sources import PriceData
 
     symbols = normalise_symbols(symbols)
     field = normalise_field(field)

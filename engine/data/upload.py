@@ -950,7 +950,8 @@ def _field_frame(table: pd.DataFrame, field_map: dict[str, str]) -> pd.DataFrame
 def price_frames_from_dataset(dataset_id: int, symbols: list[str], *, require_upload: bool):
     """Per-symbol field frames of a recorded dataset (for ``load_prices``)."""
     from engine.data.files import read_dataset_table
-    from engine.data.loader import SourceFrames, unknown_symbols_error
+    from engine.data.loader import unknown_symbols_error
+    from engine.data.sources import SourceFrames
     from storage.repositories import datasets
 
     record = datasets.get_dataset(dataset_id)

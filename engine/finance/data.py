@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 
 from engine.actions.base import ActionError
+from engine.data.sources import PriceData, load_prices
 
 
-def _load(symbols: list[str], source: str, start, end, field: str):
-    from engine.data.loader import load_prices  # imported lazily: the data layer is optional
-
+def _load(symbols: list[str], source: str, start, end, field: str) -> PriceData:
     return load_prices(list(symbols), source=source, start=start, end=end, field=field)
 
 

@@ -112,7 +112,7 @@ def _plain(value: Any) -> Any:
 
 def load_symbol_frame(symbol: str, source: str, start, end):
     """One symbol's OHLCV frame when the source has it, else its close; and the PriceData."""
-    from engine.data.loader import load_prices
+    from engine.data.sources import load_prices
 
     try:
         data = load_prices([symbol], source, start, end, field="ohlcv")
@@ -129,7 +129,7 @@ def load_symbol_frame(symbol: str, source: str, start, end):
 
 
 def prepare_prices(spec: DataSpec, task: str, *, user_id: int | None = None) -> PreparedData:
-    from engine.data.loader import record
+    from engine.data.sources import record
     from engine.ml import features
 
     symbols = [s for s in (spec.symbols or []) if str(s).strip()]
@@ -251,7 +251,7 @@ def table_features(
 
 
 def prepare_table(spec: DataSpec, task: str) -> PreparedData:
-    from engine.data.loader import load_table
+    from engine.data.sources import load_table
     from storage.repositories import datasets
 
     record_row = datasets.get_dataset(int(spec.dataset_id))

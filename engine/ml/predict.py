@@ -106,7 +106,7 @@ def price_rows(spec: dict[str, Any], params: PredictParams) -> tuple[pd.DataFram
 def table_rows(
     spec: dict[str, Any], params: PredictParams
 ) -> tuple[pd.DataFrame, pd.Series | None, str]:
-    from engine.data.loader import load_table
+    from engine.data.sources import load_table
 
     dataset_id = params.dataset_id or spec.get("dataset_id")
     if dataset_id is None:

@@ -550,7 +550,7 @@ def _index(payload: Any, length: int) -> pd.Index:
             raise InvalidResult("malformed dates in the index")
         stamps = pd.DatetimeIndex(pd.to_datetime(values, errors="coerce"), name="date")
         return stamps.as_unit("ns")
-    cleaned = []
+    cleaned: list[str | int | float | None] = []
     for value in values:
         if isinstance(value, str):
             cleaned.append(value[:MAX_LABEL_CHARS])
@@ -591,10 +591,10 @@ def decode_result(payload: Any) -> tuple[str, Any]:
             return "series", frame.iloc[:, 0]
         return "frame", frame
     if kind == "dict":
-        values = payload.get("values")
-        if not isinstance(values, dict) or len(values) > 10_000:
+        entries = payload.get("values")
+        if not isinstance(entries, dict) or len(entries) > 10_000:
             raise InvalidResult("malformed dict result")
-        return "dict", {str(k)[:MAX_LABEL_CHARS]: _number(v) for k, v in values.items()}
+        return "dict", {str(k)[:MAX_LABEL_CHARS]: _number(v) for k, v in entries.items()}
     if kind == "number":
         return "number", _number(payload.get("value"))
     raise InvalidResult(f"unknown result type {kind!r}")
@@ -706,10 +706,10 @@ def _run_in(
     run.exit_code = process.returncode
     if process.returncode is not None and process.returncode < 0:
         run.signal = _signal_name(-process.returncode)
-    out, out_cut = _read_capped(workdir / "stdout.txt", limits.max_output_bytes)
-    err, err_cut = _read_capped(workdir / "stderr.txt", limits.max_output_bytes)
-    run.stderr = _text(err, err_cut)
-    fd_stdout = _text(out, out_cut)
+    out_bytes, out_cut = _read_capped(workdir / "stdout.txt", limits.max_output_bytes)
+    err_bytes, err_cut = _read_capped(workdir / "stderr.txt", limits.max_output_bytes)
+    run.stderr = _text(err_bytes, err_cut)
+    fd_stdout = _text(out_bytes, out_cut)
     layers_raw, _ = _read_capped(workdir / "layers.json", 64 * 1024)
     try:
         layers = parse_json(layers_raw, "layer report") if layers_raw else {}
@@ -813,8 +813,8 @@ def _classify(
     run.reason = kind if kind in allowed else "error"
     if run.reason == "contract":
         run.reason = "error"
-    error = payload.get("error")
-    run.error = error[:2000] if isinstance(error, str) else "unknown error"
+    message = payload.get("error")
+    run.error = message[:2000] if isinstance(message, str) else "unknown error"
     if run.reason == "sandbox_unavailable":
         missing = payload.get("missing")
         if isinstance(missing, list) and all(isinstance(m, str) for m in missing):

@@ -303,7 +303,7 @@ def approve(user: UserRef, name: str, version: int | None = None) -> DynamicActi
     repo.set_status(record.id, "approved", approved_by=user.id)
     log.info("dynamic action %s v%s approved by %s", name, record.version, user.username)
     sync_registry()
-    return repo.get_by_id(record.id)
+    return _reread(record.id)
 
 
 def retire(user: UserRef, name: str, version: int | None = None) -> list[DynamicActionRecord]:
@@ -319,7 +319,15 @@ def retire(user: UserRef, name: str, version: int | None = None) -> list[Dynamic
         repo.set_status(record.id, "retired")
     log.info("dynamic action %s %s retired by %s", name, version or "(all)", user.username)
     sync_registry()
-    return [repo.get_by_id(r.id) for r in targets]
+    return [_reread(r.id) for r in targets]
+
+
+def _reread(record_id: int) -> DynamicActionRecord:
+    """A dynamic action's row after this module changed it."""
+    record = repo.get_by_id(record_id)
+    if record is None:
+        raise ActionError(f"Dynamic action {record_id} was deleted meanwhile.")
+    return record
 
 
 # ------------------------------------------------------------------------------ runs
@@ -461,7 +469,7 @@ def build_result(
     params: dict[str, Any],
     provenance: dict[str, Any],
 ) -> ActionResult:
-    meta = {
+    meta: dict[str, Any] = {
         "dynamic_action": name,
         "version": version,
         "status": status,

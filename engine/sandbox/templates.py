@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -505,7 +506,8 @@ def risk(options: RiskOptions) -> Generated:
     )
 
 
-RENDERERS = {
+# Each renderer takes its own options model; parse_options returns the one for the template.
+RENDERERS: dict[str, Callable[[Any], Generated]] = {
     "rolling_stat": rolling_stat,
     "formula": formula,
     "pair": pair,

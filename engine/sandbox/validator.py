@@ -460,10 +460,11 @@ def _const_size(node: ast.AST) -> float | None:
     """A constant size argument: a number, or the product of a constant shape tuple."""
     if isinstance(node, (ast.Tuple, ast.List)):
         sizes = [_const_number(item) for item in node.elts]
-        if not sizes or any(size is None for size in sizes):
+        known = [size for size in sizes if size is not None]
+        if not sizes or len(known) != len(sizes):
             return None
         product = 1.0
-        for size in sizes:
+        for size in known:
             product = min(product * size, 1e300)
         return product
     return _const_number(node)
