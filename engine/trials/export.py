@@ -56,11 +56,8 @@ def _json(value: Any) -> str:
 
 
 def csv_row(t: Trial, users: dict[int, str], goals: dict[int, str]) -> list[Any]:
-    cv = (
-        {name: stats.model_dump(exclude_defaults=True) for name, stats in t.metrics.cv.items()}
-        if t.metrics
-        else {}
-    )
+    # the metrics summary without the equity curve (hundreds of numbers per row)
+    summary = t.metrics.model_dump(mode="json", exclude={"holdout_equity"}) if t.metrics else {}
     return [
         t.id,
         t.created_at.isoformat(),
@@ -83,14 +80,15 @@ def csv_row(t: Trial, users: dict[int, str], goals: dict[int, str]) -> list[Any]
         t.artifact_path,
         t.error,
         _json(t.params),
-        _json(cv) if cv else "",
+        _json(summary) if summary else "",
         _json(t.holdout) if t.holdout else "",
     ]
 
 
 def export_csv(user: UserRef, query: TrialQuery, limit: int = MAX_EXPORT_ROWS) -> bytes:
-    """UTF-8 CSV of the filtered table; JSON columns hold the parameters and the metrics
-    (each metric's mean and standard deviation over the folds, and the hold-out)."""
+    """UTF-8 CSV of the filtered table; JSON columns hold the parameters, the metrics
+    summary (each metric's mean and standard deviation over the folds, and the pooled
+    trading statistics of price targets; not the equity curve) and the hold-out."""
     trials = scope(user)
     users = repo.usernames(scope=trials)
     goals = repo.goal_names(scope=permissions.scope_for(user, "goal"))

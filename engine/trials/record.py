@@ -275,7 +275,7 @@ class SplitResult(_Record):
         return out
 
 
-TrialStatus = Literal["succeeded", "failed", "cancelled"]
+TrialStatus = Literal["succeeded", "failed"]  # a cancelled training records no trial
 
 
 class Trial(_Record):
