@@ -85,3 +85,31 @@ def test_admin_approves_and_the_template_form_saves_a_draft(seeded):
     finish(at, "dyn-create-job")
     saved = repo.get_version("spx_zscore_page", 1)
     assert saved.status == "draft" and saved.source.strip() == generated[0].strip()
+
+
+def test_the_page_reports_the_sandbox_layers_and_a_refusal(seeded, monkeypatch):
+    """Fail closed, visibly: with a layer missing (the child told not to apply it) the page
+    says runs are refused and how to grant the layer; with the waiver it warns instead."""
+    from engine.sandbox import runner
+
+    at = open_page("alice")
+    assert not [e for e in at.error if "cannot run" in e.value]
+    layers = next(frame.value for frame in at.dataframe if "how to grant" in frame.value)
+    assert list(layers["layer"]) == list(runner.REQUIRED_LAYERS)
+    monkeypatch.setenv(runner.DISABLE_VARIABLE, "landlock")
+    monkeypatch.delenv(runner.ALLOW_MISSING_VARIABLE, raising=False)
+    try:
+        runner.active_layers(refresh=True)
+        at = open_page("alice")
+        refusal = [e.value for e in at.error if "cannot run" in e.value]
+        assert refusal and "landlock" in refusal[0] and runner.ALLOW_MISSING_VARIABLE in refusal[0]
+        layers = next(frame.value for frame in at.dataframe if "how to grant" in frame.value)
+        row = layers.set_index("layer").loc["landlock"]
+        assert row["state"] == "missing" and "CONFIG_SECURITY_LANDLOCK" in row["how to grant"]
+        monkeypatch.setenv(runner.ALLOW_MISSING_VARIABLE, "landlock")
+        at = open_page("alice")
+        assert not [e for e in at.error if "cannot run" in e.value]
+        assert any("WITHOUT landlock" in w.value for w in at.warning)
+    finally:
+        monkeypatch.delenv(runner.DISABLE_VARIABLE)
+        runner.active_layers(refresh=True)
