@@ -49,7 +49,6 @@ class CallOutcome:
         payload["status"] = self.status
         if self.result is not None:
             payload.update(self.result.to_json())
-            payload.pop("figures", None)
         if self.error:
             payload["error"] = self.error
         return payload
