@@ -29,9 +29,22 @@ The rules, in short:
   (``x = np`` or ``f(np)`` would hide later attribute accesses from the check).
 - ``format_string``: ``str.format``/``format_map``/``format()`` and f-strings with a
   computed format spec.
-- ``string_dispatch``: ``apply``/``agg``/``aggregate``/``transform`` look a string up as
-  a method name, so their function argument must be a lambda, a function defined in
-  the source, a module function (``np.mean``) or a known reducer name (``"mean"``).
+- ``string_dispatch``: ``apply``/``agg``/``aggregate``/``transform`` (and ``pipe``) look a
+  string up as a method name (pandas even falls back to ``getattr(numpy, name)``), on
+  frames, series, groupby, rolling, expanding, ewm and resample objects alike, so their
+  function argument (first positional, ``func=``/``arg=``/``aggfunc=``, named
+  aggregations, ``pivot_table``/``crosstab``/``NamedAgg``) must be a lambda, a function
+  defined in the source, a module function (``np.mean``), an allowed builtin or a
+  literal reducer name (``"mean"``) — never a variable; their further positional
+  arguments are numbers or axis names. Anywhere in the source, a string value naming a
+  dangerous method (``"eval"``, ``"query"``, ``"to_csv"``, ``"load"``, ``"pipe"``, dunders
+  ... see :func:`dangerous_method_names`) is refused; dict keys and subscripts are labels.
+- ``call_unpacking``: no ``*args`` or ``**kwargs`` unpacking in calls (it hides which
+  function or method name a call receives).
+- ``rebinding``: builtins and the source's own functions may not be rebound (assignment,
+  walrus, loop or comprehension target, argument, ``except ... as``, import alias), so a
+  name accepted as a function above is that function (``str = "eval"`` would otherwise
+  pass ``data.agg(str, ...)``).
 - ``forbidden_keyword``: keywords that open files or choose execution engines
   (``engine=``, ``backend=``, ``allow_pickle=``, ``buffer=`` ...).
 - ``literal_too_large``, ``huge_number``: literal sizes and constant powers/shifts.
