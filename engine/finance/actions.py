@@ -6,6 +6,8 @@ a year, rates and volatilities as decimals, maturities in years.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -34,12 +36,13 @@ def _is_scalar(*values) -> bool:
     return not any(isinstance(v, list) for v in values)
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2%}"
+def _pct(x: object) -> str:
+    """A statistic as a percentage; n/a when it is missing or not a finite number."""
+    return f"{x:.2%}" if isinstance(x, (int, float)) and np.isfinite(x) else "n/a"
 
 
-def _num(x: float, digits: int = 2) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+def _num(x: object, digits: int = 2) -> str:
+    return f"{x:.{digits}f}" if isinstance(x, (int, float)) and np.isfinite(x) else "n/a"
 
 
 # ----------------------------------------------------------------------------- options
@@ -83,7 +86,7 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
         params.dividend_yield,
         params.option_type,
     )
-    values = result.as_dict(scalar=scalar)
+    values: dict[str, Any] = dict(result.as_dict(scalar=scalar))
     values.update({"style": params.style, "method": params.method, "count": len(result.price)})
     if params.method == "binomial":
         values["steps"] = params.steps
@@ -487,7 +490,7 @@ def _signal_positions(signal, prices: pd.DataFrame, long_short: bool) -> pd.Data
 )
 def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResult:
     prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
-    strategy_params = {
+    by_strategy: dict[str, dict[str, Any]] = {
         "sma_crossover": {"fast": params.fast, "slow": params.slow},
         "momentum": {"lookback": params.lookback},
         "mean_reversion": {
@@ -496,7 +499,8 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
             "exit_z": params.exit_z,
         },
         "rsi": {"window": params.rsi_window, "lower": params.lower, "upper": params.upper},
-    }.get(params.strategy, {})
+    }
+    strategy_params = by_strategy.get(params.strategy, {})
     if params.strategy == "signal":
         signals = _signal_positions(params.signal, prices, params.long_short)
         weights = backtest.symbol_weights(prices.columns, params.weights)

@@ -109,9 +109,9 @@ def max_drawdown(equity: pd.Series) -> Drawdown:
     equity = equity.dropna()
     if equity.empty:
         return Drawdown(depth=float("nan"))
-    dd = drawdown(equity)
-    trough_pos = int(np.argmin(dd.to_numpy()))
-    depth = float(dd.iloc[trough_pos])
+    dd = np.asarray(drawdown(equity), dtype=np.float64)
+    trough_pos = int(np.argmin(dd))
+    depth = float(dd[trough_pos])
     if depth == 0.0:
         return Drawdown(depth=0.0)
     peak_pos = int(np.argmax(equity.to_numpy()[: trough_pos + 1]))

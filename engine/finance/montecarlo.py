@@ -56,7 +56,7 @@ def _chunk(inputs: OptionInputs, z: np.ndarray) -> dict[str, np.ndarray]:
     diffusion = (sigma * sqrt_t)[:, None]
     disc = np.exp(-r * t)
     sums = {name: 0.0 for name in ("delta", "gamma", "vega", "theta_term", "rho_term")}
-    pair_payoff = 0.0
+    pair_payoff = np.zeros((drift.shape[0], z.shape[0]))  # options × antithetic pairs
     for zs in (z, -z):
         zs = zs[None, :]
         s_t = s * np.exp(drift + diffusion * zs)

@@ -171,7 +171,14 @@ def black_scholes(inputs: OptionInputs) -> OptionResult:
         part = _black_scholes_block(inputs.take(block))
         for name in names:
             out[name][block] = getattr(part, name)
-    return OptionResult(**out)
+    return OptionResult(
+        price=out["price"],
+        delta=out["delta"],
+        gamma=out["gamma"],
+        vega=out["vega"],
+        theta=out["theta"],
+        rho=out["rho"],
+    )
 
 
 def _black_scholes_block(inputs: OptionInputs) -> OptionResult:

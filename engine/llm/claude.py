@@ -23,7 +23,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -691,7 +691,9 @@ class ClaudeChat:
             delay = min(delay, self.options.max_retry_delay)
         time.sleep(delay)
 
-    def _one_request(self, kwargs: dict[str, Any], state: dict[str, Any]) -> Iterator[ChatEvent]:
+    def _one_request(
+        self, kwargs: dict[str, Any], state: dict[str, Any]
+    ) -> Generator[ChatEvent, None, anthropic.types.Message]:
         """One Messages API request; yields text/thinking events, returns the Message.
 
         The SDK retries failed requests itself. A stream that fails after it started

@@ -5,6 +5,7 @@ A missing library is recorded as excluded rather than failing the catalogue."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from engine.ml import search_spaces as ss
@@ -97,7 +98,7 @@ def xgboost_specs() -> list[ModelSpec]:
                 task,
                 "gblinear",
                 f"XGBoost Linear {kind}",
-                lambda gbm=gbm: gbm(booster="gblinear"),
+                partial(gbm, booster="gblinear"),
                 dict(_XGB_QUIET),
                 ss.XGB_LINEAR,
                 "Boosted linear model (coordinate descent with L1/L2 penalties).",
@@ -111,7 +112,7 @@ def xgboost_specs() -> list[ModelSpec]:
                 task,
                 "dart",
                 f"XGBoost DART {kind}",
-                lambda gbm=gbm: gbm(booster="dart", rate_drop=0.1, skip_drop=0.5),
+                partial(gbm, booster="dart", rate_drop=0.1, skip_drop=0.5),
                 dict(_XGB_QUIET),
                 {**ss.XGB, "rate_drop": Float(0.0, 0.3)},
                 "Boosted trees with dropout (DART): each round drops a random share of "
@@ -154,7 +155,7 @@ def lightgbm_specs() -> list[ModelSpec]:
                 task,
                 "",
                 f"LightGBM {kind}",
-                lambda cls=cls: cls(subsample_freq=1, verbosity=-1),
+                partial(cls, subsample_freq=1, verbosity=-1),
                 {},
                 ss.LGBM,
                 "Leaf-wise gradient-boosted trees on histograms (fast, native missing values).",
@@ -166,7 +167,7 @@ def lightgbm_specs() -> list[ModelSpec]:
                 task,
                 "dart",
                 f"LightGBM DART {kind}",
-                lambda cls=cls: cls(boosting_type="dart", drop_rate=0.1, verbosity=-1),
+                partial(cls, boosting_type="dart", drop_rate=0.1, verbosity=-1),
                 {},
                 {**no_bagging, "drop_rate": Float(0.02, 0.3, log=True)},
                 "LightGBM with dropout of earlier trees (DART).",
@@ -177,7 +178,8 @@ def lightgbm_specs() -> list[ModelSpec]:
                 task,
                 "rf",
                 f"LightGBM Random Forest {kind}",
-                lambda cls=cls: cls(
+                partial(
+                    cls,
                     boosting_type="rf",
                     subsample=0.632,
                     subsample_freq=1,
@@ -201,7 +203,7 @@ def lightgbm_specs() -> list[ModelSpec]:
                 task,
                 "goss",
                 f"LightGBM GOSS {kind}",
-                lambda cls=cls: cls(data_sample_strategy="goss", verbosity=-1),
+                partial(cls, data_sample_strategy="goss", verbosity=-1),
                 {},
                 no_bagging,
                 "LightGBM with gradient-based one-side sampling: keeps the rows with large "

@@ -254,6 +254,8 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     from engine.data.sources import load_table
     from storage.repositories import datasets
 
+    if spec.dataset_id is None:
+        raise ActionError("Give dataset_id: the table to train on.")
     record_row = datasets.get_dataset(int(spec.dataset_id))
     if record_row is None:
         raise ActionError(

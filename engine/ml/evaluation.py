@@ -242,6 +242,8 @@ def score_split(
         frame["probability"] = proba[:, -1] if proba.shape[1] == 2 else proba.max(axis=1)
     out = SplitScore(values, frame)
     if data.financial:
+        if data.forward_returns is None:
+            raise ValueError("price data prepared without its forward returns")
         realised = data.forward_returns.to_numpy()[test]
         long = (predicted == 1) if data.task == "classification" else (predicted > 0)
         values["ic"] = (
@@ -282,6 +284,8 @@ def trade_splits(
     returns are exactly those of backtesting it alone."""
     from engine.finance.backtest import run_positions
 
+    if data.close is None:
+        raise ValueError("only price data can be traded (this dataset has no close)")
     prices = data.close.dropna().to_frame("asset")
     windows: list[_Window] = []
     for test, score in splits:

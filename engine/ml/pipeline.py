@@ -129,7 +129,11 @@ class ModelConfig:
         return self.factory(data.numeric, data.categorical)
 
     def describe(self) -> dict[str, Any]:
-        out = {"id": self.model_id, "name": self.name, "params": dict(self.model_params)}
+        out: dict[str, Any] = {
+            "id": self.model_id,
+            "name": self.name,
+            "params": dict(self.model_params),
+        }
         if self.members is not None:
             out["members"] = self.members
         return out
@@ -234,7 +238,7 @@ def fit_split(
     scores, is_proba = (None, False)
     if data.task == "classification":
         scores, is_proba = positive_scores(predictor, X_test)
-    if is_proba and predicts_by_argmax(predictor):
+    if is_proba and scores is not None and predicts_by_argmax(predictor):
         predicted = predictor.classes_.take(np.argmax(scores, axis=1), axis=0)
     else:
         predicted = np.asarray(predictor.predict(X_test))
@@ -367,7 +371,7 @@ def permutation_importances(
             order = rng.permutation(n)
             block = buffer[len(pending) * n : (len(pending) + 1) * n]
             block[:] = matrix
-            block[:, columns] = matrix[np.ix_(order, columns)]
+            block[:, columns] = matrix[np.ix_(order, np.asarray(columns, dtype=np.intp))]
             pending.append(name)
             if len(pending) == per_batch:
                 flush()
@@ -517,7 +521,12 @@ def _evaluate(
     kind = "native"
     if importances is None:
         kind = "permutation"
-        source, rows = (final, plan.holdout[1]) if plan.holdout is not None else last_fold
+        if plan.holdout is not None:
+            source, rows = final, plan.holdout[1]
+        elif last_fold is not None:
+            source, rows = last_fold
+        else:
+            raise ValueError("no split to measure permutation importances on")
         importances = permutation_importances(
             source.estimator,
             data,

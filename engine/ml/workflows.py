@@ -19,6 +19,7 @@ from engine.actions.base import ActionError, ActionResult, JobCancelled, json_sa
 from engine.actions.context import ActionContext, UserRef
 from engine.ml import dataset
 from engine.ml import evaluation as ev
+from engine.ml.catalog_spec import ModelSpec
 from engine.ml.params import (
     CompareParams,
     DataSpec,
@@ -182,7 +183,7 @@ def rank(board: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
-    specs = []
+    specs: list[ModelSpec] = []
     for text in params.model_ids:
         spec = resolve_spec(text, params.task)
         if spec.id not in [s.id for s in specs]:
@@ -521,6 +522,8 @@ def ensemble_config(
             if task == "classification":
                 return VotingClassifier(estimators, voting=voting, n_jobs=1)
             return VotingRegressor(estimators, n_jobs=1)
+        if final_spec is None:  # never: it is resolved above for stacking
+            raise ValueError("stacking needs a final model")
         # Stacking's inner folds only split the training rows of each outer fold; on
         # temporal data they are contiguous blocks (not shuffled).
         if task == "classification":
@@ -544,7 +547,7 @@ def ensemble_config(
         }
         for trial, member in members
     ]
-    model_params = {"method": params.method, "voting": voting}
+    model_params: dict[str, Any] = {"method": params.method, "voting": voting}
     if final_spec is not None:
         model_params["final_model_id"] = final_spec.id
     return ModelConfig(

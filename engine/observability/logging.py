@@ -9,6 +9,7 @@ import re
 import sys
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from concurrent_log_handler import ConcurrentRotatingFileHandler
 
@@ -42,7 +43,7 @@ class JsonFormatter(logging.Formatter):
         self.secrets = secrets
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
@@ -76,7 +77,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         )
         handler.setFormatter(JsonFormatter(settings.secret_values()))
         handler.set_name("mltrainer-json")
-        handlers = [handler]
+        handlers: list[logging.Handler] = [handler]
         if settings.log_to_stderr:
             # stderr, not stdout: the CLI's stdout carries its one JSON answer.
             console = logging.StreamHandler(sys.stderr)

@@ -186,7 +186,7 @@ def test_unknown_symbols_and_bad_data(monkeypatch):
         return load_prices
 
     constant = pd.DataFrame({"A": np.full(50, 10.0), "B": np.linspace(1, 2, 50)}, index=dates)
-    monkeypatch.setattr("engine.data.loader.load_prices", fake(constant))
+    monkeypatch.setattr("engine.finance.data.load_prices", fake(constant))
     for name, extra in [
         ("risk_report", {}),
         ("optimize_portfolio", {}),
@@ -194,7 +194,7 @@ def test_unknown_symbols_and_bad_data(monkeypatch):
     ]:
         with pytest.raises(ActionError, match="constant"):
             run(name, symbols=["A", "B"], **extra)
-    monkeypatch.setattr("engine.data.loader.load_prices", fake(constant.iloc[:0]))
+    monkeypatch.setattr("engine.finance.data.load_prices", fake(constant.iloc[:0]))
     with pytest.raises(ActionError, match="empty"):
         run("risk_report", symbols=["A"])
 
