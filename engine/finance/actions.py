@@ -178,10 +178,34 @@ def implied_volatility(params: ImpliedVolParams, ctx: ActionContext) -> ActionRe
         f"{vols.min():.2%} to {vols.max():.2%} (median {np.median(vols):.2%})."
     )
     table = pd.DataFrame({"implied_volatility": vols})
-    return ActionResult(summary=summary, values=values, tables={"implied_volatility": table})
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"implied_volatility": table},
+        units={"implied_volatility": {"implied_volatility": ANNUAL}},
+    )
 
 
 # ----------------------------------------------------------------------------- portfolios
+
+ANNUAL = "fraction a year"
+WEIGHT_UNITS = {
+    "weight": "fraction of capital",
+    "risk_contribution": "fraction of variance",
+    "expected_return": ANNUAL,
+    "volatility": ANNUAL,
+}
+FRONTIER_UNITS = {"expected_return": ANNUAL, "volatility": ANNUAL, "sharpe": "ratio, annual"}
+BACKTEST_UNITS = {
+    "equity": "equity (start = 1)",
+    "drawdown": "fraction",
+    "net_return": "fraction a day",
+    "gross_return": "fraction a day",
+    "cost": "fraction a day",
+    "gross_exposure": "fraction of capital",
+    "net_exposure": "fraction of capital",
+    "buy_and_hold_equity": "equity (start = 1)",
+}
 
 
 def _estimates(params: PortfolioParams) -> tuple[portfolio.Estimates, dict]:
@@ -252,6 +276,7 @@ def optimize_portfolio(params: PortfolioParams, ctx: ActionContext) -> ActionRes
         summary=_portfolio_summary(result),
         values=values,
         tables={"weights": _weights_table(result, estimates)},
+        units={"weights": WEIGHT_UNITS},
     )
 
 
@@ -304,6 +329,7 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
         + _portfolio_summary(chosen),
         values=values,
         tables={"frontier": points, "weights": _weights_table(chosen, estimates)},
+        units={"frontier": FRONTIER_UNITS, "weights": WEIGHT_UNITS},
         series=series,
     )
 
@@ -383,6 +409,18 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
         summary=summary,
         values=values,
         tables={"var": var_table, "daily": series},
+        units={
+            "var": {
+                "var": f"fraction of value lost over {params.horizon_days} day(s)",
+                "cvar": f"fraction of value lost over {params.horizon_days} day(s)",
+            },
+            "daily": {
+                "return": "fraction",
+                "equity": "equity (start = 1)",
+                "drawdown": "fraction",
+                "ewma_volatility": ANNUAL,
+            },
+        },
         series={"return_distribution": histogram},
     )
 
@@ -551,5 +589,6 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
         summary=summary,
         values=values,
         tables={"equity": table},
+        units={"equity": BACKTEST_UNITS},
         series={"equity": Series.from_frame(curves, units={**units, "drawdown": "fraction"})},
     )

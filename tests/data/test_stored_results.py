@@ -76,6 +76,8 @@ def test_stored_results_hold_data_and_never_plotly_json(name, fred, isolated_db)
     assert plotly_traces(stored) == []
     text = json.dumps(stored)
     assert '"layout"' not in text and "plotly" not in text.lower()
+    for table, units in stored.get("units", {}).items():  # units name real columns
+        assert stored["tables"][table] and set(units) <= set(stored["tables"][table][0]), table
     back = ActionResult.from_json(stored)
     assert back.to_json() == stored  # reads back to the same data
     assert set(back.series) == set(outcome.result.series)
