@@ -349,3 +349,28 @@ def test_events_written_before_the_chain_was_keyed_still_verify(tmp_path, sessio
         assert log_repo.recorded_checkpoint().legacy == 3
     finally:
         use_database(session_database)
+
+
+def test_the_audit_page_says_intact_truncated_or_rewritten(fresh_db, make_user):
+    from tests.foundation.apptest_helpers import log_in, new_app
+
+    make_user("root", "admin")
+    _append(4)
+    at = log_in(new_app(), "root")
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception, at.exception
+    assert at.success[0].value == "Hash chain intact: 4 decisions verified."
+    assert "recorded outside the database: 4 decisions; found: 4" in at.caption[0].value
+    last_two = [row["id"] for row in _chain_rows()][-2:]
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("DELETE FROM compliance_events WHERE id >= :id"), {"id": last_two[0]}
+        )
+    at.run()
+    assert not at.success
+    assert at.error[0].value.startswith("Hash chain truncated: the chain ends at event 2 but 4")
+    assert "found: 2" in at.caption[0].value
+    _append(2, start=10)  # appending again does not hide the edit below
+    _rewrite_as_plain_sha(edit_seq=1)
+    at.run()
+    assert at.error[0].value.startswith("Hash chain broken at event")
