@@ -131,10 +131,15 @@ def _login_form() -> None:
     st.rerun()
 
 
-def _resume_from_cookie():
-    resumed = auth.resume_session_from_cookie(
-        st.context.cookies.get(COOKIE_NAME), get_settings().cookie_key
-    )
+def resume_from_cookie():
+    """Attach this browser session to the live server session its cookie names."""
+    try:
+        value = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # no client context (a bare script run)
+        return None
+    if not isinstance(value, str):  # absent (or AppTest's stand-in context)
+        return None
+    resumed = auth.resume_session_from_cookie(value, get_settings().cookie_key)
     if resumed is None:
         return None
     st.session_state[SESSION_KEY] = resumed.session_key
@@ -164,7 +169,7 @@ def authenticate():
         _forget_login()
         st.session_state["flash"] = "Your session has ended. Please log in again."
         return None
-    return _resume_from_cookie()
+    return resume_from_cookie()
 
 
 def login_page() -> None:

@@ -20,8 +20,15 @@ SESSION_KEY = "mlt_session_key"
 
 
 def current_user() -> UserRef | None:
-    """The user of a live server session (role as stored now), else None."""
-    user = auth.validate_session(st.session_state.get(SESSION_KEY))
+    """The user of a live server session (role as stored now), else None. A browser
+    session with no server session yet (a page run directly, as the first request after
+    a server start is) re-attaches through the login cookie, as the login gate does."""
+    session_key = st.session_state.get(SESSION_KEY)
+    user = auth.validate_session(session_key)
+    if user is None and not session_key:
+        from ui.auth import resume_from_cookie  # ui.auth imports this module
+
+        user = resume_from_cookie()
     if user is None:
         st.session_state.pop(USER_KEY, None)
         return None

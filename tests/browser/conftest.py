@@ -91,12 +91,9 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-# Package scope, not session: the server and browser are gone once this package's tests
-# end. A live sync Playwright leaves its event loop marked running in the main thread,
-# and any later test that opens its own (tests/foundation/test_serve.py) would fail.
-@pytest.fixture(scope="package")
-def server(chromium_path, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser-app")
+def start_server(data_dir: Path) -> tuple[subprocess.Popen, Server]:
+    """`streamlit run app.py` on a free port over ``data_dir`` (its database, cookie key
+    and metrics live there, so a second server on the same folder is a restart)."""
     port, metrics_port = free_port(), free_port()
     env = {
         key: value
@@ -112,8 +109,8 @@ def server(chromium_path, tmp_path_factory):
             "PYTHONUNBUFFERED": "1",
         }
     )
-    (data_dir / "metrics").mkdir()
-    log = data_dir / "streamlit.log"
+    (data_dir / "metrics").mkdir(exist_ok=True)
+    log = data_dir / f"streamlit-{port}.log"
     command = [
         sys.executable,
         "-m",
@@ -153,19 +150,32 @@ def server(chromium_path, tmp_path_factory):
             process.kill()
             pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.25)
+    return process, Server(url, env, data_dir, log)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    # the server and the executor's worker processes share its process group
     try:
-        yield Server(url, env, data_dir, log)
-    finally:
-        # the server and the executor's worker processes share its process group
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
         try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=10)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+
+# Package scope, not session: the server and browser are gone once this package's tests
+# end. A live sync Playwright leaves its event loop marked running in the main thread,
+# and any later test that opens its own (tests/foundation/test_serve.py) would fail.
+@pytest.fixture(scope="package")
+def server(chromium_path, tmp_path_factory):
+    process, started = start_server(tmp_path_factory.mktemp("browser-app"))
+    try:
+        yield started
+    finally:
+        stop_server(process)
 
 
 @pytest.fixture(scope="package")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_app_flow import PASSWORD, expect, log_in, settle
+from tests.browser.conftest import start_server, stop_server
+from tests.browser.test_app_flow import PASSWORD, expect, heading, log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -52,3 +53,29 @@ def test_a_reload_keeps_the_login_and_a_logout_ends_it(page, server):
     page.context.add_cookies([cookie])
     page.reload()
     _logged_out(page)
+
+
+def test_after_a_server_restart_a_page_link_still_finds_the_login(browser, tmp_path):
+    """The first request after a start may run a pages/ file without app.py; that page
+    re-attaches through the cookie too, instead of asking a logged-in user to log in."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(60_000)
+    process, first = start_server(tmp_path)
+    try:
+        first.cli("create-user", "restarter", "--role", "analyst", stdin=PASSWORD + "\n")
+        page = context.new_page()
+        log_in(page, first, "restarter")
+        page.wait_for_function(HAS_COOKIE)
+        page.close()
+    finally:
+        stop_server(process)
+    process, second = start_server(tmp_path)  # same data: same database and cookie key
+    try:
+        page = context.new_page()  # cookies belong to the host, whatever the port
+        page.goto(f"{second.url}/trials")
+        expect()(heading(page, "Trials")).to_be_visible()
+        settle(page)
+        expect()(page.get_by_text("Please log in.")).to_have_count(0)
+    finally:
+        stop_server(process)
+        context.close()
