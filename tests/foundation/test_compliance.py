@@ -294,15 +294,24 @@ def test_the_audit_key_comes_from_the_environment_when_set(fresh_db, monkeypatch
     assert not report.intact and "edited" in report.reason
 
 
-def test_events_written_before_the_chain_was_keyed_still_verify(tmp_path, session_database):
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_events_written_before_the_chain_was_keyed_still_verify(
+    backend, tmp_path, session_database
+):
     """A database at revision 0005 with plain SHA-256 events: migrated, it verifies, and
     new keyed events extend it."""
     from datetime import UTC, datetime
 
     from storage.migrate import upgrade
-    from tests.conftest import use_database
+    from tests.conftest import _drop_postgres_schema, _new_postgres_schema, use_database
 
-    url = f"sqlite:///{tmp_path / 'legacy.sqlite'}"
+    schema = None
+    if backend == "postgres":
+        schema, url = _new_postgres_schema()
+    else:
+        url = f"sqlite:///{tmp_path / 'legacy.sqlite'}"
     upgrade(url, "0005")
     prev = log_repo.GENESIS
     from sqlalchemy import create_engine
@@ -327,10 +336,12 @@ def test_events_written_before_the_chain_was_keyed_still_verify(tmp_path, sessio
                 text(
                     "INSERT INTO compliance_events (created_at, user_id, username, action, phase, "
                     "rule, outcome, details, prev_hash, hash) VALUES (:c, NULL, 'old', "
-                    "'price_option', 'before', 'role_allowed', 'pass', :d, :p, :h)"
+                    "'price_option', 'before', 'role_allowed', 'pass', "
+                    + ("CAST(:d AS JSON)" if schema else ":d")
+                    + ", :p, :h)"
                 ),
                 {
-                    "c": created.replace(tzinfo=None).isoformat(sep=" "),
+                    "c": created if schema else created.replace(tzinfo=None).isoformat(sep=" "),
                     "d": json.dumps(details),
                     "p": prev,
                     "h": digest,
@@ -348,6 +359,8 @@ def test_events_written_before_the_chain_was_keyed_still_verify(tmp_path, sessio
         assert report.intact and report.events == 5 and report.legacy_events == 3
         assert log_repo.recorded_checkpoint().legacy == 3
     finally:
+        if schema is not None:
+            _drop_postgres_schema(schema)
         use_database(session_database)
 
 
