@@ -520,7 +520,7 @@ def validate_upload(
     # Blank lines are skipped.
     if len(body):
         missing_cells = np.column_stack([_is_missing(body[name]) for name in names])
-        blank = missing_cells.all(axis=1)
+        blank = np.asarray(missing_cells.all(axis=1), dtype=bool)
     else:
         missing_cells = np.zeros((0, len(names)), dtype=bool)
         blank = np.zeros(0, dtype=bool)
@@ -561,8 +561,8 @@ def validate_upload(
     # The date column.
     date_name: str | None = None
     if date_column:
-        position = _find_column(date_column, keep)
-        if position is None:
+        found = _find_column(date_column, keep)
+        if found is None:
             import difflib
 
             close = difflib.get_close_matches(date_column, keep, n=3)
@@ -571,7 +571,7 @@ def validate_upload(
                 f"There is no column {date_column!r}.{hint} Columns: {', '.join(keep)}."
             )
         else:
-            date_name = keep[position]
+            date_name = keep[found]
     else:
         for wanted in DATE_NAMES:
             matches = [name for name in keep if normal_name(name) == wanted]
@@ -636,13 +636,13 @@ def validate_upload(
     # Other columns: numbers, a symbol column, or text to report.
     declared: list[str] = []
     for requested in price_columns or []:
-        position = _find_column(requested, keep)
-        if position is None:
+        found = _find_column(requested, keep)
+        if found is None:
             problems.append(
                 f"Price column {requested!r} is not in the file (columns: {', '.join(keep)})."
             )
         else:
-            declared.append(keep[position])
+            declared.append(keep[found])
     numeric: dict[str, pd.Series] = {}
     symbol_column: str | None = None
     symbol_values: pd.Series | None = None
@@ -797,6 +797,8 @@ def validate_upload(
             notes,
         )
 
+    if dates is None:  # never: a file without a date column is reported above
+        raise DataValidationError(["No date column found."], notes)
     frame = pd.DataFrame({name: values.to_numpy() for name, values in numeric.items()})
     if symbol_values is not None and symbol_column is not None:
         frame.insert(0, symbol_column, symbol_values.astype(str).to_numpy())
@@ -939,7 +941,7 @@ def _result(dataset_id, name, frame, table, provenance, deduplicated) -> UploadR
 
 
 def _field_frame(table: pd.DataFrame, field_map: dict[str, str]) -> pd.DataFrame:
-    renamed = {}
+    renamed: dict[Any, str] = {}
     for column in table.columns:
         target = field_map.get(str(column)) or normal_name(column).replace(" ", "_")
         if target not in renamed.values():
