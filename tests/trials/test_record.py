@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from engine.actions import ActionError
 from engine.feedback.insights import significance
 from engine.trials import detail as trial_detail
-from engine.trials import figures
+from engine.trials import figures, query
 from engine.trials.record import SplitResult, Trial, TrialMetrics
 from storage.repositories import trials as trial_repo
-from tests.ml.test_pipeline import FAST, PRICE, context, run
+from tests.ml.test_pipeline import FAST, PRICE, context, run, upload_table
 
 
 @pytest.fixture
@@ -50,6 +51,44 @@ def test_a_price_trial_records_every_part_of_the_record(price_trial, people):
     assert drawn["holdout_equity"].layout.title.text.startswith("Hold-out equity")
     summary = trial_detail.metric_summary(detail).set_index("metric")
     assert summary.loc["balanced_accuracy", "holdout"] == pytest.approx(trial.primary_holdout)
+
+
+def test_a_table_trial_has_no_trading_parts_and_a_failed_one_only_provenance(people):
+    alice = people["alice"]
+    result = run(
+        "train_model",
+        context(alice),
+        dataset_id=upload_table(),
+        target_column="label",
+        feature_columns=["x1", "x2", "symbol"],
+        model_id="logistic regression",
+        validation="kfold",
+        n_splits=4,
+        seed=3,
+    )
+    trial = Trial.from_row(trial_repo.get_trial(result.values["trial_id"]))
+    assert trial.strategy is None and trial.equity is None and "sharpe" not in trial.metrics.cv
+    assert trial.reproducibility.data.kind == "table"
+    assert trial.reproducibility.data.categorical == ["symbol"]
+    assert trial.reproducibility.evaluation == "kfold" and trial.importances.kind == "native"
+    assert significance([trial]) is None
+    detail = trial_detail.load_detail(alice, trial.id)
+    assert set(figures.result_figures(detail)) == {"confusion_matrix", "feature_importances"}
+    with pytest.raises(ActionError, match="roc_auc"):
+        run(
+            "train_model",
+            context(alice),
+            **PRICE,
+            model_id="ridge",
+            task="regression",
+            metric="roc_auc",
+        )
+    failed, _ = trial_repo.search_trials(
+        trial_repo.TrialFilter(status="failed"), query.scope(alice), limit=1
+    )
+    record = Trial.from_row(failed[0])
+    assert record.metrics is None and record.importances is None and record.error
+    assert record.reproducibility.versions["sklearn"] and record.reproducibility.data is None
 
 
 def test_the_schema_rejects_shapes_no_producer_writes():
