@@ -382,6 +382,10 @@ def wall_clock_timer(seconds, layers):
         except (OSError, AttributeError):
             layers["wall_clock_timer"] = "unavailable (no timer_create)"
             return False
+    if not seconds > 0:
+        layers["wall_clock_timer"] = f"failed (invalid limit {seconds!r})"
+        return False
+    seconds = min(float(seconds), 10.0**7)  # also turns an infinite limit into ~4 months
     event = _SigEvent(0, signal.SIGKILL, SIGEV_SIGNAL)
     timer = ctypes.c_void_p()
     if create(CLOCK_MONOTONIC, ctypes.byref(event), ctypes.byref(timer)) != 0:
