@@ -348,7 +348,12 @@ def append(
                     .limit(1)
                 ).first()
                 prev_hash = head.hash if head else GENESIS
-                seq = (head.seq or 0) + 1 if head else 1
+                if head is None:
+                    seq = 1
+                elif head.seq is not None:
+                    seq = head.seq + 1
+                else:  # written by a version before seq (a rolling upgrade): count
+                    seq = (session.scalar(select(func.count(ComplianceEvent.id))) or 0) + 1
                 created_at = utcnow()
                 digest = keyed_hash(
                     prev_hash,

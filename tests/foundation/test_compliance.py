@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
@@ -387,3 +388,27 @@ def test_the_audit_page_says_intact_truncated_or_rewritten(fresh_db, make_user):
     _rewrite_as_plain_sha(edit_seq=1)
     at.run()
     assert at.error[0].value.startswith("Hash chain broken at event")
+
+
+def test_an_event_from_an_older_version_is_flagged_and_does_not_block_appends(fresh_db):
+    """A replica still on the old code (during a rolling upgrade) writes an unnumbered,
+    unkeyed event: later appends still work, and the Audit page flags that event."""
+    _append(2)
+    head = _chain_rows()[-1]
+    created = datetime.now(UTC)
+    digest = log_repo.event_hash(
+        head["hash"], created, None, "old", "price_option", "before", "role_allowed", "pass", None
+    )
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO compliance_events (created_at, user_id, username, action, phase, "
+                "rule, outcome, details, prev_hash, hash) VALUES (:c, NULL, 'old', "
+                "'price_option', 'before', 'role_allowed', 'pass', NULL, :p, :h)"
+            ),
+            {"c": created.replace(tzinfo=None).isoformat(sep=" "), "p": head["hash"], "h": digest},
+        )
+    _append(1, start=5)
+    assert [row["seq"] for row in _chain_rows()] == [1, 2, None, 4]
+    report = verify_chain()
+    assert not report.intact and "unkeyed event follows keyed ones" in report.reason
