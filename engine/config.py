@@ -65,6 +65,7 @@ class Settings:
             self.polygon_api_key,
             self.fred_api_key,
             self.cookie_key,
+            _read_optional("MLTRAINER_AUDIT_KEY"),  # read by storage (the compliance chain)
         ]
         return [value for value in candidates if value and len(value) >= 6]
 

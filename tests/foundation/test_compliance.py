@@ -412,3 +412,42 @@ def test_an_event_from_an_older_version_is_flagged_and_does_not_block_appends(fr
     assert [row["seq"] for row in _chain_rows()] == [1, 2, None, 4]
     report = verify_chain()
     assert not report.intact and "unkeyed event follows keyed ones" in report.reason
+
+
+def test_the_head_recorded_in_redis_catches_truncation_without_the_state_file(
+    fresh_db, redis_url, monkeypatch
+):
+    """Replicas with their own data directories share the head through Redis."""
+    from engine.config import reset_settings
+    from storage.cache import get_cache, reset_cache
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings()
+    reset_cache()
+    try:
+        assert get_cache().backend == "redis"
+        _append(3)
+        log_repo.checkpoint_path().unlink()  # another replica's data directory
+        head = _chain_rows()[-1]
+        with get_engine().begin() as connection:
+            connection.execute(
+                text("DELETE FROM compliance_events WHERE id = :id"), {"id": head["id"]}
+            )
+        report = verify_chain()
+        assert report.truncated and report.recorded_events == 3 and report.events == 2
+    finally:
+        monkeypatch.delenv("REDIS_URL")
+        reset_settings()
+        reset_cache()
+
+
+def test_an_audit_key_from_the_environment_is_redacted_from_logs(monkeypatch):
+    from engine.config import get_settings, reset_settings
+
+    monkeypatch.setenv("MLTRAINER_AUDIT_KEY", "audit-key-for-the-test")
+    reset_settings()
+    try:
+        assert "audit-key-for-the-test" in get_settings().secret_values()
+    finally:
+        monkeypatch.delenv("MLTRAINER_AUDIT_KEY")
+        reset_settings()
