@@ -90,8 +90,7 @@ def equity_curve(run: TrainingRun) -> EquityCurve | None:
 
 def metric_summary(run: TrainingRun) -> TrialMetrics:
     """The ``metrics`` column: each metric over the folds; for price targets the Sharpe
-    ratio pooled over every out-of-sample day, the trading statistics and the hold-out
-    equity curve."""
+    ratio pooled over every out-of-sample day and the trading statistics."""
     metrics: dict[str, Any] = {name: dict(stats) for name, stats in run.cv.items()}
     if run.strategy is not None:
         fold_sharpe = metrics.get("sharpe", {})
@@ -102,14 +101,13 @@ def metric_summary(run: TrainingRun) -> TrialMetrics:
             "pooled": True,
         }
         metrics["strategy"] = dict(run.strategy)
-    equity = equity_curve(run)
-    if equity is not None:
-        metrics["holdout_equity"] = equity
     return TrialMetrics.model_validate(json_safe(metrics))
 
 
 def split_results(run: TrainingRun) -> list[SplitResult]:
+    """One result per fold and for the hold-out (with its equity curve, price targets)."""
     described = {row["split"]: row for row in run.plan.describe(run.data.X.index)}
+    equity = equity_curve(run)
     return [
         SplitResult.model_validate(
             json_safe(
@@ -118,6 +116,7 @@ def split_results(run: TrainingRun) -> list[SplitResult]:
                     "split": fold["split"],
                     "metrics": fold["metrics"],
                     "info": described.get(fold["split"]),
+                    "equity": equity if fold["split"] == "holdout" else None,
                     "fit_seconds": fold["fit_seconds"],
                     "predict_seconds": fold["predict_seconds"],
                     "n_train": fold["n_train"],
@@ -150,7 +149,7 @@ def record_run(
     path = persistence.new_model_path()
     persistence.save_model(run.estimator, path)
     try:
-        # the equity curve is part of the record (metrics.holdout_equity)
+        # the equity curve is part of the record (the hold-out's SplitResult)
         persistence.save_side_tables(path, run.predictions, None)
         duration = time.perf_counter() - started if started is not None else run.seconds
         trial = trials.create_trial(

@@ -18,7 +18,7 @@ from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.auth.permissions import Resource
 from engine.trials.query import get_trial
-from engine.trials.record import SplitResult, Trial
+from engine.trials.record import EquityCurve, SplitResult, Trial
 from storage.repositories import trials as repo
 from storage.repositories.jobs import JobRecord
 
@@ -34,6 +34,11 @@ class TrialDetail:
     owner: str
     goal: str | None
     points: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def equity(self) -> EquityCurve | None:
+        """The hold-out equity curve of a price target."""
+        return next((s.equity for s in self.splits if s.equity is not None), None)
 
     @property
     def live(self) -> bool:

@@ -56,8 +56,7 @@ def _json(value: Any) -> str:
 
 
 def csv_row(t: Trial, users: dict[int, str], goals: dict[int, str]) -> list[Any]:
-    # the metrics summary without the equity curve (hundreds of numbers per row)
-    summary = t.metrics.model_dump(mode="json", exclude={"holdout_equity"}) if t.metrics else {}
+    summary = t.metrics.model_dump(mode="json") if t.metrics else {}
     return [
         t.id,
         t.created_at.isoformat(),
@@ -88,7 +87,7 @@ def csv_row(t: Trial, users: dict[int, str], goals: dict[int, str]) -> list[Any]
 def export_csv(user: UserRef, query: TrialQuery, limit: int = MAX_EXPORT_ROWS) -> bytes:
     """UTF-8 CSV of the filtered table; JSON columns hold the parameters, the metrics
     summary (each metric's mean and standard deviation over the folds, and the pooled
-    trading statistics of price targets; not the equity curve) and the hold-out."""
+    trading statistics of price targets) and the hold-out."""
     trials = scope(user)
     users = repo.usernames(scope=trials)
     goals = repo.goal_names(scope=permissions.scope_for(user, "goal"))

@@ -215,7 +215,7 @@ def result_figures(detail: TrialDetail) -> dict[str, go.Figure]:
     figure = importance_figure(trial.importances)
     if figure is not None:
         figures["feature_importances"] = figure
-    figure = equity_figure(trial.equity)
+    figure = equity_figure(detail.equity)
     if figure is not None:
         figures["holdout_equity"] = figure
     return figures

@@ -11,8 +11,7 @@ Shapes (NaN and infinities are stored as null):
 
 - ``metrics``: ``{metric: {"mean", "std"}}`` over the folds, and for price targets
   ``sharpe`` pooled over every out-of-sample day (``pooled: true``, ``fold_mean`` the
-  mean of the per-fold ratios), ``strategy`` (the pooled trading statistics) and
-  ``holdout_equity`` (growth of 1 on the hold-out, strategy and buy and hold).
+  mean of the per-fold ratios) and ``strategy`` (the pooled trading statistics).
 - ``holdout_metrics``: ``{metric: value}`` of the final model on the hold-out.
 - ``importances``: ``{"kind": "native" | "permutation", "values": {feature: value}}``.
 - ``reproducibility``: dataset id and fingerprint, the data spec prediction rebuilds
@@ -20,7 +19,9 @@ Shapes (NaN and infinities are stored as null):
   metric, cost, library versions; and provenance added by the action (comparison,
   study, ensemble members) or later (the autonomous loop's proposal).
 - per split (``model_results.metrics``): the split's metrics and ``split``, the row
-  ranges and dates of its training and test rows.
+  ranges and dates of its training and test rows; the hold-out of a price target also
+  ``equity`` (growth of 1, strategy and buy and hold). It lives with the split, not in
+  the trial row, so listings and exports do not read hundreds of points per trial.
 """
 
 from __future__ import annotations
@@ -105,21 +106,19 @@ class EquityCurve(_Record):
 
 class TrialMetrics(BaseModel):
     """The ``metrics`` column: :class:`MetricStats` by metric name, and for price
-    targets the pooled trading statistics and the hold-out equity curve."""
+    targets the pooled trading statistics."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     __pydantic_extra__: dict[str, MetricStats] = Field(init=False)
 
     strategy: StrategyStats | None = None
-    holdout_equity: EquityCurve | None = None
 
     @model_serializer(mode="wrap")
     def _stored(self, handler: Any) -> dict[str, Any]:
-        """Price targets only store ``strategy`` and ``holdout_equity``."""
+        """Only price targets store ``strategy``."""
         out = handler(self)
-        for name in ("strategy", "holdout_equity"):
-            if out.get(name) is None:
-                out.pop(name, None)
+        if out.get("strategy") is None:
+            out.pop("strategy", None)
         return out
 
     @property
@@ -233,6 +232,7 @@ class SplitResult(_Record):
     split: str
     metrics: dict[str, Number]
     info: SplitInfo | None = None
+    equity: EquityCurve | None = None  # the hold-out of a price target
     fit_seconds: Number = None
     predict_seconds: Number = None
     n_train: int | None = None
@@ -256,11 +256,13 @@ class SplitResult(_Record):
         split's metrics and, under ``split``, its :class:`SplitInfo`."""
         metrics = dict(row.metrics or {})
         info = metrics.pop("split", None)
+        equity = metrics.pop("equity", None)
         return cls(
             model_id=row.model_id,
             split=row.split,
             metrics={k: _finite(v) for k, v in metrics.items()},
             info=info or None,
+            equity=equity,
             fit_seconds=row.fit_seconds,
             predict_seconds=row.predict_seconds,
             n_train=row.n_train,
@@ -272,6 +274,8 @@ class SplitResult(_Record):
         out: dict[str, Any] = dict(self.metrics)
         if self.info is not None:
             out["split"] = self.info.model_dump(mode="json", exclude_none=True)
+        if self.equity is not None:
+            out["equity"] = self.equity.model_dump(mode="json")
         return out
 
 
@@ -356,10 +360,6 @@ class Trial(_Record):
     @property
     def strategy(self) -> StrategyStats | None:
         return self.metrics.strategy if self.metrics is not None else None
-
-    @property
-    def equity(self) -> EquityCurve | None:
-        return self.metrics.holdout_equity if self.metrics is not None else None
 
     def cv_mean(self, name: str) -> float | None:
         """``name``'s mean over the folds (the pooled value for the Sharpe ratio)."""

@@ -29,10 +29,6 @@ def test_a_price_trial_records_every_part_of_the_record(price_trial, people):
     sharpe = trial.metrics.cv["sharpe"]
     assert sharpe.pooled and sharpe.mean == pytest.approx(trial.strategy.sharpe)
     assert trial.strategy.strategy_n_obs > 100
-    equity = trial.equity
-    assert equity is not None and equity.cost_bps == PRICE.get("cost_bps", equity.cost_bps)
-    assert len(equity.dates) == len(equity.strategy) == len(equity.buy_and_hold) > 100
-    assert equity.strategy[0] == pytest.approx(1.0, abs=0.05)
     assert trial.importances.kind == "native" and trial.importances.ranked()
     fingerprint = trial.reproducibility
     assert fingerprint.fingerprint and fingerprint.seed == trial.seed
@@ -43,6 +39,14 @@ def test_a_price_trial_records_every_part_of_the_record(price_trial, people):
     assert [s.split for s in splits] == ["fold_0", "fold_1", "fold_2", "holdout"]
     assert all(s.info is not None and s.info.test_first_date for s in splits)
     assert splits[-1].metrics["balanced_accuracy"] == pytest.approx(trial.primary_holdout)
+    # the hold-out's equity curve lives with the hold-out split
+    assert [s.equity is not None for s in splits] == [False, False, False, True]
+    equity = splits[-1].equity
+    assert equity.cost_bps == trial.reproducibility.cost_bps
+    assert len(equity.dates) == len(equity.strategy) == len(equity.buy_and_hold)
+    # the hold-out's days, and the next price date when the last position is closed
+    assert len(equity.dates) in (splits[-1].n_test, splits[-1].n_test + 1)
+    assert equity.strategy[0] == pytest.approx(1.0, abs=0.05)
     # the readers: the goal insights' deflated Sharpe reads the pooled statistics
     assert significance([trial])["n_trials"] == 1
     detail = trial_detail.load_detail(people["alice"], trial.id)
@@ -67,12 +71,13 @@ def test_a_table_trial_has_no_trading_parts_and_a_failed_one_only_provenance(peo
         seed=3,
     )
     trial = Trial.from_row(trial_repo.get_trial(result.values["trial_id"]))
-    assert trial.strategy is None and trial.equity is None and "sharpe" not in trial.metrics.cv
+    assert trial.strategy is None and "sharpe" not in trial.metrics.cv
     assert trial.reproducibility.data.kind == "table"
     assert trial.reproducibility.data.categorical == ["symbol"]
     assert trial.reproducibility.evaluation == "kfold" and trial.importances.kind == "native"
     assert significance([trial]) is None
     detail = trial_detail.load_detail(alice, trial.id)
+    assert detail.equity is None
     assert set(figures.result_figures(detail)) == {"confusion_matrix", "feature_importances"}
     with pytest.raises(ActionError, match="roc_auc"):
         run(
