@@ -244,7 +244,10 @@ def hostile_world(fresh_db, make_user):
         )
         if status == "approved":
             dynamic_repo.set_status(record.id, "approved", approved_by=people["root"].id)
-    return conversation.id
+    from tests.trials.conftest import add_trial
+
+    trial = add_trial(alice, status="failed", error=HOSTILE_TEXT)
+    return {"conversation": conversation.id, "trial": trial.id}
 
 
 @pytest.mark.parametrize("username", ["root", "bob", "vic", "alice"])
@@ -256,12 +259,20 @@ def test_no_page_renders_stored_text_as_markdown(hostile_world, username):
     for page in PAGES:
         at.switch_page(page).run()
         if page == "pages/chat.py" and any(r.key == "conv_radio" for r in at.radio):
-            at.radio(key="conv_radio").set_value(hostile_world).run()
+            at.radio(key="conv_radio").set_value(hostile_world["conversation"]).run()
         if page == "pages/jobs.py" and any(t.key == "jobs_all" for t in at.toggle):
             at.toggle(key="jobs_all").set_value(True).run()
         texts = rendered_markdown(at)
         shown_hostile += sum("evil" in text for text in texts)
         assert not at.exception, (page, at.exception)
         assert hostile_markdown(texts) == [], (page, username)
+    # a trial opened by its address (its failure is stored text)
+    at.query_params["trial"] = str(hostile_world["trial"])
+    at.switch_page("pages/trials.py").run()
+    assert not at.exception, at.exception
+    texts = rendered_markdown(at)
+    assert hostile_markdown(texts) == [], ("trial", username)
+    if username != "bob":
+        assert any("evil" in text for text in texts), "the trial's error must be shown"
     if username != "bob":  # bob, another analyst, sees none of alice's things
         assert shown_hostile, "the hostile text must reach this user somewhere"
