@@ -25,7 +25,8 @@ from engine.sandbox.runner import SandboxLimits
 @pytest.fixture(scope="session", autouse=True)
 def machine_layers():
     """The required layers this machine lacks (empty here); waived for these tests only."""
-    saved = {name: os.environ.get(name) for name in (runner.ALLOW_MISSING_VARIABLE,)}
+    variables = (runner.ALLOW_MISSING_VARIABLE, runner.DISABLE_VARIABLE)
+    saved = {name: os.environ.get(name) for name in variables}
     os.environ.pop(runner.DISABLE_VARIABLE, None)
     missing = runner.layer_policy(runner.active_layers(refresh=True))["missing"]
     if missing:
