@@ -19,7 +19,7 @@ from engine.sandbox import runner
 from engine.sandbox.child import THREAD_VARIABLES
 from engine.sandbox.runner import run_source
 from tests.sandbox.conftest import TEST_LIMITS
-from tests.sandbox.corpus import CORPUS
+from tests.sandbox.corpus import CORPUS, DISABLED
 
 SECRET_ENV = "sk-fake-5ecret-from-the-parent-environment"
 # the parent's real secret variables, with fake values the child must never see
@@ -140,3 +140,32 @@ def test_how_runs_were_stopped(outcomes):
 
 def test_corpus_ran_in_parallel_reasonably_fast(outcomes):
     assert outcomes["_elapsed"] < 600
+
+
+DISPATCH = [case for case in CORPUS if case.category == "dispatch"]
+
+
+def test_dispatch_payloads_are_harmless_with_only_the_validator_bypassed(
+    small_prices, hostile, monkeypatch
+):
+    """A validator bug alone (restricted builtins and guarded imports still on) must not
+    let a string-dispatch payload reach eval, query, a writer or numpy's file functions."""
+    from engine.sandbox import validator
+
+    monkeypatch.setattr(validator, "validate", lambda source: None)
+
+    def one(case):
+        source = case.render(str(hostile.markers / case.id), str(hostile.secret_file), hostile.port)
+        return case, run_source(source, small_prices, {}, limits=TEST_LIMITS)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = list(pool.map(one, DISPATCH))
+    stopped_early = (DISABLED, "not allowed in a dynamic action", "NameError")
+    for case, run in runs:
+        assert run.layers["in_process_guard"].startswith("restricted"), case.id
+        assert run.reason == "error", (case.id, run.describe())
+        # never reached the filesystem (Landlock's "Permission denied" would mean it had)
+        assert "Errno" not in run.error, (case.id, run.error)
+        if case.child_error is not None:
+            assert any(text in run.error for text in stopped_early), (case.id, run.error)
+        assert not (hostile.markers / case.id).exists(), case.id
