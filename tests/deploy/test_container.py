@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 ENTRYPOINT = ROOT / "deploy" / "docker" / "entrypoint.sh"
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|COOKIE_KEY")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|COOKIE_KEY|AUDIT_KEY")
 
 
 def _instructions() -> list[tuple[str, str]]:
