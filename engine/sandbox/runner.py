@@ -9,15 +9,23 @@ here:
   keys, no DATABASE_URL), stdin from /dev/null, stdout/stderr to files in that
   directory, in a new session (its own process group), with all other descriptors
   closed;
+- makes itself non-dumpable first (:func:`protect_parent`: no ptrace, ``/proc/<pid>/mem``
+  or ``environ`` for the capability-less child);
 - enforces a wall-clock timeout itself and kills the whole process group with SIGKILL
-  (also on cancellation, and always at the end in case anything was left behind);
+  (also on cancellation, and always at the end in case anything was left behind); the
+  child also arms a kernel timer that kills it ``KILL_MARGIN_SECONDS`` later, which
+  needs nothing from this process (it holds even if user code stopped the parent);
 - reads back at most ``max_result_bytes`` of ``result.json`` and ``max_output_bytes`` of
-  each output stream, parses them with ``json`` only (nothing is ever unpickled) and
-  checks every field before building pandas objects;
+  each output stream, measures and parses them with bounded work and memory
+  (:func:`parse_json`: nesting, value counts, integer digits, NaN/Infinity; nothing is
+  ever unpickled) and checks every field before building pandas objects;
+- requires every kernel layer (:data:`REQUIRED_LAYERS`) unless
+  MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS waives it (:func:`layer_policy`);
 - reports how the run ended (``SandboxRun.reason``): ``ok``, ``error``, ``timeout``,
   ``cpu``, ``memory``, ``recursion``, ``file_size``, ``crash``, ``signal``, ``exit``,
   ``invalid_result``, ``result_too_large``, ``cancelled``, ``validation``,
-  ``sandbox_unavailable`` (a layer required by MLTRAINER_SANDBOX_REQUIRE is missing);
+  ``sandbox_unavailable`` (a required layer is missing and not waived by
+  MLTRAINER_SANDBOX_ALLOW_MISSING_LAYERS: the sandbox fails closed);
 - removes the directory.
 
 The child side (:mod:`engine.sandbox.child`) applies resource limits, a new network
