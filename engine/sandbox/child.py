@@ -8,25 +8,31 @@ library until it has locked itself down, and never imports the project (``engine
 Order of operations (each step before any user code runs):
 
 1. read the request; resource limits (address space, CPU seconds, file size, no core
-   files);
+   files); a kernel timer that sends SIGKILL when the wall-clock limit (plus a margin)
+   has passed, whatever the parent does;
 2. a new network namespace (``unshare(CLONE_NEWNET)``, or with a user namespace when
    unprivileged): no interface but a loopback that is down;
 3. thread variables for the numeric libraries (``OPENBLAS_NUM_THREADS=1`` ...; the only
    environment the child ever has), then ``sys.path`` from the request and
-   ``import numpy, pandas``; the price frame is built;
+   ``import numpy, pandas``; the price frame is built; pandas' and numpy's
+   code-evaluation, file and plotting entry points (``eval``, ``query``, ``read_*``,
+   ``to_*`` writers, ``style``, ``pd.io``, ``load``/``save`` ...) are replaced by errors;
 4. the output files are opened; open-files and process-count limits; Landlock (where
    the kernel has it): read-only access to the Python installation and system
    libraries, no write anywhere, no TCP, no signals or abstract sockets outside the
    sandbox; ``no_new_privs``;
 5. seccomp (through libseccomp, where installed): no exec, fork, clone (threads),
-   sockets, ptrace, namespaces, io_uring, kernel keyrings or modules, no signals or
-   rlimit changes aimed at other processes;
+   sockets, ptrace, namespaces, io_uring, kernel keyrings or modules, no POSIX timers
+   (the watchdog stays armed), no signals, rlimit, priority, scheduling or affinity
+   changes aimed at other processes; then every capability is dropped;
 6. the source is compiled and ``run(data, **params)`` called — with restricted builtins
    and a guarded ``__import__`` unless the runner turned validation off to test the
    layers above alone. ``print`` output is captured up to a cap.
 
 The result (or the error) goes to the pre-opened ``result.json`` as plain JSON; the
-layers actually applied go to ``layers.json`` before user code starts. The parent
+layers actually applied go to ``layers.json`` before user code starts. If a layer the
+request requires was not granted (or ``disable_layers`` named it), the child writes a
+``sandbox_unavailable`` refusal instead and never runs the user's code. The parent
 treats both as untrusted data. The process leaves through ``os._exit`` so no
 finaliser of user objects runs after the result is written.
 """
