@@ -9,6 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# Dataset rows whose ``source`` is one of these belong to whoever made them (an upload
+# is an analyst's own file). Rows of every other source (bundled, Polygon, FRED,
+# synthetic) are the team's: they are de-duplicated by fingerprint, so their owner is
+# only whoever happened to load that data first.
+PRIVATE_DATASET_SOURCES: tuple[str, ...] = ("upload",)
+
 
 @dataclass(frozen=True)
 class OwnerScope:

@@ -89,6 +89,32 @@ def validate_params(action, params: dict[str, Any] | BaseModel | None) -> BaseMo
         raise ActionError(describe_validation_error(error)) from None
 
 
+def dataset_references(params: BaseModel) -> list[int]:
+    """Recorded datasets a call names: ``dataset_id`` and ``source='upload:<id>'`` or
+    ``'dataset:<id>'`` (the parameter names every action uses for them)."""
+    found: list[int] = []
+    dataset_id = getattr(params, "dataset_id", None)
+    if isinstance(dataset_id, int) and not isinstance(dataset_id, bool):
+        found.append(dataset_id)
+    source = getattr(params, "source", None)
+    if isinstance(source, str) and ":" in source:
+        kind, _, ident = source.partition(":")
+        if kind.strip().lower() in ("upload", "dataset") and ident.strip().isdigit():
+            found.append(int(ident.strip()))
+    return found
+
+
+def require_visible_datasets(user: UserRef, params: BaseModel) -> None:
+    """Refuse a call naming a dataset the user may not read (another analyst's upload)
+    with the message a missing one gets, before any job row is written."""
+    from storage.repositories import datasets
+
+    for dataset_id in dataset_references(params):
+        row = datasets.get_dataset(dataset_id)
+        if row is None or not permissions.can_read_dataset(user, row.source, row.user_id):
+            raise PermissionDenied(permissions.not_found("dataset", dataset_id))
+
+
 def call(
     name: str,
     params: dict[str, Any] | BaseModel | None,
@@ -120,6 +146,7 @@ def call(
         raise
     try:
         permissions.require(user, "run", Resource.action(action.name, action.min_role))
+        require_visible_datasets(user, validated)
     except PermissionDenied:
         ACTION_CALLS.labels(action.name, "denied").inc()
         raise

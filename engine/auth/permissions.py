@@ -16,6 +16,9 @@ checks it):
 - A job belongs to whoever started it: its owner (any role) or an admin may cancel it.
 - A dynamic action's drafts belong to their author; approved versions are the
   catalogue every user sees (the repository adds ``status = 'approved'``).
+- An upload belongs to its uploader; data from a provider is shared
+  (:func:`dataset_owner`); ``engine.actions.call`` refuses a call naming a dataset the
+  user may not read.
 
 A row that exists but is not visible answers exactly like a missing one
 (:func:`not_found`), so ids cannot be probed.
@@ -28,7 +31,7 @@ from typing import Literal
 
 from engine.actions.base import PermissionDenied
 from engine.actions.context import UserRef
-from storage.access import OwnerScope
+from storage.access import PRIVATE_DATASET_SOURCES, OwnerScope
 
 ROLES = ("viewer", "analyst", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -185,6 +188,16 @@ def can_read(user: UserRef | None, kind: str, owner_id: int | None) -> bool:
 
 def can_change(user: UserRef | None, kind: str, owner_id: int | None) -> bool:
     return allowed(user, "write", Resource.owned(kind, owner_id))
+
+
+def dataset_owner(source: str, user_id: int | None) -> int | None:
+    """Whose a dataset row is for access: an upload's uploader; nobody (shared) for data
+    from a provider (see ``storage.access.PRIVATE_DATASET_SOURCES``)."""
+    return user_id if source in PRIVATE_DATASET_SOURCES else None
+
+
+def can_read_dataset(user: UserRef | None, source: str, user_id: int | None) -> bool:
+    return can_read(user, "dataset", dataset_owner(source, user_id))
 
 
 def scope_for(user: UserRef | None, kind: str) -> OwnerScope:

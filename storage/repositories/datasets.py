@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from storage.access import OwnerScope
+from storage.access import PRIVATE_DATASET_SOURCES, OwnerScope
 from storage.db import session_scope
 from storage.models import Dataset
 
@@ -146,14 +146,15 @@ def get_dataset(dataset_id: int) -> DatasetRecord | None:
 def list_datasets(
     scope: OwnerScope, *, source: str | None = None, limit: int = 100
 ) -> list[DatasetRecord]:
-    """Most recent first, of the datasets ``scope`` admits."""
+    """Most recent first, of the datasets ``scope`` admits: uploads of the owners it
+    admits, and every dataset from a provider (``PRIVATE_DATASET_SOURCES``)."""
     with session_scope() as session:
         query = select(Dataset).order_by(Dataset.id.desc()).limit(limit)
         if source is not None:
             query = query.where(Dataset.source == source)
         owned = scope.where(Dataset.user_id)
         if owned is not None:
-            query = query.where(owned)
+            query = query.where(or_(Dataset.source.not_in(PRIVATE_DATASET_SOURCES), owned))
         return [_record(row) for row in session.scalars(query)]
 
 

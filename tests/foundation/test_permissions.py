@@ -236,6 +236,21 @@ def rows(any_db, make_user):
     )
     dynamic_actions.set_status(approved.id, "approved", approved_by=people["admin"].id)
     add("dynamic_action", "approved", approved.id)
+    # data from a provider is the team's, whoever loaded it first (rows are de-duplicated)
+    add(
+        "dataset",
+        "public",
+        datasets.record_dataset(
+            name="bob's bundled load",
+            source="bundled",
+            symbols=["KO"],
+            start_date=None,
+            end_date=None,
+            rows=1,
+            fingerprint="fp-bob-bundled",
+            user_id=people["bob"].id,
+        ),
+    )
     add("goal", None, goals.create_goal(None, "system goal", {}, None).id)
     add("job", None, jobs.create_job("train_model", {}, None, status="succeeded"))
     add("trial", None, trials.create_trial(action="train_model", params={}, user_id=None).id)
@@ -273,14 +288,20 @@ def _listed(kind: str, scope: OwnerScope) -> set[int]:
     raise AssertionError(kind)
 
 
-# Whose rows each role sees, by kind ("approved": published dynamic actions).
-ALL = ("alice", "bob", None, "approved")
+# Whose rows each role sees, by kind ("approved": published dynamic actions; "public":
+# bob's load of bundled data).
+ALL = ("alice", "bob", None, "approved", "public")
 SEES: dict[str, dict[str, tuple]] = {
     "conversation": {"admin": ALL, "alice": ("alice",), "bob": ("bob",), "vic": ALL},
     "trial": {"admin": ALL, "alice": ("alice", None), "bob": ("bob", None), "vic": ALL},
     "job": {"admin": ALL, "alice": ("alice",), "bob": ("bob",), "vic": ()},
     "goal": {"admin": ALL, "alice": ("alice", None), "bob": ("bob", None), "vic": ALL},
-    "dataset": {"admin": ALL, "alice": ("alice", None), "bob": ("bob", None), "vic": ALL},
+    "dataset": {
+        "admin": ALL,
+        "alice": ("alice", None, "public"),
+        "bob": ("bob", None, "public"),
+        "vic": ALL,
+    },
     "dynamic_action": {
         "admin": ALL,
         "alice": ("alice", "approved"),
@@ -304,7 +325,11 @@ def test_each_role_lists_exactly_the_expected_rows(rows, kind):
             for owner, ids in made[kind].items()
             for row_id in ids
             if owner == "approved"
-            or permissions.can_read(people[who], kind, people[owner].id if owner else None)
+            or (owner == "public" and permissions.can_read_dataset(people[who], "bundled", 1))
+            or (
+                owner in ("alice", "bob", None)
+                and permissions.can_read(people[who], kind, people[owner].id if owner else None)
+            )
         }
         assert readable == expected, (kind, who)
     assert _listed(kind, OwnerScope.all_rows()) == everything
@@ -328,7 +353,7 @@ def test_engine_listings_use_the_scope(rows):
     with pytest.raises(PermissionDenied):
         executor.list_recent(alice, 100, all_users=True)
     assert {d["dataset_id"] for d in recorded_datasets(alice)} == (
-        made["dataset"]["alice"] | made["dataset"][None]
+        made["dataset"]["alice"] | made["dataset"][None] | made["dataset"]["public"]
     )
     assert {r.id for r in sandbox.listing(vic)} == made["dynamic_action"]["approved"]
     assert permissions.scope_for(alice, "trial") == OwnerScope(
@@ -466,3 +491,35 @@ def test_goal_loop_and_insights_only_for_goals_one_may_see(people):
     assert hidden.error == f"Goal {goal.id} does not exist or is not visible to you."
     assert call("goal_insights", {"goal_id": goal.id}, alice).status == "succeeded"
     assert call("goal_insights", {"goal_id": goal.id}, vic).status == "succeeded"
+
+
+CSV = b"date,close\n2024-01-02,10\n2024-01-03,11\n2024-01-04,12\n2024-01-05,11.5\n"
+
+
+def test_another_analysts_upload_is_refused_by_id_like_a_missing_one(people):
+    """Regression: an upload was private in listings but any analyst could load it by
+    id (source='upload:<id>', dataset_id) through any action."""
+    from engine.data.upload import import_upload
+
+    alice, bob, vic = people["alice"], people["bob"], people["vic"]
+    upload = import_upload(CSV, "alice.csv", user=alice, symbol="ALC").dataset_id
+    missing = upload + 1000
+    message = "Dataset {} does not exist or is not visible to you."
+    before = _counts()
+    for name, params in (
+        ("load_prices", {"symbols": ["ALC"], "source": f"upload:{upload}"}),
+        ("describe_dataset", {"dataset_id": upload}),
+        ("backtest_strategy", {"symbols": ["ALC"], "source": f"dataset:{upload}"}),
+        ("train_model", {"dataset_id": upload, "target_column": "close", "model_id": "ridge"}),
+    ):
+        with pytest.raises(PermissionDenied) as hidden:
+            call(name, params, bob)
+        assert str(hidden.value) == message.format(upload), name
+    with pytest.raises(PermissionDenied) as absent:
+        call("describe_dataset", {"dataset_id": missing}, bob)
+    assert str(absent.value) == message.format(missing)
+    assert _counts() == before
+    assert call("describe_dataset", {"dataset_id": upload}, alice).status == "succeeded"
+    assert call("describe_dataset", {"dataset_id": upload}, people["admin"]).status == "succeeded"
+    with pytest.raises(PermissionDenied, match="needs analyst"):
+        call("describe_dataset", {"dataset_id": upload}, vic)
