@@ -61,8 +61,14 @@ typecheck: $(VENV)/.dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine storage
 
+# The suite runs on TEST_WORKERS pytest-xdist processes (default: the machine's 2 cores),
+# a whole test file per worker (module fixtures and the executor's stacks stay together);
+# each worker has its own data directory, SQLite files, PostgreSQL schemas and Redis db
+# (tests/conftest.py). TEST_WORKERS=0 runs in this process. The Dask executor matrix runs
+# only with MLTRAINER_DASK_TESTS=1, which .ci/run sets.
+TEST_WORKERS ?= 2
 test: lint typecheck security
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Known vulnerabilities in the installed dependencies (needs the PyPI vulnerability
 # service, so it is not part of `make test`; CI runs it as its own step).

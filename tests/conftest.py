@@ -27,7 +27,27 @@ import pytest  # noqa: E402
 POSTGRES_ADMIN_URL = os.environ.get(
     "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_TEST_URL = os.environ.get("MLTRAINER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_test_url(worker: str | None = None) -> str:
+    """The Redis database the ``redis_url`` fixture flushes: db 15 in a plain run; under
+    pytest-xdist, worker gwN takes db 15 - N, so parallel workers never flush each
+    other's keys (db 0, the application's default, is never used)."""
+    base = os.environ.get("MLTRAINER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "") if worker is None else worker
+    if not worker.startswith("gw"):
+        return base
+    prefix, _, number = base.rpartition("/")
+    database = int(number or 0) - int(worker[2:])
+    if database < 1:
+        raise RuntimeError(
+            f"pytest-xdist worker {worker} has no Redis database of its own below {base} "
+            "(run fewer workers or point MLTRAINER_TEST_REDIS_URL at a higher db)"
+        )
+    return f"{prefix}/{database}"
+
+
+REDIS_TEST_URL = redis_test_url()
 
 
 def services_required() -> bool:

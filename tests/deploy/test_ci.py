@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +106,59 @@ def test_workflows_use_least_privilege_tokens():
     for path in WORKFLOWS.glob("*.yml"):
         document = _load(path.name)
         assert document.get("permissions") == {"contents": "read"}, path.name
+
+
+def _ci_script_commands() -> list[str]:
+    text = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_ci_script_requires_the_services_enables_the_dask_matrix_and_runs_make_test():
+    commands = _ci_script_commands()
+    assert "export MLTRAINER_REQUIRE_SERVICES=1" in commands
+    assert "export MLTRAINER_DASK_TESTS=1" in commands, "CI runs the executor's Dask stacks"
+    assert commands[-1] == "make test"
+    job = _load("ci.yml")["jobs"]["test"]
+    assert job["env"]["MLTRAINER_DASK_TESTS"] == "1", "the workflow runs the Dask stacks too"
+
+
+def test_make_test_runs_the_suite_on_pinned_xdist_workers():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe, "the Makefile has a test target"
+    pytest_line = next(line for line in recipe.group(1).splitlines() if "pytest" in line)
+    assert re.search(r"-n \$\(TEST_WORKERS\)", pytest_line)
+    assert "--dist loadfile" in pytest_line, "module fixtures stay on one worker"
+    assert re.search(r"^TEST_WORKERS \?= 2$", makefile, re.M)
+    dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert re.search(r"^pytest-xdist==\d", dev, re.M)
+    lock = (ROOT / "requirements-dev.lock").read_text(encoding="utf-8")
+    assert re.search(r"^pytest-xdist==\d", lock, re.M), "run `make lock`"
+
+
+def test_each_xdist_worker_flushes_only_its_own_redis_database(monkeypatch):
+    from tests.conftest import redis_test_url
+
+    monkeypatch.delenv("MLTRAINER_TEST_REDIS_URL", raising=False)
+    assert redis_test_url("") == "redis://127.0.0.1:6379/15"  # a run without xdist
+    workers = [redis_test_url(f"gw{n}") for n in range(4)]
+    assert workers[:2] == ["redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/14"]
+    assert len(set(workers)) == len(workers)
+    with pytest.raises(RuntimeError, match="no Redis database of its own"):
+        redis_test_url("gw15")  # db 0 is the application's default: never flushed
+    monkeypatch.setenv("MLTRAINER_TEST_REDIS_URL", "redis://127.0.0.1:6380/12")
+    assert redis_test_url("gw2") == "redis://127.0.0.1:6380/10"
+
+
+def test_the_dask_executor_stacks_are_opt_in(monkeypatch):
+    from tests.executor.conftest import DASK_SKIP, DEFAULT_STACKS, STACKS, enabled_stacks
+
+    monkeypatch.delenv("MLTRAINER_DASK_TESTS", raising=False)
+    assert enabled_stacks(DEFAULT_STACKS) == ["local-sqlite"]
+    assert enabled_stacks(STACKS) == ["local-sqlite", "local-postgres"]
+    (only_dask,) = enabled_stacks(("dask-sqlite",))  # kept, skipped with the reason
+    assert only_dask.values == ("dask-sqlite",)
+    assert [mark.kwargs["reason"] for mark in only_dask.marks] == [DASK_SKIP]
+    monkeypatch.setenv("MLTRAINER_DASK_TESTS", "1")
+    assert enabled_stacks(DEFAULT_STACKS) == list(DEFAULT_STACKS)
+    assert enabled_stacks(STACKS) == list(STACKS)

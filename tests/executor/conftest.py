@@ -1,9 +1,11 @@
 """Executor fixtures: a real service on a real backend and database, shared per package.
 
-``stack`` is parametrised per test (see ``pytest_generate_tests``): by default the local
-backend and a Dask ``LocalCluster(processes=True, n_workers=2, threads_per_worker=1)``,
-both on SQLite; tests marked ``all_databases`` also run on PostgreSQL (a fresh schema,
-skipped when the server is unreachable unless MLTRAINER_REQUIRE_SERVICES=1). Starting
+``stack`` is parametrised per test (see ``pytest_generate_tests``): the local backend on
+SQLite; tests marked ``all_databases`` also run on PostgreSQL (a fresh schema, skipped
+when the server is unreachable unless MLTRAINER_REQUIRE_SERVICES=1). The Dask matrix (the
+same tests on a ``LocalCluster(processes=True, n_workers=2, threads_per_worker=1)``) is
+opt-in: MLTRAINER_DASK_TESTS=1 adds the dask-* stacks beside the local ones (``.ci/run``
+sets it, so CI runs both; a plain ``make test`` runs the local stacks only). Starting
 worker processes costs seconds, so one stack serves every test that uses it; each test
 leaves it idle (nothing queued or running) for the next.
 
@@ -26,6 +28,8 @@ from tests.conftest import POSTGRES_ADMIN_URL, need_service, use_database
 
 STACKS = ("local-sqlite", "dask-sqlite", "local-postgres", "dask-postgres")
 DEFAULT_STACKS = ("local-sqlite", "dask-sqlite")
+DASK_VARIABLE = "MLTRAINER_DASK_TESTS"
+DASK_SKIP = f"the Dask stacks run only with {DASK_VARIABLE}=1 (.ci/run sets it)"
 
 HEARTBEAT_SECONDS = 0.25
 STALE_SECONDS = 2.5
@@ -61,7 +65,23 @@ def pytest_generate_tests(metafunc):
     only = metafunc.definition.get_closest_marker("stacks")
     if only:
         names = tuple(name for name in names if name in only.args) or tuple(only.args)
-    metafunc.parametrize("stack", names, indirect=True, scope="package")
+    metafunc.parametrize("stack", enabled_stacks(names), indirect=True, scope="package")
+
+
+def dask_stacks_enabled() -> bool:
+    return os.environ.get(DASK_VARIABLE) == "1"
+
+
+def enabled_stacks(names: tuple[str, ...]) -> list:
+    """``names`` without the Dask stacks unless MLTRAINER_DASK_TESTS=1. A test meant only
+    for Dask stacks keeps them as skipped parameters (named, with the reason) instead of
+    silently running on none."""
+    if dask_stacks_enabled():
+        return list(names)
+    local = [name for name in names if not name.startswith("dask-")]
+    if local:
+        return local
+    return [pytest.param(name, marks=pytest.mark.skip(reason=DASK_SKIP)) for name in names]
 
 
 @dataclass
