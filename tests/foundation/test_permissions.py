@@ -523,3 +523,27 @@ def test_another_analysts_upload_is_refused_by_id_like_a_missing_one(people):
     assert call("describe_dataset", {"dataset_id": upload}, people["admin"]).status == "succeeded"
     with pytest.raises(PermissionDenied, match="needs analyst"):
         call("describe_dataset", {"dataset_id": upload}, vic)
+
+
+def test_no_role_strings_compared_outside_the_permissions_module():
+    """Every permission question goes to engine.auth.permissions: no other module of the
+    app compares a role with a role name or ranks roles itself."""
+    import re
+
+    pattern = re.compile(
+        r"""role\s*(==|!=)\s*["'](admin|analyst|viewer)["']"""
+        r"""|role\s+(not\s+)?in\s+[(\[{][^)\]}]*["'](admin|analyst|viewer)["']"""
+        r"""|\bROLE_RANK\b"""
+    )
+    allowed_here = {ROOT / "engine" / "auth" / "permissions.py"}
+    files = [ROOT / "app.py"] + [
+        path for folder in ("engine", "ui", "pages") for path in (ROOT / folder).rglob("*.py")
+    ]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in files
+        if path not in allowed_here
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, "ask engine.auth.permissions instead:\n" + "\n".join(offenders)
