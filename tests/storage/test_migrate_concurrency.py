@@ -13,37 +13,45 @@ from tests.conftest import _drop_postgres_schema, _new_postgres_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICAS = 4
-# Each replica waits for a shared start signal (a file) so their migrations overlap.
+# Each replica imports the migration code, says it is ready (a file), then waits for a
+# shared start signal (another file), so their migrations start together.
 SCRIPT = """
 import os, sys, time
 from pathlib import Path
+from storage.migrate import upgrade, current_revision
+Path(sys.argv[2]).touch()
 go = Path(sys.argv[1])
 while not go.exists():
     time.sleep(0.005)
-from storage.migrate import upgrade, current_revision
 upgrade(os.environ["DATABASE_URL"])
 print(current_revision(os.environ["DATABASE_URL"]))
 """
 
 
 def _start_replicas(url: str, tmp_path: Path) -> list[str]:
+    import time
+
     go = tmp_path / "go"
+    ready = [tmp_path / f"ready-{n}" for n in range(REPLICAS)]
     env = dict(os.environ, DATABASE_URL=url, MLTRAINER_DATA_DIR=str(tmp_path))
     replicas = [
         subprocess.Popen(
-            [sys.executable, "-c", SCRIPT, str(go)],
+            [sys.executable, "-c", SCRIPT, str(go), str(flag)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(REPLICAS)
+        for flag in ready
     ]
-    # Let every replica import SQLAlchemy and Alembic first, then release them together.
-    import time
-
-    time.sleep(3)
+    # Release them together once every replica has imported SQLAlchemy and Alembic.
+    deadline = time.monotonic() + 300
+    while not all(flag.exists() for flag in ready):
+        failed = [r for r in replicas if r.poll() not in (None, 0)]
+        assert not failed, failed[0].communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "replicas did not start"
+        time.sleep(0.01)
     go.touch()
     outputs = []
     for replica in replicas:
