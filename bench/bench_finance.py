@@ -258,7 +258,7 @@ def main() -> None:
     rows.append(
         (
             "  same through the backtest_strategy action (bundled data load, buy-and-hold "
-            "comparison, Plotly figure)",
+            "comparison, equity series)",
             f"{t_action * 1e3:.0f} ms",
             "",
             "",
