@@ -32,9 +32,15 @@ def md_escape(text: Any) -> str:
 
 _HOLD_OPEN, _HOLD_CLOSE = "\ue000", "\ue001"  # placeholders for code kept verbatim
 _HELD = re.compile(_HOLD_OPEN + r"(\d+)" + _HOLD_CLOSE)
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-# A code span: a backtick run closed by a run of exactly the same length.
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+# A fence at the very start of a line: never inside a list item or a block quote, whose
+# end would also end the fence (an indented fence is sanitised like prose instead).
+_FENCE_OPEN = re.compile(r"^(`{3,}|~{3,})(.*)$")
+# Inline code is kept verbatim only when its backtick pairing cannot differ from the
+# renderer's: no math ("$": a math span could take a backtick), no directive label
+# (":red[...]"), and every backtick run closed on its own line (a run left open pairs
+# with one on a later line, shifting every pair after it).
+_DIRECTIVE = re.compile(r":[A-Za-z][\w-]*\[")
+_BACKTICKS = re.compile(r"`+")
 _LABEL = r"(?:\\.|[^\[\]\\])*"  # link text / label without unescaped brackets
 _DEST = r"(?:<[^<>\n]*>|(?:\\.|[^\s()\\]|\((?:\\.|[^\s()\\])*\))*)"
 _TITLE = r"""(?:\s+(?:"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\((?:\\.|[^()\\])*\)))?"""
@@ -45,7 +51,7 @@ _DEFINITION = re.compile(r"(?<!\\)((?:\\\\)*)\[(" + _LABEL + r")\]:")
 # "![", "](" and "][" not already escaped (preceded by an even number of backslashes)
 _UNESCAPED_IMAGE = re.compile(r"(?<!\\)((?:\\\\)*)!\[")
 _UNESCAPED_CLOSE = re.compile(r"(?<!\\)((?:\\\\)*)\]([(\[])")
-_AUTOLINK_OK = re.compile(r"<(?:https?://|mailto:)[^\s<>]*>", re.IGNORECASE)
+_AUTOLINK_OK = re.compile(r"<(?:https?://|mailto:)[^\s<>`\ue000\ue001]*>", re.IGNORECASE)
 _WEB_URL = re.compile(r"(?:https?://|mailto:)[^\s<>]+", re.IGNORECASE)
 
 
@@ -58,6 +64,8 @@ def _hold_code(text: str, held: list[str]) -> str:
         held.append(chunk)
         return f"{_HOLD_OPEN}{len(held) - 1}{_HOLD_CLOSE}"
 
+    if "$$" in text or re.search(r"^ *:::", text, re.MULTILINE):
+        return text  # a math or directive block could contain a fence line: hold nothing
     out: list[str] = []
     lines = text.split("\n")
     index = 0
@@ -76,7 +84,44 @@ def _hold_code(text: str, held: list[str]) -> str:
         out.append(lines[index])
         index += 1
     prose = "\n".join(out)
-    return _CODE_SPAN.sub(lambda m: hold(m.group(0)), prose)
+    spans = _code_spans(prose)
+    for start, end in reversed(spans):
+        prose = prose[:start] + hold(prose[start:end]) + prose[end:]
+    return prose
+
+
+def _code_spans(prose: str) -> list[tuple[int, int]]:
+    """(start, end) of the code spans CommonMark surely sees in ``prose`` (fences held
+    already); none at all when the pairing is in doubt."""
+    if "$" in prose or _DIRECTIVE.search(prose):
+        return []
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for line in prose.split("\n"):
+        runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(line)]
+        index, line_spans = 0, []
+        while index < len(runs):
+            start, end = runs[index]
+            before = line[:start]
+            if (len(before) - len(before.rstrip("\\"))) % 2:
+                start += 1  # outside code, an escaped backtick is literal; the rest counts
+            if start == end:
+                index += 1
+                continue
+            # Inside code a backslash is literal: the closer is the next run of the
+            # same length, escaped-looking or not.
+            closer = next(
+                (j for j in range(index + 1, len(runs)) if runs[j][1] - runs[j][0] == end - start),
+                None,
+            )
+            if closer is None:
+                return []  # a run left open: the renderer may pair it on another line
+            line_spans.append((offset + start, offset + runs[closer][1]))
+            index = closer + 1
+        if "|" not in line:  # a table row splits its cells before finding code
+            spans.extend(line_spans)
+        offset += len(line) + 1
+    return spans
 
 
 def _show_target(dest: str) -> str:

@@ -60,11 +60,32 @@ def test_md_escape_shows_the_text_unchanged():
         "[\\\\]()",
         "``![x](http://evil.example/b.png)`",
         "```x`\n![x](http://evil.example/b.png)\n```",
+        # backticks the renderer pairs differently from a naive reading
+        "`a\n\n![x](http://evil.example/b.png)\n\n`",
+        "`a\n# ![x](http://evil.example/b.png)\n`",
+        "- a\n  ```\n  b\n- c\n![y](http://evil.example/b.png)",
+        "\\`![x](http://evil.example/b.png)`",
+        "<http://a`b>![x](http://evil.example/b.png)`>",
+        "`` a\\`` ![x](http://evil.example/b.png) `` b",
+        "| `a | ![x](http://evil.example/b.png) | b` |\n|---|---|---|\n| 1 | 2 | 3 |",
     ],
 )
 def test_safe_markdown_loads_no_image_and_hides_no_link(reply):
     assert problems(reply, literal=False), "the case must be hostile on its own"
     assert problems(safe_markdown(reply), literal=False) == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$a `b$ c` `![x](http://evil.example/b.png)`",  # a math span takes a backtick
+        "$$\n```\n$$\n![x](http://evil.example/b.png)",  # a fence line inside math
+        ":red[a `b] c` `![x](http://evil.example/b.png)`",  # a directive label takes one
+    ],
+)
+def test_no_code_is_kept_verbatim_when_math_or_directives_could_pair_backticks(reply):
+    assert "image not loaded" in safe_markdown(reply)
+    assert "![x](" not in safe_markdown(reply)
 
 
 def test_safe_markdown_shows_other_schemes_as_text():
@@ -87,7 +108,23 @@ def test_safe_markdown_keeps_formatting_code_and_shows_link_targets():
     assert "image not loaded" in image and "evil" in image
 
 
-_PIECES = list("![]()<>`~:\\/\n *-#xh") + ["http://e", "![", "](", "]:", "```", "<img ", "[r]"]
+_PIECES = list("![]()<>`~:\\/\n *-#xh|$") + [
+    "http://e",
+    "![",
+    "](",
+    "]:",
+    "```",
+    "  ```",
+    "<img ",
+    "[r]",
+    "<http://e",
+    "\n\n",
+    "# ",
+    "- ",
+    "> ",
+    "``",
+    "\\`",
+]
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
