@@ -42,7 +42,44 @@ DATA = {task: _data(task) for task in ("classification", "regression")}
 TINY = {task: _data(task, n=80, seed=1) for task in ("classification", "regression")}
 
 
+# A smoke fit proves that a model fits and predicts, not that 400 trees beat 8: ensembles
+# (n_estimators, and HistGradientBoosting's boosting rounds, max_iter) are capped at
+# SMOKE_MEMBERS for the fit. The configured values are still checked: the catalogue's
+# defaults by the build tests, every search-space range end by the corners test, and the
+# value each fit would have used is validated by sklearn before the cap (_smoke).
+SMOKE_MEMBERS = 8
+
+
+def _smoke(model):
+    """``model`` with its ensembles capped at SMOKE_MEMBERS members (in place)."""
+    params = model.get_params(deep=True)
+    capped = {}
+    for name, value in params.items():
+        owner_name, _, field = name.rpartition("__")
+        owner = params[owner_name] if owner_name else model
+        is_ensemble_size = field == "n_estimators" or (
+            field == "max_iter" and type(owner).__name__.startswith("HistGradientBoosting")
+        )
+        if is_ensemble_size and isinstance(value, int) and value > SMOKE_MEMBERS:
+            capped[name] = SMOKE_MEMBERS
+    for part in [model, *(v for v in params.values() if hasattr(v, "fit"))]:
+        if hasattr(part, "_parameter_constraints"):
+            part._validate_params()  # the configured sizes are valid before the cap
+    return model.set_params(**capped)
+
+
+def test_smoke_cap_shrinks_every_ensemble_and_nothing_else():
+    stacking = _smoke(get_model("sklearn.StackingClassifier.boosted").build_pipeline(seed=0))
+    params = stacking.get_params(deep=True)
+    assert params["model__et__n_estimators"] == params["model__hgb__max_iter"] == SMOKE_MEMBERS
+    assert params["model__lr__max_iter"] == 1000  # a solver's iterations are not members
+    assert _smoke(get_model("sklearn.BaggingClassifier").build(seed=0)).n_estimators <= 8
+    with pytest.raises(ValueError, match="n_estimators"):
+        _smoke(get_model("sklearn.RandomForestClassifier").build({"n_estimators": 0}))
+
+
 def _fit_predict(model, X, y, n_train):
+    _smoke(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on 90 rows
         model.fit(X[:n_train], y[:n_train])
