@@ -313,3 +313,31 @@ def test_no_page_renders_stored_text_as_markdown(hostile_world, username):
         assert any("evil" in text for text in texts), "the trial's error must be shown"
     if username != "bob":  # bob, another analyst, sees none of alice's things
         assert shown_hostile, "the hostile text must reach this user somewhere"
+
+
+def _call_a_hostile_action_name() -> None:
+    """A page calling an action whose name came from user input (the error quotes it)."""
+    import streamlit as st
+
+    from engine.actions import UserRef
+    from engine.auth import service
+    from ui.run import run_action
+
+    user = st.session_state["test_user"]
+    if "mlt_session_key" not in st.session_state:
+        st.session_state["mlt_session_key"] = service.start_session(
+            UserRef(user.id, user.username, user.role), 1.0
+        )
+    run_action("![x](http://evil.example/b.png)[sign in again](http://evil.example)", {})
+
+
+def test_action_errors_that_quote_user_input_are_escaped(fresh_db, make_user):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_call_a_hostile_action_name, default_timeout=60)
+    at.session_state["test_user"] = make_user("alice", "analyst")
+    at.run()
+    assert not at.exception, at.exception
+    shown = rendered_markdown(at)
+    assert any("evil" in text for text in shown), shown  # the name is quoted back...
+    assert hostile_markdown(shown) == []  # ...as text
