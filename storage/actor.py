@@ -15,7 +15,8 @@ from contextvars import ContextVar
 
 _actor: str | None = None
 # A worker running a job submitted from the command line acts for that job's operator.
-_job_actor: ContextVar[str | None] = ContextVar("mltrainer_job_actor", default=None)
+_NO_JOB = "\x00"  # not running a job: the process's operator applies
+_job_actor: ContextVar[str | None] = ContextVar("mltrainer_job_actor", default=_NO_JOB)
 MAX_LENGTH = 64
 
 
@@ -42,8 +43,10 @@ def set_process_actor(actor: str | None) -> None:
 
 
 def process_actor() -> str | None:
-    """The operator to record now: the running job's, else this process's (None: web)."""
-    return _job_actor.get() or _actor
+    """The operator to record now: the running job's (None for a job from the web app,
+    even in a worker started from the command line), else this process's (None: web)."""
+    job_actor = _job_actor.get()
+    return _actor if job_actor == _NO_JOB else job_actor
 
 
 @contextmanager

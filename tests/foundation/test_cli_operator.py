@@ -117,3 +117,20 @@ def test_the_jobs_and_audit_pages_show_the_operator(fresh_db, capsys, make_user)
     events = at.dataframe[-1].value
     assert set(events["operator (OS account)"]) == {REAL}
     assert set(events["user"]) == {"alice"}
+
+
+def test_a_worker_started_from_the_cli_records_each_jobs_own_operator():
+    """`python -m engine worker` runs as some OS account, but a job submitted from the
+    web app has no operator and a CLI job keeps the one who submitted it."""
+    from storage.actor import acting_as, set_process_actor
+
+    set_process_actor("svc-worker (uid 999)")
+    try:
+        assert process_actor() == "svc-worker (uid 999)"
+        with acting_as(None):
+            assert process_actor() is None
+        with acting_as(REAL):
+            assert process_actor() == REAL
+        assert process_actor() == "svc-worker (uid 999)"
+    finally:
+        set_process_actor(None)
