@@ -28,7 +28,7 @@ def _multiproc_dir() -> Path:
 
 MULTIPROC_DIR = _multiproc_dir()
 
-from prometheus_client import Counter, Histogram  # noqa: E402  (after the directory is set)
+from prometheus_client import Counter, Gauge, Histogram  # noqa: E402  (after the directory is set)
 
 DB_QUERY_SECONDS = Histogram(
     "mltrainer_db_query_duration_seconds",
@@ -37,4 +37,14 @@ DB_QUERY_SECONDS = Histogram(
 )
 CACHE_REQUESTS = Counter(
     "mltrainer_cache_requests_total", "Cache lookups by backend and result", ["backend", "result"]
+)
+# The compliance chain's length as last appended (the head's seq). "mostrecent": after a
+# truncation the next append sets a lower value, which the alert catches.
+COMPLIANCE_CHAIN_LENGTH = Gauge(
+    "mltrainer_compliance_chain_length",
+    "Events in the compliance hash chain (the head's seq) as last appended",
+    multiprocess_mode="mostrecent",
+)
+COMPLIANCE_APPENDS = Counter(
+    "mltrainer_compliance_appends_total", "Events appended to the compliance hash chain"
 )

@@ -17,6 +17,8 @@ from storage import metrics as _storage_metrics
 MULTIPROC_DIR = _storage_metrics.MULTIPROC_DIR
 DB_QUERY_SECONDS = _storage_metrics.DB_QUERY_SECONDS
 CACHE_REQUESTS = _storage_metrics.CACHE_REQUESTS
+COMPLIANCE_CHAIN_LENGTH = _storage_metrics.COMPLIANCE_CHAIN_LENGTH
+COMPLIANCE_APPENDS = _storage_metrics.COMPLIANCE_APPENDS
 
 from prometheus_client import (  # noqa: E402  (must follow the multiprocess setup above)
     CollectorRegistry,

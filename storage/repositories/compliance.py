@@ -30,14 +30,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from storage import metrics as _storage_metrics  # noqa: F401  (multiprocess dir first)
 from storage.actor import process_actor
 from storage.db import session_scope
+from storage.metrics import COMPLIANCE_APPENDS as CHAIN_APPENDS
+from storage.metrics import COMPLIANCE_CHAIN_LENGTH as CHAIN_LENGTH
 from storage.models import ComplianceEvent, utcnow
 from storage.settings import get_storage_settings, read_optional
-
-# isort: split
-from prometheus_client import Counter, Gauge  # after storage.metrics set the multiprocess dir
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20
@@ -46,12 +44,6 @@ AUDIT_KEY_ENV = "MLTRAINER_AUDIT_KEY"
 CHECKPOINT_CACHE_KEY = "compliance:head:"
 
 log = logging.getLogger("mltrainer.compliance")
-CHAIN_LENGTH = Gauge(
-    "mltrainer_compliance_chain_length",
-    "Events in the compliance hash chain (the head's seq) as last appended",
-    multiprocess_mode="max",
-)
-CHAIN_APPENDS = Counter("mltrainer_compliance_appends_total", "Events appended to the chain")
 
 
 @dataclass(frozen=True)
