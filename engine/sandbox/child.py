@@ -540,13 +540,14 @@ def disable_entry_points(spec, layers):
     config = sys.modules.get("pandas._config.config")
     wrapper = getattr(config, "DictWrapper", None)
     if isinstance(wrapper, type):  # pd.options.x.y = v (reading options stays possible)
-        wrapper.__setattr__ = _blocker("setting pandas.options")
+        # replacing the method is the point: the sandbox disables this entry point
+        wrapper.__setattr__ = _blocker("setting pandas.options")  # type: ignore[method-assign]
     for klass, name in ((numpy.memmap, "__new__"), (pandas.HDFStore, "__init__")):
         setattr(klass, name, _blocker(f"{klass.__name__}"))
     for name in ("ExcelWriter", "ExcelFile"):
         klass = getattr(sys.modules.get("pandas.io.excel"), name, None)
         if isinstance(klass, type):
-            klass.__new__ = _blocker(name)
+            klass.__new__ = _blocker(name)  # type: ignore[method-assign]  # disabled on purpose
     layers["entry_points"] = f"{len(done)} pandas/numpy entry points disabled (eval, query, " + (
         "read_*, to_* writers, style, plot, pd.io, options, numpy load/save/fromfile/memmap)"
     )
