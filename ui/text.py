@@ -52,7 +52,7 @@ _DEFINITION = re.compile(r"(?<!\\)((?:\\\\)*)\[(" + _LABEL + r")\]:")
 _UNESCAPED_IMAGE = re.compile(r"(?<!\\)((?:\\\\)*)!\[")
 _UNESCAPED_CLOSE = re.compile(r"(?<!\\)((?:\\\\)*)\]([(\[])")
 _AUTOLINK_OK = re.compile(r"<(?:https?://|mailto:)[^\s<>`\ue000\ue001]*>", re.IGNORECASE)
-_WEB_URL = re.compile(r"(?:https?://|mailto:)[^\s<>]+", re.IGNORECASE)
+_WEB_URL = re.compile(r"(?:https?://|mailto:)[^\s<>`\\]+", re.IGNORECASE)
 
 
 def _hold_code(text: str, held: list[str]) -> str:
