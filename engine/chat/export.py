@@ -27,8 +27,10 @@ import sys
 sys.path.insert(0, ".")
 
 from engine.actions import UserRef, call  # noqa: E402
+from engine.runtime import install  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 
+install()  # the compliance policy applies here as in the app
 upgrade()
 USER = UserRef.system()
 results = []
