@@ -163,9 +163,7 @@ def set_pinned(conversation_id: int, message_id: int, pinned: bool) -> bool:
         changed = rows_matched(
             session.execute(
                 update(ChatMessage)
-                .where(
-                    ChatMessage.id == message_id, ChatMessage.conversation_id == conversation_id
-                )
+                .where(ChatMessage.id == message_id, ChatMessage.conversation_id == conversation_id)
                 .values(pinned=pinned)
             )
         )
