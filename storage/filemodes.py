@@ -61,8 +61,14 @@ def prepare_sqlite_file(database: Path) -> None:
     left readable."""
     restrict_umask()
     database.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    # Only a missing file is opened: closing any descriptor of a file drops every POSIX
+    # lock this process holds on it, so opening an existing database that another engine
+    # of this process has open would release SQLite's locks (another process could then
+    # checkpoint and remove the WAL under it: "disk I/O error", or worse).
     try:
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
     except OSError as error:
         log.warning("could not create %s: %s", database, error)
     for suffix in ("", "-wal", "-shm", "-journal"):
