@@ -116,6 +116,25 @@ def audit_key() -> bytes:
     return key
 
 
+def _canonical(fields: list[Any]) -> bytes:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def _content(
+    prev_hash: str,
+    created_at: datetime,
+    user_id: int | None,
+    username: str,
+    action: str,
+    phase: str,
+    rule: str,
+    outcome: str,
+    details: dict[str, Any] | None,
+) -> list[Any]:
+    stamp = created_at.isoformat(timespec="microseconds")
+    return [prev_hash, stamp, user_id, username, action, phase, rule, outcome, details]
+
+
 def event_hash(
     prev_hash: str,
     created_at: datetime,
@@ -127,23 +146,11 @@ def event_hash(
     outcome: str,
     details: dict[str, Any] | None,
 ) -> str:
-    canonical = json.dumps(
-        [
-            prev_hash,
-            created_at.isoformat(timespec="microseconds"),
-            user_id,
-            username,
-            action,
-            phase,
-            rule,
-            outcome,
-            details,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
+    """The plain SHA-256 of an event written before the chain was keyed (scheme NULL)."""
+    content = _content(
+        prev_hash, created_at, user_id, username, action, phase, rule, outcome, details
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(content)).hexdigest()
 
 
 def keyed_hash(
@@ -161,26 +168,11 @@ def keyed_hash(
     key: bytes | None = None,
 ) -> str:
     """The HMAC-SHA256 of an event (``hash_scheme`` 2)."""
-    canonical = json.dumps(
-        [
-            KEYED,
-            prev_hash,
-            created_at.isoformat(timespec="microseconds"),
-            user_id,
-            username,
-            action,
-            phase,
-            rule,
-            outcome,
-            details,
-            seq,
-            actor,
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
+    content = _content(
+        prev_hash, created_at, user_id, username, action, phase, rule, outcome, details
     )
-    return hmac.new(key or audit_key(), canonical.encode(), hashlib.sha256).hexdigest()
+    message = _canonical([KEYED, *content, seq, actor])
+    return hmac.new(key or audit_key(), message, hashlib.sha256).hexdigest()
 
 
 def expected_hash(event: ComplianceRecord, key: bytes | None = None) -> str:
