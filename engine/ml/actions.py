@@ -15,6 +15,7 @@ from engine.actions import ActionContext, ActionError, ActionResult, register
 from engine.actions.base import json_safe
 from engine.ml import predict as prediction
 from engine.ml import workflows
+from engine.ml.catalogue_view import catalogue_row
 from engine.ml.params import (
     CompareParams,
     EnsembleParams,
@@ -37,23 +38,6 @@ HONESTY = (
     "ic (Spearman) and sharpe (annualised, of trading the predictions long/flat with "
     "cost_bps costs). Models accept catalogue ids or names ('random forest', 'XGBoost')."
 )
-
-
-def _catalogue_row(spec) -> dict:
-    return {
-        "id": spec.id,
-        "name": spec.name,
-        "family": spec.family,
-        "task": spec.task,
-        "library": spec.library,
-        "cost": spec.cost,
-        "tunable": len(spec.search_space),
-        "needs_scaling": spec.needs_scaling,
-        "predicts_proba": spec.predicts_proba,
-        "handles_missing": spec.handles_missing,
-        "supports_sample_weight": spec.supports_sample_weight,
-        "aliases": ", ".join(spec.aliases),
-    }
 
 
 @register(
@@ -80,7 +64,7 @@ def list_models(params: ListModelsParams, ctx: ActionContext) -> ActionResult:
     except ValueError as error:
         raise ActionError(str(error)) from None
     shown = specs[: params.limit]
-    table = pd.DataFrame([_catalogue_row(spec) for spec in shown])
+    table = pd.DataFrame([catalogue_row(spec) for spec in shown])
     filters = [
         f"{name}={value!r}"
         for name, value in (("task", params.task), ("family", family), ("text", params.text))

@@ -8,30 +8,41 @@ from typing import Any
 import pandas as pd
 
 
+def catalogue_row(spec: Any) -> dict[str, Any]:
+    """One catalogue model as a row: what the ``list_models`` action and the page show."""
+    return {
+        "id": spec.id,
+        "name": spec.name,
+        "family": spec.family,
+        "task": spec.task,
+        "library": spec.library,
+        "cost": spec.cost,
+        "tunable": len(spec.search_space),
+        "needs_scaling": spec.needs_scaling,
+        "predicts_proba": spec.predicts_proba,
+        "handles_missing": spec.handles_missing,
+        "supports_sample_weight": spec.supports_sample_weight,
+        "aliases": ", ".join(spec.aliases),
+    }
+
+
+PAGE_COLUMNS = {
+    "needs_scaling": "scaling",
+    "predicts_proba": "probabilities",
+    "handles_missing": "missing values",
+    "supports_sample_weight": "sample weights",
+}
+
+
 def catalogue_frame(
     task: str | None = None, family: str | None = None, text: str | None = None
 ) -> pd.DataFrame:
-    """One row per catalogue model matching the filters."""
+    """One row per catalogue model matching the filters, with the page's column names."""
     from engine.ml import catalog
 
-    rows = []
-    for spec in catalog.list_models(task=task, family=family, text=text or None):
-        rows.append(
-            {
-                "id": spec.id,
-                "name": spec.name,
-                "family": spec.family,
-                "task": spec.task,
-                "library": spec.library,
-                "cost": spec.cost,
-                "tunable": len(spec.search_space),
-                "scaling": spec.needs_scaling,
-                "probabilities": spec.predicts_proba,
-                "missing values": spec.handles_missing,
-                "sample weights": spec.supports_sample_weight,
-            }
-        )
-    return pd.DataFrame(rows)
+    specs = catalog.list_models(task=task, family=family, text=text or None)
+    frame = pd.DataFrame([catalogue_row(spec) for spec in specs])
+    return frame.drop(columns="aliases", errors="ignore").rename(columns=PAGE_COLUMNS)
 
 
 def families() -> list[str]:
