@@ -85,6 +85,19 @@ def use_database(url: str) -> None:
     upgrade(url)
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` pointing at its temporary
+    script; a process spawned later in the same worker (a Dask nanny's worker, a pool
+    child) would re-run that script and die. Each test gets the real ``__main__`` back."""
+    import sys
+
+    original = sys.modules.get("__main__")
+    yield
+    if original is not None:
+        sys.modules["__main__"] = original
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_database():
     from engine.runtime import install
