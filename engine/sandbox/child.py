@@ -289,19 +289,8 @@ def seccomp(layers):
             if lib.seccomp_rule_add_array(context, SCMP_ACT_ERRNO_EPERM, number, 0, None) == 0:
                 denied.append(name)
         me = os.getpid()
-        for name in SELF_ONLY_SYSCALLS:
-            number = lib.seccomp_syscall_resolve_name(name.encode())
-            if number < 0:
-                continue
-            compare = _ArgCmp(0, SCMP_CMP_NE, me, 0)
-            if (
-                lib.seccomp_rule_add_array(
-                    context, SCMP_ACT_ERRNO_EPERM, number, 1, ctypes.addressof(compare)
-                )
-                == 0
-            ):
-                denied.append(name + "(others)")
-        for name in SELF_PID_SYSCALLS:
+        # Both groups name a process in argument 0: only the child's own pid passes.
+        for name in SELF_ONLY_SYSCALLS + SELF_PID_SYSCALLS:
             number = lib.seccomp_syscall_resolve_name(name.encode())
             if number < 0:
                 continue
