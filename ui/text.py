@@ -30,7 +30,9 @@ def md_escape(text: Any) -> str:
 
 # --- Claude's replies ------------------------------------------------------------------
 
-_HOLD_OPEN, _HOLD_CLOSE = "\ue000", "\ue001"  # placeholders for code kept verbatim
+# Private-use characters that mark where a held-back code block goes back in after the
+# rest is escaped (stripped from the input first, so a reply cannot forge one).
+_HOLD_OPEN, _HOLD_CLOSE = "\ue000", "\ue001"
 _HELD = re.compile(_HOLD_OPEN + r"(\d+)" + _HOLD_CLOSE)
 # A fence at the very start of a line: never inside a list item or a block quote, whose
 # end would also end the fence (an indented fence is sanitised like prose instead).
@@ -56,7 +58,7 @@ _WEB_URL = re.compile(r"(?:https?://|mailto:)[^\s<>`\\]+", re.IGNORECASE)
 
 
 def _hold_code(text: str, held: list[str]) -> str:
-    """Replace fenced code blocks and code spans by placeholders (kept verbatim: nothing
+    """Replace fenced code blocks and code spans by numbered markers (kept verbatim: nothing
     in code renders). Only what CommonMark surely treats as code is held; anything
     doubtful is sanitised like prose (at worst a stray backslash shows)."""
 
