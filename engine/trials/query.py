@@ -51,7 +51,7 @@ def sees_everyone(user: UserRef | None) -> bool:
 
 
 def not_visible(trial_id: Any) -> ActionError:
-    return ActionError(f"Trial {trial_id} does not exist or is not visible to you.")
+    return ActionError(permissions.not_found("trial", trial_id))
 
 
 def get_trial(user: UserRef | None, trial_id: int) -> Trial:
