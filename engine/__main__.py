@@ -5,6 +5,8 @@ create-user USERNAME --role R   create an account (password from stdin or a prom
 actions                         list the action registry with parameter schemas (JSON)
 action NAME --params JSON       run one action and print one JSON object
 worker                          run a standalone executor worker
+reproduce BUNDLE                re-run a bundle in a fresh data dir, compare every number
+                                (exit 0 identical, 1 drift, 2 error)
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from typing import Any
 
 EXIT_ERROR = 2
+EXIT_DRIFT = 1
 
 
 def _print(payload: dict[str, Any]) -> None:
@@ -190,6 +193,39 @@ def cmd_dynamic(args) -> int:
     return 0 if run.ok else EXIT_ERROR
 
 
+def cmd_reproduce(args) -> int:
+    from pathlib import Path
+
+    from engine.actions import ActionError
+
+    if args.replay_report:  # the child process, already in its fresh data directory
+        from engine.reproduce.replay import write_report
+
+        try:
+            write_report(Path(args.bundle), Path(args.replay_report))
+        except ActionError as error:
+            return _fail(str(error))
+        return 0
+    from engine.reproduce.command import reproduce
+
+    try:
+        manifest, comparison = reproduce(
+            Path(args.bundle),
+            tolerance=args.tolerance,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+        )
+    except ActionError as error:
+        return _fail(str(error))
+    if args.json:
+        _print({"ok": comparison.identical, "title": manifest.title, **comparison.to_json()})
+    else:
+        from engine.reproduce.compare import render_text
+
+        sys.stdout.write(render_text(comparison, manifest.title))
+        sys.stdout.flush()
+    return 0 if comparison.identical else EXIT_DRIFT
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m engine",
@@ -230,6 +266,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_action)
 
     commands.add_parser("worker", help="run a standalone worker").set_defaults(func=cmd_worker)
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="re-run a bundle (zip or extracted folder) in a fresh data directory and "
+        "compare every number; exit 0 identical, 1 drift, 2 error",
+    )
+    reproduce.add_argument("bundle")
+    reproduce.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="relative and absolute tolerance (default 0: byte-identical numbers)",
+    )
+    reproduce.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    reproduce.add_argument(
+        "--data-dir", help="keep the fresh data directory here (must not exist or be empty)"
+    )
+    reproduce.add_argument("--replay-report", help=argparse.SUPPRESS)
+    reproduce.set_defaults(func=cmd_reproduce)
 
     dynamic = commands.add_parser(
         "dynamic", help="check or run dynamic-action source in the sandbox, print JSON"

@@ -354,3 +354,10 @@ def outcomes_of_other_goals(
                     GoalOutcome(goal_id, family, model_id, metric_name, metric_value, status)
                 )
         return outcomes
+
+
+def trials_for_job(job_id: int) -> list[TrialRecord]:
+    """Every trial a job recorded, in id order (a comparison records one per model)."""
+    with session_scope() as session:
+        rows = session.scalars(select(Trial).where(Trial.job_id == job_id).order_by(Trial.id))
+        return [_trial(row) for row in rows]
