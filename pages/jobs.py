@@ -3,14 +3,20 @@ metric charts, cancel, and why a job failed."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from engine import executor
 from engine.actions import ActionError
 from engine.auth import permissions
 from engine.executor.views import jobs_frame, owner_names
+from engine.reproduce import rerun
+from engine.reproduce.bundle import bundle_bytes
+from engine.reproduce.notebook import export_notebook
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
-from ui.session import require_user
+from ui.run import run_action
+from ui.session import has_role, require_user
 from ui.text import md_escape
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
@@ -87,6 +93,69 @@ if failed:
             + md_escape(job.error or "no error message was recorded")
         )
 
+
+def draw_rerun_diff(job_id: int) -> None:
+    """The re-run started from this page: live while it runs, then its diff."""
+    again_id = st.session_state.get(f"job_rerun_{job_id}")
+    if again_id is None:
+        return
+    again = executor.status(again_id)
+    if again is None:
+        st.session_state.pop(f"job_rerun_{job_id}", None)
+        return
+    st.caption(f"Re-run: job {again_id}")
+    if not again.terminal:
+        render_job(again_id, key=f"jobs-rerun-live-{job_id}")
+        return
+    try:
+        diff = rerun.job_diff(user, job_id, again_id)
+    except ActionError as error:
+        st.error(md_escape(error))
+        return
+    if diff.identical:
+        st.success(f"Reproduced: job {again_id} gave the same numbers as job {job_id}.")
+    else:
+        st.warning(
+            f"Job {again_id} does not reproduce job {job_id}: {len(diff.moved)} number(s) moved."
+        )
+    for reason in diff.reasons:
+        st.caption(f"Why: {reason}")
+    st.dataframe(diff.table, hide_index=True, width="stretch", key=f"jobs-rerun-table-{job_id}")
+
+
+def draw_reproduce(job) -> None:
+    """Re-run (analysts and admins), the reproduction bundle and the notebook."""
+    r1, r2, r3 = st.columns(3)
+    if has_role(user, "analyst") and r1.button(
+        "Re-run", key=f"jobs-rerun-{job.id}", icon=":material/replay:"
+    ):
+        try:
+            action, params = rerun.job_rerun_call(user, job.id)
+        except ActionError as error:
+            st.error(md_escape(error))
+        else:
+            outcome = run_action(action, params)
+            if outcome is not None:
+                st.session_state[f"job_rerun_{job.id}"] = outcome.job_id
+    r2.download_button(
+        "Reproduction bundle (zip)",
+        data=partial(bundle_bytes, user, "job", job.id),
+        file_name=f"mltrainer_job_{job.id}_bundle.zip",
+        mime="application/zip",
+        key=f"jobs-bundle-{job.id}",
+        icon=":material/inventory_2:",
+    )
+    r3.download_button(
+        "Notebook (ipynb)",
+        data=partial(export_notebook, user, "job", job.id),
+        file_name=f"mltrainer_job_{job.id}.ipynb",
+        mime="application/x-ipynb+json",
+        key=f"jobs-notebook-{job.id}",
+        icon=":material/code_blocks:",
+    )
+    draw_rerun_diff(job.id)
+
+
 if jobs:
     st.subheader("Inspect a job")
     by_id = {job.id: job for job in jobs}
@@ -101,3 +170,5 @@ if jobs:
         with st.expander("Parameters", icon=":material/tune:"):
             st.json(job.params, expanded=2)
         render_job(chosen, key=f"jobs-inspect-{chosen}")
+        if job.terminal:
+            draw_reproduce(job)

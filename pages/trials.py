@@ -12,6 +12,9 @@ from engine import executor
 from engine.actions import ActionError
 from engine.executor.views import running_jobs
 from engine.reports import trial_report_html
+from engine.reproduce import rerun
+from engine.reproduce.bundle import bundle_bytes
+from engine.reproduce.notebook import export_notebook
 from engine.trials import detail as trial_detail
 from engine.trials import export, figures, query
 from engine.trials.query import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery
@@ -231,12 +234,17 @@ def draw_rerun(detail) -> None:
     if job.status != "succeeded" or again is None:
         st.error(md_escape(job.error or f"The re-run ended as {job.status} without a trial."))
         return
-    table, same = trial_detail.rerun_comparison(trial, again)
-    if same:
+    diff = rerun.trial_diff(trial, again)
+    if diff.identical:
         st.success(f"Reproduced: trial {again.id} has the same metrics as trial {trial.id}.")
     else:
-        st.warning(f"Trial {again.id} does not reproduce trial {trial.id}: the metrics differ.")
-    st.dataframe(table, hide_index=True, width="stretch", key=f"rerun-table-{trial.id}")
+        st.warning(
+            f"Trial {again.id} does not reproduce trial {trial.id}: "
+            f"{len(diff.moved)} number(s) moved."
+        )
+    for reason in diff.reasons:
+        st.caption(f"Why: {reason}")
+    st.dataframe(diff.table, hide_index=True, width="stretch", key=f"rerun-table-{trial.id}")
     if st.button(f"Open trial {again.id}", key=f"rerun-open-{trial.id}"):
         show(trial=str(again.id))
 
@@ -304,6 +312,23 @@ def draw_detail(trial_id: int) -> None:
         )
     else:
         b3.caption("No saved model for this trial.")
+    b4, b5, _ = st.columns(3)
+    b4.download_button(
+        "Reproduction bundle (zip)",
+        data=partial(bundle_bytes, user, "trial", trial.id),
+        file_name=f"mltrainer_trial_{trial.id}_bundle.zip",
+        mime="application/zip",
+        key=f"bundle-{trial.id}",
+        icon=":material/inventory_2:",
+    )
+    b5.download_button(
+        "Notebook (ipynb)",
+        data=partial(export_notebook, user, "trial", trial.id),
+        file_name=f"mltrainer_trial_{trial.id}.ipynb",
+        mime="application/x-ipynb+json",
+        key=f"notebook-{trial.id}",
+        icon=":material/code_blocks:",
+    )
     draw_rerun(detail)
 
     metrics_tab, charts_tab, params_tab, provenance_tab, log_tab = st.tabs(

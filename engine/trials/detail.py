@@ -309,25 +309,6 @@ def rerun_call(detail: TrialDetail) -> tuple[str, dict[str, Any]]:
     return trial.action, recorded
 
 
-def rerun_comparison(
-    original: Trial, again: Trial, tolerance: float = 1e-9
-) -> tuple[pd.DataFrame, bool]:
-    """Metrics of the original and the re-run side by side, and whether all match
-    (relative and absolute tolerance ``tolerance``)."""
-    old, new = original.flat_metrics(), again.flat_metrics()
-    rows, same = [], bool(old) and set(old) == set(new)
-    for name in list(old) + [n for n in new if n not in old]:
-        a, b = old.get(name), new.get(name)
-        match = (
-            a is not None
-            and b is not None
-            and math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
-        )
-        same = same and match
-        rows.append({"metric": name, "original": a, "re-run": b, "match": match})
-    return pd.DataFrame(rows, columns=["metric", "original", "re-run", "match"]), same
-
-
 def compare_frame(trials: list[Trial]) -> pd.DataFrame:
     """Rows: model, status, primary metric, every metric's mean (± std) and hold-out,
     duration; one column per trial."""

@@ -79,3 +79,8 @@ def rezip(files: dict[str, bytes]) -> bytes:
 
 def manifest_of(payload: bytes) -> dict:
     return json.loads(members(payload)["manifest.json"])
+
+
+@pytest.fixture
+def _admin(people, make_user):
+    return make_user("root", "admin")

@@ -101,9 +101,10 @@ def test_the_command_refuses_an_unsafe_bundle_with_exit_2(tmp_path, capsys):
     path = tmp_path / "bad.zip"
     path.write_bytes(zipped(("manifest.json", b"{}"), ("../escape.py", b"print('x')")))
     assert main(["reproduce", str(path)]) == 2
-    assert "Refusing bundle member '../escape.py'" in json.loads(
-        capsys.readouterr().out.strip().splitlines()[-1]
-    )["error"]
+    assert (
+        "Refusing bundle member '../escape.py'"
+        in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
+    )
     good_layout = tmp_path / "notmanifest.zip"
     good_layout.write_bytes(zipped(("manifest.json", b'{"format": "other"}')))
     assert main(["reproduce", str(good_layout)]) == 2
