@@ -42,6 +42,8 @@ MATRIX: dict[str, tuple[str, dict]] = {
     "list_goals": ("viewer", {}),
     "list_models": ("viewer", {"text": "no such model"}),
     "goal_insights": ("viewer", {"goal_id": 999999}),
+    "export_bundle": ("viewer", {"kind": "trial", "id": 999999}),
+    "export_notebook": ("viewer", {"kind": "trial", "id": 999999}),
     # analysts: anything that computes, records, writes a dataset or spends quota
     "load_prices": ("analyst", {"symbols": NOWHERE}),
     "describe_dataset": ("analyst", {"symbols": NOWHERE}),

@@ -86,3 +86,18 @@ def test_a_bundle_holds_no_secret(alice_trial, people, monkeypatch):
     for kind, ident in (("trial", trial_id), ("job", job_id)):
         blob = b"".join(members(bundle_bytes(alice, kind, ident)).values())
         assert not [s for s in secret_bytes if s in blob]
+
+
+def test_the_export_actions_follow_the_same_access(alice_trial, people):
+    import zipfile
+    from pathlib import Path
+
+    trial_id, _ = alice_trial
+    outcome = call("export_bundle", {"kind": "trial", "id": trial_id}, people["vic"])
+    assert outcome.status == "succeeded", outcome.error
+    path = Path(outcome.result.artifacts["file"])
+    assert zipfile.ZipFile(path).read("manifest.json") and outcome.result.values["steps"] == 1
+    notebook = call("export_notebook", {"kind": "trial", "id": trial_id}, people["vic"])
+    assert Path(notebook.result.artifacts["file"]).suffix == ".ipynb"
+    refused = call("export_bundle", {"kind": "trial", "id": trial_id}, people["bob"])
+    assert refused.status == "failed" and "not visible" in refused.error
