@@ -55,3 +55,38 @@ def test_a_changed_dataset_is_drift(alice_trial, people, tmp_path, capsys):
     assert any("data revision" in reason for reason in report["reasons"]), report["reasons"]
     assert any("data revision" in r for r in report["steps"][0]["reasons"])
     assert not all(row["match"] for row in report["steps"][0]["metrics"])
+
+
+def test_a_conversation_bundle_carries_its_words_and_reproduces_its_backtest(
+    people, tmp_path, capsys
+):
+    from engine.chat import conversations
+    from engine.chat.turn import record_tool_call
+    from storage.repositories import conversations as conversation_repo
+
+    alice = people["alice"]
+    conversation = conversations.start(alice, "Backtest momentum on AAPL")
+    conversation_repo.add_message(
+        conversation.id, "user", "Backtest <b>momentum</b> on AAPL for 2016-2017"
+    )
+    params = {
+        "symbols": ["AAPL"],
+        "strategy": "momentum",
+        "start": "2016-01-01",
+        "end": "2017-12-31",
+    }
+    record_tool_call(alice, conversation.id, "backtest_strategy", params)
+    conversation_repo.add_message(conversation.id, "assistant", "Done: see the equity curve.")
+    bundle_payload = bundle_bytes(alice, "conversation", conversation.id)
+    manifest = manifest_of(bundle_payload)
+    (step,) = manifest["steps"]
+    assert step["context"] == [["user", "Backtest <b>momentum</b> on AAPL for 2016-2017"]]
+    assert manifest["closing"] == [["assistant", "Done: see the equity curve."]]
+    assert "total_return" in step["expected"]["metrics"]
+    assert "equity.equity" in step["expected"]["digests"]  # the whole equity column
+    notebook = members(bundle_payload)["reproduce.ipynb"].decode()
+    assert "&lt;b&gt;momentum&lt;/b&gt;" in notebook and "<b>momentum" not in notebook
+    path = tmp_path / "conversation.zip"
+    path.write_bytes(bundle_payload)
+    code, report = reproduce_json(capsys, path)
+    assert code == 0 and report["identical"] is True, report
