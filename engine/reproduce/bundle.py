@@ -378,7 +378,7 @@ def build(user: UserRef, kind: str, subject_id: int) -> Bundle:
         files_out[LOCK_NAME] = lock
     notes = [f"dataset {e.original_id}: {e.note}" for e in entries.values() if e.note is not None]
     manifest = Manifest(
-        kind=kind,  # type: ignore[arg-type]  # checked by drafts_for
+        kind=kind,  # drafts_for refused any other kind
         subject_id=subject_id,
         title=title,
         created_at=datetime.now(UTC).replace(microsecond=0),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess  # nosec B404 - runs this interpreter's own `-m engine`, no shell
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -95,7 +95,7 @@ def reproduce(
         if target.exists() and any(target.iterdir()):
             raise ActionError(f"{target} is not empty; reproduce needs a fresh data directory.")
         report_path = work / "report.json"
-        child = subprocess.run(  # nosec B603 - argv list, this interpreter, no shell
+        child = subprocess.run(  # this interpreter, an argv list, no shell
             [
                 sys.executable,
                 "-m",

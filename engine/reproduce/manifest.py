@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "mltrainer-bundle"
+FORMAT: Literal["mltrainer-bundle"] = "mltrainer-bundle"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 
