@@ -105,10 +105,10 @@ def _trial_result(trial: Trial) -> dict[str, Any]:
     }
 
 
-def _trial_draft(trial: Trial) -> _Draft:
+def _trial_draft(user: UserRef, trial: Trial) -> _Draft:
     from engine.trials.detail import rerun_call
 
-    action, params = rerun_call(_minimal_detail(trial))
+    action, params = rerun_call(_minimal_detail(user, trial))
     ids = dataset_references(params)
     for candidate in (trial.dataset_id, trial.reproducibility.dataset_id):
         if candidate is not None and candidate not in ids:
@@ -124,12 +124,15 @@ def _trial_draft(trial: Trial) -> _Draft:
     )
 
 
-def _minimal_detail(trial: Trial):
-    """The trial detail ``rerun_call`` reads (its job only when it ran the same action)."""
+def _minimal_detail(user: UserRef, trial: Trial):
+    """The trial detail ``rerun_call`` reads; the job behind it only when ``user`` may
+    read that job (a viewer reads every trial, not other users' jobs)."""
     from engine.trials.detail import TrialDetail
     from storage.repositories import jobs
 
     job = jobs.get_job(trial.job_id) if trial.job_id is not None else None
+    if job is not None and not permissions.can_read(user, "job", job.user_id):
+        job = None
     return TrialDetail(trial, [], job, None, "", None)
 
 
@@ -179,7 +182,7 @@ def drafts_for(user: UserRef, kind: str, subject_id: int) -> tuple[str, list[_Dr
         from engine.trials.query import get_trial
 
         trial = get_trial(user, subject_id)
-        return f"Trial {trial.id}: {trial.model_id or trial.action}", [_trial_draft(trial)], []
+        return f"Trial {trial.id}: {trial.model_id or trial.action}", [_trial_draft(user, trial)], []
     if kind == "job":
         job = _visible_job(user, subject_id)
         _finished(job)
@@ -195,7 +198,7 @@ def drafts_for(user: UserRef, kind: str, subject_id: int) -> tuple[str, list[_Dr
             for row in trial_repo.trials_for_goal(goal.id)
             if permissions.can_read(user, "trial", row.user_id)
         ][-MAX_GOAL_TRIALS:]
-        drafts = [_trial_draft(trial) for trial in parse_all(rows)]
+        drafts = [_trial_draft(user, trial) for trial in parse_all(rows)]
         return f"Goal {goal.id}: {goal.name}", drafts, []
     if kind == "conversation":
         return _conversation_drafts(user, subject_id)

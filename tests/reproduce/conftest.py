@@ -84,3 +84,6 @@ def manifest_of(payload: bytes) -> dict:
 @pytest.fixture
 def _admin(people, make_user):
     return make_user("root", "admin")
+
+
+from tests.data.conftest import data_dir, fake_apis  # noqa: E402,F401  (fixtures)

@@ -101,3 +101,46 @@ def test_the_export_actions_follow_the_same_access(alice_trial, people):
     assert Path(notebook.result.artifacts["file"]).suffix == ".ipynb"
     refused = call("export_bundle", {"kind": "trial", "id": trial_id}, people["bob"])
     assert refused.status == "failed" and "not visible" in refused.error
+
+
+def test_a_goal_bundle_holds_its_visible_trials(alice_trial, people):
+    from storage.db import session_scope
+    from storage.models import Trial
+    from storage.repositories.goals import create_goal
+
+    trial_id, _ = alice_trial
+    goal = create_goal(people["alice"].id, "beat 0.6", {}, None)
+    second = train(people["alice"], upload(people["alice"], seed=2), seed=9).values["trial_id"]
+    with session_scope() as session:
+        for ident in (trial_id, second):
+            session.get(Trial, ident).goal_id = goal.id
+    manifest = manifest_of(bundle_bytes(people["vic"], "goal", goal.id))
+    assert manifest["title"] == f"Goal {goal.id}: beat 0.6"
+    assert [s["params"]["seed"] for s in manifest["steps"]] == [3, 9]
+    assert len(manifest["datasets"]) == 2 and all(d["file"] for d in manifest["datasets"])
+    missing = refusal(people["bob"], "goal", 10_000).replace("10000", str(goal.id))
+    assert refusal(people["bob"], "goal", goal.id) == missing
+
+
+def test_a_dynamic_actions_code_travels_with_its_run(people):
+    """The exact version's source is in the bundle (and its hash in the manifest)."""
+    from engine.actions import UserRef
+    from engine.sandbox import service
+    from storage.repositories import jobs as job_repo
+
+    source = "def run(data, window=5):\n    return data.pct_change().rolling(window).std()\n"
+    record, _ = service.save_draft(UserRef.system(), "rolling_vol_demo", "Rolling vol.", source)
+    service.approve(UserRef.system(), "rolling_vol_demo", record.version)
+    alice = people["alice"]
+    job_id = job_repo.create_job(
+        "rolling_vol_demo",
+        {"symbols": ["AAPL"], "window": 5, "version": record.version},
+        alice.id,
+        status="running",
+    )
+    job_repo.finish(job_id, "succeeded", result={"summary": "ok", "values": {"last": 0.01}})
+    bundle = members(bundle_bytes(alice, "job", job_id))
+    manifest = manifest_of(bundle_bytes(alice, "job", job_id))
+    (code,) = manifest["dynamic_actions"]
+    assert code["name"] == "rolling_vol_demo" and code["version"] == record.version
+    assert bundle[code["file"]].decode() == source and code["source_hash"] == record.source_hash

@@ -90,3 +90,49 @@ def test_a_conversation_bundle_carries_its_words_and_reproduces_its_backtest(
     path.write_bytes(bundle_payload)
     code, report = reproduce_json(capsys, path)
     assert code == 0 and report["identical"] is True, report
+
+
+def test_a_polygon_trial_reproduces_offline_from_its_cached_slice(
+    fake_apis, fresh_db, make_user, tmp_path, capsys, monkeypatch
+):
+    """The bundle carries the fetched slice; the re-run needs neither the key nor the
+    server (both are gone when it runs)."""
+    import numpy as np
+
+    from engine.actions import ActionContext, get_action
+    from tests.data.conftest import polygon_bar, polygon_payload
+
+    alice = make_user("alice", "analyst")
+    days = pd.bdate_range("2019-01-02", "2023-06-30")
+    closes = 100 * np.exp(np.cumsum(np.random.default_rng(11).normal(0, 0.01, len(days))))
+    volumes = np.random.default_rng(12).uniform(5e5, 2e6, len(days))
+    bars = [
+        polygon_bar(f"{d:%Y-%m-%d}", float(c), float(v))
+        for d, c, v in zip(days, closes, volumes, strict=True)
+    ]
+    fake_apis.expect_request(
+        "/v2/aggs/ticker/ZZZ/range/1/day/2019-01-02/2023-06-30"
+    ).respond_with_json(polygon_payload("ZZZ", bars))
+    action = get_action("train_model")
+    params = action.params_model(
+        symbols=["ZZZ"],
+        source="polygon",
+        start="2019-01-02",
+        end="2023-06-30",
+        model_id="sklearn.DecisionTreeClassifier",
+        model_params={"max_depth": 2},
+        n_splits=3,
+    )
+    trial_id = action.run(params, ActionContext(user=alice)).values["trial_id"]
+    payload = bundle_bytes(alice, "trial", trial_id)
+    manifest = manifest_of(payload)
+    (entry,) = manifest["datasets"]
+    assert entry["source"] == "polygon" and entry["file"] == f"data/{entry['fingerprint']}.parquet"
+    assert "test-polygon-key" not in payload.decode("latin-1")
+    fake_apis.clear()  # the server forgets ZZZ, and the re-run has no key either
+    monkeypatch.delenv("POLYGON_API_KEY")
+    monkeypatch.setenv("POLYGON_BASE_URL", "http://127.0.0.1:9")
+    path = tmp_path / "polygon.zip"
+    path.write_bytes(payload)
+    code, report = reproduce_json(capsys, path)
+    assert code == 0 and report["identical"] is True, report
