@@ -74,3 +74,33 @@ def test_trial_detail_offers_bundle_and_notebook_to_readers(people, fit_action):
         assert {"Reproduction bundle (zip)", "Notebook (ipynb)"} <= set(download_labels(at))
     at = page("bob", "pages/trials.py", trial=trial.id)
     assert not download_labels(at) and "not visible" in errors(at)[0]
+
+
+def test_a_backtest_on_the_finance_page_offers_its_bundle(people):
+    from tests.finance.test_page import finance_page, submit
+
+    at = finance_page("alice")
+    assert "Reproduction bundle (zip)" not in download_labels(at)
+    submit(at, "backtest_strategy", "Backtest", start="2015-01-01")
+    assert not errors(at), errors(at)
+    assert "Reproduction bundle (zip)" in download_labels(at)
+
+
+def test_a_goal_with_trials_offers_its_bundle_and_notebook(people, fit_action):
+    from storage.db import session_scope
+    from storage.models import Trial
+    from storage.repositories.goals import create_goal
+
+    goal = create_goal(people["alice"].id, "a goal", _goal_spec(), None)
+    trial = trial_for_job(call(fit_action.NAME, {"seed": 2}, people["alice"]).job_id)
+    with session_scope() as session:
+        session.get(Trial, trial.id).goal_id = goal.id
+    for username in ("alice", "vic"):
+        at = page(username, "pages/goals.py")
+        assert {"Reproduction bundle (zip)", "Notebook (ipynb)"} <= set(download_labels(at))
+
+
+def _goal_spec() -> dict:
+    from engine.goals.spec import GoalSpec
+
+    return GoalSpec(name="a goal", symbols=["SPX"]).model_dump(mode="json")
