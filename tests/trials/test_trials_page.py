@@ -141,7 +141,12 @@ def test_detail_shows_metrics_folds_charts_log_and_downloads(people, tmp_path):
     params = frame_with(at, "parameter")
     assert dict(zip(params["parameter"], params["value"], strict=True))["max_depth"] == "3"
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["HTML report", "Model (skops)"]
+    assert labels == [
+        "HTML report",
+        "Model (skops)",
+        "Reproduction bundle (zip)",
+        "Notebook (ipynb)",
+    ]
 
 
 def test_artifact_outside_the_data_directory_is_not_offered(people, tmp_path):
@@ -149,7 +154,7 @@ def test_artifact_outside_the_data_directory_is_not_offered(people, tmp_path):
     outside.write_bytes(b"x")
     trial = add_trial(people["alice"], artifact_path=str(outside))
     at = trials_page("alice", trial=trial.id)
-    assert [b.proto.label for b in at.get("download_button")] == ["HTML report"]
+    assert "Model (skops)" not in [b.proto.label for b in at.get("download_button")]
     assert "No saved model for this trial." in captions(at)
 
 
