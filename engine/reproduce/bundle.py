@@ -182,7 +182,11 @@ def drafts_for(user: UserRef, kind: str, subject_id: int) -> tuple[str, list[_Dr
         from engine.trials.query import get_trial
 
         trial = get_trial(user, subject_id)
-        return f"Trial {trial.id}: {trial.model_id or trial.action}", [_trial_draft(user, trial)], []
+        return (
+            f"Trial {trial.id}: {trial.model_id or trial.action}",
+            [_trial_draft(user, trial)],
+            [],
+        )
     if kind == "job":
         job = _visible_job(user, subject_id)
         _finished(job)

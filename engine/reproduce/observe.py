@@ -23,8 +23,8 @@ from engine.reproduce.manifest import Observation
 from engine.trials.record import Trial
 
 # Keys whose values name rows of one database or time one machine, not results.
-_VOLATILE_SUFFIXES = ("_id", "_ids", "_seconds", "_s", "_at", "_epoch")
-_VOLATILE_KEYS = frozenset({"version", "versions", "elapsed", "seconds", "cache", "job"})
+_VOLATILE_SUFFIXES = ("_id", "_ids", "_seconds", "_s", "_at", "_epoch", "_mb")
+_VOLATILE_KEYS = frozenset({"version", "versions", "elapsed", "seconds", "cache", "job", "sandbox"})
 
 
 def _volatile(key: str) -> bool:

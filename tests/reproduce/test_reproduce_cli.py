@@ -136,3 +136,29 @@ def test_a_polygon_trial_reproduces_offline_from_its_cached_slice(
     path.write_bytes(payload)
     code, report = reproduce_json(capsys, path)
     assert code == 0 and report["identical"] is True, report
+
+
+def test_a_dynamic_action_run_reproduces_with_its_bundled_code(people, tmp_path, capsys):
+    """The fresh database has no dynamic actions: the replay saves and approves the
+    bundled code (a new version number) and runs it in the sandbox."""
+    from engine.actions import ActionContext, UserRef, get_action
+    from engine.sandbox import service
+    from storage.repositories import jobs as job_repo
+
+    source = "def run(data, window=10):\n    return data.pct_change().rolling(window).std()\n"
+    for _ in range(2):  # version 2 here; the replay's database will call it version 1
+        record, _ = service.save_draft(UserRef.system(), "rolling_vol_demo", "Rolling vol.", source)
+        source = source.replace("window=10", "window=20") if record.version == 1 else source
+    service.approve(UserRef.system(), "rolling_vol_demo", record.version)
+    alice = people["alice"]
+    action = get_action("rolling_vol_demo")
+    params = {"symbols": ["AAPL"], "start": "2018-01-01", "end": "2018-12-31", "version": 2}
+    job_id = job_repo.create_job("rolling_vol_demo", params, alice.id, status="running")
+    result = action.run(action.params_model(**params), ActionContext(user=alice, job_id=job_id))
+    job_repo.finish(job_id, "succeeded", result=result.to_json())
+    path = tmp_path / "dynamic.zip"
+    path.write_bytes(bundle_bytes(alice, "job", job_id))
+    assert manifest_of(path.read_bytes())["dynamic_actions"][0]["version"] == 2
+    code, report = reproduce_json(capsys, path)
+    assert code == 0 and report["identical"] is True, report
+    assert any("(whole column, sha256)" in row["metric"] for row in report["steps"][0]["metrics"])
