@@ -82,6 +82,8 @@ COPY pages ./pages
 COPY ui ./ui
 COPY engine ./engine
 COPY storage ./storage
+# Reproduction bundles carry the exact package versions (engine/reproduce/bundle.py).
+COPY requirements.lock ./requirements.lock
 COPY .streamlit/config.toml ./.streamlit/config.toml
 COPY deploy/dask/mltrainer_preload.py ./deploy/dask/mltrainer_preload.py
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/mltrainer-entrypoint

@@ -334,12 +334,26 @@ def dynamic_code(user: UserRef, draft: _Draft, files_out: dict[str, bytes]) -> D
     )
 
 
-def lock_file() -> bytes | None:
-    """The exact package versions the app runs with (the project's lock file)."""
+def lock_file() -> bytes:
+    """The exact package versions: the project's lock file (with hashes) when it is
+    beside the code, else every installed distribution as ``name==version``."""
+    import importlib.metadata
+
     import engine
 
     path = Path(engine.__file__).resolve().parent.parent / LOCK_NAME
-    return path.read_bytes() if path.is_file() else None
+    if path.is_file():
+        return path.read_bytes()
+    pins = sorted(
+        {
+            f"{dist.metadata['Name']}=={dist.version}"
+            for dist in importlib.metadata.distributions()
+            if dist.metadata["Name"]
+        },
+        key=str.lower,
+    )
+    header = "# No lock file beside the code: the installed distributions, as pinned versions.\n"
+    return (header + "\n".join(pins) + "\n").encode()
 
 
 # --- the bundle -------------------------------------------------------------------------
@@ -380,9 +394,7 @@ def build(user: UserRef, kind: str, subject_id: int) -> Bundle:
                 context=draft.context,
             )
         )
-    lock = lock_file()
-    if lock is not None:
-        files_out[LOCK_NAME] = lock
+    files_out[LOCK_NAME] = lock_file()
     notes = [f"dataset {e.original_id}: {e.note}" for e in entries.values() if e.note is not None]
     manifest = Manifest(
         kind=kind,  # drafts_for refused any other kind
@@ -393,7 +405,7 @@ def build(user: UserRef, kind: str, subject_id: int) -> Bundle:
         python=platform.python_version(),
         platform=platform.platform(terse=True),
         versions=library_versions(),
-        lock_file=LOCK_NAME if lock is not None else None,
+        lock_file=LOCK_NAME,
         steps=steps,
         datasets=list(entries.values()),
         dynamic_actions=list(dynamic.values()),

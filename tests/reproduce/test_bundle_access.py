@@ -144,3 +144,19 @@ def test_a_dynamic_actions_code_travels_with_its_run(people):
     (code,) = manifest["dynamic_actions"]
     assert code["name"] == "rolling_vol_demo" and code["version"] == record.version
     assert bundle[code["file"]].decode() == source and code["source_hash"] == record.source_hash
+
+
+def test_the_bundle_pins_every_package(alice_trial, people, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    import engine
+    from engine.reproduce import bundle as bundle_module
+
+    trial_id, _ = alice_trial
+    files = members(bundle_bytes(people["alice"], "trial", trial_id))
+    root = Path(engine.__file__).resolve().parent.parent
+    assert files["requirements.lock"] == (root / "requirements.lock").read_bytes()
+    # an installation without the lock file (a wheel, say) pins what is installed
+    monkeypatch.setattr(engine, "__file__", str(tmp_path / "engine" / "__init__.py"))
+    pins = bundle_module.lock_file().decode().splitlines()
+    assert any(line.lower().startswith("scikit-learn==") for line in pins)
