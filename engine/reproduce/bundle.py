@@ -92,6 +92,17 @@ def dataset_references(params: dict[str, Any]) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+def trial_references(params: dict[str, Any]) -> list[int]:
+    """Recorded trials a call's parameters name: an ensemble's ``trial_ids``, the
+    ``trial_id`` whose model ``predict`` uses."""
+    found = params.get("trial_ids")
+    ids = [i for i in found if isinstance(i, int)] if isinstance(found, list) else []
+    single = params.get("trial_id")
+    if isinstance(single, int) and not isinstance(single, bool):
+        ids.append(single)
+    return list(dict.fromkeys(ids))
+
+
 def _trial_result(trial: Trial) -> dict[str, Any]:
     from engine.trials.record import SplitResult
     from storage.repositories import trials as repo
@@ -182,11 +193,8 @@ def drafts_for(user: UserRef, kind: str, subject_id: int) -> tuple[str, list[_Dr
         from engine.trials.query import get_trial
 
         trial = get_trial(user, subject_id)
-        return (
-            f"Trial {trial.id}: {trial.model_id or trial.action}",
-            [_trial_draft(user, trial)],
-            [],
-        )
+        title = f"Trial {trial.id}: {trial.model_id or trial.action}"
+        return title, _with_members(user, _trial_draft(user, trial), set()), []
     if kind == "job":
         job = _visible_job(user, subject_id)
         _finished(job)
@@ -209,6 +217,31 @@ def drafts_for(user: UserRef, kind: str, subject_id: int) -> tuple[str, list[_Dr
     raise ActionError(f"Cannot bundle a {kind!r}; choose trial, job, goal or conversation.")
 
 
+def _exports(action: str) -> bool:
+    from engine.actions.registry import load_catalog
+
+    registered = load_catalog().get(action)
+    return registered is not None and registered.category == "reproduce"
+
+
+def _with_members(user: UserRef, draft: _Draft, seen: set[int]) -> list[_Draft]:
+    """``draft`` after the trials it builds on (an ensemble's members), so the replay
+    re-creates them first and passes their new ids on."""
+    from engine.trials.query import get_trial
+
+    drafts: list[_Draft] = []
+    for trial_id in trial_references(draft.params):
+        if trial_id in seen:
+            continue
+        seen.add(trial_id)
+        try:
+            member = get_trial(user, trial_id)
+        except ActionError:
+            continue  # not visible: the re-run of this step will say it is missing
+        drafts += _with_members(user, _trial_draft(user, member), seen)
+    return [*drafts, draft]
+
+
 def _conversation_drafts(user: UserRef, conversation_id: int):
     """Every action call the conversation ran, each with the words that led to it. Its
     jobs are read as part of the conversation (whoever reads it sees their results)."""
@@ -229,6 +262,8 @@ def _conversation_drafts(user: UserRef, conversation_id: int):
         job = jobs.get_job(int(job_id))
         if job is None or job.action != payload.get("action") or not job.terminal:
             continue
+        if _exports(job.action):
+            continue  # a bundle or notebook export is not an analysis step
         drafts.append(_job_draft(job, pending))
         pending = []
     return f"Conversation {conversation.id}: {conversation.title}", drafts, pending

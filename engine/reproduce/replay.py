@@ -4,8 +4,9 @@ command's child process, or a notebook's workspace).
 The data slices are recorded as datasets again (their fingerprint checked against the
 manifest), the dynamic actions' code is saved and approved again, then every step is
 called through the registry (``engine.actions.call``) with its recorded parameters,
-rewritten only where ids differ in the new database: a recorded dataset's id, a dynamic
-action's version, and a remote source (Polygon, FRED) replaced by its slice so the
+rewritten only where ids differ in the new database: a recorded dataset's id, a trial
+an earlier step re-created (an ensemble's members), a dynamic action's version, and a
+remote source (Polygon, FRED) replaced by its slice so the
 re-run needs no network and no key. Runs as the built-in system user.
 """
 
@@ -67,6 +68,7 @@ class Workspace:
     root: Path
     manifest: Manifest
     datasets: dict[int, int] = field(default_factory=dict)  # original id -> new id
+    trials: dict[int, int] = field(default_factory=dict)  # original id -> re-run's id
     dynamic_versions: dict[str, int] = field(default_factory=dict)
     data_drift: list[DataDrift] = field(default_factory=list)
     code_drift: list[str] = field(default_factory=list)
@@ -171,6 +173,11 @@ def rewrite_params(workspace: Workspace, step: Step) -> dict[str, Any]:
             ]
             if len(slices) == 1:
                 params["source"] = f"dataset:{slices[0]}"
+    trial_ids = params.get("trial_ids")
+    if isinstance(trial_ids, list):
+        params["trial_ids"] = [workspace.trials.get(i, i) for i in trial_ids]
+    if isinstance(params.get("trial_id"), int):
+        params["trial_id"] = workspace.trials.get(params["trial_id"], params["trial_id"])
     if step.action in workspace.dynamic_versions and "version" in params:
         params["version"] = workspace.dynamic_versions[step.action]
     return params
@@ -202,6 +209,9 @@ def run_step(workspace: Workspace, step: Step) -> StepRun:
     if outcome.error:
         run.error = outcome.error
     run.observation = observe.of_job(outcome.job_id)
+    recorded, again = step.expected.trial_ids, run.observation.trial_ids
+    if len(recorded) == len(again):  # later steps name these trials by their new ids
+        workspace.trials.update(zip(recorded, again, strict=True))
     return run
 
 

@@ -162,3 +162,25 @@ def test_a_dynamic_action_run_reproduces_with_its_bundled_code(people, tmp_path,
     code, report = reproduce_json(capsys, path)
     assert code == 0 and report["identical"] is True, report
     assert any("(whole column, sha256)" in row["metric"] for row in report["steps"][0]["metrics"])
+
+
+def test_an_ensemble_bundle_recreates_its_members_first(alice_trial, people, tmp_path, capsys):
+    from engine.actions import ActionContext, get_action
+    from tests.reproduce.conftest import train
+
+    first, dataset_id = alice_trial
+    second = train(
+        people["alice"], dataset_id, model_id="logistic regression", model_params={}
+    ).values["trial_id"]
+    action = get_action("build_ensemble")
+    ensemble = action.run(
+        action.params_model(trial_ids=[first, second]), ActionContext(user=people["alice"])
+    ).values["trial_id"]
+    payload = bundle_bytes(people["alice"], "trial", ensemble)
+    steps = manifest_of(payload)["steps"]
+    assert [s["action"] for s in steps] == ["train_model", "train_model", "build_ensemble"]
+    assert steps[2]["params"]["trial_ids"] == [first, second]
+    path = tmp_path / "ensemble.zip"
+    path.write_bytes(payload)
+    code, report = reproduce_json(capsys, path)
+    assert code == 0 and report["identical"] is True, report
