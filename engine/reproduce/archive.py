@@ -108,6 +108,10 @@ def extract(bundle: Path, target: Path) -> Path:
                                 f"Refusing bundle member {info.filename!r}: larger than declared."
                             )
                         sink.write(chunk)
+            except FileExistsError:
+                raise UnsafeBundle(
+                    f"Refusing bundle: {info.filename!r} is written twice."
+                ) from None
             except (zipfile.BadZipFile, EOFError) as error:
                 raise UnsafeBundle(
                     f"Bundle member {info.filename!r} is damaged ({error})."

@@ -11,7 +11,7 @@ TEMPLATE = '''"""Reproduce {title} (bundle made by {created_by} on {created_at:%
 Run it with mlTrainer installed: its virtualenv's python, from the project root or with
 the project on PYTHONPATH:
 
-    python reproduce.py                 # in the folder this bundle was extracted into
+    python reproduce.py [--json]        # in the folder this bundle was extracted into
     python reproduce.py BUNDLE.zip      # or name the zip
     python -m engine reproduce BUNDLE.zip --json
 
@@ -26,7 +26,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ARGS = sys.argv[1:] or [str(HERE)]
+ARGS = sys.argv[1:]
+if not ARGS or ARGS[0].startswith("-"):  # no bundle named: the folder holding this script
+    ARGS = [str(HERE), *ARGS]
 sys.exit(subprocess.call([sys.executable, "-m", "engine", "reproduce", *ARGS]))
 '''
 

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,6 +18,8 @@ from engine.__main__ import main
 from engine.reproduce.bundle import bundle_bytes
 from engine.trials.query import get_trial
 from tests.reproduce.conftest import manifest_of, members, rezip
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def reproduce_json(capsys, path) -> tuple[int, dict]:
@@ -90,6 +97,17 @@ def test_a_conversation_bundle_carries_its_words_and_reproduces_its_backtest(
     path.write_bytes(bundle_payload)
     code, report = reproduce_json(capsys, path)
     assert code == 0 and report["identical"] is True, report
+    # the bundle's own reproduce.py, run in the folder it was extracted into
+    folder = tmp_path / "extracted"
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(folder)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "reproduce.py"], cwd=folder, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "REPRODUCED: every number of 1 step(s) is identical." in done.stdout
+    assert "= total_return" in done.stdout
 
 
 def test_a_polygon_trial_reproduces_offline_from_its_cached_slice(
