@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from engine.actions.base import ActionError, PermissionDenied, json_safe
 from engine.actions.context import UserRef
 from engine.auth import permissions
@@ -77,19 +79,21 @@ class Bundle:
 # --- what a step reads ------------------------------------------------------------------
 
 
+class _DataReferences(BaseModel):
+    """The two parameters through which any action names a recorded dataset."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    dataset_id: Any = None
+    source: Any = None
+
+
 def dataset_references(params: dict[str, Any]) -> list[int]:
-    """Recorded datasets a call's parameters name (``dataset_id``, ``source='upload:3'``
-    or ``'dataset:3'``; also one level down, e.g. an ensemble's members)."""
-    found: list[int] = []
-    dataset_id = params.get("dataset_id")
-    if isinstance(dataset_id, int) and not isinstance(dataset_id, bool):
-        found.append(dataset_id)
-    source = params.get("source")
-    if isinstance(source, str) and ":" in source:
-        kind, _, ident = source.partition(":")
-        if kind.strip().lower() in ("upload", "dataset") and ident.strip().isdigit():
-            found.append(int(ident.strip()))
-    return list(dict.fromkeys(found))
+    """Recorded datasets a call's stored parameters name (``dataset_id``,
+    ``source='upload:3'`` or ``'dataset:3'``): the registry's own reading of them."""
+    from engine.actions.dispatch import dataset_references as named_in
+
+    return list(dict.fromkeys(named_in(_DataReferences.model_validate(params))))
 
 
 def trial_references(params: dict[str, Any]) -> list[int]:
