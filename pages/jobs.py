@@ -119,7 +119,7 @@ def draw_rerun_diff(job_id: int) -> None:
             f"Job {again_id} does not reproduce job {job_id}: {len(diff.moved)} number(s) moved."
         )
     for reason in diff.reasons:
-        st.caption(f"Why: {reason}")
+        st.caption(f"Why: {md_escape(reason)}")
     st.dataframe(diff.table, hide_index=True, width="stretch", key=f"jobs-rerun-table-{job_id}")
 
 

@@ -243,7 +243,7 @@ def draw_rerun(detail) -> None:
             f"{len(diff.moved)} number(s) moved."
         )
     for reason in diff.reasons:
-        st.caption(f"Why: {reason}")
+        st.caption(f"Why: {md_escape(reason)}")
     st.dataframe(diff.table, hide_index=True, width="stretch", key=f"rerun-table-{trial.id}")
     if st.button(f"Open trial {again.id}", key=f"rerun-open-{trial.id}"):
         show(trial=str(again.id))
