@@ -104,3 +104,22 @@ def _goal_spec() -> dict:
     from engine.goals.spec import GoalSpec
 
     return GoalSpec(name="a goal", symbols=["SPX"]).model_dump(mode="json")
+
+
+def test_a_conversation_that_ran_actions_offers_its_bundle_and_notebook(people):
+    from engine.chat import conversations
+    from engine.chat.turn import record_tool_call
+
+    alice = people["alice"]
+    idle = conversations.start(alice, "nothing run yet")
+    ran = conversations.start(alice, "a backtest")
+    params = {"symbols": ["AAPL"], "strategy": "momentum", "start": "2016-01-01"}
+    record_tool_call(alice, ran.id, "backtest_strategy", params)
+    at = page("alice", "pages/chat.py")
+    at.session_state["conversation_id"] = idle.id
+    at.run()
+    assert "Reproduction bundle (zip)" not in download_labels(at)
+    at.session_state["conversation_id"] = ran.id
+    at.run()
+    assert not at.exception, at.exception
+    assert {"Reproduction bundle (zip)", "Notebook (ipynb)"} <= set(download_labels(at))
