@@ -81,9 +81,4 @@ def manifest_of(payload: bytes) -> dict:
     return json.loads(members(payload)["manifest.json"])
 
 
-@pytest.fixture
-def _admin(people, make_user):
-    return make_user("root", "admin")
-
-
 from tests.data.conftest import data_dir, fake_apis  # noqa: E402,F401  (fixtures)
