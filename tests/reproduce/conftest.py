@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from engine.actions import ActionContext, get_action
+from tests.data.conftest import data_dir, fake_apis  # noqa: F401  (the Polygon test's fixtures)
 
 TABLE_TRIAL = {
     "target_column": "label",
@@ -79,6 +80,3 @@ def rezip(files: dict[str, bytes]) -> bytes:
 
 def manifest_of(payload: bytes) -> dict:
     return json.loads(members(payload)["manifest.json"])
-
-
-from tests.data.conftest import data_dir, fake_apis  # noqa: E402,F401  (fixtures)
