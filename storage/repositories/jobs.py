@@ -147,10 +147,12 @@ def list_jobs(
     statuses: tuple[str, ...] | None = None,
     limit: int = 50,
     inline: bool | None = None,
+    goal_id: int | None = None,
+    action: str | None = None,
 ) -> list[JobRecord]:
     """Newest first, of the jobs ``scope`` admits (``engine.auth.permissions.scope_for``;
     ``OwnerScope.all_rows()`` for maintenance); ``inline`` filters quick calls (True) or
-    background jobs (False)."""
+    background jobs (False); ``goal_id`` and ``action`` keep one goal's, one action's."""
     query = select(*_RECORD_COLUMNS).order_by(_JOBS.c.id.desc()).limit(limit)
     owned = scope.where(_JOBS.c.user_id)
     if owned is not None:
@@ -159,6 +161,10 @@ def list_jobs(
         query = query.where(_JOBS.c.status.in_(statuses))
     if inline is not None:
         query = query.where(_JOBS.c.inline.is_(inline))
+    if goal_id is not None:
+        query = query.where(_JOBS.c.goal_id == goal_id)
+    if action is not None:
+        query = query.where(_JOBS.c.action == action)
     with _single() as connection:
         return [JobRecord(*row) for row in connection.execute(query)]
 
