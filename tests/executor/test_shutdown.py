@@ -100,3 +100,24 @@ def test_sigterm_requeues_running_jobs_without_charging_an_attempt_and_exits_pro
     assert again.attempts == 1 and again.worker != job_worker
     executor.cancel_as_operator(in_process)
     assert executor.wait(in_process, 60).status == "cancelled"
+
+
+@pytest.mark.stacks("local-sqlite")
+def test_an_exiting_apps_executor_gives_back_the_jobs_of_its_processes_and_threads(
+    stack, system_user
+):
+    """The app's exit (atexit) stops its executor with ``exiting``: jobs in its pool
+    processes and in its threads, which die with it, are requeued uncharged."""
+    in_process = executor.submit("test_sleep", {"seconds": 600, "step": 0.05}, system_user)
+    in_thread = executor.submit("test_pool_sleep", {"seconds": 3}, system_user)
+    for job_id in (in_process, in_thread):
+        wait_running(job_id)
+    wait_for(lambda: jobs.count_events(in_thread), 60, what="the blocking call to start")
+    executor.shutdown(grace=0, exiting=True)
+    for job_id in (in_process, in_thread):
+        job = jobs.get_job(job_id)
+        assert (job.status, job.attempts) == ("queued", 0), (job_id, job.status, job.error)
+        assert job.error.startswith(SHUTDOWN_ERROR)
+        executor.cancel_as_operator(job_id)
+    # The thread still running here cannot overwrite the requeued (now cancelled) job.
+    assert executor.wait(in_thread, 30).status == "cancelled"
