@@ -30,17 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _migrate_and_submit(tree: Path, url: str, pool_seconds: float) -> list[int]:
-    script = f"""
+def _migrate_and_submit(tree: Path, url: str) -> list[int]:
+    script = """
 import sys, json
 from storage.migrate import upgrade
 upgrade()
 from storage.repositories import jobs
-ids = [
-    jobs.create_job("test_sleep", {{"seconds": 600, "step": 0.05}}, None),
-    jobs.create_job("test_pool_sleep", {{"seconds": {pool_seconds}}}, None, cpu_bound=False),
-]
-print(json.dumps(ids))
+print(json.dumps([jobs.create_job("test_sleep", {"seconds": 600, "step": 0.05}, None)]))
 """
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -51,6 +47,22 @@ print(json.dumps(ids))
         text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _submit_pool_sleep(tree: Path, url: str, pool_seconds: float) -> int:
+    script = f"""
+from storage.repositories import jobs
+print(jobs.create_job("test_pool_sleep", {{"seconds": {pool_seconds}}}, None, cpu_bound=False))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tree,
+        env=_env(tree, url),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 def _statuses(tree: Path, url: str, ids: list[int]) -> list[tuple[str, int, int]]:
@@ -88,7 +100,7 @@ def _env(tree: Path, url: str) -> dict[str, str]:
 def one_run(tree: Path, pool_seconds: float, timeout: float) -> dict[str, float | str]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-shutdown-"))
     url = f"sqlite:///{workdir}/db.sqlite"
-    ids = _migrate_and_submit(tree, url, pool_seconds)
+    ids = _migrate_and_submit(tree, url)
     log_path = workdir / "worker.jsonl"
     with log_path.open("w") as log_file:
         worker = subprocess.Popen(
@@ -98,11 +110,13 @@ def one_run(tree: Path, pool_seconds: float, timeout: float) -> dict[str, float 
             stdout=subprocess.DEVNULL,
             stderr=log_file,
         )
-    deadline = time.monotonic() + 300
-    while True:  # both running, and the blocking call started (it reports progress)
+    deadline = time.monotonic() + 600
+    while True:  # the CPU job runs (the pool processes are up); then the I/O job
         states = _statuses(tree, url, ids)
-        if all(s == "running" for s, _, _ in states) and states[1][2] > 0:
-            break
+        if len(ids) == 1 and states[0][0] == "running":
+            ids.append(_submit_pool_sleep(tree, url, pool_seconds))
+        elif len(ids) == 2 and states[1][0] == "running" and states[1][2] > 0:
+            break  # its blocking call has started (it reports progress while waiting)
         if time.monotonic() > deadline:
             worker.kill()
             raise RuntimeError(f"jobs did not start: {states}")
