@@ -137,10 +137,10 @@ def cmd_action(args) -> int:
 
 
 def cmd_worker(_args) -> int:
-    from engine.executor import run_worker_forever
+    from engine.executor import exit_worker_process, run_worker_forever
 
     run_worker_forever()
-    return 0
+    exit_worker_process(0)
 
 
 def cmd_dynamic(args) -> int:

@@ -10,7 +10,7 @@ import streamlit as st
 from engine import executor
 from engine.actions import ActionError
 from engine.auth import permissions
-from engine.executor.views import jobs_frame, owner_names
+from engine.executor.views import attempts_frame, jobs_frame, owner_names
 from engine.reproduce import rerun
 from engine.reproduce.bundle import bundle_bytes
 from engine.reproduce.notebook import export_notebook
@@ -169,6 +169,24 @@ if jobs:
         job = by_id[chosen]
         with st.expander("Parameters", icon=":material/tune:"):
             st.json(job.params, expanded=2)
+        earlier = attempts_frame(chosen)
+        if not earlier.empty:
+            with st.expander(
+                f"Attempts that did not finish ({len(earlier)})", icon=":material/history:"
+            ):
+                st.dataframe(
+                    earlier,
+                    hide_index=True,
+                    width="stretch",
+                    key=f"jobs-attempts-{chosen}",
+                    column_config={
+                        "ended": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+                        "counted": st.column_config.CheckboxColumn(
+                            help="Whether it used up one of the job's attempts (a shutdown "
+                            "does not)."
+                        ),
+                    },
+                )
         render_job(chosen, key=f"jobs-inspect-{chosen}")
         if job.terminal:
             draw_reproduce(job)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -179,6 +180,22 @@ class JobDependency(Base):
     )
 
 
+class JobAttempt(Base):
+    """An attempt of a job that did not succeed: interrupted (its worker died or was shut
+    down) or failed. ``counted``: whether it used up one of the job's attempts (an
+    attempt cut short by a shutdown does not)."""
+
+    __tablename__ = "job_attempts"
+    __table_args__ = (Index("ix_job_attempts_job_id", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    counted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class JobEvent(Base):
     """One progress point of a job: how far it is and the metrics it reported then."""
 
@@ -272,6 +289,9 @@ class Trial(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_s: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Recorded by an attempt of its job that was lost and replaced by the retry's own
+    # copy: kept for the record, left out of listings and counts.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ModelResult(Base):

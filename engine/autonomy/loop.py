@@ -101,6 +101,31 @@ def _values(goal_id: int) -> tuple[list[tuple[str, float | None]], float]:
     return history, minutes
 
 
+def _await_started_trials(ctx: ActionContext, goal_id: int) -> None:
+    """Wait for the goal's trials that are still queued or running: a retried loop's lost
+    attempt started them, they count towards the trial budget, and proposing more
+    meanwhile would overrun it. (A cancel stops the wait; the loop then stops.)"""
+    from engine import executor
+    from engine.auth.permissions import scope_for
+    from storage.repositories import jobs
+
+    started = jobs.list_jobs(
+        scope_for(ctx.user, "job"),
+        statuses=("queued", "running", "interrupted"),
+        goal_id=goal_id,
+        action="train_model",
+        limit=100,
+    )
+    for job in started:
+        log.info("goal %s: waiting for trial job %s started before a retry", goal_id, job.id)
+        deadline = time.monotonic() + TRIAL_TIMEOUT_SECONDS
+        while not executor.wait(job.id, timeout=1.0).terminal:
+            if ctx.cancelled():
+                return
+            if time.monotonic() >= deadline:
+                break
+
+
 def make_proposer(
     goal_id: int,
     spec: GoalSpec,
@@ -172,6 +197,7 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
     goal = goals_service.get(ctx.user, params.goal_id)
     goals_service.require_owner(ctx.user, goal)
     spec = spec_of(goal)
+    _await_started_trials(ctx, goal.id)
     history, minutes = _values(goal.id)
     started = time.monotonic()
     proposer = make_proposer(

@@ -72,8 +72,8 @@ class LocalBackend:
             time.sleep(0.05)
         return True
 
-    def stop(self, *, terminate: bool) -> list[Outcome]:
-        return self.processes.stop(terminate=terminate) + self.threads.stop()
+    def stop(self, *, terminate: bool, abandon_threads: bool = False) -> list[Outcome]:
+        return self.processes.stop(terminate=terminate) + self.threads.stop(abandon=abandon_threads)
 
 
 class DaskBackend:
@@ -193,9 +193,10 @@ class DaskBackend:
         except Exception:
             return []
 
-    def stop(self, *, terminate: bool) -> list[Outcome]:
+    def stop(self, *, terminate: bool, abandon_threads: bool = False) -> list[Outcome]:
         """Tasks already running finish on their workers and write their results; tasks
-        not started yet are dropped with the client and stay queued in the database."""
+        not started yet are dropped with the client and stay queued in the database.
+        (``abandon_threads``: nothing runs in this process's threads here.)"""
         outcomes = self.collect()
         if self._client is not None:
             try:

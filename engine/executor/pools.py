@@ -120,7 +120,9 @@ class ProcessWorkers:
 
     def stop(self, *, terminate: bool) -> list[Outcome]:
         """Idle processes exit; busy ones are terminated when ``terminate`` (their jobs come
-        back as ``died``), else awaited. Returns the outcomes still to handle."""
+        back as ``died``), else awaited. Returns the outcomes still to handle. Busy ones
+        are terminated at once rather than after the idle ones have exited, and all are
+        awaited together, so stopping takes as long as the slowest process, not their sum."""
         self._stopping = True
         outcomes = self.collect()
         for child in self._children:
@@ -129,9 +131,13 @@ class ProcessWorkers:
                     child.conn.send(None)
                 except OSError:
                     pass
+        if terminate:
+            for child in self._children:
+                if child.job is not None and child.process.is_alive():
+                    child.process.terminate()
         deadline = time.monotonic() + 2.0
         for child in self._children:
-            if child.job is None:
+            if child.job is None or terminate:
                 child.process.join(max(0.0, deadline - time.monotonic()))
         for child in self._children:
             if child.process.is_alive() and (terminate or child.job is None):
@@ -285,9 +291,17 @@ class ThreadWorkers:
             self._active.discard(outcome.job_id)
             outcomes.append(outcome)
 
-    def stop(self) -> list[Outcome]:
+    def stop(self, *, abandon: bool = False) -> list[Outcome]:
         """Idle threads exit; running jobs carry on (nothing can stop a thread) and still
-        write their results; the service no longer tracks them."""
+        write their results; the service no longer tracks them. ``abandon``: the process
+        is about to end and its threads with it, so the jobs still running are reported
+        ``died`` (the service requeues them; their threads' final writes are then
+        refused, as for any worker that lost its job)."""
         for _ in self._threads:
             self._inbox.put(None)
-        return self.collect()
+        outcomes = self.collect()
+        if abandon:
+            prefix = f"{HOST}:{os.getpid()}:"
+            outcomes += [Outcome(job_id, "died", detail=prefix) for job_id in self._active]
+            self._active.clear()
+        return outcomes

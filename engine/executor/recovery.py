@@ -20,6 +20,8 @@ log = logging.getLogger("mltrainer.executor")
 
 DIED = "the worker running this job died"
 FORCED = "the action ignored the cancel request, so its process was stopped"
+# A deploy or restart is not a crash: the attempt is not charged (see interrupt()).
+SHUTDOWN = "its worker was shut down (a deploy or restart) before it finished"
 
 
 def _finished(action: str, status: str) -> None:
@@ -42,6 +44,13 @@ def resolve_interrupted(job_id: int) -> str | None:
             _finished(job.action, "cancelled")
             return "cancelled"
         return None
+    shutdown = SHUTDOWN in reason
+    if job.idempotent and shutdown:
+        note = f"{reason} It runs again on the next free worker; this did not count as an attempt."
+        if jobs.requeue(job_id, note):
+            log.warning("job %s (%s) stopped by a shutdown; requeued", job_id, job.action)
+            return "queued"
+        return None
     if job.idempotent and job.attempts < job.max_attempts:
         note = f"{reason} Retrying (attempt {job.attempts + 1} of {job.max_attempts})."
         if jobs.requeue(job_id, note):
@@ -52,7 +61,8 @@ def resolve_interrupted(job_id: int) -> str | None:
         error = f"Failed: {DIED} on each of its {job.attempts} attempts."
     else:
         error = (
-            f"Failed: {DIED}, and '{job.action}' is not safe to run twice, so it was not retried."
+            f"Failed: {SHUTDOWN if shutdown else DIED}, and '{job.action}' is not safe to run "
+            "twice, so it was not retried."
         )
     if jobs.finish(job_id, "failed", error=error, only_from=("interrupted",)):
         log.error("job %s (%s) failed: %s", job_id, job.action, error)
@@ -61,20 +71,22 @@ def resolve_interrupted(job_id: int) -> str | None:
     return None
 
 
-def interrupt(job_id: int, reason: str, **conditions) -> str | None:
-    """running -> interrupted (if ``conditions`` still hold), then resolved."""
+def interrupt(job_id: int, reason: str, *, counted: bool = True, **conditions) -> str | None:
+    """running -> interrupted (if ``conditions`` still hold), then resolved. ``counted``:
+    whether the lost attempt counts against the job's attempts (not for a shutdown)."""
     job = jobs.get_job(job_id)
     if job is None:
         return None
-    if not jobs.mark_interrupted(job_id, f"Interrupted: {reason}.", **conditions):
+    if not jobs.mark_interrupted(job_id, f"Interrupted: {reason}.", counted=counted, **conditions):
         return None
     _finished(job.action, "interrupted")
     return resolve_interrupted(job_id) or "interrupted"
 
 
 def interrupt_dead_worker(job_id: int, worker_prefix: str, reason: str = DIED) -> str | None:
-    """The process whose worker names start with ``worker_prefix`` is gone."""
-    return interrupt(job_id, reason, worker_prefix=worker_prefix)
+    """The process whose worker names start with ``worker_prefix`` is gone; when it was
+    stopped by a shutdown (``reason`` SHUTDOWN) the attempt is not counted."""
+    return interrupt(job_id, reason, counted=reason != SHUTDOWN, worker_prefix=worker_prefix)
 
 
 def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int, str]]:

@@ -22,10 +22,12 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections import deque
 from multiprocessing.connection import wait as wait_for
+from typing import NoReturn
 
 from engine.executor import recovery
 from engine.executor.backends import build_backend
@@ -69,6 +71,8 @@ class ExecutorService:
         self._stopped: dict[int, str] = {}  # job id -> why this service stopped its process
         self._stop = threading.Event()
         self._stop_deadline = 0.0
+        self._exiting = False  # the process ends after this stop: its threads die with it
+        self._terminating = False  # the grace period is over: workers are being stopped
         self._cascade = threading.Event()
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
@@ -90,10 +94,13 @@ class ExecutorService:
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._stop.is_set()
 
-    def stop(self, grace: float | None = None) -> None:
+    def stop(self, grace: float | None = None, *, exiting: bool = False) -> None:
         """Stop dispatching; running jobs get ``grace`` seconds to finish, then their
-        processes are stopped and the jobs requeued (or failed when not idempotent)."""
+        processes are stopped and the jobs requeued without charging an attempt (or
+        failed when not idempotent). ``exiting``: the process ends next, so jobs still
+        running in its threads are given up the same way (else they run on untracked)."""
         grace = self.config.shutdown_grace_seconds if grace is None else grace
+        self._exiting = exiting
         self._stop_deadline = time.monotonic() + grace
         self._stop.set()
         self.wake()
@@ -178,8 +185,9 @@ class ExecutorService:
                 # Cleared after draining: a wake sent from here on leaves its byte, and one
                 # skipped before this point finds its job in the dispatch that follows.
                 self._wake_pending = False
+        self._terminating = True
         try:
-            self._handle(self.backend.stop(terminate=True))
+            self._handle(self.backend.stop(terminate=True, abandon_threads=self._exiting))
         except Exception:
             log.exception("stopping the executor backend failed")
         if self._inflight:
@@ -206,7 +214,9 @@ class ExecutorService:
                 if outcome.status != CLAIM_ERROR:
                     self._claim_errors.pop(outcome.job_id, None)
             elif outcome.kind == "died":
-                reason = self._stopped.pop(outcome.job_id, recovery.DIED)
+                # Past the grace period this service stopped the worker itself: a shutdown.
+                default = recovery.SHUTDOWN if self._terminating else recovery.DIED
+                reason = self._stopped.pop(outcome.job_id, default)
                 prefix = outcome.detail or ""  # a "died" outcome always names its worker
                 if prefix and recovery.interrupt_dead_worker(outcome.job_id, prefix, reason):
                     self._cascade.set()
@@ -355,18 +365,18 @@ def ensure_started(config: ExecutorConfig | None = None) -> ExecutorService:
 start = ensure_started
 
 
-def shutdown(grace: float | None = None) -> None:
+def shutdown(grace: float | None = None, *, exiting: bool = False) -> None:
     """Stop this process's service (see ExecutorService.stop)."""
     global _service, _service_pid
     with _service_lock:
         service, _service, _service_pid = _service, None, None
     if service is not None:
-        service.stop(grace)
+        service.stop(grace, exiting=exiting)
 
 
 def _shutdown_at_exit() -> None:
     if _service_pid == os.getpid():
-        shutdown()
+        shutdown(exiting=True)
 
 
 def run_worker_forever(config: ExecutorConfig | None = None) -> None:
@@ -394,6 +404,25 @@ def run_worker_forever(config: ExecutorConfig | None = None) -> None:
                 log.error("the executor service stopped unexpectedly; restarting it")
                 ensure_started(config)
     finally:
-        shutdown()
+        shutdown(exiting=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def exit_worker_process(code: int = 0) -> NoReturn:
+    """End a standalone worker as soon as its service has stopped.
+
+    Everything of record is in the database by then (finished jobs written, the others
+    requeued), so the interpreter's own teardown is skipped: it waits for the thread
+    pools that abandoned jobs started (until their work ends), finalises every library
+    the catalogue imported and collects the models still in memory, which took from
+    seconds to longer than a container's grace period. Logs are flushed first.
+    """
+    log.info("worker process exiting")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

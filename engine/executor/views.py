@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from engine.actions.context import UserRef
-from storage.repositories.jobs import JobRecord
+from storage.repositories.jobs import JobRecord, attempt_history
 from storage.repositories.trials import usernames
 
 JOB_COLUMNS = [
@@ -58,3 +58,22 @@ def jobs_frame(records: list[JobRecord], owners: dict[int, str] | None = None) -
             }
         )
     return pd.DataFrame(rows, columns=JOB_COLUMNS)
+
+
+ATTEMPT_COLUMNS = ["attempt", "ended", "error", "counted"]
+
+
+def attempts_frame(job_id: int) -> pd.DataFrame:
+    """The job's attempts that were interrupted or failed, oldest first: when, why, and
+    whether each counted against its attempts (one cut short by a shutdown does not).
+    For a job the caller may already see (the Jobs page lists only those)."""
+    rows = [
+        {
+            "attempt": record.attempt,
+            "ended": record.at,
+            "error": record.error,
+            "counted": record.counted,
+        }
+        for record in attempt_history(job_id)
+    ]
+    return pd.DataFrame(rows, columns=ATTEMPT_COLUMNS)

@@ -138,8 +138,10 @@ def record_run(
     started: float | None = None,
 ):
     """Save the model and its predictions, then write the trial and its model results."""
+    from engine.ml import checkpoint
     from storage.repositories import trials
 
+    checkpoint.before_first_record(ctx)
     metrics = metric_summary(run)
     importances = Importances.model_validate(
         json_safe({"kind": run.importance_kind, "values": run.importances})
@@ -217,6 +219,9 @@ def record_failure(
     else:
         message = f"{type(error).__name__}: {error}"
     try:
+        from engine.ml import checkpoint
+
+        checkpoint.before_first_record(ctx)
         return trials.create_trial(
             job_id=ctx.job_id,
             goal_id=ctx.goal_id,

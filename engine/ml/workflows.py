@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
 from engine.actions.context import ActionContext, UserRef
-from engine.ml import dataset
+from engine.ml import checkpoint, dataset
 from engine.ml import evaluation as ev
 from engine.ml.catalog_spec import ModelSpec
 from engine.ml.params import (
@@ -316,22 +316,36 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     data, plan = setup(params, ctx)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     greater = ev.greater_is_better(primary)
-    study = optuna.create_study(
-        direction="maximize" if greater else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=params.seed),
-        study_name=f"tune-{spec.id}",
+    # A retried job carries on from the trials its lost attempts recorded.
+    state = checkpoint.tune_study(
+        ctx, name=f"tune-{spec.id}", greater=greater, seed=params.seed, primary=primary
     )
-    rows: list[dict[str, Any]] = []
-    runs: dict[int, TrainingRun] = {}
+    study = state.study
+    rows: list[dict[str, Any]] = state.rows
+    completed: dict[int, checkpoint.TunedTrial] = state.completed
     n = params.n_trials
-    best_value: float | None = None
-    for number in range(n):
+    best_value: float | None = state.best_value
+    if state.next_number:
+        ctx.progress(
+            min(state.next_number / n, 1.0),
+            trial=state.next_number - 1,
+            **({"best": best_value} if best_value is not None else {}),
+        )
+    for number in range(state.next_number, n):
         ctx.raise_if_cancelled()
         optuna_trial = study.ask()
         suggested = suggest_space(optuna_trial, space)
         model_params = {**params.model_params, **suggested}
         record_params = train_params(params, spec.id, model_params).model_dump(mode="json")
-        extra = {"study": {"number": number, "n_trials": n, "sampler": "TPE", "seed": params.seed}}
+        extra = {
+            "study": {
+                "number": number,
+                "n_trials": n,
+                "sampler": "TPE",
+                "seed": params.seed,
+                "optuna_number": optuna_trial.number,
+            }
+        }
         started = time.perf_counter()
         try:
             config = config_for(spec, model_params, params.seed)
@@ -383,7 +397,9 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
                 best_value = value
         else:
             study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
-        runs[trial.id] = run
+        completed[trial.id] = checkpoint.TunedTrial(
+            run.metric_value, run.config.model_params, run.holdout
+        )
         row = {
             "number": number,
             "trial_id": trial.id,
@@ -400,27 +416,27 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
             trial=number,
             **({"best": best_value} if best_value is not None else {}),
         )
-    if not runs:
+    if not completed:
         raise ActionError(f"Every trial failed; the first error: {rows[0].get('error')}")
     history = pd.DataFrame(rows)
     scored = history.dropna(subset=[primary])
     if scored.empty:
         raise ActionError(f"No trial produced a {primary} value.")
     best_row = scored.sort_values(primary, ascending=not greater, kind="stable").iloc[0]
-    best_run = runs[int(best_row["trial_id"])]
+    best_run = completed[int(best_row["trial_id"])]
     values: dict[str, Any] = {
         "metric_name": primary,
         "metric_value": best_run.metric_value,
         "best_trial_id": int(best_row["trial_id"]),
-        "best_params": best_run.config.model_params,
+        "best_params": best_run.model_params,
         "model_id": spec.id,
         "model_name": spec.name,
         "task": params.task,
         "evaluation": plan.evaluation,
         "greater_is_better": greater,
         "n_trials": n,
-        "n_completed": len(runs),
-        "n_failed": n - len(runs),
+        "n_completed": len(completed),
+        "n_failed": n - len(completed),
         "n_samples": data.n_rows,
         "split_fingerprint": plan.fingerprint(),
         "dataset_id": data.dataset_id,
@@ -438,7 +454,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         summary += f"; its hold-out {primary} is {best_run.holdout.get(primary, math.nan):.4f}"
     summary += (
         f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
-        f"{n - len(runs)} trial(s) failed."
+        f"{n - len(completed)} trial(s) failed."
     )
     return ActionResult(summary=summary, values=json_safe(values), tables={"trials": history})
 

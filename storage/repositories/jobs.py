@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from storage.access import OwnerScope
 from storage.actor import process_actor
 from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
-from storage.models import JOB_TERMINAL_STATES, Job, JobDependency, JobEvent, utcnow
+from storage.models import JOB_TERMINAL_STATES, Job, JobAttempt, JobDependency, JobEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,16 @@ class JobRecord:
         return self.status in JOB_TERMINAL_STATES
 
 
+@dataclass(frozen=True)
+class AttemptRecord:
+    """An attempt of a job that was interrupted or failed (see ``JobAttempt``)."""
+
+    attempt: int
+    error: str
+    counted: bool
+    at: datetime
+
+
 # The executor's hot path (create, get, claim, finish, ready, events) uses prebuilt Core
 # statements on a plain connection: the ORM session and identity map cost several times
 # the SQL itself for these one-row statements.
@@ -58,6 +68,7 @@ _GET_JOB = select(*_RECORD_COLUMNS).where(_JOBS.c.id == bindparam("job_id"))
 _INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
 _INSERT_DEPENDENCY = insert(JobDependency)
 _INSERT_EVENT = insert(JobEvent)
+_INSERT_ATTEMPT = insert(JobAttempt)
 
 
 @contextmanager
@@ -136,10 +147,12 @@ def list_jobs(
     statuses: tuple[str, ...] | None = None,
     limit: int = 50,
     inline: bool | None = None,
+    goal_id: int | None = None,
+    action: str | None = None,
 ) -> list[JobRecord]:
     """Newest first, of the jobs ``scope`` admits (``engine.auth.permissions.scope_for``;
     ``OwnerScope.all_rows()`` for maintenance); ``inline`` filters quick calls (True) or
-    background jobs (False)."""
+    background jobs (False); ``goal_id`` and ``action`` keep one goal's, one action's."""
     query = select(*_RECORD_COLUMNS).order_by(_JOBS.c.id.desc()).limit(limit)
     owned = scope.where(_JOBS.c.user_id)
     if owned is not None:
@@ -148,6 +161,10 @@ def list_jobs(
         query = query.where(_JOBS.c.status.in_(statuses))
     if inline is not None:
         query = query.where(_JOBS.c.inline.is_(inline))
+    if goal_id is not None:
+        query = query.where(_JOBS.c.goal_id == goal_id)
+    if action is not None:
+        query = query.where(_JOBS.c.action == action)
     with _single() as connection:
         return [JobRecord(*row) for row in connection.execute(query)]
 
@@ -243,11 +260,25 @@ def finish(
     statement = _finish_statement(
         tuple(only_from), worker is not None, result is not None, status == "succeeded"
     )
-    parameters = {"f_id": job_id, "f_status": status, "f_at": utcnow(), "f_error": error}
+    at = utcnow()
+    parameters = {"f_id": job_id, "f_status": status, "f_at": at, "f_error": error}
     if worker is not None:
         parameters["f_worker"] = worker
     if result is not None:
         parameters["f_result"] = result
+    if status == "failed" and worker is not None and error:
+        # A worker's own attempt failed: keep its error in the job's attempt history too.
+        with _transaction() as connection:
+            attempt = connection.execute(
+                statement.returning(_JOBS.c.attempts), parameters
+            ).scalar_one_or_none()
+            if attempt is None:
+                return False
+            connection.execute(
+                _INSERT_ATTEMPT,
+                {"job_id": job_id, "attempt": attempt, "error": error, "counted": True, "at": at},
+            )
+            return True
     with _single() as connection:
         return connection.execute(statement, parameters).rowcount == 1
 
@@ -290,22 +321,49 @@ def mark_interrupted(
     *,
     stale_before: datetime | None = None,
     worker_prefix: str | None = None,
+    counted: bool = True,
 ) -> bool:
     """running -> interrupted, atomically re-checking why: the heartbeat is still older than
     ``stale_before`` and/or the job is still held by a worker whose name starts with
-    ``worker_prefix`` (host:pid: of a process known to be dead)."""
+    ``worker_prefix`` (host:pid: of a process known to be dead). The attempt goes into
+    the job's history; ``counted=False`` (a shutdown, not a failure) gives it back, so
+    the retry runs as the same attempt number."""
     conditions = [Job.id == job_id, Job.status == "running"]
     if stale_before is not None:
         conditions.append(or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)))
     if worker_prefix is not None:
         conditions.append(Job.worker.startswith(worker_prefix, autoescape=True))
+    values: dict[str, Any] = {"status": "interrupted", "error": error}
+    if not counted:
+        values["attempts"] = Job.attempts - 1  # claimed, so at least 1
     with session_scope() as session:
-        changed = rows_matched(
-            session.execute(
-                _update_jobs().where(*conditions).values(status="interrupted", error=error)
-            )
+        attempt = session.execute(
+            _update_jobs().where(*conditions).values(**values).returning(Job.attempts)
+        ).scalar_one_or_none()
+        if attempt is None:
+            return False
+        session.execute(
+            _INSERT_ATTEMPT,
+            {
+                "job_id": job_id,
+                "attempt": attempt if counted else attempt + 1,
+                "error": error,
+                "counted": counted,
+                "at": utcnow(),
+            },
         )
-        return changed == 1
+        return True
+
+
+def attempt_history(job_id: int) -> list[AttemptRecord]:
+    """The job's interrupted and failed attempts, oldest first."""
+    query = (
+        select(JobAttempt.attempt, JobAttempt.error, JobAttempt.counted, JobAttempt.at)
+        .where(JobAttempt.job_id == job_id)
+        .order_by(JobAttempt.id)
+    )
+    with _single() as connection:
+        return [AttemptRecord(*row) for row in connection.execute(query)]
 
 
 def request_cancel(job_id: int) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
 from storage.access import OwnerScope
 from storage.db import session_scope
@@ -120,7 +120,13 @@ class TrialFilter:
     ids: list[int] | None = None
 
 
+# A superseded trial (a lost attempt's copy of one its job's retry recorded again) is
+# kept but never listed or counted; only get_trial still finds it by id.
+_COUNTED = Trial.superseded.is_(False)
+
+
 def _scoped(query: Select, scope: OwnerScope) -> Select:
+    query = query.where(_COUNTED)
     condition = scope.where(Trial.user_id)
     return query if condition is None else query.where(condition)
 
@@ -244,9 +250,31 @@ def trial_for_job(job_id: int) -> TrialRecord | None:
     """The newest trial recorded by a job (a re-run finds its new trial this way)."""
     with session_scope() as session:
         row = session.scalars(
-            select(Trial).where(Trial.job_id == job_id).order_by(Trial.id.desc()).limit(1)
+            select(Trial).where(Trial.job_id == job_id, _COUNTED).order_by(Trial.id.desc()).limit(1)
         ).first()
         return _trial(row) if row else None
+
+
+def trials_for_job(job_id: int) -> list[TrialRecord]:
+    """Every counted trial a job recorded, over all its attempts, oldest first."""
+    with session_scope() as session:
+        rows = session.scalars(
+            select(Trial).where(Trial.job_id == job_id, _COUNTED).order_by(Trial.id)
+        )
+        return [_trial(row) for row in rows]
+
+
+def supersede_job_trials(job_id: int, keep: set[int]) -> int:
+    """Mark the job's counted trials other than ``keep`` superseded (a retry replaces
+    them); returns how many."""
+    statement = update(Trial).where(Trial.job_id == job_id, _COUNTED)
+    if keep:
+        statement = statement.where(Trial.id.not_in(sorted(keep)))
+    with session_scope() as session:
+        result = session.execute(
+            statement.values(superseded=True).execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def usernames(
@@ -294,7 +322,9 @@ def goal_names(
 
 def trials_for_goal(goal_id: int) -> list[TrialRecord]:
     with session_scope() as session:
-        rows = session.scalars(select(Trial).where(Trial.goal_id == goal_id).order_by(Trial.id))
+        rows = session.scalars(
+            select(Trial).where(Trial.goal_id == goal_id, _COUNTED).order_by(Trial.id)
+        )
         return [_trial(row) for row in rows]
 
 
@@ -339,7 +369,12 @@ def outcomes_of_other_goals(
                 Trial.metric_value,
                 Trial.status,
             )
-            .where(Trial.goal_id.is_not(None), Trial.task == task, Trial.family.is_not(None))
+            .where(
+                Trial.goal_id.is_not(None),
+                Trial.task == task,
+                Trial.family.is_not(None),
+                _COUNTED,
+            )
             .order_by(Trial.id.desc())
             .limit(limit)
         )
@@ -354,10 +389,3 @@ def outcomes_of_other_goals(
                     GoalOutcome(goal_id, family, model_id, metric_name, metric_value, status)
                 )
         return outcomes
-
-
-def trials_for_job(job_id: int) -> list[TrialRecord]:
-    """Every trial a job recorded, in id order (a comparison records one per model)."""
-    with session_scope() as session:
-        rows = session.scalars(select(Trial).where(Trial.job_id == job_id).order_by(Trial.id))
-        return [_trial(row) for row in rows]

@@ -29,6 +29,7 @@ NAMES = (
     "test_implausible",
     "test_count_inline",
     "test_count_io",
+    "test_pool_sleep",
 )
 
 # How often a CountedParams model was validated in this process (see test_policy_install).
@@ -94,6 +95,28 @@ def test_sleep(params: SleepParams, ctx) -> ActionResult:
 
 def test_sleep_once(params: SleepParams, ctx) -> ActionResult:
     return _sleep(params, ctx)
+
+
+def test_pool_sleep(params: SleepParams, ctx) -> ActionResult:
+    """Waits on a blocking call in a thread pool, as a library call would (the call itself
+    cannot be interrupted; the action can stop waiting for it)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Pending
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="test-pool-sleep")
+    try:
+        future = pool.submit(time.sleep, params.seconds)
+        while True:
+            ctx.raise_if_cancelled()
+            ctx.progress(0.0, waiting=1.0)  # tells a test the blocking call has started
+            try:
+                future.result(timeout=params.step)
+                break
+            except Pending:
+                continue
+    finally:
+        pool.shutdown(wait=False)
+    return ActionResult("slept in a pool", {"seconds": params.seconds, **_where()})
 
 
 def test_fail(params: FailParams, ctx) -> ActionResult:
@@ -189,6 +212,14 @@ def _actions() -> list[Action]:
             SleepParams,
             test_sleep_once,
             idempotent=False,
+            **common,
+        ),
+        Action(
+            "test_pool_sleep",
+            "Test: waits on a blocking call in a thread pool (I/O-bound).",
+            SleepParams,
+            test_pool_sleep,
+            cpu_bound=False,
             **common,
         ),
         Action("test_fail", "Test: fails with a clear message.", FailParams, test_fail, **common),

@@ -26,6 +26,7 @@ CORE_TABLES = {
     "compliance_events",
     "dynamic_actions",
     "datasets",
+    "job_attempts",
 }
 
 
@@ -90,6 +91,28 @@ def test_job_lifecycle_claim_is_exclusive_and_result_stored(any_db):
         1.0,
     )
     assert [e[2]["loss"] for e in jobs.read_events(job_id)] == [1.0, 0.5]
+
+
+def test_each_lost_or_failed_attempt_is_kept_and_a_shutdown_is_not_counted(any_db):
+    job_id = jobs.create_job("echo", {}, None)
+    assert jobs.claim(job_id, "host:1:1")
+    assert jobs.mark_interrupted(job_id, "Interrupted: shut down.", counted=False)
+    assert jobs.get_job(job_id).attempts == 0  # given back
+    assert jobs.requeue(job_id, "again")
+    assert jobs.claim(job_id, "host:2:1")
+    assert not jobs.mark_interrupted(job_id, "Interrupted: elsewhere.", worker_prefix="host:1:")
+    assert jobs.mark_interrupted(job_id, "Interrupted: died.", worker_prefix="host:2:")
+    assert jobs.requeue(job_id, "again")
+    assert jobs.claim(job_id, "host:3:1")
+    assert not jobs.finish(job_id, "failed", error="not mine", worker="host:2:1")
+    assert jobs.finish(job_id, "failed", error="Model exploded.", worker="host:3:1")
+    history = [(a.attempt, a.error, a.counted) for a in jobs.attempt_history(job_id)]
+    assert history == [
+        (1, "Interrupted: shut down.", False),
+        (1, "Interrupted: died.", True),
+        (2, "Model exploded.", True),
+    ]
+    assert jobs.get_job(job_id).attempts == 2
 
 
 def test_cancel_requested_job_cannot_be_claimed(any_db):

@@ -85,3 +85,25 @@ def test_viewer_has_no_toggle_and_an_empty_list(people, alice_jobs):
         at.toggle(key="jobs_all")
     assert listed(at) == []
     assert any("No background jobs yet" in i.value for i in at.info)
+
+
+def test_a_jobs_earlier_attempts_are_listed_with_their_errors(people):
+    from engine.executor import recovery
+
+    alice = people["alice"]
+    parent = add_job(alice, action="test_parent", status="running")  # keeps it from running
+    job_id = job_repo.create_job("test_retried", {}, alice.id, depends_on=[parent])
+    assert job_repo.claim(job_id, "old-host:1:1")
+    assert recovery.interrupt(job_id, recovery.SHUTDOWN, counted=False) == "queued"
+    assert job_repo.claim(job_id, "new-host:2:1")
+    assert recovery.interrupt(job_id, recovery.DIED) == "queued"
+    at = jobs_page("alice")
+    at.selectbox(key="jobs_inspect").set_value(job_id).run()
+    assert not at.exception, at.exception
+    [history] = [d.value for d in at.dataframe if "counted" in d.value.columns]
+    assert list(history["attempt"]) == [1, 1]
+    assert list(history["counted"]) == [False, True]
+    assert list(history["error"]) == [
+        f"Interrupted: {recovery.SHUTDOWN}.",
+        f"Interrupted: {recovery.DIED}.",
+    ]
