@@ -83,15 +83,20 @@ def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int
     """Stale running jobs, leftover interrupted ones, and quick calls whose process died.
 
     Heartbeat ages are measured by the database's clock; they are only judged once this
-    process has reached the database for a whole ``stale_seconds`` (engine.executor.outages).
+    process has reached the database (reads and writes) for a whole ``stale_seconds``
+    (engine.executor.outages).
     """
-    changed: list[tuple[int, str]] = []
     try:
-        stale = jobs.stale_running(stale_seconds)
-    except Exception as unreachable:
-        if is_transient(unreachable):
+        return _recover(stale_seconds, inline_stale_seconds)
+    except Exception as error:
+        if is_transient(error):
             DATABASE.failed()
         raise
+
+
+def _recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int, str]]:
+    changed: list[tuple[int, str]] = []
+    stale = jobs.stale_running(stale_seconds)
     DATABASE.reached(max_gap=stale_seconds / 2)
     if DATABASE.reachable_for() < stale_seconds:
         stale = []  # back from an outage: the workers have not had time to beat yet
