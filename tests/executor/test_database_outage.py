@@ -66,24 +66,28 @@ def test_jobs_run_through_a_database_outage(proxied_postgres, tmp_path, system_u
 
     refused = proxy.refused
     proxy.cut()
-    cut_at = time.monotonic()
-    # Longer than the stale period, with the workers' writes and polls turned away.
-    wait_for(
-        lambda: time.monotonic() - cut_at > 1.5 * STALE_SECONDS and proxy.refused > refused + 20,
-        60,
-        what="a long outage",
-    )
-    # One job ends while the database is still away: its last progress and its outcome
-    # must wait for the database.
-    (folders["pool"] / "release").touch()
-    files_appear(folders["pool"] / "returning")
-    returned_at, refused = time.monotonic(), proxy.refused
-    wait_for(
-        lambda: time.monotonic() - returned_at > 1.0 and proxy.refused > refused + 5,
-        60,
-        what="the final write to be turned away",
-    )
-    proxy.restore()
+    try:
+        cut_at = time.monotonic()
+        # Longer than the stale period, with the workers' writes and polls turned away.
+        wait_for(
+            lambda: (
+                time.monotonic() - cut_at > 1.5 * STALE_SECONDS and proxy.refused > refused + 20
+            ),
+            60,
+            what="a long outage",
+        )
+        # One job ends while the database is still away: its last progress and its outcome
+        # must wait for the database.
+        (folders["pool"] / "release").touch()
+        files_appear(folders["pool"] / "returning")
+        returned_at, refused = time.monotonic(), proxy.refused
+        wait_for(
+            lambda: time.monotonic() - returned_at > 1.0 and proxy.refused > refused + 5,
+            60,
+            what="the final write to be turned away",
+        )
+    finally:
+        proxy.restore()
 
     pool = executor.wait(submitted["pool"], 60)
     assert pool.status == "succeeded", pool.error
