@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("mltrainer.storage")
@@ -89,8 +89,15 @@ def _sqlite_locked(error: sqlite3.Error) -> bool:
     return "database is locked" in message or "database table is locked" in message
 
 
-def _postgres_transient(error: psycopg.Error) -> bool:
-    if not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+def _psycopg() -> Any:
+    """The driver module if this process loaded it (no psycopg error exists otherwise; an
+    SQLite-only process does not pay for importing it)."""
+    return sys.modules.get("psycopg")
+
+
+def _postgres_transient(error: BaseException) -> bool:
+    psycopg = _psycopg()
+    if psycopg is None or not isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
         return False
     state = getattr(error, "sqlstate", None) or ""
     return not state.startswith(_POSTGRES_PERMANENT_CLASSES)
@@ -103,16 +110,15 @@ def _one_transient(error: BaseException) -> bool:
         original = error.orig
         if isinstance(original, sqlite3.Error):
             return _sqlite_locked(original)
-        if isinstance(original, psycopg.Error):
+        psycopg = _psycopg()
+        if psycopg is not None and isinstance(original, psycopg.Error):
             return _postgres_transient(original)
         return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
     if isinstance(error, sa_exc.DisconnectionError | sa_exc.TimeoutError):
         return True  # a connection lost on checkout, or a pool exhausted while it reconnects
     if isinstance(error, sqlite3.OperationalError):
         return _sqlite_locked(error)
-    if isinstance(error, psycopg.Error):  # raw driver calls (COPY) are not wrapped
-        return _postgres_transient(error)
-    return False
+    return _postgres_transient(error)  # raw driver calls (COPY) are not wrapped
 
 
 def is_transient(error: BaseException) -> bool:

@@ -131,6 +131,12 @@ def _terminate_blocked_until(admin, locker, statement: tuple[str, ...], after=No
     return killed
 
 
+def _still_reporting(job_id: int, stored: int) -> bool:
+    job = jobs.get_job(job_id)
+    assert job.status == "running", (job.status, job.error)
+    return jobs.count_events(job_id) > stored
+
+
 def test_terminated_backends_do_not_fail_the_job(proxied_postgres, tmp_path, system_user):
     _, schema = proxied_postgres
     folder = _job_folder(tmp_path, "terminated")
@@ -151,6 +157,8 @@ def test_terminated_backends_do_not_fail_the_job(proxied_postgres, tmp_path, sys
             locker.execute(text(lock), {"id": job_id})
             _terminate_blocked_until(admin, locker, progress_update)
             locker.execute(text("ROLLBACK"))
+            stored = jobs.count_events(job_id)
+            wait_for(lambda: _still_reporting(job_id, stored), 30, what="progress after it")
             # 2. The last progress write, after the action returned.
             locker.execute(text("BEGIN"))
             locker.execute(text(lock), {"id": job_id})
