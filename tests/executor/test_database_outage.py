@@ -111,16 +111,20 @@ def _terminate_blocked_until(admin, locker, statement: tuple[str, ...], after=No
     """Terminate every backend waiting for ``locker``'s row lock, as they come, until one
     of them was running a statement that starts with one of ``statement`` (once the file
     ``after`` exists, if given); returns the statements cut short."""
+    locker_pid = locker.execute(text("SELECT pg_backend_pid()")).scalar_one()
     killed: list[str] = []
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not any(query.lstrip().startswith(statement) for query in killed):
         if time.monotonic() > deadline:
             raise AssertionError(f"no worker statement {statement!r} was blocked; saw {killed}")
-        blocked = locker.execute(
+        # Asked on the autocommit connection: inside the locker's transaction,
+        # pg_stat_activity would be the snapshot taken at its first read.
+        blocked = admin.execute(
             text(
                 "SELECT pid, query FROM pg_stat_activity "
-                "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))"
-            )
+                "WHERE CAST(:locker AS integer) = ANY(pg_blocking_pids(pid))"
+            ),
+            {"locker": locker_pid},
         ).all()
         counts = after is None or after.exists()
         for pid, query in blocked:
@@ -148,22 +152,24 @@ def test_terminated_backends_do_not_fail_the_job(proxied_postgres, tmp_path, sys
     # worker's backend is then in the middle of a statement when it is terminated.
     lock = f'SELECT id FROM "{schema}".jobs WHERE id = :id FOR NO KEY UPDATE'
     # (pg_stat_activity shows the transaction's UPDATE, or its COMMIT.)
-    progress_update = ("UPDATE jobs SET progress", "COMMIT")
+    progress_write = ("UPDATE jobs SET progress", "COMMIT")
+    final_write = (*progress_write, "UPDATE jobs SET status")
     direct = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with direct.connect() as admin, direct.connect() as locker:
             # 1. A progress write while the action runs.
             locker.execute(text("BEGIN"))
             locker.execute(text(lock), {"id": job_id})
-            _terminate_blocked_until(admin, locker, progress_update)
+            _terminate_blocked_until(admin, locker, progress_write)
             locker.execute(text("ROLLBACK"))
             stored = jobs.count_events(job_id)
             wait_for(lambda: _still_reporting(job_id, stored), 30, what="progress after it")
-            # 2. The last progress write, after the action returned.
+            # 2. The final write (last progress points, then the outcome), after the
+            # action returned.
             locker.execute(text("BEGIN"))
             locker.execute(text(lock), {"id": job_id})
             (folder / "release").touch()
-            _terminate_blocked_until(admin, locker, progress_update, folder / "returning")
+            _terminate_blocked_until(admin, locker, final_write, folder / "returning")
             locker.execute(text("ROLLBACK"))
     finally:
         direct.dispose()
