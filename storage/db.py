@@ -2,10 +2,17 @@
 
 SQLite is tuned for several processes (WAL, busy timeout, foreign keys on);
 PostgreSQL is reached through psycopg 3 with a pooled engine.
+
+Outages: a connection that died while pooled is replaced on checkout (pre-ping); a
+connection attempt gives up after MLTRAINER_DB_CONNECT_TIMEOUT seconds (10), so an
+unreachable server is an error the caller can retry (storage.outage), not a hang; SQLite
+waits MLTRAINER_SQLITE_BUSY_SECONDS (30) for another writer's lock before "database is
+locked".
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -30,11 +37,26 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        value = float(raw) if raw.strip() else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive")
+    return value
+
+
+def sqlite_busy_seconds() -> float:
+    return _seconds("MLTRAINER_SQLITE_BUSY_SECONDS", 30.0)
+
+
 def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_seconds() * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -91,12 +113,23 @@ def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
 
                 prepare_sqlite_file(Path(database))  # 0600, and so its -wal and -shm
             engine = create_engine(
-                url, connect_args={"timeout": 30, "check_same_thread": False}, **options
+                url,
+                connect_args={"timeout": sqlite_busy_seconds(), "check_same_thread": False},
+                **options,
             )
             event.listen(engine, "connect", _configure_sqlite)
         else:
+            connect_args = {}
+            if "connect_timeout" not in parsed.query:
+                timeout = _seconds("MLTRAINER_DB_CONNECT_TIMEOUT", 10.0)
+                connect_args["connect_timeout"] = max(1, round(timeout))
             engine = create_engine(
-                url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options
+                url,
+                pool_pre_ping=True,
+                pool_size=10,
+                max_overflow=20,
+                connect_args=connect_args,
+                **options,
             )
         _instrument(engine)
         _engines[key] = engine

@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 
+from storage.outage import describe, is_transient
+
 log = logging.getLogger("mltrainer.executor")
 
 
@@ -54,8 +56,14 @@ class Heartbeats:
                 continue
             try:
                 touched = jobs.touch_heartbeats(held)
-            except Exception:  # the database may be briefly unreachable; try next beat
-                log.warning("heartbeat of jobs %s failed", sorted(held), exc_info=True)
+            except Exception as error:  # the database may be briefly unreachable; next beat
+                transient = is_transient(error)
+                log.warning(
+                    "heartbeat of jobs %s failed: %s",
+                    sorted(held),
+                    describe(error),
+                    exc_info=not transient,  # an outage needs no traceback per beat
+                )
                 continue
             still_here = self.held()
             lost = [job_id for job_id in held if job_id not in touched and job_id in still_here]

@@ -10,15 +10,16 @@ a database can run these functions at the same time.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
+from engine.executor.outages import DATABASE, interruption_cause
 from storage.access import OwnerScope
-from storage.models import utcnow
+from storage.outage import is_transient
 from storage.repositories import jobs
 
 log = logging.getLogger("mltrainer.executor")
 
 DIED = "the worker running this job died"
+DATABASE_LOST = "the connection to the database was lost while it ran"
 FORCED = "the action ignored the cancel request, so its process was stopped"
 # A deploy or restart is not a crash: the attempt is not charged (see interrupt()).
 SHUTDOWN = "its worker was shut down (a deploy or restart) before it finished"
@@ -36,6 +37,7 @@ def resolve_interrupted(job_id: int) -> str | None:
     if job is None or job.status != "interrupted":
         return None
     reason = job.error or f"Interrupted: {DIED}."
+    cause = interruption_cause(job.error, DIED)
     if job.cancel_requested:
         error = "Cancelled by request."
         if FORCED in (job.error or ""):
@@ -58,11 +60,10 @@ def resolve_interrupted(job_id: int) -> str | None:
             return "queued"
         return None
     if job.idempotent:
-        error = f"Failed: {DIED} on each of its {job.attempts} attempts."
+        error = f"Failed: {cause} on each of its {job.attempts} attempts."
     else:
         error = (
-            f"Failed: {SHUTDOWN if shutdown else DIED}, and '{job.action}' is not safe to run "
-            "twice, so it was not retried."
+            f"Failed: {cause}, and '{job.action}' is not safe to run twice, so it was not retried."
         )
     if jobs.finish(job_id, "failed", error=error, only_from=("interrupted",)):
         log.error("job %s (%s) failed: %s", job_id, job.action, error)
@@ -90,14 +91,31 @@ def interrupt_dead_worker(job_id: int, worker_prefix: str, reason: str = DIED) -
 
 
 def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int, str]]:
-    """Stale running jobs, leftover interrupted ones, and quick calls whose process died."""
+    """Stale running jobs, leftover interrupted ones, and quick calls whose process died.
+
+    Heartbeat ages are measured by the database's clock; they are only judged once this
+    process has reached the database (reads and writes) for a whole ``stale_seconds``
+    (engine.executor.outages).
+    """
+    try:
+        return _recover(stale_seconds, inline_stale_seconds)
+    except Exception as error:
+        if is_transient(error):
+            DATABASE.failed()
+        raise
+
+
+def _recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int, str]]:
     changed: list[tuple[int, str]] = []
-    cutoff = utcnow() - timedelta(seconds=stale_seconds)
-    for job in jobs.stale_running(cutoff):
+    stale = jobs.stale_running(stale_seconds)
+    DATABASE.reached(max_gap=stale_seconds / 2)
+    if DATABASE.reachable_for() < stale_seconds:
+        stale = []  # back from an outage: the workers have not had time to beat yet
+    for job in stale:
         outcome = interrupt(
             job.id,
             f"{DIED} (no heartbeat for {stale_seconds:g}s)",
-            stale_before=cutoff,
+            stale_seconds=stale_seconds,
         )
         if outcome:
             changed.append((job.id, outcome))
@@ -105,8 +123,7 @@ def recover(stale_seconds: float, inline_stale_seconds: float) -> list[tuple[int
         outcome = resolve_interrupted(job.id)
         if outcome:
             changed.append((job.id, outcome))
-    inline_cutoff = utcnow() - timedelta(seconds=inline_stale_seconds)
-    for job in jobs.stale_running(inline_cutoff, inline=True):
+    for job in jobs.stale_running(inline_stale_seconds, inline=True):
         error = f"Failed: the process running this call stopped ({inline_stale_seconds:g}s)."
         if jobs.finish(job.id, "failed", error=error, only_from=("running",)):
             _finished(job.action, "failed")

@@ -3,6 +3,12 @@
 Progress events are buffered and written in batches so a tight loop calling
 ``ctx.progress`` cannot flood the database; cancellation is polled at most a few
 times a second for the same reason.
+
+A database outage is never the action's failure: progress points wait in the buffer and
+cancel checks keep their last answer while the database is away (retried with backoff,
+storage.outage), the final write is retried, and a database error that still escapes the
+action ends the attempt as *interrupted* (retried when the action is idempotent) rather
+than failed.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
 from engine.executor.protocol import JobRunner, installed_runner
+from storage.outage import Backoff, describe, is_transient, retry_through_outage
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -30,6 +37,9 @@ MAX_STORED_TABLE_ROWS = 20_000
 EVENT_FLUSH_SECONDS = 0.5
 EVENT_FLUSH_COUNT = 2_000
 CANCEL_POLL_SECONDS = 0.5
+# Points kept while the database is away; beyond this the buffer is thinned by min-max
+# decimation (engine.executor.downsample), which keeps both ends and every spike.
+MAX_PENDING_EVENTS = 200_000
 
 
 def worker_name() -> str:
@@ -37,42 +47,112 @@ def worker_name() -> str:
 
 
 class EventBuffer:
-    """Collects progress points and writes them in batches."""
+    """Collects progress points and writes them in batches; while the database is away
+    the points stay here (up to MAX_PENDING_EVENTS, then thinned) and the write is
+    retried with backoff."""
 
-    def __init__(self, job_id: int):
+    def __init__(self, job_id: int, max_pending: int = MAX_PENDING_EVENTS):
         self.job_id = job_id
         self.started = time.monotonic()
         self.pending: list[tuple[float, float, dict[str, float]]] = []
         self.last_flush = self.started
+        self.max_pending = max_pending
+        self.backoff = Backoff()
 
     def add(self, fraction: float, metrics: dict[str, float]) -> None:
         now = time.monotonic()
         self.pending.append((now - self.started, fraction, metrics))
-        if len(self.pending) >= EVENT_FLUSH_COUNT or now - self.last_flush >= EVENT_FLUSH_SECONDS:
+        due = len(self.pending) >= EVENT_FLUSH_COUNT or now - self.last_flush >= EVENT_FLUSH_SECONDS
+        if due and self.backoff.ready(now):
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
+        """Write the pending points; False (points kept) if the database is away."""
+        from storage.repositories import jobs
+
+        written = True
+        if self.pending:
+            batch, self.pending = self.pending, []
+            try:
+                jobs.append_events(self.job_id, batch)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self.pending[:0] = batch
+                self._thin()
+                delay = self.backoff.failed()
+                log.warning(
+                    "job %s: progress kept in memory (%s points), database unavailable (%s); "
+                    "next try in %.2fs",
+                    self.job_id,
+                    len(self.pending),
+                    describe(error),
+                    delay,
+                )
+                written = False
+            else:
+                lasted = self.backoff.succeeded()
+                if lasted is not None:
+                    log.warning("job %s: progress written again after %.1fs", self.job_id, lasted)
+        self.last_flush = time.monotonic()
+        return written
+
+    def flush_final(self) -> None:
+        """The last write, retried through an outage (storage.outage's budget)."""
         from storage.repositories import jobs
 
         if self.pending:
             batch, self.pending = self.pending, []
-            jobs.append_events(self.job_id, batch)
-        self.last_flush = time.monotonic()
+            retry_through_outage(
+                lambda: jobs.append_events(self.job_id, batch),
+                what=f"the last progress points of job {self.job_id}",
+            )
+
+    def _thin(self) -> None:
+        if len(self.pending) <= self.max_pending:
+            return
+        import numpy as np
+
+        from engine.executor.downsample import select_indices
+
+        names = sorted({name for _, _, metrics in self.pending for name in metrics})
+        columns = [np.array([point[1] for point in self.pending], dtype=float)]
+        columns += [
+            np.array([metrics.get(name, np.nan) for _, _, metrics in self.pending], dtype=float)
+            for name in names
+        ]
+        keep = select_indices(columns, len(self.pending), self.max_pending // 2)
+        self.pending = [self.pending[int(index)] for index in keep]
 
 
 class CancelPoller:
+    """``ctx.cancelled()``: polls the row at most every CANCEL_POLL_SECONDS; while the
+    database is away it answers what it last knew and polls again with backoff."""
+
     def __init__(self, job_id: int):
         self.job_id = job_id
         self.last_poll = 0.0
         self.cancelled = False
+        self.backoff = Backoff()
 
     def __call__(self) -> bool:
         from storage.repositories import jobs
 
         now = time.monotonic()
-        if not self.cancelled and now - self.last_poll >= CANCEL_POLL_SECONDS:
+        if (
+            not self.cancelled
+            and now - self.last_poll >= CANCEL_POLL_SECONDS
+            and self.backoff.ready(now)
+        ):
             self.last_poll = now
-            self.cancelled = jobs.is_cancel_requested(self.job_id)
+            try:
+                self.cancelled = jobs.is_cancel_requested(self.job_id)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                self.backoff.failed(now)
+            else:
+                self.backoff.succeeded()
         return self.cancelled
 
 
@@ -155,21 +235,70 @@ def execute_job(
         status = "succeeded"
     except JobCancelled:
         status, error = "cancelled", "Cancelled by request."
-    except ActionError as exc:
-        status, error = "failed", str(exc)
-    except Exception as exc:  # an unexpected bug: log the traceback, show a clear message
-        log.exception("job %s (%s) crashed", job_id, job.action)
-        status = "failed"
-        error = (
-            f"Internal error in '{job.action}' ({type(exc).__name__}); see logs for job {job_id}."
-        )
+    except Exception as exc:
+        if is_transient(exc):  # the database went away under the action: not its failure
+            log.warning("job %s (%s): database unavailable: %s", job_id, job.action, describe(exc))
+            status, error = _database_lost(job, exc)
+        elif isinstance(exc, ActionError):
+            status, error = "failed", str(exc)
+        else:  # an unexpected bug: log the traceback, show a clear message
+            log.exception("job %s (%s) crashed", job_id, job.action)
+            status = "failed"
+            error = (
+                f"Internal error in '{job.action}' ({type(exc).__name__}); "
+                f"see logs for job {job_id}."
+            )
     finally:
         try:
-            events.flush()
+            events.flush_final()
         except Exception:
             log.exception("could not write the last progress events of job %s", job_id)
-    if not jobs.finish(job_id, status, result=result_json, error=error, worker=worker):
+    if not _final_write(job, status, result_json, error, worker):
         log.warning("job %s ended %s here but is no longer held by this worker", job_id, status)
     ACTION_CALLS.labels(job.action, status).inc()
     ACTION_SECONDS.labels(job.action).observe(time.perf_counter() - started)
     return JobRun(status, result if status == "succeeded" else None, error)
+
+
+def _database_lost(job: JobRecord, error: BaseException) -> tuple[str, str]:
+    """A background attempt is interrupted (then retried or failed by
+    recovery.resolve_interrupted); an inline call, which nobody retries, fails clearly."""
+    from engine.executor.recovery import DATABASE_LOST
+
+    if job.inline:
+        return "failed", (
+            f"Failed: {DATABASE_LOST} ({describe(error)}). Nothing was saved; try again."
+        )
+    return "interrupted", f"Interrupted: {DATABASE_LOST} ({describe(error)})."
+
+
+def _final_write(
+    job: JobRecord,
+    status: str,
+    result_json: dict[str, Any] | None,
+    error: str | None,
+    worker: str | None,
+) -> bool:
+    """Store the outcome, retrying through an outage. Whether it landed (False: the job is
+    no longer held by this worker, or the outage outlasted the retry budget, in which
+    case the job's heartbeat has stopped and recovery takes it over)."""
+    from engine.executor import recovery
+    from storage.repositories import jobs
+
+    what = f"the outcome of job {job.id}"
+    try:
+        if status != "interrupted":
+            return retry_through_outage(
+                lambda: jobs.finish(job.id, status, result=result_json, error=error, worker=worker),
+                what=what,
+            )
+        assert error is not None
+        if not retry_through_outage(
+            lambda: jobs.mark_interrupted(job.id, error, worker=worker), what=what
+        ):
+            return False
+        retry_through_outage(lambda: recovery.resolve_interrupted(job.id), what=what)
+        return True
+    except Exception:
+        log.exception("could not store %s", what)
+        return False

@@ -7,6 +7,9 @@ get the same numbers: the action's parameters (for train/compare/tune the exact
 ``train_model`` parameters of that model), the seed, the dataset id and fingerprint,
 the feature set, the split plan (row ranges and a hash of every test block) and the
 library versions.
+
+The trial writes ride through a database outage (storage.outage: retried with backoff):
+a training that took an hour is not lost to a few seconds without the database.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from engine.trials.record import (
     SplitResult,
     TrialMetrics,
 )
+from storage.outage import retry_through_outage
 
 log = logging.getLogger("mltrainer.ml")
 
@@ -154,7 +158,7 @@ def record_run(
         # the equity curve is part of the record (the hold-out's SplitResult)
         persistence.save_side_tables(path, run.predictions, None)
         duration = time.perf_counter() - started if started is not None else run.seconds
-        trial = trials.create_trial(
+        fields = dict(
             job_id=ctx.job_id,
             goal_id=ctx.goal_id,
             user_id=ctx.user.id,
@@ -176,20 +180,24 @@ def record_run(
             artifact_path=str(path),
             duration_s=duration,
         )
-        trials.add_model_results(
-            trial.id,
-            [
-                {
-                    "model_id": split.model_id,
-                    "split": split.split,
-                    "metrics": split.stored_metrics(),
-                    "fit_seconds": split.fit_seconds,
-                    "predict_seconds": split.predict_seconds,
-                    "n_train": split.n_train,
-                    "n_test": split.n_test,
-                }
-                for split in splits
-            ],
+        trial = retry_through_outage(
+            lambda: trials.create_trial(**fields), what=f"the trial of {action}"
+        )
+        results = [
+            {
+                "model_id": split.model_id,
+                "split": split.split,
+                "metrics": split.stored_metrics(),
+                "fit_seconds": split.fit_seconds,
+                "predict_seconds": split.predict_seconds,
+                "n_train": split.n_train,
+                "n_test": split.n_test,
+            }
+            for split in splits
+        ]
+        retry_through_outage(
+            lambda: trials.add_model_results(trial.id, results),
+            what=f"the model results of trial {trial.id}",
         )
     except BaseException:
         persistence.remove_model(path)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 
 from storage.access import OwnerScope
 from storage.actor import process_actor
+from storage.clock import database_now, older_than
 from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
 from storage.models import JOB_TERMINAL_STATES, Job, JobAttempt, JobDependency, JobEvent, utcnow
 
@@ -66,9 +67,17 @@ _JOBS = cast(Table, Job.__table__)  # typed as a FromClause; a declarative model
 _RECORD_COLUMNS = [_JOBS.c[name] for name in JobRecord.__dataclass_fields__]
 _GET_JOB = select(*_RECORD_COLUMNS).where(_JOBS.c.id == bindparam("job_id"))
 _INSERT_JOB = insert(_JOBS).returning(_JOBS.c.id)
+# An inline call is created running: its stamps come from the database's clock, like a
+# claimed job's (storage.clock), so the inline stale cut-off compares like with like.
+_INSERT_RUNNING_JOB = (
+    insert(_JOBS)
+    .values(started_at=database_now(), heartbeat_at=database_now())
+    .returning(_JOBS.c.id)
+)
 _INSERT_DEPENDENCY = insert(JobDependency)
 _INSERT_EVENT = insert(JobEvent)
-_INSERT_ATTEMPT = insert(JobAttempt)
+# Attempt stamps come from the database's clock too (storage.clock).
+_INSERT_ATTEMPT = insert(JobAttempt).values(at=database_now())
 
 
 @contextmanager
@@ -110,7 +119,7 @@ def create_job(
     running = status == "running"
     with _transaction() if depends_on else _single() as connection:
         job_id = connection.execute(
-            _INSERT_JOB,
+            _INSERT_RUNNING_JOB if running else _INSERT_JOB,
             {
                 "action": action,
                 "params": params,
@@ -122,8 +131,6 @@ def create_job(
                 "max_attempts": max_attempts,
                 "status": status,
                 "created_at": now,
-                "started_at": now if running else None,
-                "heartbeat_at": now if running else None,
                 "actor": process_actor(),
             },
         ).scalar_one()
@@ -218,8 +225,8 @@ _CLAIM = (
     .values(
         status="running",
         worker=bindparam("claim_worker"),
-        started_at=bindparam("claim_at"),
-        heartbeat_at=bindparam("claim_at"),
+        started_at=database_now(),
+        heartbeat_at=database_now(),
         attempts=_JOBS.c.attempts + 1,
     )
 )
@@ -236,7 +243,7 @@ def claim_record(job_id: int, worker: str) -> JobRecord | None:
     a claim and a read: the worker needs the row anyway)."""
     with _single() as connection:
         row = connection.execute(
-            _CLAIM_RETURNING, {"claim_id": job_id, "claim_worker": worker, "claim_at": utcnow()}
+            _CLAIM_RETURNING, {"claim_id": job_id, "claim_worker": worker}
         ).first()
     return JobRecord(*row) if row is not None else None
 
@@ -260,8 +267,7 @@ def finish(
     statement = _finish_statement(
         tuple(only_from), worker is not None, result is not None, status == "succeeded"
     )
-    at = utcnow()
-    parameters = {"f_id": job_id, "f_status": status, "f_at": at, "f_error": error}
+    parameters = {"f_id": job_id, "f_status": status, "f_error": error}
     if worker is not None:
         parameters["f_worker"] = worker
     if result is not None:
@@ -276,7 +282,7 @@ def finish(
                 return False
             connection.execute(
                 _INSERT_ATTEMPT,
-                {"job_id": job_id, "attempt": attempt, "error": error, "counted": True, "at": at},
+                {"job_id": job_id, "attempt": attempt, "error": error, "counted": True},
             )
             return True
     with _single() as connection:
@@ -290,7 +296,7 @@ def _finish_statement(only_from: tuple[str, ...], by_worker: bool, with_result: 
         conditions.append(_JOBS.c.worker == bindparam("f_worker"))
     values: dict[str, Any] = {
         "status": bindparam("f_status"),
-        "finished_at": bindparam("f_at"),
+        "finished_at": database_now(),
         "error": bindparam("f_error"),
     }
     if with_result:
@@ -319,20 +325,24 @@ def mark_interrupted(
     job_id: int,
     error: str,
     *,
-    stale_before: datetime | None = None,
+    stale_seconds: float | None = None,
     worker_prefix: str | None = None,
+    worker: str | None = None,
     counted: bool = True,
 ) -> bool:
     """running -> interrupted, atomically re-checking why: the heartbeat is still older than
-    ``stale_before`` and/or the job is still held by a worker whose name starts with
-    ``worker_prefix`` (host:pid: of a process known to be dead). The attempt goes into
+    ``stale_seconds`` by the database's clock, and/or the job is still held by a worker
+    whose name starts with ``worker_prefix`` (host:pid: of a process known to be dead), or
+    by ``worker`` itself (the worker that saw its attempt cut short). The attempt goes into
     the job's history; ``counted=False`` (a shutdown, not a failure) gives it back, so
     the retry runs as the same attempt number."""
     conditions = [Job.id == job_id, Job.status == "running"]
-    if stale_before is not None:
-        conditions.append(or_(Job.heartbeat_at < stale_before, Job.heartbeat_at.is_(None)))
+    if stale_seconds is not None:
+        conditions.append(older_than(Job.heartbeat_at, stale_seconds))
     if worker_prefix is not None:
         conditions.append(Job.worker.startswith(worker_prefix, autoescape=True))
+    if worker is not None:
+        conditions.append(Job.worker == worker)
     values: dict[str, Any] = {"status": "interrupted", "error": error}
     if not counted:
         values["attempts"] = Job.attempts - 1  # claimed, so at least 1
@@ -349,7 +359,6 @@ def mark_interrupted(
                 "attempt": attempt if counted else attempt + 1,
                 "error": error,
                 "counted": counted,
-                "at": utcnow(),
             },
         )
         return True
@@ -380,8 +389,9 @@ def heartbeat(job_ids: list[int], progress: dict[int, float] | None = None) -> N
     if not job_ids:
         return
     with session_scope() as session:
-        now = utcnow()
-        session.execute(_update_jobs().where(Job.id.in_(job_ids)).values(heartbeat_at=now))
+        session.execute(
+            _update_jobs().where(Job.id.in_(job_ids)).values(heartbeat_at=database_now())
+        )
         for job_id, fraction in (progress or {}).items():
             session.execute(_update_jobs().where(Job.id == job_id).values(progress=fraction))
 
@@ -403,18 +413,19 @@ def touch_heartbeats(held: dict[int, str]) -> set[int]:
                     )
                 ),
             )
-            .values(heartbeat_at=utcnow())
+            .values(heartbeat_at=database_now())
             .returning(_JOBS.c.id)
         )
         return {row[0] for row in rows}
 
 
-def stale_running(older_than: datetime, *, inline: bool = False) -> list[JobRecord]:
-    """Running jobs whose heartbeat is older than ``older_than`` (or missing)."""
+def stale_running(stale_seconds: float, *, inline: bool = False) -> list[JobRecord]:
+    """Running jobs whose heartbeat is more than ``stale_seconds`` old by the database's
+    clock (or missing): no process's own clock takes part (storage.clock)."""
     query = select(*_RECORD_COLUMNS).where(
         _JOBS.c.status == "running",
         _JOBS.c.inline.is_(inline),
-        or_(_JOBS.c.heartbeat_at < older_than, _JOBS.c.heartbeat_at.is_(None)),
+        older_than(_JOBS.c.heartbeat_at, stale_seconds),
     )
     with _single() as connection:
         return [JobRecord(*row) for row in connection.execute(query)]
@@ -537,7 +548,7 @@ def append_events(job_id: int, events: list[tuple[float, float, dict[str, float]
         connection.execute(
             update(_JOBS)
             .where(_JOBS.c.id == job_id)
-            .values(progress=events[-1][1], heartbeat_at=utcnow())
+            .values(progress=events[-1][1], heartbeat_at=database_now())
         )
 
 

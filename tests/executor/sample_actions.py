@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -30,6 +31,8 @@ NAMES = (
     "test_count_inline",
     "test_count_io",
     "test_pool_sleep",
+    "test_until_released",
+    "test_until_released_once",
 )
 
 # How often a CountedParams model was validated in this process (see test_policy_install).
@@ -57,6 +60,10 @@ class ProgressParams(BaseModel):
 
 class SpinParams(BaseModel):
     iterations: int = Field(1_000_000, ge=0)
+
+
+class ReleaseParams(BaseModel):
+    folder: str  # where the job and the test leave marker files for each other
 
 
 class CountedParams(BaseModel):
@@ -183,6 +190,22 @@ def test_implausible(params: EchoParams, ctx) -> ActionResult:
     return ActionResult("too good", {"accuracy": 3.0, **_where()})
 
 
+def test_until_released(params: ReleaseParams, ctx) -> ActionResult:
+    """Reports progress (metric ``step`` = 0, 1, 2, ...) and checks for cancellation until
+    the test creates ``release`` in the folder; ``running`` and ``returning`` tell the test
+    where it is, without the database (which the test may have cut off)."""
+    folder = Path(params.folder)
+    (folder / "running").touch()
+    step = 0
+    while not (folder / "release").exists():
+        ctx.progress(min(0.99, step / 10_000), step=step)
+        ctx.raise_if_cancelled()
+        step += 1
+        time.sleep(0.005)
+    (folder / "returning").touch()
+    return ActionResult("released", {"steps": step, **_where()})
+
+
 def test_count(params: CountedParams, ctx) -> ActionResult:
     return ActionResult("counted", {"value": params.value})
 
@@ -245,6 +268,22 @@ def _actions() -> list[Action]:
             "Test: an implausible metric.",
             EchoParams,
             test_implausible,
+            **common,
+        ),
+        Action(
+            "test_until_released",
+            "Test: reports progress until released.",
+            ReleaseParams,
+            test_until_released,
+            **common,
+        ),
+        Action(
+            "test_until_released_once",
+            "Test: reports progress until released; not safe to retry (I/O-bound).",
+            ReleaseParams,
+            test_until_released,
+            idempotent=False,
+            cpu_bound=False,
             **common,
         ),
         Action(

@@ -112,3 +112,16 @@ def test_config_reads_the_environment(monkeypatch):
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+def test_progress_kept_through_an_outage_is_thinned_keeping_extremes():
+    from engine.executor.runner import EventBuffer
+
+    buffer = EventBuffer(job_id=1, max_pending=1_000)
+    buffer.pending = [(float(i), i / 5_000, {"loss": 1.0 / (1 + i)}) for i in range(5_000)]
+    buffer.pending[2_345] = (2_345.0, 0.469, {"loss": 99.0})  # a one-step spike
+    buffer._thin()
+    assert len(buffer.pending) <= 500
+    kept = [elapsed for elapsed, _, _ in buffer.pending]
+    assert kept == sorted(kept) and kept[0] == 0.0 and kept[-1] == 4_999.0
+    assert 2_345.0 in kept
