@@ -15,8 +15,8 @@ from ui.jobs import render_job
 from ui.session import has_role, require_user
 from ui.text import md_escape, model_markdown, stream_model_markdown, user_text
 
-PAGE_SIZE = 60
-FULL_RESULTS = 3  # older results show their summary; details on request
+PAGE_SIZE = 20  # latest messages drawn; "Show earlier messages" adds as many again
+FULL_RESULTS = 1  # older results show their summary; details on request
 user = require_user()
 can_write = has_role(user, "analyst")
 mode = turn.mode_for()
@@ -73,7 +73,8 @@ if conversation and can_write:
                 st.error(md_escape(error))
         st.download_button(
             "Export as Python script",
-            export_script(user, conversation.id),
+            # built when clicked, not on every rerun (it reads the whole conversation)
+            partial(export_script, user, conversation.id),
             file_name=f"conversation_{conversation.id}.py",
             mime="text/x-python",
             key="export_script",

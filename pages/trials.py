@@ -376,8 +376,11 @@ def draw_compare(raw: str) -> None:
         return
     st.subheader(f"Comparing {len(trials)} trials")
     st.dataframe(trial_detail.compare_frame(trials), width="stretch", key="compare-table")
-    chart(figures.parallel_figure(trials), "compare-parallel")
     chart(figures.overlay_figure(user, trials), "compare-progress")
+    # Plotly draws parallel coordinates with WebGL: seconds in a browser without a GPU
+    # (software rendering), so only on request.
+    if st.toggle("Parallel coordinates: parameters against the metric", key="compare_parallel"):
+        chart(figures.parallel_figure(trials), "compare-parallel")
     c1, c2 = st.columns([3, 1])
     chosen = c1.selectbox(
         "Open one", [t.id for t in trials], format_func=lambda i: f"trial {i}", key="cmp_open"

@@ -20,10 +20,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import anthropic
-import httpx2  # the anthropic SDK's HTTP client
+from typing import TYPE_CHECKING, Any
 
 from engine.actions.base import ActionError, json_safe
 from engine.autonomy.proposer import NOT_BY_DEFAULT, BanditProposer, Proposal
@@ -38,6 +35,9 @@ from engine.llm.tools import CACHE_CONTROL
 from engine.ml import catalog
 from engine.ml.search_spaces import SearchSpace, space_to_json
 from engine.trials.record import Trial
+
+if TYPE_CHECKING:
+    import anthropic  # loads when Claude is first asked (see engine.llm.claude)
 
 log = logging.getLogger("mltrainer.autonomy")
 
@@ -574,6 +574,9 @@ class ClaudeProposer:
         return "\n".join(sections)
 
     def _request(self, messages: list[dict[str, Any]], system, tools) -> Any:
+        import anthropic
+        import httpx2  # the anthropic SDK's HTTP client
+
         metrics = _metrics()
         kwargs = {
             "model": self.model,

@@ -44,15 +44,18 @@ import numbers
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import optuna
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from engine.autonomy.portfolio import PortfolioEntry, portfolio_for
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 from engine.ml.params import LOWER_IS_BETTER
 from engine.ml.search_spaces import space_to_json, suggest_space
+
+if TYPE_CHECKING:
+    import optuna
 
 # Families never proposed by default: baselines and those needing unlabeled data.
 NOT_BY_DEFAULT = {"dummy", "semi_supervised"}
@@ -110,7 +113,16 @@ HISTORY_LIMIT = 5000  # newest trials of other goals read for the learned prior
 DEFAULTS_ATTR = "catalogue_defaults"
 PORTFOLIO_ATTR = "portfolio_entry"
 COST_RANK = {"fast": 0, "medium": 1, "slow": 2}
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@cache
+def _optuna() -> ModuleType:
+    """Optuna, imported when a study is first opened (not by every process that loads the
+    action catalogue), its per-trial INFO lines silenced."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
 
 
 @dataclass
@@ -402,6 +414,7 @@ class BanditProposer:
         )
 
     def study(self, family: str, *, open_with_defaults: bool = True) -> optuna.Study:
+        optuna = _optuna()
         study = optuna.create_study(
             study_name=f"goal-{self.goal_id}-{family}",
             storage=self.storage,
@@ -470,6 +483,7 @@ class BanditProposer:
         if proposal.study is None or proposal.optuna_trial is None:
             return
         if value is None or not math.isfinite(value):
-            proposal.study.tell(proposal.optuna_trial, state=optuna.trial.TrialState.FAIL)
+            failed = _optuna().trial.TrialState.FAIL
+            proposal.study.tell(proposal.optuna_trial, state=failed)
         else:
             proposal.study.tell(proposal.optuna_trial, value)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ def mann_kendall(values: np.ndarray) -> tuple[float, float]:
     if variance <= 0:
         return s, 1.0
     z = (s - np.sign(s)) / np.sqrt(variance)  # continuity correction
+    from scipy import stats  # ~0.6 s to import; loads when a trend is first computed
+
     return s, float(2 * stats.norm.sf(abs(z)))
 
 
@@ -50,6 +51,8 @@ def detect_trend(
     if len(series) < min_points:
         return Trend("insufficient data", None, None, None, None, len(series))
     _, p_value = mann_kendall(series)
+    from scipy import stats
+
     slope, _, low, high = stats.theilslopes(series, np.arange(len(series)), alpha=1 - alpha)
     sign = 1 if higher_is_better else -1
     if p_value < alpha and sign * low > 0:

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
 
 from engine.actions.base import ActionError
 from engine.finance.options import INV_SQRT_2PI, ArrayLike, OptionInputs, prepare_inputs
@@ -39,6 +38,8 @@ class ImpliedVolResult:
 
 
 def _price_and_vega(inputs: OptionInputs, sigma: np.ndarray, sign: np.ndarray):
+    from scipy.special import ndtr  # imported on first use, not with the catalogue
+
     s, k, t = inputs.spot, inputs.strike, inputs.maturity
     r, q = inputs.rate, inputs.dividend_yield
     sqrt_t = np.sqrt(t)

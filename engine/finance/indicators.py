@@ -41,7 +41,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS
@@ -101,6 +100,8 @@ def wilder(series: pd.Series, window: int) -> pd.Series:
         seed = values[start : start + window].mean()
         out[start + window - 1] = seed
         if tail.size:
+            from scipy.signal import lfilter  # ~0.6 s to import: loads when first used
+
             alpha = 1.0 / window
             out[start + window :], _ = lfilter(
                 [alpha], [1.0, alpha - 1.0], tail, zi=[(1.0 - alpha) * seed]

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import ndtr
 
 from engine.actions.base import ActionError
 
@@ -184,6 +183,8 @@ def black_scholes(inputs: OptionInputs) -> OptionResult:
 def _black_scholes_block(inputs: OptionInputs) -> OptionResult:
     s, k, t = inputs.spot, inputs.strike, inputs.maturity
     r, q, sigma, w = inputs.rate, inputs.dividend_yield, inputs.volatility, inputs.sign
+    from scipy.special import ndtr  # imported on first pricing, not with the catalogue
+
     sqrt_t = np.sqrt(t)
     vol_sqrt_t = sigma * sqrt_t
     disc_r = np.exp(-r * t)
@@ -209,6 +210,8 @@ def _black_scholes_block(inputs: OptionInputs) -> OptionResult:
 
 def black_scholes_price(inputs: OptionInputs) -> np.ndarray:
     """Price only (cheaper than :func:`black_scholes`)."""
+    from scipy.special import ndtr
+
     s, k, t = inputs.spot, inputs.strike, inputs.maturity
     r, q, sigma, w = inputs.rate, inputs.dividend_yield, inputs.volatility, inputs.sign
     vol_sqrt_t = sigma * np.sqrt(t)

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog, minimize
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS
@@ -117,6 +116,8 @@ def _start(n: int, lo: float, hi: float) -> np.ndarray:
 
 
 def _solve(fun, jac, x0, bounds, constraints, what: str) -> np.ndarray:
+    from scipy.optimize import minimize  # ~0.4 s to import: loads when first used
+
     res = minimize(
         fun, x0, jac=jac, bounds=bounds, constraints=constraints, method="SLSQP", options=_SLSQP
     )
@@ -201,6 +202,8 @@ def return_range(mu: np.ndarray, cov: np.ndarray, bounds=(0.0, 1.0)) -> tuple[fl
     """(return of the min-variance portfolio, highest achievable return)."""
     n = mu.shape[0]
     lo, hi = _check_bounds(n, bounds)
+    from scipy.optimize import linprog
+
     res = linprog(-mu, A_eq=np.ones((1, n)), b_eq=[1.0], bounds=[(lo, hi)] * n, method="highs")
     if not res.success:
         raise ActionError(f"cannot find the highest achievable return ({res.message})")
@@ -268,6 +271,8 @@ def risk_parity(cov: np.ndarray, bounds=(0.0, 1.0)) -> np.ndarray:
     n = cov.shape[0]
     lo, hi = _check_bounds(n, bounds)
     y0 = 1.0 / np.sqrt(np.diag(cov))
+    from scipy.optimize import minimize
+
     res = minimize(
         lambda y: 0.5 * y @ cov @ y - np.log(y).sum() / n,
         y0,

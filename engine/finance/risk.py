@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
-from scipy.special import ndtri
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS, metrics
@@ -90,6 +88,8 @@ def var_historical(returns: pd.Series, confidence=0.95, horizon=1) -> tuple[floa
 def var_parametric(returns: pd.Series, confidence=0.95, horizon=1) -> tuple[float, float]:
     mu = float(returns.mean()) * horizon
     sigma = float(returns.std(ddof=1)) * np.sqrt(horizon)
+    from scipy.special import ndtri  # scipy loads when a risk figure is first computed
+
     z = float(ndtri(1.0 - confidence))
     density = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
     return float(-(mu + sigma * z)), float(-(mu - sigma * density / (1.0 - confidence)))
@@ -124,6 +124,8 @@ def ewma_volatility(returns: pd.Series, lam: float = 0.94, seed_days: int = 30) 
         raise ActionError("ewma_lambda must be between 0 and 1")
     squared = returns.to_numpy() ** 2
     seed = squared[: min(seed_days, squared.size)].mean()
+    from scipy.signal import lfilter
+
     variance, _ = lfilter([1.0 - lam], [1.0, -lam], squared, zi=[lam * seed])
     return pd.Series(np.sqrt(variance * TRADING_DAYS), index=returns.index, name="ewma_vol")
 

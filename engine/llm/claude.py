@@ -27,15 +27,16 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import anthropic
-import httpx2  # the anthropic SDK's HTTP client; a stream that breaks mid-read raises its errors
-
 from engine.actions.base import json_safe
 from engine.actions.context import UserRef
 from engine.llm.prompts import system_blocks
 from engine.llm.tools import CACHE_CONTROL, tool_definitions
 
 if TYPE_CHECKING:
+    # The SDK costs about a second to import; it loads when Claude is first used (every
+    # CLI call and pool worker loads the catalogue, which imports this module).
+    import anthropic
+
     from engine.actions.dispatch import CallOutcome
 
 log = logging.getLogger("mltrainer.llm")
@@ -381,15 +382,6 @@ class ClaudeOptions:
         )
 
 
-class _TunedAnthropic(anthropic.Anthropic):
-    """The SDK client with each retry backoff capped at ``max_retry_delay`` seconds."""
-
-    max_retry_delay: float = 8.0
-
-    def _calculate_retry_timeout(self, *args: Any, **kwargs: Any) -> float:
-        return min(super()._calculate_retry_timeout(*args, **kwargs), self.max_retry_delay)
-
-
 def deprecated_models() -> dict[str, str]:
     """Model ids the installed SDK marks deprecated, with their end-of-life dates."""
     try:
@@ -415,6 +407,8 @@ _STREAM_ERROR_REASONS = {
 def build_client(settings: Any, options: ClaudeOptions) -> anthropic.Anthropic:
     """The SDK client for ``settings`` (API key, base URL) and ``options`` (retries,
     timeouts); every caller of Claude (chat, goal loop) builds it here."""
+    import anthropic
+
     key = getattr(settings, "anthropic_api_key", None)
     if not key:
         raise ClaudeAuthError(
@@ -432,7 +426,9 @@ def build_client(settings: Any, options: ClaudeOptions) -> anthropic.Anthropic:
         kwargs["base_url"] = base_url
     if options.max_retry_delay is None:
         return anthropic.Anthropic(**kwargs)
-    client = _TunedAnthropic(**kwargs)
+    from engine.llm.tuned_client import TunedAnthropic
+
+    client = TunedAnthropic(**kwargs)
     client.max_retry_delay = float(options.max_retry_delay)
     return client
 
@@ -441,6 +437,9 @@ def unavailable_error(
     error: BaseException, settings: Any, options: ClaudeOptions, model: str
 ) -> ClaudeUnavailable:
     """Turn an SDK error into the message the user sees."""
+    import anthropic
+    import httpx2
+
     tries = options.max_retries + 1
     if isinstance(error, httpx2.TimeoutException):
         return ClaudeUnavailable(
@@ -655,6 +654,8 @@ class ClaudeChat:
 
     def list_models(self) -> list[str]:
         """Model ids the API key can use (newest first), from the Models API."""
+        import anthropic
+
         try:
             return [model.id for model in self.client.models.list()]
         except anthropic.APIError as error:
@@ -700,6 +701,9 @@ class ClaudeChat:
         (an ``error`` event such as overloaded_error) is retried here, but only while
         nothing of it has been shown to the user.
         """
+        import anthropic
+        import httpx2
+
         metrics = _metrics()
         attempt = 0
         while True:

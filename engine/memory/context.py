@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from storage.repositories import conversations as repo
 
@@ -103,6 +102,9 @@ def retrieve(
     if not candidates or not query.strip():
         return []
     texts = [message_text(m) for m in candidates]
+    # sklearn loads here, on the first retrieval, not in every process importing the chat
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     vectorizer = TfidfVectorizer(
         ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"(?u)\b\w+\b"
     )

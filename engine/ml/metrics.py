@@ -10,11 +10,10 @@ fold never hides the others. Names match :mod:`engine.ml.params`.
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn import metrics as skm
 
 from engine.ml.params import (
     CLASSIFICATION_METRICS,
@@ -24,6 +23,15 @@ from engine.ml.params import (
 )
 
 TRADING_DAYS = 252
+
+
+def _skm() -> ModuleType:
+    """sklearn.metrics, imported when a metric is first computed: the action catalogue
+    imports this module in every CLI call and pool worker, most of which train nothing."""
+    from sklearn import metrics
+
+    return metrics
+
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -74,14 +82,14 @@ def _proba_matrix(y_true: np.ndarray, y_proba: Any) -> tuple[np.ndarray, np.ndar
 
 
 def accuracy(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-    return float(skm.accuracy_score(y_true, y_pred))
+    return float(_skm().accuracy_score(y_true, y_pred))
 
 
 def balanced_accuracy(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
     y_true = _arr(y_true)
     if np.unique(y_true).size < 2:
         return math.nan
-    return float(skm.balanced_accuracy_score(y_true, y_pred))
+    return float(_skm().balanced_accuracy_score(y_true, y_pred))
 
 
 def f1(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
@@ -90,7 +98,7 @@ def f1(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
     labels = np.union1d(np.unique(y_true), np.unique(y_pred))
     binary = labels.size <= 2 and set(labels.tolist()) <= {0, 1}
     average = "binary" if binary else "macro"
-    return float(skm.f1_score(y_true, y_pred, average=average, zero_division=0.0))
+    return float(_skm().f1_score(y_true, y_pred, average=average, zero_division=0.0))
 
 
 def roc_auc(y_true: Any, y_pred: Any = None, y_proba: Any = None) -> float:
@@ -104,10 +112,10 @@ def roc_auc(y_true: Any, y_pred: Any = None, y_proba: Any = None) -> float:
     if classes.size == 2:
         if scores.ndim == 2:
             scores = scores[:, -1]
-        return float(skm.roc_auc_score(y_true == classes[-1], scores))
+        return float(_skm().roc_auc_score(y_true == classes[-1], scores))
     if scores.ndim != 2 or scores.shape[1] != classes.size:
         return math.nan
-    return float(skm.roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
+    return float(_skm().roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
 
 
 def log_loss(y_true: Any, y_pred: Any = None, y_proba: Any = None) -> float:
@@ -119,7 +127,7 @@ def log_loss(y_true: Any, y_pred: Any = None, y_proba: Any = None) -> float:
     labels, proba = matrix
     proba = np.clip(proba, 1e-15, 1.0)
     proba = proba / proba.sum(axis=1, keepdims=True)
-    return float(skm.log_loss(y_true, proba, labels=labels))
+    return float(_skm().log_loss(y_true, proba, labels=labels))
 
 
 def classification_metrics(y_true: Any, y_pred: Any, y_proba: Any = None) -> dict[str, float]:
@@ -157,17 +165,17 @@ def positive_scores(estimator: Any, X: Any) -> tuple[np.ndarray | None, bool]:
 
 
 def rmse(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-    return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))
+    return float(np.sqrt(_skm().mean_squared_error(y_true, y_pred)))
 
 
 def mae(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
-    return float(skm.mean_absolute_error(y_true, y_pred))
+    return float(_skm().mean_absolute_error(y_true, y_pred))
 
 
 def r2(y_true: Any, y_pred: Any, y_proba: Any = None) -> float:
     if len(_arr(y_true)) < 2:
         return math.nan
-    return float(skm.r2_score(y_true, y_pred))
+    return float(_skm().r2_score(y_true, y_pred))
 
 
 def regression_metrics(y_true: Any, y_pred: Any, y_proba: Any = None) -> dict[str, float]:
@@ -188,6 +196,8 @@ def information_coefficient(predictions: Any, realised_returns: Any) -> float:
     p, r = p[ok], r[ok]
     if p.size < 3 or np.ptp(p) == 0 or np.ptp(r) == 0:
         return math.nan
+    from scipy.stats import spearmanr
+
     return float(spearmanr(p, r).statistic)
 
 

@@ -98,3 +98,37 @@ def test_a_turn_still_running_is_shown_and_the_page_redraws_when_done(
     assert not at.status
     assert [m.role for m in repo.list_messages(conversation.id)] == ["user", "assistant", "tool"]
     assert any(metric.label == "price" for metric in at.metric)
+
+
+def test_a_long_conversation_draws_only_its_latest_messages(fresh_db, make_user):
+    """Every rerun redraws the history, so only the newest window is drawn; older
+    messages come in steps of the same size, on request."""
+    from engine.chat import conversations
+    from storage.repositories import conversations as repo
+
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "a long one")
+    for index in range(50):
+        role = "user" if index % 2 == 0 else "assistant"
+        repo.add_message(conversation.id, role, f"message number {index}")
+    at = open_chat("alice")
+    at.sidebar.radio(key="conv_radio").set_value(conversation.id).run()
+    assert not at.exception, at.exception
+
+    def drawn() -> list[str]:
+        texts = []
+        for message in at.chat_message:
+            [text] = [e.value for e in message.children.values() if isinstance(e.value, str)]
+            texts.append(text)
+        return texts
+
+    assert len(at.chat_message) == 20
+    assert drawn()[0] == "message number 30" and drawn()[-1] == "message number 49"
+    [earlier] = [b for b in at.button if b.label.startswith("Show earlier messages")]
+    assert earlier.label == "Show earlier messages (30 more)"
+    earlier.click().run()
+    assert len(at.chat_message) == 40 and drawn()[0] == "message number 10"
+    [earlier] = [b for b in at.button if b.label.startswith("Show earlier messages")]
+    earlier.click().run()
+    assert len(at.chat_message) == 50 and drawn()[0] == "message number 0"
+    assert not [b for b in at.button if b.label.startswith("Show earlier messages")]

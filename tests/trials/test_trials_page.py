@@ -173,6 +173,11 @@ def test_compare_side_by_side_with_parallel_coordinates(people):
     frame = frame_with(at, "model")
     assert list(frame.columns) == [f"trial {t.id}" for t in trials]
     assert frame.loc["value"].tolist() == ["0.5000", "0.6000", "0.7000"]
+    # WebGL parallel coordinates (seconds in a browser without a GPU) only on request
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert [s["data"][0]["type"] for s in specs] == ["scatter"]
+    at.toggle(key="compare_parallel").set_value(True).run()
+    assert not at.exception, at.exception
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     parcoords = next(s for s in specs if s["data"][0]["type"] == "parcoords")
     dims = {d["label"]: d["values"] for d in parcoords["data"][0]["dimensions"]}
