@@ -16,7 +16,6 @@ import pytest
 
 from engine.actions import UserRef
 from engine.data.upload import DataValidationError, import_upload, validate_upload
-from engine.data.upload_worker import validate_in_worker
 
 ANALYST = UserRef(None, "tester", "analyst")
 DATES = pd.bdate_range("2020-01-01", periods=200)
@@ -104,6 +103,8 @@ def test_a_dictionary_bomb_stops_at_the_worker_memory_limit_not_in_the_app(monke
     monkeypatch.setenv("MLTRAINER_UPLOAD_WORKER_MB", "768")
     data = _dictionary_bomb(rows=20_000, text_mb=4)  # 80 GB once decoded
     assert len(data) < 2_000_000
+    from engine.data.upload_worker import validate_in_worker
+
     problems = _problems(validate_in_worker, data, "dictionary.parquet", limit_mb=200)
     assert any("768 MB" in p and "MLTRAINER_UPLOAD_WORKER_MB" in p for p in problems)
 
@@ -113,6 +114,8 @@ def test_uploads_are_parsed_in_the_worker_and_the_table_comes_back_unchanged():
         f"{day:%Y-%m-%d},{10 + i},{11 + i},{9 + i},{10.5 + i},{1000 + i}\n".encode()
         for i, day in enumerate(DATES[:30])
     )
+    from engine.data.upload_worker import validate_in_worker
+
     here = validate_upload(csv, "abc.csv", limit_mb=200)
     there = validate_in_worker(csv, "abc.csv", limit_mb=200)
     pd.testing.assert_frame_equal(there.frame, here.frame)

@@ -120,3 +120,22 @@ def test_a_result_too_large_to_store_fails_the_job_with_a_clear_message(
     assert record.status == "failed" and record.result is None
     monkeypatch.delenv("MLTRAINER_MAX_RESULT_MB")
     assert call("compute_indicators", {"symbols": ["SPX"], "indicators": ["sma"]}, alice).ok
+
+
+def test_dynamic_actions_get_bounded_parameters_too():
+    from types import SimpleNamespace
+
+    from engine.sandbox.service import params_model_for
+
+    declared = {
+        "properties": {
+            "label": {"type": "string"},
+            "weights": {"type": "array", "items": {"type": "number"}},
+            "names": {"type": "array", "items": {"type": "string"}},
+            "window": {"type": "integer"},
+        },
+        "required": ["window"],
+    }
+    model = params_model_for(SimpleNamespace(name="my_stat", version=1, parameters=declared))
+    schema = model.model_json_schema()
+    assert _unbounded(schema, "my_stat", schema.get("$defs", {})) == []
