@@ -107,6 +107,8 @@ def draw_message(message, full: bool) -> None:
         with st.chat_message("user"):
             user_text(message.content)
     elif message.role == "assistant":
+        if not message.content.strip():  # stored by older versions; nothing to show
+            return
         with st.chat_message("assistant"):
             model_markdown(message.content)
     elif message.role == "tool":
@@ -153,8 +155,9 @@ if conversation:
         def _turn_in_progress(conversation_id: int) -> None:
             if not background.in_progress(conversation_id):
                 st.rerun(scope="app")
+            seconds = background.elapsed(conversation_id) or 0
             with st.chat_message("assistant"):
-                st.status("Working on your last request…", state="running")
+                st.status(f"Working on your last request… {seconds:.0f} s", state="running")
 
         _turn_in_progress(conversation.id)
 else:
@@ -183,15 +186,23 @@ else:
                 activity = st.status("Working…", expanded=False)
 
                 def reply_text():
-                    for event in running.events():
+                    for event in running.events(tick=1.0):
                         if event.kind == "text":
                             yield event.text
+                        elif event.kind == "waiting":
+                            activity.update(label=f"Working… {running.elapsed:.0f} s")
                         elif event.kind in ("tool", "confirm"):
                             activity.write(md_escape(f"{event.action}: {event.text or 'started'}"))
 
-                stream_model_markdown(reply_text())
-                activity.update(label="Done", state="complete")
+                try:
+                    stream_model_markdown(reply_text())
+                except Exception:
+                    activity.update(label=f"Stopped after {running.elapsed:.0f} s", state="error")
+                    raise
+                activity.update(label=f"Done in {running.elapsed:.0f} s", state="complete")
         except ActionError as error:
             st.error(md_escape(error))
+        except Exception:  # noqa: BLE001 - logged by the turn; never a raw traceback here
+            st.error("Something went wrong while answering. Try again; the server log has details.")
         else:
             st.rerun()

@@ -2,8 +2,12 @@
 
 Values are serialised as JSON, or Parquet for DataFrames, never pickled: a cache
 shared between machines must not be a way to run code in the app.
-If Redis goes away while the app runs, the cache degrades to in-process with one
-logged warning and the app keeps working.
+Redis errors are never the caller's problem: if Redis goes away, runs out of memory
+under ``noeviction`` or turns into a read-only replica after a failover, the cache
+degrades to in-process with one logged warning, and every operation that failed is a
+miss. A degraded cache re-probes Redis (with a real write) every
+``MLTRAINER_CACHE_REPROBE_SECONDS`` (default 30) and re-attaches when writes succeed,
+so replicas share one cache again after the outage.
 """
 
 from __future__ import annotations
@@ -121,6 +125,11 @@ class RedisCache(_GetOrCompute):
     def ping(self) -> bool:
         return bool(self._client.ping())
 
+    def probe(self) -> None:
+        """Raise unless Redis accepts a write: a PING answers on an OOM server or a
+        read-only replica too, so only a write says the cache is usable again."""
+        self._client.set(self.prefix + "probe", b"1", px=10_000)
+
     def get(self, key: str, default: Any = None) -> Any:
         from storage.metrics import CACHE_REQUESTS
 
@@ -140,27 +149,94 @@ class RedisCache(_GetOrCompute):
 
 
 class ResilientCache(_GetOrCompute):
-    """Redis first; on a connection failure, in-process from then on (one warning)."""
+    """Redis first; on any Redis error, in-process (one warning) until a re-probe succeeds.
 
-    def __init__(self, primary: RedisCache, fallback: MemoryCache | None = None):
+    While degraded, this process may write or delete keys that Redis still holds with an
+    older value; on re-attaching those keys are deleted from Redis (at most
+    ``max_tracked_keys``, after which Redis entries may be stale until their TTL)."""
+
+    def __init__(
+        self,
+        primary: RedisCache,
+        fallback: MemoryCache | None = None,
+        *,
+        reprobe_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_tracked_keys: int = 10_000,
+    ):
         self.primary = primary
         self.fallback = fallback or MemoryCache()
+        self.reprobe_seconds = reprobe_interval() if reprobe_seconds is None else reprobe_seconds
         self.degraded = False
+        self._clock = clock
+        self._next_probe = 0.0
+        self._touched: set[str] = set()
+        self._touched_overflow = False
+        self.max_tracked_keys = max_tracked_keys
+        self._lock = threading.Lock()
 
     @property
     def backend(self) -> str:
         return self.fallback.backend if self.degraded else self.primary.backend
 
-    def _call(self, method: str, *args):
-        if not self.degraded:
-            import redis
+    def _degrade(self, error: Exception) -> None:
+        with self._lock:
+            first = not self.degraded
+            self.degraded = True
+            self._next_probe = self._clock() + self.reprobe_seconds
+        if first:
+            log.warning(
+                "Redis unreachable or refusing commands (%s: %s); using the in-process cache, "
+                "re-probing every %.0f s",
+                type(error).__name__,
+                error,
+                self.reprobe_seconds,
+            )
 
+    def _primary_usable(self) -> bool:
+        if not self.degraded:
+            return True
+        with self._lock:
+            if not self.degraded:
+                return True
+            if self._clock() < self._next_probe:
+                return False
+            # one caller probes; the others keep using memory until it has decided
+            self._next_probe = self._clock() + self.reprobe_seconds
+            touched, overflow = self._touched, self._touched_overflow
+        try:
+            self.primary.probe()
+            for key in touched:
+                self.primary.delete(key)
+        except _redis_errors() as error:
+            log.debug("Redis re-probe failed: %s", error)
+            return False
+        with self._lock:
+            self.degraded = False
+            self._touched = set()
+            self._touched_overflow = False
+        log.warning(
+            "Redis accepts writes again; the cache is shared again%s",
+            " (some keys written while degraded may be stale until their TTL)" if overflow else "",
+        )
+        return True
+
+    def _remember(self, key: str) -> None:
+        with self._lock:
+            if len(self._touched) < self.max_tracked_keys:
+                self._touched.add(key)
+            else:
+                self._touched_overflow = True
+
+    def _call(self, method: str, key: str, *args):
+        if self._primary_usable():
             try:
-                return getattr(self.primary, method)(*args)
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
-                self.degraded = True
-                log.warning("Redis unreachable (%s); using the in-process cache from now on", error)
-        return getattr(self.fallback, method)(*args)
+                return getattr(self.primary, method)(key, *args)
+            except _redis_errors() as error:
+                self._degrade(error)
+        if method != "get":
+            self._remember(key)
+        return getattr(self.fallback, method)(key, *args)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._call("get", key, default)
@@ -170,6 +246,24 @@ class ResilientCache(_GetOrCompute):
 
     def delete(self, key: str) -> None:
         self._call("delete", key)
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    """Every failure Redis can report: connection loss, timeouts, OOM and READONLY
+    replies (``ResponseError``), a protocol error, and the socket's own ``OSError``."""
+    import redis
+
+    return (redis.RedisError, OSError)
+
+
+def reprobe_interval() -> float:
+    from storage.settings import read
+
+    try:
+        return max(float(read("MLTRAINER_CACHE_REPROBE_SECONDS", "30")), 0.0)
+    except ValueError:
+        log.warning("MLTRAINER_CACHE_REPROBE_SECONDS is not a number; re-probing every 30 s")
+        return 30.0
 
 
 _cache: Cache | None = None

@@ -21,6 +21,7 @@ from engine.actions.base import (
     PermissionDenied,
     json_safe,
 )
+from engine.actions.bounds import check_params_size
 from engine.actions.context import UserRef
 from engine.actions.hooks import run_before
 from engine.actions.registry import get_action, load_catalog
@@ -83,6 +84,7 @@ def validate_params(action, params: dict[str, Any] | BaseModel | None) -> BaseMo
         return params
     if isinstance(params, BaseModel):
         params = params.model_dump()
+    check_params_size(action.name, params or {})
     try:
         return action.params_model.model_validate(params or {})
     except ValidationError as error:

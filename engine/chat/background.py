@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 from engine.actions import ActionError
@@ -32,6 +33,7 @@ class BackgroundTurn:
 
     def __init__(self, user: UserRef, conversation_id: int, text: str, mode: str = "auto"):
         self.conversation_id = conversation_id
+        self.started = time.monotonic()
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._finished = threading.Event()
         self._thread = threading.Thread(
@@ -62,11 +64,22 @@ class BackgroundTurn:
         self._thread.start()
         return self
 
-    def events(self) -> Iterator[TurnEvent]:
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the turn started."""
+        return time.monotonic() - self.started
+
+    def events(self, tick: float | None = None) -> Iterator[TurnEvent]:
         """The turn's events as they happen; re-raises what the turn raised. Closing
-        this generator early does not stop the turn."""
+        this generator early does not stop the turn. With ``tick``, a ``waiting`` event
+        comes whenever nothing happened for ``tick`` seconds (the page shows the time
+        elapsed while Claude or an action is still working)."""
         while True:
-            item = self._events.get()
+            try:
+                item = self._events.get(timeout=tick)
+            except queue.Empty:
+                yield TurnEvent("waiting")
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
@@ -89,3 +102,10 @@ def in_progress(conversation_id: int) -> bool:
     """Whether a turn of this conversation is still running in this process."""
     with _running_lock:
         return conversation_id in _running
+
+
+def elapsed(conversation_id: int) -> float | None:
+    """Seconds the conversation's running turn has taken so far (None: none running)."""
+    with _running_lock:
+        running = _running.get(conversation_id)
+    return None if running is None else running.elapsed

@@ -27,7 +27,7 @@ log = logging.getLogger("mltrainer.chat")
 class TurnEvent:
     """What the page draws as the turn unfolds."""
 
-    kind: str  # text | tool | confirm | error | done
+    kind: str  # text | tool | confirm | error | waiting | done
     text: str = ""
     message_id: int | None = None
     action: str | None = None
@@ -137,9 +137,11 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
     window.recent = [m for m in window.recent if not (m.role == "user" and m.content == text)]
     history = window.as_messages()
     tool_events: list[TurnEvent] = []
+    tool_message_ids: list[int] = []
 
     def execute_tool(name: str, tool_input: dict[str, Any]) -> ToolOutcome:
         message, outcome, error = record_tool_call(user, conversation_id, name, tool_input)
+        tool_message_ids.append(message.id)
         awaiting = (message.payload or {}).get("status") == "awaiting_confirmation"
         tool_events.append(
             TurnEvent(
@@ -173,7 +175,13 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
             elif event.kind == "done":
                 usage = event.usage.to_dict() if event.usage else {}
                 latency_ms = (event.latency_s or 0) * 1000
-    except ClaudeUnavailable as error:
+    except Exception as error:  # noqa: BLE001 - the user's message must get an answer
+        if not isinstance(error, ClaudeUnavailable):
+            log.exception("Claude turn failed in conversation %s", conversation_id)
+            error = ClaudeUnavailable(
+                f"Something went wrong while Claude was answering ({type(error).__name__}).",
+                reason="internal",
+            )
         repo.add_message(
             conversation_id,
             "assistant",
@@ -183,10 +191,20 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
         raise ClaudeUnavailableForChat(
             f"{error} You can answer this request with the offline planner instead."
         ) from None
+    text_reply = "".join(chunks)
+    if not text_reply.strip():
+        # No empty bubble: the tool messages are the answer, or the user is told.
+        yield from tool_events
+        if tool_message_ids:
+            yield TurnEvent("done", message_id=tool_message_ids[-1])
+            return
+        text_reply = "_Claude sent an empty reply. Try rephrasing the request._"
+        yield TurnEvent("text", text_reply)
+        tool_events = []
     reply = repo.add_message(
         conversation_id,
         "assistant",
-        "".join(chunks),
+        text_reply,
         payload={"mode": "claude", "model": chat.model, **usage},
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),

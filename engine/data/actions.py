@@ -10,6 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
+from engine.actions.bounds import SourceName, Symbol
 from engine.data.loader import PriceData, load_dataset, load_prices, record, recorded_datasets
 from engine.data.provenance import column_label
 from engine.data.series import price_series
@@ -163,14 +164,16 @@ def list_datasets_action(params: ListDatasetsParams, ctx: ActionContext) -> Acti
 
 
 class LoadPricesParams(BaseModel):
-    symbols: list[str] = Field(
+    symbols: list[Symbol] = Field(
         ...,
         min_length=1,
         max_length=50,
         description="Tickers or series, e.g. ['AAPL', 'MSFT'], ['SPX'], ['MACRO:realgdp']; "
         "for an upload, its symbols or ['*'] for all.",
     )
-    source: str = Field("bundled", description="bundled | upload:<id> | polygon | fred | synthetic")
+    source: SourceName = Field(
+        "bundled", description="bundled | upload:<id> | polygon | fred | synthetic"
+    )
     start: date | None = Field(None, description="First date (inclusive), YYYY-MM-DD.")
     end: date | None = Field(None, description="Last date (inclusive), YYYY-MM-DD.")
     field: FieldName = Field(
@@ -353,10 +356,10 @@ def fetch_fred_series_action(params: FredParams, ctx: ActionContext) -> ActionRe
 
 class DescribeParams(BaseModel):
     dataset_id: int | None = Field(None, description="A recorded dataset id (from list_datasets).")
-    symbols: list[str] | None = Field(
+    symbols: list[Symbol] | None = Field(
         None, max_length=50, description="Or symbols to load, as in load_prices."
     )
-    source: str = "bundled"
+    source: SourceName = "bundled"
     start: date | None = None
     end: date | None = None
     field: FieldName = "close"
@@ -499,7 +502,7 @@ def describe_dataset_action(params: DescribeParams, ctx: ActionContext) -> Actio
 
 
 class SyntheticParams(BaseModel):
-    symbols: list[str] = Field(["SYN"], min_length=1, max_length=50)
+    symbols: list[Symbol] = Field(["SYN"], min_length=1, max_length=50)
     model: Literal["gbm", "random_walk"] = Field(
         "gbm", description="Geometric Brownian motion (positive prices) or arithmetic walk."
     )

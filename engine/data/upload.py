@@ -277,6 +277,9 @@ def read_csv_table(data: bytes, notes: list[str]) -> tuple[pd.DataFrame, list[st
         raise DataValidationError(["The file is empty."], notes)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     delimiter = sniff_delimiter(text)
+    from engine.data import upload_limits  # it imports this module
+
+    upload_limits.check_csv(text, delimiter)
     try:
         raw = pd.read_csv(
             io.StringIO(text),
@@ -318,8 +321,13 @@ def read_csv_table(data: bytes, notes: list[str]) -> tuple[pd.DataFrame, list[st
 
 
 def read_parquet_table(data: bytes) -> tuple[pd.DataFrame, list[str], _Rows, dict]:
+    from engine.data import upload_limits  # it imports this module
+
+    upload_limits.check_parquet(data)
     try:
         frame = pd.read_parquet(io.BytesIO(data))
+    except MemoryError:  # the upload worker's memory limit: reported as such
+        raise
     except Exception as error:  # pyarrow raises many types for damaged files
         raise DataValidationError(
             [f"This is not a readable Parquet file ({type(error).__name__}: {error})."]
@@ -850,12 +858,13 @@ def import_upload(
     from engine.auth.permissions import can_write
     from engine.data import files
     from engine.data.provenance import build_provenance, utc_now_iso
+    from engine.data.upload_worker import validate_in_worker
     from storage.repositories import datasets
 
     if user is not None and not can_write(user):
         raise PermissionDenied(f"Your role '{user.role}' cannot upload data (needs analyst).")
     try:
-        table = validate_upload(
+        table = validate_in_worker(
             data, filename, date_column=date_column, price_columns=price_columns, symbol=symbol
         )
     except ActionError:

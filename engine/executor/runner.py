@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
 from engine.executor.protocol import JobRunner, installed_runner
+from engine.executor.result_limits import check_result_size
 from storage.outage import Backoff, describe, is_transient, retry_through_outage
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ def execute_job(
         result = runner.run(job.action, params if params is not None else job.params, ctx)
         if not isinstance(result, ActionResult):
             raise TypeError(f"action {job.action} returned {type(result).__name__}")
-        result_json = serialise_result(result)
+        result_json = check_result_size(job.action, serialise_result(result))
         status = "succeeded"
     except JobCancelled:
         status, error = "cancelled", "Cancelled by request."

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from engine.actions import ActionContext, ActionError, ActionResult, Series, register
+from engine.actions.bounds import require_within
 from engine.finance import backtest, indicators, portfolio, risk
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
@@ -339,6 +340,9 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
 HISTOGRAM_BINS = 120
 
 
+MAX_RISK_DRAWS = 1_000_000_000  # normal draws of the Monte Carlo VaR (paths × days × assets)
+
+
 @register(
     "risk_report",
     description=f"""Risk report for one symbol or a portfolio (symbols with weights, equal if
@@ -351,6 +355,13 @@ HISTOGRAM_BINS = 120
     category="finance",
 )
 def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
+    require_within(
+        f"{params.mc_paths:,} Monte Carlo paths × {params.horizon_days} days × "
+        f"{len(params.symbols)} symbols",
+        params.mc_paths * params.horizon_days * len(params.symbols),
+        MAX_RISK_DRAWS,
+        "reduce mc_paths, horizon_days or the number of symbols",
+    )
     prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
     seed = ctx.seed if params.seed is None else params.seed
     benchmark = None
@@ -429,6 +440,8 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
 
 
 WINDOW_FIELDS = tuple(indicators.DEFAULTS)
+# A stored cell costs about 70 bytes of JSON (value and date): a million is ~70 MB.
+MAX_INDICATOR_CELLS = 1_000_000
 
 
 @register(
@@ -457,6 +470,14 @@ def compute_indicators(params: IndicatorParams, ctx: ActionContext) -> ActionRes
         if params.indicators is None:
             names = [n for n in names if n not in indicators.NEEDS]
             note = " Only close prices are available, so ATR, stochastic and OBV were skipped."
+    symbols = frame.columns.get_level_values(0).nunique()
+    width = indicators.output_width(names, windows)
+    require_within(
+        f"{width} indicator columns × {symbols} symbols × {len(frame):,} rows",
+        width * symbols * len(frame),
+        MAX_INDICATOR_CELLS,
+        "ask for fewer windows or symbols, or a shorter date range",
+    )
     result = indicators.compute(frame, names, **windows)
     tables, latest = {}, {}
     for symbol in dict.fromkeys(result.columns.get_level_values(0)):

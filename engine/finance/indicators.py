@@ -256,6 +256,20 @@ def _single(frame: pd.DataFrame, names: Sequence[str], params: dict) -> pd.DataF
     return result.reindex(frame.index)
 
 
+def output_width(names: Sequence[str], windows: dict) -> int:
+    """Columns :func:`compute` returns per symbol for ``names`` and ``windows``."""
+    params = {**DEFAULTS, **{k: v for k, v in windows.items() if v is not None}}
+    fixed = {"macd": 3, "bollinger": 3, "stochastic": 2, "obv": 1}
+    width = 0
+    for name in names:
+        if name in fixed:
+            width += fixed[name]
+        else:
+            value = params[f"{name}_window"]
+            width += 1 if isinstance(value, (int, np.integer)) else len(value)
+    return width
+
+
 def resolve_names(names: Iterable[str] | str | None) -> list[str]:
     if names is None:
         return list(INDICATORS)

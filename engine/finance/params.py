@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.actions.bounds import (
+    MAX_OPTION_BATCH,
+    MAX_SIGNAL_POINTS,
+    MAX_SYMBOLS,
+    MAX_WINDOWS,
+    DateLike,
+    DateText,
+    SourceName,
+    Symbol,
+)
+
 Positive = Annotated[float, Field(gt=0)]
-PositiveOrList = Positive | Annotated[list[Positive], Field(min_length=1)]
-NumberOrList = float | Annotated[list[float], Field(min_length=1)]
+PositiveOrList = (
+    Positive | Annotated[list[Positive], Field(min_length=1, max_length=MAX_OPTION_BATCH)]
+)
+NumberOrList = float | Annotated[list[float], Field(min_length=1, max_length=MAX_OPTION_BATCH)]
 OptionType = Literal["call", "put"]
-Symbols = Annotated[list[str], Field(min_length=1, description="Ticker symbols, e.g. ['AAPL']")]
+Symbols = Annotated[
+    list[Symbol],
+    Field(min_length=1, max_length=MAX_SYMBOLS, description="Ticker symbols, e.g. ['AAPL']"),
+]
 Window = Annotated[int, Field(ge=1, le=5000)]
-WindowOrList = Window | Annotated[list[Window], Field(min_length=1)]
-DateLike = date | str | None
+WindowOrList = Window | Annotated[list[Window], Field(min_length=1, max_length=MAX_WINDOWS)]
+Weights = Annotated[dict[Symbol, float], Field(max_length=MAX_SYMBOLS)]
+Signal = Annotated[dict[DateText, float], Field(max_length=MAX_SIGNAL_POINTS)]
 
 
 class _Params(BaseModel):
@@ -27,7 +43,9 @@ class OptionParams(_Params):
     maturity_years: PositiveOrList = Field(description="Time to expiry in years (> 0)")
     rate: NumberOrList = Field(0.0, description="Continuously compounded risk-free rate, decimal")
     dividend_yield: NumberOrList = Field(0.0, description="Continuous dividend yield, decimal")
-    option_type: OptionType | Annotated[list[OptionType], Field(min_length=1)] = "call"
+    option_type: (
+        OptionType | Annotated[list[OptionType], Field(min_length=1, max_length=MAX_OPTION_BATCH)]
+    ) = "call"
     style: Literal["european", "american"] = "european"
 
 
@@ -46,13 +64,18 @@ class ImpliedVolParams(OptionParams):
 
 class _DataParams(_Params):
     symbols: Symbols
-    source: str = Field("bundled", description="Data source: bundled, upload:<id>, polygon, ...")
+    source: SourceName = Field(
+        "bundled", description="Data source: bundled, upload:<id>, polygon, ..."
+    )
     start: DateLike = Field(None, description="First date (YYYY-MM-DD), optional")
     end: DateLike = Field(None, description="Last date (YYYY-MM-DD), optional")
 
 
 class PortfolioParams(_DataParams):
-    symbols: Annotated[list[str], Field(min_length=2, description="At least two symbols")]
+    symbols: Annotated[
+        list[Symbol],
+        Field(min_length=2, max_length=MAX_SYMBOLS, description="At least two symbols"),
+    ]
     objective: Literal[
         "min_variance", "max_sharpe", "efficient_return", "efficient_risk", "risk_parity", "hrp"
     ] = "max_sharpe"
@@ -70,10 +93,10 @@ class FrontierParams(PortfolioParams):
 
 
 class RiskReportParams(_DataParams):
-    weights: dict[str, float] | None = Field(
+    weights: Weights | None = Field(
         None, description="Symbol -> weight (adding up to 1); equal weights if omitted"
     )
-    benchmark: str | None = Field(None, description="Symbol to measure beta against")
+    benchmark: Symbol | None = Field(None, description="Symbol to measure beta against")
     confidence: float = Field(0.95, ge=0.5, lt=1.0)
     horizon_days: int = Field(1, ge=1, le=252)
     risk_free_rate: float = Field(0.0, ge=-0.5, le=1.0)
@@ -99,9 +122,9 @@ IndicatorName = Literal[
 
 
 class IndicatorParams(_DataParams):
-    indicators: list[IndicatorName] | None = Field(
-        None, description="Which indicators; all the data supports if omitted"
-    )
+    indicators: (
+        Annotated[list[IndicatorName], Field(max_length=len(get_args(IndicatorName)))] | None
+    ) = Field(None, description="Which indicators; all the data supports if omitted")
     sma_window: WindowOrList | None = None
     ema_window: WindowOrList | None = None
     rsi_window: WindowOrList | None = None
@@ -131,7 +154,7 @@ class BacktestParams(_DataParams):
     rsi_window: Window = Field(14, description="rsi strategy window")
     lower: float = Field(30.0, ge=0, le=100, description="rsi: go long below")
     upper: float = Field(70.0, ge=0, le=100, description="rsi: exit (or go short) above")
-    signal: dict[str, float] | dict[str, dict[str, float]] | None = Field(
+    signal: Signal | Annotated[dict[Symbol, Signal], Field(max_length=MAX_SYMBOLS)] | None = Field(
         None,
         description=(
             "strategy='signal': date -> position for every symbol, or symbol -> "
@@ -140,5 +163,5 @@ class BacktestParams(_DataParams):
     )
     cost_bps: float = Field(0.0, ge=0, le=1_000, description="Cost per unit of turnover, bps")
     long_short: bool = False
-    weights: dict[str, float] | None = Field(None, description="Symbol weights; equal if omitted")
+    weights: Weights | None = Field(None, description="Symbol weights; equal if omitted")
     risk_free_rate: float = Field(0.0, ge=-0.5, le=1.0)

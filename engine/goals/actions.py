@@ -7,8 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
+from engine.actions.bounds import Name
 from engine.goals import service
-from engine.goals.spec import GoalSpec
+from engine.goals.spec import Families, GoalSpec
 
 
 class CreateGoalParams(GoalSpec):
@@ -19,14 +20,14 @@ class UpdateGoalParams(BaseModel):
     """Only the fields to change; the rest of the goal stays as it is."""
 
     goal_id: int
-    name: str | None = None
+    name: Name | None = None
     threshold: float | None = None
-    metric: str | None = None
+    metric: Name | None = None
     direction: Literal[">=", "<="] | None = None
     horizon: int | None = Field(None, ge=1, le=60)
     max_trials: int | None = Field(None, ge=1, le=2000)
     max_minutes: float | None = Field(None, gt=0, le=24 * 60)
-    families: list[str] | None = None
+    families: Families | None = None
     stagnation_trials: int | None = Field(None, ge=2, le=500)
     data_policy: Literal["real_only", "synthetic_allowed"] | None = None
     notes: str | None = Field(None, max_length=5000)
@@ -39,7 +40,7 @@ class ControlGoalParams(BaseModel):
 
 
 class ListGoalsParams(BaseModel):
-    status: str | None = None
+    status: Name | None = None
 
 
 def _spec(params: GoalSpec) -> GoalSpec:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engine.actions.bounds import ColumnName, Name, SourceName, SymbolList
 from engine.ml.catalog_spec import FAMILIES
 from engine.ml.params import (
     CLASSIFICATION_METRICS,
@@ -16,28 +17,29 @@ from engine.ml.params import (
 )
 
 GOAL_STATES = ("active", "paused", "achieved", "exhausted", "stopped")
+Families = Annotated[list[Name], Field(max_length=len(FAMILIES))]
 
 
 class GoalSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200)
-    symbols: list[str] | None = Field(None, description="Price data: the symbol to model.")
-    source: str = Field("bundled", description="bundled | polygon | synthetic | upload:<id>")
+    symbols: SymbolList | None = Field(None, description="Price data: the symbol to model.")
+    source: SourceName = Field("bundled", description="bundled | polygon | synthetic | upload:<id>")
     start: date | None = None
     end: date | None = None
     dataset_id: int | None = Field(None, description="An uploaded table instead of prices.")
-    target_column: str | None = None
+    target_column: ColumnName | None = None
     task: Literal["classification", "regression"] = "classification"
     horizon: int = Field(5, ge=1, le=60, description="Predict the next h days.")
-    metric: str = Field("balanced_accuracy", description="Walk-forward mean of this metric.")
+    metric: Name = Field("balanced_accuracy", description="Walk-forward mean of this metric.")
     threshold: float = Field(0.55, description="Goal reached when the metric passes this.")
     direction: Literal[">=", "<="] | None = Field(
         None, description="Default: >= unless lower is better (rmse, mae, log_loss)."
     )
     max_trials: int = Field(30, ge=1, le=2000)
     max_minutes: float = Field(60, gt=0, le=24 * 60)
-    families: list[str] = Field(default_factory=list, description="Empty: every family.")
+    families: Families = Field(default_factory=list, description="Empty: every family.")
     data_policy: Literal["real_only", "synthetic_allowed"] = "real_only"
     stagnation_trials: int = Field(
         10, ge=2, le=500, description="Stop after this many trials without improvement."

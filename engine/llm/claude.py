@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from engine.actions.base import json_safe
 from engine.actions.context import UserRef
+from engine.llm import deadline as turn_deadline
+from engine.llm.deadline import DEFAULT_TURN_DEADLINE, TurnDeadlineExceeded
 from engine.llm.prompts import system_blocks
 from engine.llm.tools import CACHE_CONTROL, tool_definitions
 
@@ -67,7 +69,8 @@ class ClaudeUnavailable(Exception):
     """Claude could not answer. ``str(error)`` is a clear message for the user.
 
     ``reason`` is one of: auth, permission, rate_limited, overloaded, server_error,
-    timeout, connection, bad_request, not_found, too_large, interrupted, not_configured.
+    timeout, connection, bad_request, not_found, too_large, interrupted, not_configured,
+    bad_response (a reply the SDK could not parse), deadline (the turn took too long).
     """
 
     def __init__(
@@ -355,6 +358,7 @@ class ClaudeOptions:
     ``max_retry_delay`` caps each backoff sleep (tests set it tiny); None keeps the SDK's.
     ``thinking`` / ``effort`` are passed through when set (``{"type": "adaptive"}``,
     ``"medium"``); unset, the model's defaults apply.
+    ``turn_deadline`` bounds a whole turn (every request, retry and backoff) in seconds.
     """
 
     model: str | None = None
@@ -370,6 +374,7 @@ class ClaudeOptions:
     cache: bool = True
     tool_result_max_rows: int = TOOL_RESULT_MAX_ROWS
     tool_result_max_chars: int = TOOL_RESULT_MAX_CHARS
+    turn_deadline: float = DEFAULT_TURN_DEADLINE
 
     @classmethod
     def from_env(cls) -> ClaudeOptions:
@@ -378,6 +383,9 @@ class ClaudeOptions:
             max_tokens=_env_number("MLTRAINER_CLAUDE_MAX_TOKENS", DEFAULT_MAX_TOKENS, int),
             max_retries=_env_number("MLTRAINER_CLAUDE_MAX_RETRIES", DEFAULT_MAX_RETRIES, int),
             timeout=_env_number("MLTRAINER_CLAUDE_TIMEOUT", DEFAULT_TIMEOUT, float),
+            turn_deadline=_env_number(
+                "MLTRAINER_CLAUDE_TURN_DEADLINE", DEFAULT_TURN_DEADLINE, float
+            ),
             effort=os.environ.get("MLTRAINER_CLAUDE_EFFORT") or None,
         )
 
@@ -424,12 +432,11 @@ def build_client(settings: Any, options: ClaudeOptions) -> anthropic.Anthropic:
     base_url = getattr(settings, "anthropic_base_url", None)
     if base_url:
         kwargs["base_url"] = base_url
-    if options.max_retry_delay is None:
-        return anthropic.Anthropic(**kwargs)
-    from engine.llm.tuned_client import TunedAnthropic
+    from engine.llm.tuned_client import DeadlineClient
 
-    client = TunedAnthropic(**kwargs)
-    client.max_retry_delay = float(options.max_retry_delay)
+    client = DeadlineClient(**kwargs)
+    if options.max_retry_delay is not None:
+        client.max_retry_delay = float(options.max_retry_delay)
     return client
 
 
@@ -441,6 +448,18 @@ def unavailable_error(
     import httpx2
 
     tries = options.max_retries + 1
+    if isinstance(error, TurnDeadlineExceeded):
+        return ClaudeUnavailable(
+            f"Claude did not finish within {options.turn_deadline:g} s, the time limit for "
+            "one turn (MLTRAINER_CLAUDE_TURN_DEADLINE). Try again, or ask for less at once.",
+            reason="deadline",
+        )
+    if isinstance(error, _MALFORMED):
+        return ClaudeUnavailable(
+            "Claude's reply could not be read (a malformed or unexpected response: "
+            f"{type(error).__name__}). Try again in a moment.",
+            reason="bad_response",
+        )
     if isinstance(error, httpx2.TimeoutException):
         return ClaudeUnavailable(
             f"Claude stopped sending its reply (nothing for {options.timeout:g} s).",
@@ -526,6 +545,49 @@ def unavailable_error(
         f"Claude refused the request ({status}): {detail or 'invalid request'}.",
         "bad_request",
     )
+
+
+# What the SDK raises on a reply it cannot parse: invalid JSON in an SSE event
+# (ValueError), events out of order (RuntimeError), an unknown delta (AssertionError from
+# assert_never), a stream without its final message (AssertionError), or a body of the
+# wrong shape (TypeError, AttributeError, KeyError, IndexError from the accumulator).
+_MALFORMED = (ValueError, RuntimeError, AssertionError, TypeError, AttributeError, LookupError)
+
+
+def _request_failures() -> tuple[type[BaseException], ...]:
+    """What one request may raise; built on first use so the SDK is imported lazily."""
+    import anthropic
+    import httpx2
+
+    return (anthropic.APIError, httpx2.HTTPError, TurnDeadlineExceeded, *_MALFORMED)
+
+
+_RETRYABLE = ("rate_limited", "overloaded", "server_error", "timeout", "connection", "bad_response")
+
+
+class _ShapeError(ValueError):
+    """A parsed reply that is not a Messages API message."""
+
+
+def _check_shape(message: Any) -> None:
+    """The parts of the message the loop reads, checked once so nothing below raises."""
+    content = getattr(message, "content", None)
+    if not isinstance(content, list):
+        raise _ShapeError("content is not a list")
+    for block in content:
+        kind = getattr(block, "type", None)
+        if not isinstance(kind, str):
+            raise _ShapeError("a content block has no type")
+        if kind == "text" and not isinstance(getattr(block, "text", None), str):
+            raise _ShapeError("a text block has no text")
+        if kind == "tool_use" and not (
+            isinstance(getattr(block, "id", None), str)
+            and isinstance(getattr(block, "name", None), str)
+        ):
+            raise _ShapeError("a tool_use block has no id or name")
+    usage = getattr(message, "usage", None)
+    if usage is not None and not hasattr(usage, "input_tokens"):
+        raise _ShapeError("usage has the wrong shape")
 
 
 # --------------------------------------------------------------------------- messages
@@ -686,10 +748,12 @@ class ClaudeChat:
     def _unavailable(self, error: BaseException) -> ClaudeUnavailable:
         return unavailable_error(error, self.settings, self.options, self.model)
 
-    def _retry_sleep(self, attempt: int) -> None:
+    def _retry_sleep(self, attempt: int, left: float | None = None) -> None:
         delay = min(0.5 * 2**attempt, 8.0) * (1 - 0.25 * random.random())  # noqa: S311
         if self.options.max_retry_delay is not None:
             delay = min(delay, self.options.max_retry_delay)
+        if left is not None:
+            delay = min(delay, max(left, 0.0))
         time.sleep(delay)
 
     def _one_request(
@@ -701,51 +765,65 @@ class ClaudeChat:
         (an ``error`` event such as overloaded_error) is retried here, but only while
         nothing of it has been shown to the user.
         """
-        import anthropic
-        import httpx2
 
         metrics = _metrics()
         attempt = 0
+        deadline = state.get("deadline")
         while True:
             started = time.perf_counter()
             connected = False
             shown = False
             try:
+                turn_deadline.check(deadline)
                 if self.options.stream:
-                    with self.client.messages.stream(**kwargs) as stream:
+                    with (
+                        turn_deadline.active(deadline),
+                        self.client.messages.stream(**kwargs) as stream,
+                    ):
                         connected = True
-                        for event in stream:
-                            if event.type == "text" and event.text:
-                                shown = True
-                                yield ChatEvent("text", text=self._separate(state, event.text))
-                            elif event.type == "thinking" and event.thinking:
-                                yield ChatEvent("thinking", text=event.thinking)
-                        message = stream.get_final_message()
+                        with turn_deadline.watchdog(deadline, stream.close):
+                            for event in stream:
+                                turn_deadline.check(deadline)
+                                if event.type == "text" and event.text:
+                                    shown = True
+                                    yield ChatEvent("text", text=self._separate(state, event.text))
+                                elif event.type == "thinking" and event.thinking:
+                                    yield ChatEvent("thinking", text=event.thinking)
+                            message = stream.get_final_message()
+                    _check_shape(message)
                 else:
-                    message = self.client.messages.create(**kwargs)
+                    with turn_deadline.active(deadline):
+                        message = self.client.messages.create(**kwargs)
                     connected = True
+                    _check_shape(message)
                     for block in message.content:
                         if block.type == "text" and block.text:
                             yield ChatEvent("text", text=self._separate(state, block.text))
                         elif block.type == "thinking" and block.thinking:
                             yield ChatEvent("thinking", text=block.thinking)
-            except (anthropic.APIError, httpx2.HTTPError) as error:
+            except _request_failures() as failure:
+                # the watchdog closing a stalled stream surfaces as a read error
+                error = TurnDeadlineExceeded() if turn_deadline.expired(deadline) else failure
+                if isinstance(error, _MALFORMED):
+                    connected = True  # an answer arrived; it could not be read
+                    log.warning("Claude sent a reply that could not be read", exc_info=True)
                 elapsed = time.perf_counter() - started
                 state["llm_seconds"] += elapsed
                 unavailable = self._unavailable(error)
+                left = turn_deadline.remaining(deadline)
                 retry = (
                     connected
                     and not shown
                     and attempt < self.options.max_retries
-                    and unavailable.reason
-                    in ("rate_limited", "overloaded", "server_error", "timeout", "connection")
+                    and unavailable.reason in _RETRYABLE
+                    and (left is None or left > 0)
                 )
                 if metrics:
                     metrics.LLM_REQUESTS.labels(unavailable.reason).inc()
                     metrics.LLM_SECONDS.observe(elapsed)
                 if retry:
                     log.info("Claude stream failed (%s); retrying", unavailable.reason)
-                    self._retry_sleep(attempt)
+                    self._retry_sleep(attempt, left)
                     attempt += 1
                     continue
                 if connected and shown:
@@ -764,10 +842,10 @@ class ClaudeChat:
                 metrics.LLM_SECONDS.observe(elapsed)
                 usage = message.usage
                 for direction, value in (
-                    ("input", usage.input_tokens),
-                    ("output", usage.output_tokens),
-                    ("cache_read", usage.cache_read_input_tokens),
-                    ("cache_creation", usage.cache_creation_input_tokens),
+                    ("input", getattr(usage, "input_tokens", 0)),
+                    ("output", getattr(usage, "output_tokens", 0)),
+                    ("cache_read", getattr(usage, "cache_read_input_tokens", 0)),
+                    ("cache_creation", getattr(usage, "cache_creation_input_tokens", 0)),
                 ):
                     if value:
                         metrics.LLM_TOKENS.labels(direction).inc(value)
@@ -846,7 +924,14 @@ class ClaudeChat:
         messages = normalise_history([*messages, {"role": "user", "content": user_message}])
         first_new = len(messages) - 1
         usage = Usage()
-        state: dict[str, Any] = {"text": "", "new_step": False, "llm_seconds": 0.0}
+        state: dict[str, Any] = {
+            "text": "",
+            "new_step": False,
+            "llm_seconds": 0.0,
+            "deadline": time.monotonic() + self.options.turn_deadline
+            if self.options.turn_deadline > 0
+            else None,
+        }
         stop_reason: str | None = None
         steps = 0
         max_steps = max(1, int(self.options.max_steps))

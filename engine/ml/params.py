@@ -4,9 +4,20 @@ the goals and the autonomous loop, the chat planner and the pages."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engine.actions.bounds import (
+    MAX_MODEL_PARAMS,
+    ColumnList,
+    ColumnName,
+    Name,
+    SourceName,
+    SymbolList,
+)
+
+ModelParams = Annotated[dict[Name, Any], Field(max_length=MAX_MODEL_PARAMS)]
 
 Task = Literal["classification", "regression"]
 Validation = Literal["walk_forward", "kfold"]
@@ -22,16 +33,18 @@ class DataSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[str] | None = Field(
+    symbols: SymbolList | None = Field(
         None, description="Price data: one symbol to model (features from its own past)."
     )
-    source: str = Field("bundled", description="bundled | polygon | synthetic | upload:<id>")
+    source: SourceName = Field("bundled", description="bundled | polygon | synthetic | upload:<id>")
     start: date | None = None
     end: date | None = None
     dataset_id: int | None = Field(None, description="An uploaded table (Data page) instead.")
-    target_column: str | None = Field(None, description="Target column of an uploaded table.")
-    feature_columns: list[str] | None = Field(None, description="Default: all other columns.")
-    time_column: str | None = Field(
+    target_column: ColumnName | None = Field(
+        None, description="Target column of an uploaded table."
+    )
+    feature_columns: ColumnList | None = Field(None, description="Default: all other columns.")
+    time_column: ColumnName | None = Field(
         None, description="Set when table rows are ordered in time (then walk-forward applies)."
     )
     horizon: int = Field(1, ge=1, le=60, description="Price data: predict h days ahead.")
@@ -50,7 +63,7 @@ class DataSpec(BaseModel):
 
 
 class TrainParams(DataSpec):
-    model_id: str = Field(..., description="Catalogue id or name, e.g. 'HistGradientBoosting'.")
+    model_id: Name = Field(..., description="Catalogue id or name, e.g. 'HistGradientBoosting'.")
     task: Task = Field(
         "classification",
         description="Price data: classification = next-h-day direction, regression = return.",
@@ -61,10 +74,10 @@ class TrainParams(DataSpec):
     n_splits: int = Field(5, ge=2, le=20)
     embargo: int = Field(5, ge=0, le=250, description="Rows skipped after each test block.")
     holdout_fraction: float = Field(0.2, ge=0.0, le=0.5, description="Final period kept apart.")
-    model_params: dict[str, Any] = Field(default_factory=dict)
+    model_params: ModelParams = Field(default_factory=dict)
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
-    metric: str | None = Field(None, description="Primary metric (default by task).")
+    metric: Name | None = Field(None, description="Primary metric (default by task).")
 
 
 # --- the other ML actions -----------------------------------------------------------------
@@ -88,11 +101,11 @@ class _EvaluationOptions(BaseModel):
     holdout_fraction: float = Field(0.2, ge=0.0, le=0.5, description="Final period kept apart.")
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
-    metric: str | None = Field(None, description="Primary metric (default by task).")
+    metric: Name | None = Field(None, description="Primary metric (default by task).")
 
 
 class _CompareModels(BaseModel):
-    model_ids: list[str] = Field(
+    model_ids: list[Name] = Field(
         ...,
         min_length=2,
         max_length=20,
@@ -105,9 +118,9 @@ class CompareParams(_EvaluationOptions, _CompareModels, DataSpec):
 
 
 class _TuneModel(BaseModel):
-    model_id: str = Field(..., description="Catalogue id or name, e.g. 'XGBoost'.")
+    model_id: Name = Field(..., description="Catalogue id or name, e.g. 'XGBoost'.")
     n_trials: int = Field(20, ge=1, le=200, description="Optuna trials (each a recorded trial).")
-    model_params: dict[str, Any] = Field(
+    model_params: ModelParams = Field(
         default_factory=dict, description="Fixed parameters, not tuned."
     )
 
@@ -122,10 +135,10 @@ class PredictParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     trial_id: int = Field(..., ge=1, description="A succeeded trial (its saved model).")
-    symbols: list[str] | None = Field(
+    symbols: SymbolList | None = Field(
         None, description="Price data: the symbol (default: the trial's own)."
     )
-    source: str | None = Field(None, description="Default: the trial's source.")
+    source: SourceName | None = Field(None, description="Default: the trial's source.")
     start: date | None = Field(None, description="First date to predict.")
     end: date | None = Field(None, description="Last date to predict.")
     dataset_id: int | None = Field(None, description="Table models: the table to predict.")
@@ -144,7 +157,7 @@ class EnsembleParams(BaseModel):
     voting: Literal["soft", "hard"] = Field(
         "soft", description="Classification voting: average probabilities (soft) or labels."
     )
-    final_model_id: str | None = Field(
+    final_model_id: Name | None = Field(
         None,
         description="Stacking: the meta-model (default logistic regression / ridge).",
     )
@@ -156,8 +169,8 @@ class ListModelsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: Task | None = Field(None, description="classification or regression; empty: both.")
-    family: str | None = Field(
+    family: Name | None = Field(
         None, description="linear, tree, ensemble, boosting, svm, neighbors, neural, ..."
     )
-    text: str | None = Field(None, description="Words to find in the id, name or aliases.")
+    text: Name | None = Field(None, description="Words to find in the id, name or aliases.")
     limit: int = Field(200, ge=1, le=500)

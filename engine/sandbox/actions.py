@@ -8,13 +8,21 @@ and retiring are for admins (checked here and in :mod:`engine.sandbox.service`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, register
 from engine.actions.base import PermissionDenied, json_safe
+from engine.actions.bounds import (
+    MAX_MODEL_PARAMS,
+    DateText,
+    Name,
+    Note,
+    SourceName,
+    Symbol,
+)
 from engine.auth import permissions
 from engine.sandbox import service, templates, validator
 
@@ -29,50 +37,54 @@ CONTRACT = (
     "read_*/to_* writers, query or eval."
 )
 
+DynamicParams = Annotated[dict[Name, Any], Field(max_length=MAX_MODEL_PARAMS)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ProposeParams(_Strict):
-    name: str = Field(..., description="snake_case name, e.g. rolling_skew_60")
+    name: Name = Field(..., description="snake_case name, e.g. rolling_skew_60")
     description: str = Field(..., max_length=2000, description="what it computes, for analysts")
     source: str = Field(..., max_length=validator.MAX_SOURCE_BYTES, description="Python source")
-    symbols: list[str] | None = Field(
+    symbols: list[Symbol] | None = Field(
         None, max_length=service.MAX_SYMBOLS, description="symbols for the test run"
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="parameters for the test")
-    parameter_descriptions: dict[str, str] = Field(default_factory=dict)
+    params: DynamicParams = Field(default_factory=dict, description="parameters for the test")
+    parameter_descriptions: Annotated[dict[Name, Note], Field(max_length=MAX_MODEL_PARAMS)] = Field(
+        default_factory=dict
+    )
     save: bool = Field(True, description="false: only preview (validate and test-run)")
 
 
 class TemplateParams(_Strict):
     template: Literal["rolling_stat", "formula", "pair", "ensemble", "risk"]
-    options: dict[str, Any] = Field(
+    options: DynamicParams = Field(
         default_factory=dict,
         description="template options: "
         + "; ".join(f"{k}: {v}" for k, v in templates.TEMPLATE_HELP.items()),
     )
-    name: str | None = Field(None, description="snake_case name (default: derived)")
+    name: Name | None = Field(None, description="snake_case name (default: derived)")
     description: str | None = Field(None, max_length=2000)
-    symbols: list[str] | None = Field(
+    symbols: list[Symbol] | None = Field(
         None, max_length=service.MAX_SYMBOLS, description="symbols for the test run"
     )
     save: bool = Field(True, description="false: only preview (generate and test-run)")
 
 
 class TestParams(_Strict):
-    name: str
+    name: Name
     version: int | None = Field(None, ge=1, description="default: approved, else your draft")
-    symbols: list[str] = Field(..., min_length=1, max_length=service.MAX_SYMBOLS)
-    params: dict[str, Any] = Field(default_factory=dict)
-    source: str = Field("bundled", description="data source")
-    start: str | None = None
-    end: str | None = None
+    symbols: list[Symbol] = Field(..., min_length=1, max_length=service.MAX_SYMBOLS)
+    params: DynamicParams = Field(default_factory=dict)
+    source: SourceName = Field("bundled", description="data source")
+    start: DateText | None = None
+    end: DateText | None = None
 
 
 class NameVersionParams(_Strict):
-    name: str
+    name: Name
     version: int | None = Field(None, ge=1)
 
 
@@ -86,7 +98,7 @@ class RetireParams(NameVersionParams):
 
 class ListParams(_Strict):
     status: Literal["draft", "approved", "retired"] | None = None
-    name: str | None = None
+    name: Name | None = None
 
 
 def _check_owner(user: UserRef, name: str) -> None:

@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -40,6 +40,7 @@ from engine.actions.base import (
     Series,
     json_safe,
 )
+from engine.actions.bounds import MAX_LIST_ITEMS, DateText, Note, SourceName, Symbol
 from engine.actions.context import ActionContext, UserRef
 from engine.auth import permissions
 from engine.sandbox import runner, validator
@@ -109,7 +110,7 @@ def parameter_fields(schema: dict[str, Any]) -> dict[str, Any]:
     types: dict[str, Any] = {
         "integer": int,
         "number": float,
-        "string": str,
+        "string": Note,
         "boolean": bool,
     }
     required = set(schema.get("required", []))
@@ -118,7 +119,8 @@ def parameter_fields(schema: dict[str, Any]) -> dict[str, Any]:
         kind = spec.get("type", "number")
         if kind == "array":
             item = (spec.get("items") or {}).get("type", "number")
-            annotation: Any = list[str] if item == "string" else list[float]
+            items: Any = list[Note] if item == "string" else list[float]
+            annotation: Any = Annotated[items, Field(max_length=MAX_LIST_ITEMS)]
         else:
             annotation = types.get(kind, float)
         description = spec.get("description")
@@ -528,12 +530,14 @@ def build_result(
 class _RunCommon(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[str] = Field(
+    symbols: list[Symbol] = Field(
         ..., min_length=1, max_length=MAX_SYMBOLS, description="symbols whose prices are `data`"
     )
-    source: str = Field("bundled", description="data source (bundled, upload:<id>, polygon ...)")
-    start: str | None = Field(None, description="first date, YYYY-MM-DD")
-    end: str | None = Field(None, description="last date, YYYY-MM-DD")
+    source: SourceName = Field(
+        "bundled", description="data source (bundled, upload:<id>, polygon ...)"
+    )
+    start: DateText | None = Field(None, description="first date, YYYY-MM-DD")
+    end: DateText | None = Field(None, description="last date, YYYY-MM-DD")
 
 
 def params_model_for(record: DynamicActionRecord) -> type[BaseModel]:

@@ -49,6 +49,13 @@ class Reply:
     ``stream_error_after`` content blocks, instead of the rest of the message.
     ``finished`` is set once the whole response has been written.
     ``pause_after_start``: seconds to sleep after ``message_start`` (a stalled stream).
+    ``raw_events``: (event name, raw data text) pairs sent as the SSE stream instead of
+    the rendered message: malformed JSON, events out of order, wrong shapes.
+    ``raw_body``: the JSON body sent for a non-streaming request instead of the message.
+    ``hang``: the server waits for this event before answering (a hung endpoint); with
+    ``ping_every``, it first sends ``message_start`` and then a ``ping`` every so many
+    seconds until released (a stream that trickles but never finishes). Tests set it when
+    they are done so the server thread ends.
     """
 
     content: list[dict[str, Any]] = field(default_factory=list)
@@ -71,6 +78,10 @@ class Reply:
     stream_error_after: int = 0
     finished: threading.Event = field(default_factory=threading.Event)
     pause_after_start: float = 0.0
+    raw_events: list[tuple[str, str]] | None = None
+    raw_body: Any = None
+    hang: threading.Event | None = None
+    ping_every: float | None = None
 
 
 def text_reply(text: str, *, chunks: int = 3, **kwargs: Any) -> Reply:
@@ -276,7 +287,9 @@ def _message(reply: Reply, model: str) -> dict[str, Any]:
 
 
 def _split(text: str, pieces: int) -> list[str]:
-    pieces = max(1, min(pieces, len(text) or 1))
+    if not text:
+        return [""]
+    pieces = max(1, min(pieces, len(text)))
     size = -(-len(text) // pieces)
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
@@ -458,13 +471,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.stall:
             time.sleep(reply.stall)
+        if reply.hang is not None and not reply.ping_every:
+            reply.hang.wait(60)
         if reply.status != 200:
             error = reply.error or {"type": "api_error", "message": "error"}
             self._send_error(reply.status, error["type"], error["message"], reply.headers)
             return
         model = body.get("model", "claude")
         if not body.get("stream"):
-            self._send_json(200, _message(reply, model), reply.headers)
+            payload = _message(reply, model) if reply.raw_body is None else reply.raw_body
+            self._send_json(200, payload, reply.headers)
             reply.finished.set()
             return
         self.send_response(200)
@@ -476,6 +492,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         try:
+            if reply.raw_events is not None:
+                for name, raw in reply.raw_events:
+                    self._chunk(f"event: {name}\ndata: {raw}\n\n".encode())
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
+            if reply.hang is not None and reply.ping_every:
+                name, data, _ = next(_sse_events(reply, model))
+                self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+                while not reply.hang.wait(reply.ping_every):
+                    self._chunk(b'event: ping\ndata: {"type": "ping"}\n\n')
+                return
             for name, data, gate in _sse_events(reply, model):
                 self._chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
                 if name == "message_start" and reply.pause_after_start:
