@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Text, cast, func, select, update
 
 from storage.access import OwnerScope
-from storage.db import session_scope
+from storage.db import get_engine, session_scope
 from storage.models import Goal, ModelResult, Trial, User
 
 
@@ -178,11 +178,15 @@ def search_statements(
     limit: int = 50,
 ) -> tuple[Select, Select]:
     """(count, page) statements of :func:`search_trials` (also used to show query plans)."""
+    count = _apply(select(func.count(Trial.id)), flt, scope)
+    rows = _ordered(_apply(select(Trial), flt, scope), sort, descending)
+    return count, rows.offset(offset).limit(limit)
+
+
+def _ordered(query: Select, sort: str, descending: bool) -> Select:
     column = SORTABLE.get(sort, Trial.created_at)
     order = (column.desc(), Trial.id.desc()) if descending else (column.asc(), Trial.id.asc())
-    count = _apply(select(func.count(Trial.id)), flt, scope)
-    rows = _apply(select(Trial), flt, scope).order_by(*order).offset(offset).limit(limit)
-    return count, rows
+    return query.order_by(*order)
 
 
 def search_trials(
@@ -205,23 +209,50 @@ def search_trials(
         return [_trial(row) for row in rows], total
 
 
-def iter_trials(
+EXPORT_COLUMNS = (
+    Trial.id,
+    Trial.created_at,
+    Trial.user_id,
+    Trial.goal_id,
+    Trial.job_id,
+    Trial.action,
+    Trial.model_id,
+    Trial.family,
+    Trial.task,
+    Trial.status,
+    Trial.metric_name,
+    Trial.metric_value,
+    Trial.duration_s,
+    Trial.seed,
+    Trial.dataset_id,
+    Trial.artifact_path,
+    Trial.error,
+    # The JSON columns as the text stored: an export copies them, it need not parse them.
+    cast(Trial.params, Text).label("params_json"),
+    cast(Trial.metrics, Text).label("metrics_json"),
+    cast(Trial.holdout_metrics, Text).label("holdout_json"),
+)
+
+
+def export_batches(
     flt: TrialFilter,
     scope: OwnerScope,
     *,
     sort: str = "created_at",
     descending: bool = True,
     limit: int | None = None,
-    batch: int = 1000,
-) -> Iterator[TrialRecord]:
-    """Every trial ``scope`` may see matching ``flt`` in order, read in batches (the CSV
-    export)."""
-    _, query = search_statements(flt, scope, sort=sort, descending=descending, limit=limit or 0)
-    if limit is None:
-        query = query.limit(None)
-    with session_scope() as session:
-        for row in session.scalars(query.execution_options(yield_per=batch)):
-            yield _trial(row)
+    batch: int = 2000,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The trials ``scope`` may see matching ``flt``, in the table's order, as batches of
+    tuples of :data:`EXPORT_COLUMNS` (the CSV export). Read through a server-side cursor
+    on PostgreSQL, so memory holds one batch whatever the count."""
+    query = _ordered(_apply(select(*EXPORT_COLUMNS), flt, scope), sort, descending)
+    if limit is not None:
+        query = query.limit(limit)
+    with get_engine().connect() as connection:
+        result = connection.execution_options(stream_results=True, yield_per=batch).execute(query)
+        for partition in result.partitions():
+            yield [tuple(row) for row in partition]
 
 
 def get_trials(trial_ids: list[int], scope: OwnerScope) -> list[TrialRecord]:
