@@ -4,15 +4,15 @@ only the page on screen), in the table's order.
 Written as a stream of chunks from a cursor read in batches: 100,000 trials do not
 become 100,000 parsed records first. The JSON columns (parameters, metrics summary,
 hold-out) are copied as stored — the pipeline stores them in the typed record's shape
-(:mod:`engine.trials.record`) — and only the metrics summary and the hold-out are parsed,
-for the primary metric's standard deviation and hold-out value.
+(:mod:`engine.trials.record`) — and the primary metric's standard deviation and hold-out
+value are read from them by the query, which also neutralises spreadsheet formulas in
+text cells.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -60,30 +60,13 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def _number(value: Any) -> float | None:
-    """A stored number as the typed record reads it: a float, NaN and infinities None."""
-    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+def _number(value: float | None) -> float | None:
+    """NaN and infinities are empty cells (as the typed record reads them: None)."""
+    return value if value is None or math.isfinite(value) else None
 
 
-def _primary(metrics_json: str | None, holdout_json: str | None, name: str | None):
-    """(the primary metric's standard deviation over the folds, its hold-out value)."""
-    if not name:
-        return None, None
-    std = holdout = None
-    if metrics_json not in _EMPTY_JSON:
-        stats = json.loads(metrics_json).get(name)  # type: ignore[arg-type]
-        if isinstance(stats, dict) and name != "strategy":
-            std = _number(stats.get("std"))
-    if holdout_json not in _EMPTY_JSON:
-        holdout = _number(json.loads(holdout_json).get(name))  # type: ignore[arg-type]
-    return std, holdout
-
-
-def csv_values(row: tuple[Any, ...], users: dict[int, str], goals: dict[int, str]) -> list[Any]:
-    """One CSV row of a tuple of ``storage.repositories.trials.EXPORT_COLUMNS``."""
+def _row(row: tuple[Any, ...], users: dict[int, str], goals: dict[int, str]) -> list[Any]:
+    """One CSV row of an ``export_batches`` tuple (text already guarded in the query)."""
     (
         trial_id,
         created_at,
@@ -97,6 +80,8 @@ def csv_values(row: tuple[Any, ...], users: dict[int, str], goals: dict[int, str
         status,
         metric_name,
         metric_value,
+        std,
+        holdout,
         duration_s,
         seed,
         dataset_id,
@@ -106,28 +91,27 @@ def csv_values(row: tuple[Any, ...], users: dict[int, str], goals: dict[int, str
         metrics_json,
         holdout_json,
     ) = row
-    std, holdout = _primary(metrics_json, holdout_json, metric_name)
     return [
         trial_id,
-        created_at.isoformat(),
-        csv_cell(users.get(user_id, "")) if user_id is not None else "system",
+        created_at,
+        users.get(user_id, "") if user_id is not None else "system",
         goal_id,
-        csv_cell(goals.get(goal_id, "")) if goal_id is not None else "",
+        goals.get(goal_id, "") if goal_id is not None else "",
         job_id,
-        csv_cell(action),
-        csv_cell(model_id),
-        csv_cell(family),
-        csv_cell(task),
-        csv_cell(status),
-        csv_cell(metric_name),
+        action,
+        model_id,
+        family,
+        task,
+        status,
+        metric_name,
         _number(metric_value),
-        std,
-        holdout,
+        _number(std),
+        _number(holdout),
         _number(duration_s),
         seed,
         dataset_id,
-        csv_cell(artifact_path),
-        csv_cell(error),
+        artifact_path,
+        error,
         "{}" if params_json in (None, "null") else params_json,
         "" if metrics_json in _EMPTY_JSON else metrics_json,
         "" if holdout_json in _EMPTY_JSON else holdout_json,
@@ -140,15 +124,23 @@ def iter_csv(user: UserRef, query: TrialQuery, limit: int = MAX_EXPORT_ROWS) -> 
     metric's mean and standard deviation over the folds, and the pooled trading
     statistics of price targets) and the hold-out."""
     trials = scope(user)
-    users = repo.usernames(scope=trials)
-    goals = repo.goal_names(scope=permissions.scope_for(user, "goal"))
+    users = {k: csv_cell(v) for k, v in repo.usernames(scope=trials).items()}
+    goals = {
+        k: csv_cell(v)
+        for k, v in repo.goal_names(scope=permissions.scope_for(user, "goal")).items()
+    }
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for batch in repo.export_batches(
-        to_filter(query), trials, sort=query.sort, descending=query.descending, limit=limit
+        to_filter(query),
+        trials,
+        sort=query.sort,
+        descending=query.descending,
+        limit=limit,
+        guard_prefixes=_FORMULA_START,
     ):
-        writer.writerows([csv_values(row, users, goals) for row in batch])
+        writer.writerows([_row(row, users, goals) for row in batch])
         yield buffer.getvalue().encode("utf-8")
         buffer.seek(0)
         buffer.truncate()

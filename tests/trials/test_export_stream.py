@@ -121,6 +121,8 @@ def crowd(any_db, make_user):
         params={"z": 1, "a": {"y": [3, 2], "b": "tab\there"}, "m": "ünïcode"},
         created_at=now - timedelta(hours=1),
     )
+    add_trial(bob, created_at=datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC))  # whole seconds
+    add_trial(alice, created_at=datetime(2024, 2, 3, 4, 5, 6, 7, tzinfo=UTC))
     return {"root": root, "alice": alice, "bob": bob, "goal": goal}
 
 
@@ -174,7 +176,7 @@ def test_stream_comes_in_chunks_and_keeps_formulas_neutral(crowd, monkeypatch):
     chunks = list(export.iter_csv(crowd["root"], TrialQuery()))
     assert len(chunks) == len(batches) >= 7 and max(batches) == 7
     rows = table(b"".join(chunks))
-    assert len(rows) == sum(batches) == 50
+    assert len(rows) == sum(batches) == 52
     by_model = {r["model_id"]: r for r in rows}
     assert by_model["'-model"]["error"] == "'+oops"
     assert {r["error"] for r in rows if r["status"] == "failed"} == {"'@SUM(A1)"}
