@@ -147,6 +147,15 @@ def get_job(job_id: int) -> JobRecord | None:
     return JobRecord(*row) if row is not None else None
 
 
+_GET_STATUS = select(_JOBS.c.status).where(_JOBS.c.id == bindparam("job_id"))
+
+
+def get_status(job_id: int) -> str | None:
+    """Only the job's status (polling reads it without the params and result JSON)."""
+    with _single() as connection:
+        return connection.execute(_GET_STATUS, {"job_id": job_id}).scalar()
+
+
 def list_jobs(
     scope: OwnerScope,
     *,
