@@ -316,8 +316,7 @@ def main() -> int:
             )
             rows.append(
                 (
-                    f"latency of one job, submit -> result, {label} "
-                    f"(median of {len(lat)})",
+                    f"latency of one job, submit -> result, {label} (median of {len(lat)})",
                     f"executor {_median(lat):.2f} ms, bare pool {_median(bare_lat):.2f} ms "
                     f"(+{_median(lat) - _median(bare_lat):.2f} ms)",
                     "-",
