@@ -1,23 +1,33 @@
-"""Executor benchmarks; prints a markdown table (figures go to bench/RESULTS_executor.md).
+"""Executor benchmarks, each against its baseline in the same run; prints a markdown table.
 
-    .venv/bin/python bench/bench_executor.py [--jobs 500] [--events 200000] [--no-postgres]
-                                             [--dask]
+    .venv/bin/python bench/bench_executor.py [--rounds 7] [--jobs 300] [--events 100000]
+                                             [--no-postgres] [--dask]
 
-1. Per-job overhead of the local backend against a bare concurrent.futures
-   ProcessPoolExecutor (spawn, same number of processes) running the same trivial
-   function: (wall time of N jobs through the executor - wall time of N bare tasks) / N.
-   Executor jobs go the whole way: validated submit, committed row, scheduler, claim in a
-   pool process, run, result committed, wait() in the caller.
-2. Progress events written per second through ``ctx.progress`` inside a real job (the
-   runner's EventBuffer batches the inserts), on SQLite and on PostgreSQL.
-3. Parallel efficiency: two CPU-bound jobs at once on two pool processes, as a multiple
-   of one job's throughput (2.0 is perfect), next to the same measure for the bare pool
-   (what the machine gives at that moment; it is shared).
+A bare ``concurrent.futures.ProcessPoolExecutor`` (spawn, as many processes as the
+executor's pool) and the executor service stay up side by side for the whole run; every
+measure alternates subject and baseline round by round, and the table reports medians of
+the rounds, so a machine shared with other work slows both sides alike.
+
+1. Per-job overhead: N trivial jobs through the executor (validated submit, committed
+   row, scheduler, claim in a pool process, run, result committed, ``wait()`` in the
+   caller) against N bare tasks: (executor wall - bare wall) / N, and the CPU time of
+   every process involved (caller and pool processes) per job, both sides.
+2. Latency of one job, submit -> ``wait()`` returns, against one bare submit -> result.
+3. Progress events written per second through ``ctx.progress`` inside a real job (the
+   runner's EventBuffer batches the inserts) against a raw insert of the same rows into
+   the same table from the caller (one multi-row INSERT per 2,000 rows on SQLite, COPY
+   on PostgreSQL), as a percentage of the raw rate.
+4. Parallel efficiency: two CPU-bound jobs at once on two pool processes, as a multiple
+   of one job's throughput (2.0 is perfect), next to the same measure for the bare pool.
+
+The same file runs against an older checkout (copy it there) to give the "before"
+figures: it only uses the executor's public functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -36,6 +46,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SPIN_ITERATIONS = 12_000_000  # about 1 s of CPU
+RAW_BATCH = 2_000
 
 
 def trivial(value: int) -> int:
@@ -100,111 +111,144 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def bare_pool_seconds(jobs: int, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of all processes) for ``jobs`` trivial tasks."""
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        list(pool.map(trivial, range(workers * 4)))  # processes up and warm
-        pids = list(pool._processes)
-        cpu = cpu_seconds(pids)
-        started = time.perf_counter()
-        futures = [pool.submit(trivial, i) for i in range(jobs)]
-        for future in futures:
-            future.result()
-        return time.perf_counter() - started, cpu_seconds(pids) - cpu
+def _timed(body, pids: list[int]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and ``pids``) of ``body()``."""
+    cpu = cpu_seconds(pids)
+    started = time.perf_counter()
+    body()
+    return time.perf_counter() - started, cpu_seconds(pids) - cpu
 
 
-def _efficiency(run_one, run_two, repeats: int) -> tuple[float, float, float]:
-    """Medians of ``repeats`` alternating timings of one spin and of two spins at once:
-    (one, two, 2 * one / two). One pair of timings is too noisy on a shared machine."""
-    ones, twos = [], []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run_one()
-        ones.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        run_two()
-        twos.append(time.perf_counter() - started)
-    one, two = statistics.median(ones), statistics.median(twos)
-    return one, two, 2 * one / two
+class BarePool:
+    def __init__(self, workers: int):
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        list(self.pool.map(trivial, range(workers * 4)))  # processes up and warm
+        self.pids = list(self.pool._processes)
 
-
-def bare_spin_efficiency(workers: int, repeats: int) -> tuple[float, float, float]:
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        list(pool.map(trivial, range(workers)))
-
-        def run_one():
-            pool.submit(spin, SPIN_ITERATIONS).result()
-
-        def run_two():
-            for future in [pool.submit(spin, SPIN_ITERATIONS) for _ in range(2)]:
+    def batch(self, jobs: int) -> tuple[float, float]:
+        def body():
+            for future in [self.pool.submit(trivial, i) for i in range(jobs)]:
                 future.result()
 
-        return _efficiency(run_one, run_two, repeats)
+        return _timed(body, self.pids)
 
-
-def executor_seconds(jobs: int, user) -> float:
-    from engine import executor
-
-    started = time.perf_counter()
-    ids = [executor.submit("test_noop", {"value": i}, user) for i in range(jobs)]
-    for job_id in ids:
-        job = executor.wait(job_id, 600)
-        assert job.status == "succeeded", (job_id, job.status, job.error)
-    return time.perf_counter() - started
-
-
-def latency_ms(samples: int, user) -> float:
-    from engine import executor
-
-    values = []
-    for i in range(samples):
+    def one_ms(self) -> float:
         started = time.perf_counter()
-        executor.wait(executor.submit("test_noop", {"value": i}, user), 60)
-        values.append((time.perf_counter() - started) * 1000)
-    return statistics.median(values)
+        self.pool.submit(trivial, 1).result()
+        return (time.perf_counter() - started) * 1000
+
+    def spin_pair(self) -> tuple[float, float]:
+        started = time.perf_counter()
+        self.pool.submit(spin, SPIN_ITERATIONS).result()
+        one = time.perf_counter() - started
+        started = time.perf_counter()
+        for future in [self.pool.submit(spin, SPIN_ITERATIONS) for _ in range(2)]:
+            future.result()
+        return one, time.perf_counter() - started
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
-def events_per_second(points: int, user) -> tuple[float, int]:
-    from engine import executor
-    from storage.repositories import jobs
+class Executor:
+    """The executor service of this process on one database."""
 
-    job_id = executor.submit("test_progress", {"points": points}, user)
-    job = executor.wait(job_id, 600)
-    assert job.status == "succeeded", job.error
-    stored = jobs.count_events(job_id)
-    seconds = (job.finished_at - job.started_at).total_seconds()
-    return stored / seconds, stored
+    def __init__(self, url: str, user):
+        from engine import executor
 
+        _use_database(url)
+        self.executor = executor
+        self.user = user
+        service = executor.ensure_started()
+        assert service.warm_up(300), "pool processes did not start"
+        self.pids = service.worker_pids()
+        self.batch(20)  # caches and pool processes warm
 
-def spin_efficiency(user, repeats: int) -> tuple[float, float, float]:
-    from engine import executor
+    def _submit_and_wait(self, action: str, params_list: list[dict]) -> list:
+        ids = [self.executor.submit(action, params, self.user) for params in params_list]
+        done = [self.executor.wait(job_id, 600) for job_id in ids]
+        for job in done:
+            assert job.status == "succeeded", (job.id, job.status, job.error)
+        return done
 
-    def run_one():
-        job = executor.wait(
-            executor.submit("test_spin", {"iterations": SPIN_ITERATIONS}, user), 600
+    def batch(self, jobs: int) -> tuple[float, float]:
+        return _timed(
+            lambda: self._submit_and_wait("test_noop", [{"value": i} for i in range(jobs)]),
+            self.pids,
         )
+
+    def one_ms(self) -> float:
+        started = time.perf_counter()
+        job = self.executor.wait(self.executor.submit("test_noop", {"value": 1}, self.user), 60)
+        elapsed = (time.perf_counter() - started) * 1000
         assert job.status == "succeeded", job.error
+        return elapsed
 
-    def run_two():
-        pair = [
-            executor.submit("test_spin", {"iterations": SPIN_ITERATIONS}, user) for _ in range(2)
-        ]
-        for job_id in pair:
-            assert executor.wait(job_id, 600).status == "succeeded"
+    def events(self, points: int) -> tuple[float, int]:
+        """(events per second, events stored) of one job reporting ``points`` points."""
+        from storage.repositories import jobs
 
-    return _efficiency(run_one, run_two, repeats)
+        (job,) = self._submit_and_wait("test_progress", [{"points": points}])
+        stored = jobs.count_events(job.id)
+        return stored / (job.finished_at - job.started_at).total_seconds(), stored
+
+    def spin_pair(self) -> tuple[float, float]:
+        started = time.perf_counter()
+        self._submit_and_wait("test_spin", [{"iterations": SPIN_ITERATIONS}])
+        one = time.perf_counter() - started
+        started = time.perf_counter()
+        self._submit_and_wait("test_spin", [{"iterations": SPIN_ITERATIONS}] * 2)
+        return one, time.perf_counter() - started
+
+    def close(self) -> None:
+        self.executor.shutdown(grace=5)
 
 
-def run_service(url: str, body):
-    from engine import executor
+def raw_insert_rate(points: int) -> float:
+    """Events per second of the plainest bulk write of the same rows (job_id, elapsed,
+    fraction, metrics JSON) into job_events, from this process: the baseline."""
+    from sqlalchemy import insert
 
-    _use_database(url)
-    service = executor.ensure_started()
-    assert service.warm_up(300), "pool processes did not start"
-    try:
-        return body()
-    finally:
-        executor.shutdown(grace=5)
+    from storage.db import get_engine
+    from storage.models import Job, JobEvent, utcnow
+
+    engine = get_engine()
+    with engine.begin() as connection:
+        job_id = connection.execute(
+            insert(Job).values(
+                action="raw_insert", params={}, status="succeeded", created_at=utcnow()
+            )
+        ).inserted_primary_key[0]
+    started = time.perf_counter()
+    rows = [
+        (job_id, i * 1e-6, (i + 1) / points, json.dumps({"loss": 1.0 / (1 + i), "step": float(i)}))
+        for i in range(points)
+    ]
+    for first in range(0, points, RAW_BATCH):
+        chunk = rows[first : first + RAW_BATCH]
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                raw = connection.connection.driver_connection
+                with raw.cursor() as cursor:
+                    copy_sql = "COPY job_events (job_id, elapsed_s, fraction, metrics) FROM STDIN"
+                    with cursor.copy(copy_sql) as copy:
+                        for row in chunk:
+                            copy.write_row(row)
+            else:
+                cursor = connection.connection.driver_connection.cursor()
+                cursor.executemany(
+                    "INSERT INTO job_events (job_id, elapsed_s, fraction, metrics) "
+                    "VALUES (?, ?, ?, ?)",
+                    chunk,
+                )
+    seconds = time.perf_counter() - started
+    with engine.begin() as connection:
+        connection.execute(JobEvent.__table__.delete().where(JobEvent.job_id == job_id))
+    return points / seconds
+
+
+def _median(values) -> float:
+    return statistics.median(values)
 
 
 def main() -> int:
@@ -212,14 +256,18 @@ def main() -> int:
 
     install()  # an entry point: the compliance policy and the job runner
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=500)
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=300, help="jobs per round")
+    parser.add_argument("--latency", type=int, default=20, help="single jobs per round")
+    parser.add_argument("--events", type=int, default=100_000, help="progress points")
+    parser.add_argument("--event-rounds", type=int, default=3)
+    parser.add_argument("--spin-repeats", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--dask", action="store_true", help="also time the Dask backend")
-    parser.add_argument("--spin-repeats", type=int, default=5)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mltrainer-bench-executor-"))
+    (work / "metrics").mkdir()
     os.environ["MLTRAINER_DATA_DIR"] = str(work)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
     os.environ["MLTRAINER_EXTRA_ACTION_MODULES"] = "tests.executor.sample_actions"
@@ -233,123 +281,125 @@ def main() -> int:
     user = UserRef.system()
     rows: list[tuple[str, str, str]] = []
     load = os.getloadavg()[0]
+    bare = BarePool(workers)
 
-    bare, bare_cpu = bare_pool_seconds(args.jobs, workers)
-    sqlite_url = f"sqlite:///{work / 'bench.sqlite'}"
-
-    def local_overhead():
-        from engine import executor
-
-        executor_seconds(20, user)  # warm the caches and the pool processes
-        pids = executor.current().worker_pids()
-        cpu = cpu_seconds(pids)
-        ours = executor_seconds(args.jobs, user)
-        cpu = cpu_seconds(pids) - cpu
-        return ours, cpu, latency_ms(50, user), spin_efficiency(user, args.spin_repeats)
-
-    ours, ours_cpu, latency, (one, two, efficiency) = run_service(sqlite_url, local_overhead)
-    overhead = (ours - bare) / args.jobs * 1000
-    rows.append(
-        (
-            f"per-job overhead, local backend vs bare ProcessPoolExecutor ({args.jobs} trivial "
-            f"jobs, {workers} processes, SQLite)",
-            f"{overhead:.2f} ms/job (executor {ours / args.jobs * 1000:.2f} ms/job, "
-            f"bare {bare / args.jobs * 1000:.3f} ms/job)",
-            "<= 2 ms",
-        )
-    )
-    rows.append(
-        (
-            "CPU time per job, all processes (parent + pool), same runs",
-            f"executor {ours_cpu / args.jobs * 1000:.2f} ms, bare "
-            f"{bare_cpu / args.jobs * 1000:.3f} ms: "
-            f"+{(ours_cpu - bare_cpu) / args.jobs * 1000:.2f} ms/job",
-            "-",
-        )
-    )
-    rows.append(
-        (
-            "latency of one job, submit -> wait returns (median of 50, SQLite)",
-            f"{latency:.1f} ms",
-            "-",
-        )
-    )
-    bare_one, bare_two, bare_efficiency = bare_spin_efficiency(workers, args.spin_repeats)
-    rows.append(
-        (
-            f"parallel efficiency, 2 CPU-bound jobs on 2 processes (x one job's throughput; "
-            f"medians of {args.spin_repeats})",
-            f"{efficiency:.2f}x (1 job {one:.2f}s, 2 jobs {two:.2f}s); bare pool "
-            f"{bare_efficiency:.2f}x ({bare_one:.2f}s / {bare_two:.2f}s)",
-            ">= 1.8x",
-        )
-    )
-
-    rate, stored = run_service(sqlite_url, lambda: events_per_second(args.events, user))
-    rows.append(
-        (
-            f"progress events written per second, SQLite ({stored:,} via ctx.progress)",
-            f"{rate:,.0f}/s",
-            ">= 5,000/s",
-        )
-    )
-    if not args.no_postgres:
-        created = _new_postgres_schema()
-        if created is None:
-            rows.append(("progress events written per second, PostgreSQL", "skipped", "-"))
-        else:
-            schema, pg_url = created
-            try:
-                rate, stored = run_service(pg_url, lambda: events_per_second(args.events, user))
+    def overhead_rows(label: str, url: str, spin_repeats: int) -> None:
+        subject = Executor(url, user)
+        try:
+            walls, cpus, bare_walls, bare_cpus, lat, bare_lat = [], [], [], [], [], []
+            for _ in range(args.rounds):
+                wall, cpu = subject.batch(args.jobs)
+                walls.append(wall / args.jobs * 1000)
+                cpus.append(cpu / args.jobs * 1000)
+                wall, cpu = bare.batch(args.jobs)
+                bare_walls.append(wall / args.jobs * 1000)
+                bare_cpus.append(cpu / args.jobs * 1000)
+                for _ in range(args.latency):
+                    lat.append(subject.one_ms())
+                    bare_lat.append(bare.one_ms())
+            diffs = [a - b for a, b in zip(walls, bare_walls, strict=True)]
+            rows.append(
+                (
+                    f"per-job overhead, {label}: executor - bare pool wall per job "
+                    f"({args.jobs} trivial jobs x {args.rounds} rounds, {workers} processes)",
+                    f"**{_median(diffs):.2f} ms/job** (range {min(diffs):.2f}–{max(diffs):.2f}; "
+                    f"executor {_median(walls):.2f}, bare {_median(bare_walls):.3f} ms/job)",
+                    "<= 2 ms",
+                )
+            )
+            rows.append(
+                (
+                    f"CPU per job, all processes (caller + pool), {label}",
+                    f"executor {_median(cpus):.2f} ms, bare {_median(bare_cpus):.3f} ms",
+                    "-",
+                )
+            )
+            rows.append(
+                (
+                    f"latency of one job, submit -> result, {label} (median of {len(lat)})",
+                    f"executor {_median(lat):.2f} ms, bare pool {_median(bare_lat):.2f} ms "
+                    f"(+{_median(lat) - _median(bare_lat):.2f} ms)",
+                    "-",
+                )
+            )
+            rates, raws, stored = [], [], 0
+            for _ in range(args.event_rounds):
+                rate, stored = subject.events(args.events)
+                rates.append(rate)
+                raws.append(raw_insert_rate(args.events))
+            ratios = [a / b * 100 for a, b in zip(rates, raws, strict=True)]
+            rows.append(
+                (
+                    f"progress events per second through ctx.progress, {label} "
+                    f"({stored:,} per job, median of {args.event_rounds})",
+                    f"**{_median(ratios):.0f} % of raw insert** ({_median(rates):,.0f}/s vs "
+                    f"raw {_median(raws):,.0f}/s)",
+                    ">= 50 %",
+                )
+            )
+            if spin_repeats:
+                ours = [subject.spin_pair() for _ in range(spin_repeats)]
+                theirs = [bare.spin_pair() for _ in range(spin_repeats)]
+                one, two = _median([o for o, _ in ours]), _median([t for _, t in ours])
+                b_one, b_two = _median([o for o, _ in theirs]), _median([t for _, t in theirs])
                 rows.append(
                     (
-                        f"progress events written per second, PostgreSQL ({stored:,})",
-                        f"{rate:,.0f}/s",
-                        ">= 5,000/s",
+                        f"parallel efficiency, 2 CPU-bound jobs on 2 processes, {label} "
+                        f"(x one job's throughput; medians of {spin_repeats})",
+                        f"{2 * one / two:.2f}x (1 job {one:.2f}s, 2 jobs {two:.2f}s); bare pool "
+                        f"{2 * b_one / b_two:.2f}x ({b_one:.2f}s / {b_two:.2f}s)",
+                        ">= 1.8x",
                     )
                 )
-                pg_ours = run_service(
-                    pg_url,
-                    lambda: (executor_seconds(20, user), executor_seconds(args.jobs, user))[1],
-                )
-                rows.append(
-                    (
-                        f"per-job overhead, local backend on PostgreSQL ({args.jobs} jobs)",
-                        f"{(pg_ours - bare) / args.jobs * 1000:.2f} ms/job",
-                        "-",
-                    )
-                )
-            finally:
-                _drop_postgres_schema(schema)
-    if args.dask:
-        from distributed import LocalCluster
+        finally:
+            subject.close()
 
-        _use_database(sqlite_url)
-        with LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            memory_limit=0,
-        ) as cluster:
-            os.environ["MLTRAINER_EXECUTOR"] = "dask"
-            os.environ["MLTRAINER_DASK_ADDRESS"] = cluster.scheduler_address
-            dask_ours = run_service(
-                sqlite_url,
-                lambda: (executor_seconds(20, user), executor_seconds(args.jobs, user))[1],
+    try:
+        overhead_rows("SQLite", f"sqlite:///{work / 'bench.sqlite'}", args.spin_repeats)
+        if not args.no_postgres:
+            created = _new_postgres_schema()
+            if created is None:
+                rows.append(("PostgreSQL", "skipped", "-"))
+            else:
+                schema, pg_url = created
+                try:
+                    overhead_rows("PostgreSQL", pg_url, 0)
+                finally:
+                    _drop_postgres_schema(schema)
+        if args.dask:
+            from distributed import LocalCluster
+
+            with LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                memory_limit=0,
+            ) as cluster:
+                os.environ["MLTRAINER_EXECUTOR"] = "dask"
+                os.environ["MLTRAINER_DASK_ADDRESS"] = cluster.scheduler_address
+                subject = Executor(f"sqlite:///{work / 'bench.sqlite'}", user)
+                try:
+                    pairs = [(subject.batch(args.jobs)[0], bare.batch(args.jobs)[0])]
+                    pairs += [(subject.batch(args.jobs)[0], bare.batch(args.jobs)[0])]
+                finally:
+                    subject.close()
+                    os.environ["MLTRAINER_EXECUTOR"] = "local"
+            diff = _median([(a - b) / args.jobs * 1000 for a, b in pairs])
+            rows.append(
+                (
+                    f"per-job overhead, Dask LocalCluster backend ({args.jobs} jobs, SQLite)",
+                    f"{diff:.2f} ms/job",
+                    "-",
+                )
             )
-            os.environ["MLTRAINER_EXECUTOR"] = "local"
-        rows.append(
-            (
-                f"per-job overhead, Dask LocalCluster backend ({args.jobs} jobs, SQLite)",
-                f"{(dask_ours - bare) / args.jobs * 1000:.2f} ms/job",
-                "-",
-            )
-        )
+    finally:
+        bare.close()
 
     print(
         f"\nExecutor benchmarks — {os.cpu_count()} cores, load average {load:.2f} at start, "
-        f"Python {sys.version.split()[0]}\n"
+        f"{os.getloadavg()[0]:.2f} at the end, Python {sys.version.split()[0]}, "
+        f"checkout {ROOT}\n"
     )
     print("| measure | result | target |")
     print("|---|---|---|")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,9 @@ from engine.actions.hooks import run_before
 from engine.actions.registry import get_action, load_catalog
 from engine.auth import permissions
 from engine.auth.permissions import Resource
+
+if TYPE_CHECKING:
+    from storage.repositories.jobs import JobRecord
 
 log = logging.getLogger("mltrainer.actions")
 
@@ -165,7 +168,7 @@ def call(
             kind, stored_params, user, depends_on=depends_on or [], goal_id=goal_id
         )
         if wait:
-            executor.wait(job_id, timeout=wait)
+            return outcome_for(job_id, executor.wait(job_id, timeout=wait))
         return outcome_for(job_id)
 
     from engine.executor.runner import execute_job
@@ -184,10 +187,11 @@ def call(
     return CallOutcome(action.name, job_id, run.status, run.result, run.error)
 
 
-def outcome_for(job_id: int) -> CallOutcome:
+def outcome_for(job_id: int, job: JobRecord | None = None) -> CallOutcome:
+    """The outcome of job ``job_id`` (``job``: its row, when the caller has just read it)."""
     from storage.repositories import jobs
 
-    job = jobs.get_job(job_id)
+    job = job or jobs.get_job(job_id)
     if job is None:
         raise ActionError(f"Job {job_id} does not exist.")
     result = ActionResult.from_json(job.result) if job.result else None

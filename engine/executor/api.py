@@ -145,13 +145,16 @@ def wait(job_id: int, timeout: float | None = None) -> JobRecord:
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = 0.005
     while True:
-        job = _require(job_id)
-        if job.status in SETTLED:
-            return job
+        # Polled by status alone; the whole row (its result JSON) is read once, at the end.
+        state = jobs.get_status(job_id)
+        if state is None:
+            raise ActionError(f"Job {job_id} does not exist.")
+        if state in SETTLED:
+            return _require(job_id)
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return job
+                return _require(job_id)
             pause = min(delay, remaining)
         else:
             pause = delay

@@ -169,7 +169,7 @@ def resolve_user(user_id: int | None) -> UserRef:
 
 
 def serialise_result(result: ActionResult) -> dict[str, Any]:
-    return result.to_json(max_table_rows=MAX_STORED_TABLE_ROWS)
+    return result.to_json(max_table_rows=MAX_STORED_TABLE_ROWS, columnar=True)
 
 
 @dataclass

@@ -88,8 +88,8 @@ def run_result(
         tables["holdout_predictions" if run.holdout is not None else "oos_predictions"] = (
             predictions
         )
-    if run.equity is not None:
-        tables["holdout_equity"] = run.equity.reset_index()
+    # The hold-out equity goes out once, as the series its chart is drawn from (not also
+    # as a table of the same numbers).
     chart_tables, series = run_charts_data(run)
     tables.update(chart_tables)
     artifacts = {"model": artifact} if artifact else {}

@@ -71,13 +71,16 @@ def column_digest(column: pd.Series) -> str:
 
 
 def table_observation(
-    tables: dict[str, list[dict[str, Any]]],
+    tables: dict[str, Any],
 ) -> tuple[dict[str, float | None], dict[str, str]]:
-    """Of every numeric column of every stored table: the last value and the digest."""
+    """Of every numeric column of every stored table (rows as objects, or column by
+    column as results are stored now): the last value and the digest."""
+    from engine.actions.base import frame_from_json
+
     numbers: dict[str, float | None] = {}
     digests: dict[str, str] = {}
     for name, rows in sorted(tables.items()):
-        frame = pd.DataFrame(rows)
+        frame = frame_from_json(rows)
         for column in frame.columns:
             if _volatile(str(column)):
                 continue

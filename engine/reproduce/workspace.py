@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from engine.actions.base import frame_from_json
 from engine.reproduce.archive import extract, member_path
 from engine.reproduce.compare import StepComparison, compare_step
 from engine.reproduce.manifest import Step
@@ -45,7 +46,7 @@ class StepResult:
 
         job = jobs.get_job(self.run.job_id) if self.run.job_id is not None else None
         stored = (job.result or {}) if job is not None else {}
-        return {name: pd.DataFrame(rows) for name, rows in (stored.get("tables") or {}).items()}
+        return {name: frame_from_json(rows) for name, rows in (stored.get("tables") or {}).items()}
 
 
 class OpenBundle:
@@ -105,7 +106,7 @@ class OpenBundle:
                 out[f"trial {trial['id']} per split"] = pd.DataFrame(rows)
         job = stored.get("job", stored) if "trial" not in stored else {}
         for name, rows in (job.get("tables") or {}).items():
-            out[name] = pd.DataFrame(rows)
+            out[name] = frame_from_json(rows)
         return out
 
     def figures(self, index: int) -> list:

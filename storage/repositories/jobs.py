@@ -75,7 +75,6 @@ _INSERT_RUNNING_JOB = (
     .returning(_JOBS.c.id)
 )
 _INSERT_DEPENDENCY = insert(JobDependency)
-_INSERT_EVENT = insert(JobEvent)
 # Attempt stamps come from the database's clock too (storage.clock).
 _INSERT_ATTEMPT = insert(JobAttempt).values(at=database_now())
 
@@ -146,6 +145,15 @@ def get_job(job_id: int) -> JobRecord | None:
     with _single() as connection:
         row = connection.execute(_GET_JOB, {"job_id": job_id}).first()
     return JobRecord(*row) if row is not None else None
+
+
+_GET_STATUS = select(_JOBS.c.status).where(_JOBS.c.id == bindparam("job_id"))
+
+
+def get_status(job_id: int) -> str | None:
+    """Only the job's status (polling reads it without the params and result JSON)."""
+    with _single() as connection:
+        return connection.execute(_GET_STATUS, {"job_id": job_id}).scalar()
 
 
 def list_jobs(
@@ -520,31 +528,44 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+_COPY_EVENTS = "COPY job_events (job_id, elapsed_s, fraction, metrics) FROM STDIN"
+_INSERT_EVENTS = "INSERT INTO job_events (job_id, elapsed_s, fraction, metrics) VALUES (?, ?, ?, ?)"
+
+
+_STRICT_JSON = json.JSONEncoder(allow_nan=False).encode
+
+
+def _metrics_json(metrics: dict[str, float]) -> str:
+    try:
+        return _STRICT_JSON(metrics)
+    except ValueError:  # a NaN or an infinity: null instead
+        return json.dumps({k: _json_number(v) for k, v in metrics.items()})
+
+
 def append_events(job_id: int, events: list[tuple[float, float, dict[str, float]]]) -> None:
     """Insert many progress points at once and move the job's progress (one transaction).
     PostgreSQL gets them through COPY (psycopg's executemany sends one INSERT per row)."""
     if not events:
         return
+    # The metrics go in as JSON text written here once (what the JSON column's own
+    # serialiser would write), through the driver's executemany or COPY: SQLAlchemy's
+    # per-row parameter processing costs more than the insert itself.
     rows = [
-        (job_id, elapsed, fraction, {k: _json_number(v) for k, v in metrics.items()})
-        for elapsed, fraction, metrics in events
+        (job_id, elapsed, fraction, _metrics_json(metrics)) for elapsed, fraction, metrics in events
     ]
     with _transaction() as connection:
+        raw = connection.connection.driver_connection
         if connection.dialect.name == "postgresql":
-            raw = connection.connection.driver_connection
             with raw.cursor() as cursor:
-                columns = "job_id, elapsed_s, fraction, metrics"
-                with cursor.copy(f"COPY job_events ({columns}) FROM STDIN") as copy:
-                    for job, elapsed, fraction, metrics in rows:
-                        copy.write_row((job, elapsed, fraction, json.dumps(metrics)))
-        else:
-            connection.execute(
-                _INSERT_EVENT,
-                [
-                    {"job_id": job, "elapsed_s": elapsed, "fraction": fraction, "metrics": m}
-                    for job, elapsed, fraction, m in rows
-                ],
-            )
+                with cursor.copy(_COPY_EVENTS) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:  # SQLite
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(_INSERT_EVENTS, rows)
+            finally:
+                cursor.close()
         connection.execute(
             update(_JOBS)
             .where(_JOBS.c.id == job_id)

@@ -77,9 +77,11 @@ def test_stored_results_hold_data_and_never_plotly_json(name, fred, isolated_db)
     text = json.dumps(stored)
     assert '"layout"' not in text and "plotly" not in text.lower()
     for table, units in stored.get("units", {}).items():  # units name real columns
-        assert stored["tables"][table] and set(units) <= set(stored["tables"][table][0]), table
+        columns = stored["tables"][table]
+        assert columns["data"] and set(units) <= set(columns["columns"]), table
     back = ActionResult.from_json(stored)
-    assert back.to_json() == stored  # reads back to the same data
+    assert back.to_json(columnar=True) == stored  # reads back to the same data
+    assert back.to_json() == outcome.result.to_json()  # and the same tables, row by row
     assert set(back.series) == set(outcome.result.series)
     for key, series in outcome.result.series.items():
         assert back.series[key].y == series.y and back.series[key].x == series.x

@@ -288,3 +288,60 @@ def test_train_model_through_call_on_the_executor(running_executor, make_user):
         call("train_model", {**PRICE, **FAST}, viewer)
     with pytest.raises(ActionError, match="walk-forward"):  # the compliance rule, before any job
         call("train_model", {**PRICE, **FAST, "validation": "kfold"}, analyst)
+
+
+def test_stored_training_result_keeps_what_pages_read(running_executor, make_user):
+    """The job row is what the chat, the Jobs page and the CLI read back: its charts'
+    data, its tables and values must survive the compact stored form."""
+    import json
+
+    import pandas as pd
+
+    from engine.actions import call
+    from engine.actions.base import frame_to_records
+    from storage.repositories import jobs
+    from ui.presenters import figures_for
+
+    analyst = make_user("ana", "analyst")
+    outcome = call("train_model", {**PRICE, **FAST}, analyst, wait=180)
+    assert outcome.status == "succeeded", outcome.error
+    fresh = run("train_model", **PRICE, **FAST)  # the same training, in memory
+    back = outcome.result  # read back from the job row
+    assert set(figures_for("train_model", back)) == {
+        "confusion_matrix",
+        "feature_importances",
+        "holdout_equity",
+    }
+    assert (
+        set(back.tables)
+        == set(fresh.tables)
+        >= {
+            "fold_metrics",
+            "feature_importances",
+            "holdout_predictions",
+            "confusion_matrix",
+        }
+    )
+    for name, frame in fresh.tables.items():
+        stored = back.tables[name]
+        expected = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+        assert list(stored.columns) == [str(c) for c in expected.columns], name
+        # cell for cell what the row-by-row form holds (dates as ISO text); timings differ
+        timed = [c for c in stored.columns if "seconds" in c]
+        assert frame_to_records(stored.drop(columns=timed)) == frame_to_records(
+            frame.drop(columns=timed)
+        ), name
+    predictions = back.tables["holdout_predictions"]
+    assert {"index", "actual", "predicted", "probability", "position"} <= set(predictions)
+    assert back.series["holdout_equity"].y == fresh.series["holdout_equity"].y
+    assert back.series["holdout_equity"].x == fresh.series["holdout_equity"].x
+    same = {k: v for k, v in fresh.values.items() if k != "trial_id" and "seconds" not in k}
+    assert json.dumps({k: back.values[k] for k in same}, sort_keys=True) == json.dumps(
+        same, sort_keys=True
+    )
+    # stored once and column by column: well under the row-by-row form of the same tables
+    row = jobs.get_job(outcome.job_id).result
+    assert "holdout_equity" not in row["tables"]
+    assert row["tables"]["holdout_predictions"]["columns"][0] == "index"
+    compact = len(json.dumps(row))
+    assert compact < 0.75 * len(json.dumps(fresh.to_json())), compact

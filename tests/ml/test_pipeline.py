@@ -122,9 +122,8 @@ def test_values_contract_of_a_price_classifier(tree_result):
     counts = tree_result.tables["confusion_matrix"]  # out-of-sample folds, not the hold-out
     assert list(counts.columns) == ["down (0)", "up (1)"] == list(counts.index)
     assert counts.to_numpy().sum() == folds[folds["split"] != "holdout"]["n_test"].sum()
-    assert {"fold_metrics", "feature_importances", "holdout_predictions", "holdout_equity"} <= set(
-        tree_result.tables
-    )
+    assert {"fold_metrics", "feature_importances", "holdout_predictions"} <= set(tree_result.tables)
+    assert "holdout_equity" not in tree_result.tables  # stored once, as the series
     assert values["n_features"] == len(tree_result.tables["feature_importances"])
     assert "Recorded as trial" in tree_result.summary
 
@@ -162,8 +161,8 @@ def test_holdout_sharpe_is_the_finance_backtest_of_the_positions(tree_result):
     result = run_positions(window.to_frame("AAPL"), positions.to_frame("AAPL"), cost_bps=5.0)
     assert tree_result.values["holdout_sharpe"] == pytest.approx(sharpe(result.returns), rel=1e-9)
     assert (positions == predictions["position"]).all()
-    equity = tree_result.tables["holdout_equity"]
-    assert equity["strategy"].iloc[-1] == pytest.approx(result.equity.iloc[-1])
+    equity = tree_result.series["holdout_equity"]
+    assert equity.y["strategy"][-1] == pytest.approx(result.equity.iloc[-1])
 
 
 def test_preprocessing_is_fitted_on_training_rows_only():

@@ -14,7 +14,8 @@ from ui.presenters import figures_for
 
 
 def stored(result: ActionResult) -> ActionResult:
-    return ActionResult.from_json(json.loads(json.dumps(result.to_json())))
+    """Through JSON as the executor stores results (tables column by column)."""
+    return ActionResult.from_json(json.loads(json.dumps(result.to_json(columnar=True))))
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,9 @@ def test_classifier_charts_come_from_its_confusion_counts_importances_and_equity
         table = tree.tables["feature_importances"]
         assert list(bars.y)[::-1] == table["feature"].head(25).tolist()
         lines = {trace.name: trace for trace in figures["holdout_equity"].data}
-        equity = tree.tables["holdout_equity"]
-        assert lines["strategy (long/flat)"].y[-1] == pytest.approx(equity["strategy"].iloc[-1])
-        assert lines["buy and hold"].y[-1] == pytest.approx(equity["buy_and_hold"].iloc[-1])
+        equity = tree.series["holdout_equity"]
+        assert list(lines["strategy (long/flat)"].y) == pytest.approx(equity.y["strategy"])
+        assert list(lines["buy and hold"].y) == pytest.approx(equity.y["buy_and_hold"])
 
 
 def test_regression_residuals_are_actual_minus_predicted_per_split(ridge):
