@@ -59,6 +59,16 @@ Methods (same evaluation function, same catalogue, same budget)
 
 Trial n of every run uses seed n for the model's randomness. A run that never reaches
 the threshold within the budget counts as budget + 1 trials.
+
+Held-out tasks (``--task-file bench/heldout_tasks.json``)
+--------------------------------------------------------
+Tasks the portfolio was not built from, drawn before the run and committed with the
+seed that drew them (``--draw-heldout SEED`` writes the file; see
+:func:`draw_heldout`): a 10-day large *down* move (a question no meta-task asks) on a
+drawn stock, and further (stock, target) pairs drawn from every target of
+:mod:`engine.autonomy.meta_tasks` on the bundled stocks that no meta-task and no fixed
+task uses. With ``--compare-portfolio FILE`` the loop also runs with an older
+``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds.
 """
 
 from __future__ import annotations
@@ -124,6 +134,51 @@ TASKS = (
         meta_task("JPM", "big_move_next5"),
     ),
 )
+
+
+HELDOUT_FIXED_TARGET = "down_move_next10"
+HELDOUT_DRAWN = 3
+
+
+def draw_heldout(seed: int) -> dict:
+    """The held-out tasks: the fixed target on a drawn stock, then HELDOUT_DRAWN
+    (stock, target) pairs of other stocks and targets, all by ``random.Random(seed)``
+    over sorted pools, so the file can be re-derived from the seed."""
+    from engine.autonomy.meta_tasks import TARGETS
+    from engine.data.bundled import STOCK_NAMES
+    from tools.build_portfolio import META_SYMBOLS
+
+    fixed_symbols = {t.symbol for t in TASKS}
+    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols)
+    rng = random.Random(seed)
+    first = rng.choice(symbols)
+    chosen = [(first, HELDOUT_FIXED_TARGET)]
+    targets = sorted(set(TARGETS) - {HELDOUT_FIXED_TARGET})
+    others = rng.sample([s for s in symbols if s != first], HELDOUT_DRAWN)
+    chosen += [
+        (symbol, t) for symbol, t in zip(others, rng.sample(targets, HELDOUT_DRAWN), strict=True)
+    ]
+    return {
+        "seed": seed,
+        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}",
+        "symbol_pool": symbols,
+        "target_pool": targets,
+        "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
+    }
+
+
+def heldout_tasks(path: Path) -> tuple[Task, ...]:
+    from engine.autonomy.meta_tasks import TARGET_TYPES
+
+    document = json.loads(path.read_text())
+    return tuple(
+        Task(
+            f"{t['symbol'].lower()}_{t['target']}",
+            f"(held out) {t['symbol']} {t['target']} ({TARGET_TYPES[t['target']]})",
+            meta_task(t["symbol"], t["target"]),
+        )
+        for t in document["tasks"]
+    )
 
 
 def register(task: Task, table: pd.DataFrame) -> int:
@@ -251,9 +306,11 @@ def run_loop(
     mode: str,
     others: list[tuple[Task, Pilot]],
     portfolio: bool = True,
+    portfolios: dict | None = None,
 ) -> tuple[int, list]:
     """Trials the loop needs on a fresh database; and the (model, value) of each trial."""
-    from engine.autonomy.proposer import BanditProposer
+    from engine.autonomy.portfolio import portfolio_for
+    from engine.autonomy.proposer import BanditProposer, eligible_models
     from storage.repositories import goals as goal_repo
 
     run_dir = workdir / f"loop-{task.key}-{mode}-{seed}"
@@ -265,9 +322,13 @@ def run_loop(
     spec = goal_spec(task, dataset_id, threshold)
     goal = goal_repo.create_goal(None, task.name, spec.model_dump(mode="json"), None)
     storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
-    proposer = BanditProposer(
-        goal.id, spec, [], seed=seed, storage=storage, portfolio=None if portfolio else []
-    )
+    if not portfolio:
+        entries: list | None = []
+    elif portfolios is not None:
+        entries = portfolio_for(spec.task, eligible_models(spec), portfolios)
+    else:
+        entries = None  # the shipped one
+    proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
     tried = []
     for n in range(1, budget + 1):
         proposal = proposer.propose()
@@ -293,9 +354,23 @@ def main() -> None:
         help="the loop without its configuration portfolio (an ablation)",
     )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
+    parser.add_argument("--task-file", type=Path, default=None, help="held-out tasks (JSON)")
+    parser.add_argument("--draw-heldout", type=int, default=None, metavar="SEED")
+    parser.add_argument("--compare-portfolio", type=Path, default=None)
     args = parser.parse_args()
+    if args.draw_heldout is not None:
+        print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
+        return
     started_all = time.perf_counter()
-    chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
+    if args.task_file:
+        chosen = list(heldout_tasks(args.task_file))
+    else:
+        chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
+    compare = None
+    if args.compare_portfolio:
+        from engine.autonomy.portfolio import load_portfolios
+
+        compare = load_portfolios(args.compare_portfolio)
     use_database(os.environ["DATABASE_URL"])
     tables = {t.key: task_table(t.meta) for t in chosen}
     pilots: dict[str, Pilot] = {}
@@ -335,7 +410,10 @@ def main() -> None:
             "pilot_outcomes": pilot.outcomes,
             "random_trials": [tried for _, tried in random_runs],
         }
-        for mode in ("cold", "warm") if others else ("cold",):
+        modes = ["cold", "warm"] if others else ["cold"]
+        if compare is not None:
+            modes.append("compared")
+        for mode in modes:
             counts, paths = [], []
             for seed in range(args.seeds):
                 count, tried = run_loop(
@@ -347,6 +425,7 @@ def main() -> None:
                     mode,
                     others,
                     portfolio=not args.no_portfolio,
+                    portfolios=compare if mode == "compared" else None,
                 )
                 counts.append(count)
                 paths.append(tried)
@@ -366,12 +445,13 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{(time.perf_counter() - started_all) / 60:.0f} min"
     )
+    compared = " loop cold, compared portfolio: median [per seed] | ratio |" if compare else ""
     print(
         "| task | threshold | random: median [per seed] | random: median implied by the "
         "pilot | loop cold: median [per seed] | ratio | loop warm (other tasks): median "
-        "[per seed] | ratio | target |"
+        f"[per seed] | ratio |{compared} target |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---" * (9 + (2 if compare else 0)) + "|")
     for row in results:
         random_median = statistics.median(row["random"])
         cold = statistics.median(row["cold"])
@@ -381,10 +461,14 @@ def main() -> None:
             if "warm" in row
             else "n/a (no other task of its type) | n/a"
         )
+        other = ""
+        if "compared" in row:
+            median = statistics.median(row["compared"])
+            other = f" {median} {row['compared']} | {median / random_median:.2f} |"
         print(
             f"| {row['name']} | {row['threshold']:.4f} | {random_median} {row['random']} | "
             f"{row['expected_random']} | {cold} {row['cold']} | {cold / random_median:.2f} | "
-            f"{warm} | ≤ 0.5 |"
+            f"{warm} |{other} ≤ 0.5 |"
         )
 
 
