@@ -18,6 +18,7 @@ from engine.actions import ActionError, CallOutcome, call, get_action
 from engine.actions.base import NeedsConfirmation
 from engine.actions.context import UserRef
 from engine.chat import conversations
+from engine.chat.citations import TurnSources, check_reply
 from storage.repositories import conversations as repo
 
 log = logging.getLogger("mltrainer.chat")
@@ -110,10 +111,12 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
         latency_ms=(time.perf_counter() - started) * 1000,
     )
     yield TurnEvent("text", planned.message, reply.id)
+    sources = TurnSources()
     for planned_call in planned.calls:
         message, outcome, error = record_tool_call(
             user, conversation_id, planned_call.action, planned_call.params
         )
+        sources.add_outcome(outcome, planned_call.params)
         kind = (
             "confirm"
             if (message.payload or {}).get("status") == "awaiting_confirmation"
@@ -122,6 +125,8 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
         yield TurnEvent(
             kind, error or "", message.id, planned_call.action, planned_call.params, outcome
         )
+    verdict = check_reply(planned.message, sources, request=text, mode="offline")
+    repo.update_message_payload(reply.id, {**(reply.payload or {}), "verification": verdict})
     yield TurnEvent("done", message_id=reply.id)
 
 
@@ -158,6 +163,8 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
         return ToolOutcome.from_call(outcome)
 
     chunks: list[str] = []
+    notices: list[str] = []
+    sources = TurnSources()
     usage: dict[str, Any] = {}
     latency_ms = None
     chat = ClaudeChat()
@@ -166,8 +173,12 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
             if event.kind in ("text", "notice"):
                 piece = event.text if event.kind == "text" else f"\n\n_{event.text}_\n\n"
                 chunks.append(piece)
+                if event.kind == "notice":
+                    notices.append(event.text)
                 yield TurnEvent("text", piece)
             elif event.kind == "tool_result":
+                if event.outcome is not None:
+                    sources.add_tool_result(event.outcome.content_for_claude, event.input)
                 while tool_events:
                     yield tool_events.pop(0)
             elif event.kind == "done":
@@ -183,11 +194,15 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
         raise ClaudeUnavailableForChat(
             f"{error} You can answer this request with the offline planner instead."
         ) from None
+    reply_text = "".join(chunks)
+    verdict = check_reply(
+        reply_text, sources, request=text, mode="claude", platform_text="\n".join(notices)
+    )
     reply = repo.add_message(
         conversation_id,
         "assistant",
-        "".join(chunks),
-        payload={"mode": "claude", "model": chat.model, **usage},
+        reply_text,
+        payload={"mode": "claude", "model": chat.model, **usage, "verification": verdict},
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),
         latency_ms=latency_ms,

@@ -32,6 +32,7 @@ import httpx2  # the anthropic SDK's HTTP client; a stream that breaks mid-read 
 
 from engine.actions.base import json_safe
 from engine.actions.context import UserRef
+from engine.chat.citations import result_id
 from engine.llm.prompts import system_blocks
 from engine.llm.tools import CACHE_CONTROL, tool_definitions
 
@@ -262,6 +263,7 @@ def compact_outcome(
     user sees as charts) are described by name, columns, length, x range and last values,
     never sent point by point."""
     payload: dict[str, Any] = {
+        "result_id": result_id(outcome.job_id),  # what a reply cites (engine.chat.citations)
         "action": outcome.action,
         "job_id": outcome.job_id,
         "status": outcome.status,
