@@ -357,6 +357,16 @@ def main() -> None:
     parser.add_argument("--task-file", type=Path, default=None, help="held-out tasks (JSON)")
     parser.add_argument("--draw-heldout", type=int, default=None, metavar="SEED")
     parser.add_argument("--compare-portfolio", type=Path, default=None)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="pilot and random-search results: read from this JSON when it exists (same "
+        "tasks, seeds, budget and pilot), else computed and written there",
+    )
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="stop after the pilot and random search"
+    )
     args = parser.parse_args()
     if args.draw_heldout is not None:
         print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
@@ -375,10 +385,24 @@ def main() -> None:
     tables = {t.key: task_table(t.meta) for t in chosen}
     pilots: dict[str, Pilot] = {}
     dataset_ids: dict[str, int] = {}
+    settings = {"seeds": args.seeds, "budget": args.budget, "pilot": args.pilot}
+    baseline: dict = {"settings": settings, "tasks": {}}
+    if args.baseline and args.baseline.exists():
+        baseline = json.loads(args.baseline.read_text())
+        if baseline["settings"] != settings:
+            raise SystemExit(f"{args.baseline} was run with {baseline['settings']}")
+    stored = baseline["tasks"]
     for task in chosen:
         dataset_ids[task.key] = register(task, tables[task.key])
         started = time.perf_counter()
-        pilots[task.key] = run_pilot(task, dataset_ids[task.key], args.pilot)
+        if task.key in stored:
+            pilots[task.key] = Pilot(
+                stored[task.key]["threshold"],
+                stored[task.key]["pilot"],
+                [tuple(o) for o in stored[task.key]["pilot_outcomes"]],
+            )
+        else:
+            pilots[task.key] = run_pilot(task, dataset_ids[task.key], args.pilot)
         pilot = pilots[task.key]
         failed = sum(v is None for v in pilot.values)
         print(
@@ -392,12 +416,28 @@ def main() -> None:
         pilot = pilots[task.key]
         started = time.perf_counter()
         use_database(f"sqlite:///{workdir / 'pilot.db'}")
-        random_runs = [
-            run_random(task, dataset_ids[task.key], pilot.threshold, args.budget, seed)
-            for seed in range(args.seeds)
-        ]
+        if task.key in stored and "random" in stored[task.key]:
+            random_runs = list(
+                zip(stored[task.key]["random"], stored[task.key]["random_trials"], strict=True)
+            )
+        else:
+            random_runs = [
+                run_random(task, dataset_ids[task.key], pilot.threshold, args.budget, seed)
+                for seed in range(args.seeds)
+            ]
+            if args.baseline:
+                stored[task.key] = {
+                    "threshold": pilot.threshold,
+                    "pilot": pilot.values,
+                    "pilot_outcomes": pilot.outcomes,
+                    "random": [count for count, _ in random_runs],
+                    "random_trials": [tried for _, tried in random_runs],
+                }
+                args.baseline.write_text(json.dumps(baseline, indent=1, default=str))
         rand = [count for count, _ in random_runs]
         print(f"{task.key}: random {rand}", flush=True)
+        if args.baseline_only:
+            continue
         others = [(t, pilots[t.key]) for t in chosen if t.key != task.key and t.task == task.task]
         row = {
             "task": task.key,
