@@ -11,6 +11,7 @@ message (``payload["verification"]``) for the page to mark.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -82,5 +83,6 @@ def _count(verdict: Verification, mode: str) -> None:
         from engine.observability.metrics import CHAT_NUMBERS
     except Exception:  # noqa: BLE001 - metrics must never break the chat
         return
-    for claim in verdict.claims:
-        CHAT_NUMBERS.labels(status=claim.status, mode=mode).inc()
+    counts = Counter(claim.status for claim in verdict.claims)
+    for status, count in counts.items():
+        CHAT_NUMBERS.labels(status=status, mode=mode).inc(count)

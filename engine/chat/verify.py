@@ -7,8 +7,8 @@ basis points for decimals (6.49 % for 0.0649, 12 bps for 0.0012), thousands sepa
 (1,234.5 for 1234.49), k / M / bn suffixes, and the sign (a loss of 5 % for -0.05).
 A number the user wrote in the request, or one the platform itself states (the system
 prompt, mlTrainer's own notices), is not a claim of the reply. Dates, years, times,
-list numbering and digits inside names (R7, Q3, log_vol_next5, S&P 500) are not
-numbers a reply claims, and code spans are skipped. Whatever is left and matches
+ranges (2010-2015), list numbering and digits inside names (R7, Q3, log_vol_next5,
+S&P 500) are not numbers a reply claims, and code spans are skipped. Whatever is left and matches
 nothing is *unverified*: the page marks it and a metric counts it.
 
 Matching is a binary search over the sorted reference values, so a 2,000-character
@@ -35,7 +35,8 @@ _NUMBER = re.compile(
     r"(?P<exponent>[eE][-+]?\d+)?"
     r"(?P<unit>\s?(?:%|percent\b|per cent\b|bps\b|bp\b|basis points?\b|"
     r"x\b|\u00d7|k\b|K\b|thousand\b|M\b|mn\b|million\b|bn\b|B\b|billion\b))?"
-    r"(?![\w]|\.\d|,\d{3})",  # nor followed by letters (5d, 3rd) or more digits
+    # nor followed by letters (5d, 3rd), more digits, or a date's, time's or range's rest
+    r"(?![\w]|\.\d|,\d{3}|[-/:]\d)",
 )
 _UNIT_SCALE = {
     "%": 0.01,
@@ -55,27 +56,17 @@ _UNIT_SCALE = {
     "B": 1e9,
     "billion": 1e9,
 }
-# Spans whose digits are never claims: dates, times, date ranges, year-months, code.
-_NOT_CLAIMS = re.compile(
-    r"```.*?(?:```|\Z)"  # fenced code
-    r"|`[^`\n]*`"  # inline code
-    r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?"  # ISO dates and timestamps
-    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b"  # 12/31/2022
-    r"|\b\d{4}-\d{2}\b"  # 2022-12
-    r"|\b\d{1,2}:\d{2}(?::\d{2})?\b"  # times
-    r"|\bS&P\s?\d+|\b[A-Z]{1,5}\d+[A-Z]*\b"  # S&P 500, index and ticker names, Q3
-    r"|\[R\d+\]"  # citations of results
-    r"|^\s*(?:#+\s*)?\d+[.)](?=\s)",  # list numbering ("1." or "2)" at a line start)
-    re.DOTALL | re.MULTILINE,
-)
+# What else is not a claim, judged around each number (one scan of the text finds the
+# numbers; dates, times and ranges are already left out by the number pattern).
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.DOTALL)
 _MONTHS = (
     "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|"
     "june|july|august|september|october|november|december"
 )
-_DAY_OF_MONTH = re.compile(
-    rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}\s+(?:{_MONTHS})\b)",
-    re.IGNORECASE,
-)
+_MONTH_BEFORE = re.compile(rf"\b(?:{_MONTHS})\.?\s+$", re.IGNORECASE)
+_MONTH_AFTER = re.compile(rf"(?:st|nd|rd|th)?\s+(?:{_MONTHS})\b", re.IGNORECASE)
+_LIST_MARK = re.compile(r"[.)]\s")
+_NAME_BEFORE = re.compile(r"S&P\s?$")
 CITATION = re.compile(r"\[(R\d+)\]")
 _RELATIVE_SLACK = 1e-9
 
@@ -140,17 +131,27 @@ class _Number:
     unit: str
 
 
+def _not_a_claim(text: str, start: int, end: int) -> bool:
+    """List numbering, a day of a month, or part of a name such as S&P 500."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if not text[line_start:start].strip(" \t#>") and _LIST_MARK.match(text, end):
+        return True
+    before = text[max(0, start - 12) : start]
+    if _NAME_BEFORE.search(before) or _MONTH_BEFORE.search(before):
+        return True
+    return _MONTH_AFTER.match(text, end, end + 14) is not None
+
+
 def _numbers(text: str, *, skip_non_claims: bool) -> Iterable[_Number]:
-    masked: list[tuple[int, int]] = []
-    if skip_non_claims:
-        masked = [m.span() for m in _NOT_CLAIMS.finditer(text)]
-        masked += [m.span() for m in _DAY_OF_MONTH.finditer(text)]
-        masked.sort()
-    starts = [s for s, _ in masked]
+    code: list[tuple[int, int]] = []
+    if skip_non_claims and "`" in text:
+        code = [m.span() for m in _CODE.finditer(text)]
+    starts = [s for s, _ in code]
     for match in _NUMBER.finditer(text):
-        where = bisect.bisect_right(starts, match.start()) - 1
-        if where >= 0 and masked[where][0] <= match.start() < masked[where][1]:
-            continue
+        if code:
+            where = bisect.bisect_right(starts, match.start()) - 1
+            if where >= 0 and match.start() < code[where][1]:
+                continue
         digits = match.group("digits").replace(",", "")
         exponent = match.group("exponent") or ""
         try:
@@ -159,12 +160,15 @@ def _numbers(text: str, *, skip_non_claims: bool) -> Iterable[_Number]:
             continue
         unit = (match.group("unit") or "").strip()
         decimals = len(digits.split(".")[1]) if "." in digits else 0
+        if skip_non_claims:
+            if not unit and not decimals and "," not in match.group("digits"):
+                if 1800 <= value <= 2100:
+                    continue  # a year
+            if _not_a_claim(text, match.start(), match.end()):
+                continue
         ulp = 10.0 ** (-decimals)
         if exponent:
             ulp *= 10.0 ** int(exponent[1:])
-        if skip_non_claims and not unit and not decimals and "," not in match.group("digits"):
-            if 1800 <= value <= 2100:
-                continue  # a year
         yield _Number(match.start(), match.end(), value, _UNIT_SCALE.get(unit, 1.0), ulp, unit)
 
 
@@ -179,7 +183,7 @@ def _readings(number: _Number) -> list[tuple[float, float, float]]:
         scales.append(1.0)  # a result already in percent
     elif number.unit in ("bps", "bp", "basis point", "basis points"):
         scales += [1.0, 0.01]
-    elif not number.unit and number.value < 1:
+    elif not number.unit and number.value < 1 and number.ulp < 1:
         scales.append(100.0)  # 0.0649 written for a result of 6.49 (percent)
     out = []
     for scale in scales:
@@ -211,8 +215,10 @@ class References:
                 self.add(number.value, source)
 
     def add_payload(self, payload: Any, source: str | None) -> None:
-        """Every number of a JSON-like payload (a tool result or a call's parameters)."""
+        """Every number of a JSON-like payload (a tool result or a call's parameters),
+        also those written in its strings (summaries, labels)."""
         stack = [payload]
+        texts: list[str] = []
         while stack:
             node = stack.pop()
             if isinstance(node, bool) or node is None:
@@ -220,12 +226,13 @@ class References:
             if isinstance(node, int | float):
                 self.add(float(node), source)
             elif isinstance(node, str):
-                if any(c.isdigit() for c in node):
-                    self.add_text(node, source)
+                texts.append(node)
             elif isinstance(node, Mapping):
                 stack.extend(node.values())
             elif isinstance(node, list | tuple):
                 stack.extend(node)
+        if texts:
+            self.add_text(" \n".join(texts), source)
 
     def _prepare(self) -> None:
         if not self._sorted:

@@ -77,17 +77,20 @@ def test_an_invented_sharpe_is_flagged_next_to_quoted_ones():
 def test_dates_years_times_names_list_numbers_and_code_are_not_claims():
     reply = (
         "1. From 2010-01-04 to 2015-12-31 (2010-2015, Jan 4 and 31 December), at 16:30.\n"
-        "2) The S&P 500, Q3 and SPX500 names, R7 and log_vol_next5 are names.\n"
+        "2) The S&P 500, Q3 and SPX500 names, R7 and log_vol_next5 are names; 20/50 and "
+        "0.5-0.7 are ranges.\n"
         "## 3. Code `window = 77` and\n```\nx = 99.5\n```\n"
     )
     assert verdicts(reply) == []
 
 
 def test_numbers_the_user_wrote_are_the_request_not_claims():
-    reply = "A 20/50 crossover with 5 bps costs returned 6.49%."
-    found = verdicts(reply, request="Backtest a 20/50 SMA crossover with 5 bps costs")
+    reply = "A 20-day versus 50-day crossover with 5 bps costs returned 6.49%."
+    request = "Backtest a 20 versus 50 day SMA crossover with 5 bps costs"
+    found = verdicts(reply, request=request)
     assert found == [
         ("20", FROM_REQUEST, None),
+        ("50", FROM_REQUEST, None),
         ("5 bps", FROM_REQUEST, None),
         ("6.49%", VERIFIED, "R7"),
     ]
