@@ -367,6 +367,12 @@ def main() -> None:
     parser.add_argument(
         "--baseline-only", action="store_true", help="stop after the pilot and random search"
     )
+    parser.add_argument(
+        "--max-rows", type=int, default=None, help="each task's latest rows only (a smaller run)"
+    )
+    parser.add_argument(
+        "--no-warm", action="store_true", help="skip the loop warm-started from other tasks"
+    )
     args = parser.parse_args()
     if args.draw_heldout is not None:
         print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
@@ -382,10 +388,15 @@ def main() -> None:
 
         compare = load_portfolios(args.compare_portfolio)
     use_database(os.environ["DATABASE_URL"])
-    tables = {t.key: task_table(t.meta) for t in chosen}
+    tables = {t.key: task_table(t.meta, max_rows=args.max_rows) for t in chosen}
     pilots: dict[str, Pilot] = {}
     dataset_ids: dict[str, int] = {}
-    settings = {"seeds": args.seeds, "budget": args.budget, "pilot": args.pilot}
+    settings = {
+        "seeds": args.seeds,
+        "budget": args.budget,
+        "pilot": args.pilot,
+        "max_rows": args.max_rows,
+    }
     baseline: dict = {"settings": settings, "tasks": {}}
     if args.baseline and args.baseline.exists():
         baseline = json.loads(args.baseline.read_text())
@@ -450,7 +461,7 @@ def main() -> None:
             "pilot_outcomes": pilot.outcomes,
             "random_trials": [tried for _, tried in random_runs],
         }
-        modes = ["cold", "warm"] if others else ["cold"]
+        modes = ["cold", "warm"] if others and not args.no_warm else ["cold"]
         if compare is not None:
             modes.append("compared")
         for mode in modes:
@@ -499,7 +510,7 @@ def main() -> None:
             f"{statistics.median(row['warm'])} {row['warm']} | "
             f"{statistics.median(row['warm']) / random_median:.2f}"
             if "warm" in row
-            else "n/a (no other task of its type) | n/a"
+            else "n/a (no other task of its type, or --no-warm) | n/a"
         )
         other = ""
         if "compared" in row:
