@@ -380,6 +380,8 @@ def main() -> None:
     started_all = time.perf_counter()
     if args.task_file:
         chosen = list(heldout_tasks(args.task_file))
+        if args.tasks != parser.get_default("tasks"):
+            chosen = [t for t in chosen if t.key in args.tasks.split(",")]
     else:
         chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
     compare = None
