@@ -139,7 +139,9 @@ def select_portfolio(
     return chosen
 
 
-RULES = ("mean_rank", "best_rank", "diverse_mean_rank", "diverse_best_rank")
+# In order of preference on a tie: families diverse first (a task of a kind the
+# meta-tasks lack should find its family early), then generalists before the greedy.
+RULES = ("diverse_mean_rank", "diverse_best_rank", "mean_rank", "best_rank")
 
 
 def first_hits_held_out(
