@@ -141,7 +141,9 @@ def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(
         spec = catalog.get_model(entry.model_id)
         assert spec.family == entry.family and spec.task == task
         assert set(entry.params) <= set(spec.search_space)
-        assert entry.hits >= 1
+        # Good somewhere, or (a family's representative under a diverse rule) better
+        # than the median candidate on average.
+        assert entry.hits >= 1 or entry.mean_rank > 0.5
         spec.build(decode_params(spec, entry.params))  # the estimator accepts them
 
 
