@@ -59,6 +59,16 @@ Methods (same evaluation function, same catalogue, same budget)
 
 Trial n of every run uses seed n for the model's randomness. A run that never reaches
 the threshold within the budget counts as budget + 1 trials.
+
+Held-out tasks (``--task-file bench/heldout_tasks.json``)
+--------------------------------------------------------
+Tasks the portfolio was not built from, drawn before the run and committed with the
+seed that drew them (``--draw-heldout SEED`` writes the file; see
+:func:`draw_heldout`): a 10-day large *down* move (a question no meta-task asks) on a
+drawn stock, and further (stock, target) pairs drawn from every target of
+:mod:`engine.autonomy.meta_tasks` on the bundled stocks that no meta-task and no fixed
+task uses. With ``--compare-portfolio FILE`` the loop also runs with an older
+``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds.
 """
 
 from __future__ import annotations
@@ -124,6 +134,51 @@ TASKS = (
         meta_task("JPM", "big_move_next5"),
     ),
 )
+
+
+HELDOUT_FIXED_TARGET = "down_move_next10"
+HELDOUT_DRAWN = 3
+
+
+def draw_heldout(seed: int) -> dict:
+    """The held-out tasks: the fixed target on a drawn stock, then HELDOUT_DRAWN
+    (stock, target) pairs of other stocks and targets, all by ``random.Random(seed)``
+    over sorted pools, so the file can be re-derived from the seed."""
+    from engine.autonomy.meta_tasks import TARGETS
+    from engine.data.bundled import STOCK_NAMES
+    from tools.build_portfolio import META_SYMBOLS
+
+    fixed_symbols = {t.symbol for t in TASKS}
+    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols)
+    rng = random.Random(seed)
+    first = rng.choice(symbols)
+    chosen = [(first, HELDOUT_FIXED_TARGET)]
+    targets = sorted(set(TARGETS) - {HELDOUT_FIXED_TARGET})
+    others = rng.sample([s for s in symbols if s != first], HELDOUT_DRAWN)
+    chosen += [
+        (symbol, t) for symbol, t in zip(others, rng.sample(targets, HELDOUT_DRAWN), strict=True)
+    ]
+    return {
+        "seed": seed,
+        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}",
+        "symbol_pool": symbols,
+        "target_pool": targets,
+        "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
+    }
+
+
+def heldout_tasks(path: Path) -> tuple[Task, ...]:
+    from engine.autonomy.meta_tasks import TARGET_TYPES
+
+    document = json.loads(path.read_text())
+    return tuple(
+        Task(
+            f"{t['symbol'].lower()}_{t['target']}",
+            f"(held out) {t['symbol']} {t['target']} ({TARGET_TYPES[t['target']]})",
+            meta_task(t["symbol"], t["target"]),
+        )
+        for t in document["tasks"]
+    )
 
 
 def register(task: Task, table: pd.DataFrame) -> int:
@@ -251,9 +306,11 @@ def run_loop(
     mode: str,
     others: list[tuple[Task, Pilot]],
     portfolio: bool = True,
+    portfolios: dict | None = None,
 ) -> tuple[int, list]:
     """Trials the loop needs on a fresh database; and the (model, value) of each trial."""
-    from engine.autonomy.proposer import BanditProposer
+    from engine.autonomy.portfolio import portfolio_for
+    from engine.autonomy.proposer import BanditProposer, eligible_models
     from storage.repositories import goals as goal_repo
 
     run_dir = workdir / f"loop-{task.key}-{mode}-{seed}"
@@ -265,9 +322,13 @@ def run_loop(
     spec = goal_spec(task, dataset_id, threshold)
     goal = goal_repo.create_goal(None, task.name, spec.model_dump(mode="json"), None)
     storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'optuna.db'}")
-    proposer = BanditProposer(
-        goal.id, spec, [], seed=seed, storage=storage, portfolio=None if portfolio else []
-    )
+    if not portfolio:
+        entries: list | None = []
+    elif portfolios is not None:
+        entries = portfolio_for(spec.task, eligible_models(spec), portfolios)
+    else:
+        entries = None  # the shipped one
+    proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
     tried = []
     for n in range(1, budget + 1):
         proposal = proposer.propose()
@@ -293,17 +354,68 @@ def main() -> None:
         help="the loop without its configuration portfolio (an ablation)",
     )
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
+    parser.add_argument("--task-file", type=Path, default=None, help="held-out tasks (JSON)")
+    parser.add_argument("--draw-heldout", type=int, default=None, metavar="SEED")
+    parser.add_argument("--compare-portfolio", type=Path, default=None)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="pilot and random-search results: read from this JSON when it exists (same "
+        "tasks, seeds, budget and pilot), else computed and written there",
+    )
+    parser.add_argument(
+        "--baseline-only", action="store_true", help="stop after the pilot and random search"
+    )
+    parser.add_argument(
+        "--max-rows", type=int, default=None, help="each task's latest rows only (a smaller run)"
+    )
+    parser.add_argument(
+        "--no-warm", action="store_true", help="skip the loop warm-started from other tasks"
+    )
     args = parser.parse_args()
+    if args.draw_heldout is not None:
+        print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
+        return
     started_all = time.perf_counter()
-    chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
+    if args.task_file:
+        chosen = list(heldout_tasks(args.task_file))
+        if args.tasks != parser.get_default("tasks"):
+            chosen = [t for t in chosen if t.key in args.tasks.split(",")]
+    else:
+        chosen = [t for t in TASKS if t.key in args.tasks.split(",")]
+    compare = None
+    if args.compare_portfolio:
+        from engine.autonomy.portfolio import load_portfolios
+
+        compare = load_portfolios(args.compare_portfolio)
     use_database(os.environ["DATABASE_URL"])
-    tables = {t.key: task_table(t.meta) for t in chosen}
+    tables = {t.key: task_table(t.meta, max_rows=args.max_rows) for t in chosen}
     pilots: dict[str, Pilot] = {}
     dataset_ids: dict[str, int] = {}
+    settings = {
+        "seeds": args.seeds,
+        "budget": args.budget,
+        "pilot": args.pilot,
+        "max_rows": args.max_rows,
+    }
+    baseline: dict = {"settings": settings, "tasks": {}}
+    if args.baseline and args.baseline.exists():
+        baseline = json.loads(args.baseline.read_text())
+        if baseline["settings"] != settings:
+            raise SystemExit(f"{args.baseline} was run with {baseline['settings']}")
+    stored = baseline["tasks"]
     for task in chosen:
         dataset_ids[task.key] = register(task, tables[task.key])
         started = time.perf_counter()
-        pilots[task.key] = run_pilot(task, dataset_ids[task.key], args.pilot)
+        if task.key in stored:
+            pilots[task.key] = Pilot(
+                stored[task.key]["threshold"],
+                stored[task.key]["pilot"],
+                [tuple(o) for o in stored[task.key]["pilot_outcomes"]],
+            )
+        else:
+            pilots[task.key] = run_pilot(task, dataset_ids[task.key], args.pilot)
         pilot = pilots[task.key]
         failed = sum(v is None for v in pilot.values)
         print(
@@ -317,12 +429,28 @@ def main() -> None:
         pilot = pilots[task.key]
         started = time.perf_counter()
         use_database(f"sqlite:///{workdir / 'pilot.db'}")
-        random_runs = [
-            run_random(task, dataset_ids[task.key], pilot.threshold, args.budget, seed)
-            for seed in range(args.seeds)
-        ]
+        if task.key in stored and "random" in stored[task.key]:
+            random_runs = list(
+                zip(stored[task.key]["random"], stored[task.key]["random_trials"], strict=True)
+            )
+        else:
+            random_runs = [
+                run_random(task, dataset_ids[task.key], pilot.threshold, args.budget, seed)
+                for seed in range(args.seeds)
+            ]
+            if args.baseline:
+                stored[task.key] = {
+                    "threshold": pilot.threshold,
+                    "pilot": pilot.values,
+                    "pilot_outcomes": pilot.outcomes,
+                    "random": [count for count, _ in random_runs],
+                    "random_trials": [tried for _, tried in random_runs],
+                }
+                args.baseline.write_text(json.dumps(baseline, indent=1, default=str))
         rand = [count for count, _ in random_runs]
         print(f"{task.key}: random {rand}", flush=True)
+        if args.baseline_only:
+            continue
         others = [(t, pilots[t.key]) for t in chosen if t.key != task.key and t.task == task.task]
         row = {
             "task": task.key,
@@ -335,7 +463,10 @@ def main() -> None:
             "pilot_outcomes": pilot.outcomes,
             "random_trials": [tried for _, tried in random_runs],
         }
-        for mode in ("cold", "warm") if others else ("cold",):
+        modes = ["cold", "warm"] if others and not args.no_warm else ["cold"]
+        if compare is not None:
+            modes.append("compared")
+        for mode in modes:
             counts, paths = [], []
             for seed in range(args.seeds):
                 count, tried = run_loop(
@@ -347,6 +478,7 @@ def main() -> None:
                     mode,
                     others,
                     portfolio=not args.no_portfolio,
+                    portfolios=compare if mode == "compared" else None,
                 )
                 counts.append(count)
                 paths.append(tried)
@@ -366,12 +498,13 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"{(time.perf_counter() - started_all) / 60:.0f} min"
     )
+    compared = " loop cold, compared portfolio: median [per seed] | ratio |" if compare else ""
     print(
         "| task | threshold | random: median [per seed] | random: median implied by the "
         "pilot | loop cold: median [per seed] | ratio | loop warm (other tasks): median "
-        "[per seed] | ratio | target |"
+        f"[per seed] | ratio |{compared} target |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---" * (9 + (2 if compare else 0)) + "|")
     for row in results:
         random_median = statistics.median(row["random"])
         cold = statistics.median(row["cold"])
@@ -379,12 +512,16 @@ def main() -> None:
             f"{statistics.median(row['warm'])} {row['warm']} | "
             f"{statistics.median(row['warm']) / random_median:.2f}"
             if "warm" in row
-            else "n/a (no other task of its type) | n/a"
+            else "n/a (no other task of its type, or --no-warm) | n/a"
         )
+        other = ""
+        if "compared" in row:
+            median = statistics.median(row["compared"])
+            other = f" {median} {row['compared']} | {median / random_median:.2f} |"
         print(
             f"| {row['name']} | {row['threshold']:.4f} | {random_median} {row['random']} | "
             f"{row['expected_random']} | {cold} {row['cold']} | {cold / random_median:.2f} | "
-            f"{warm} | ≤ 0.5 |"
+            f"{warm} |{other} ≤ 0.5 |"
         )
 
 

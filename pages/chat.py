@@ -11,9 +11,10 @@ from engine.chat import background, conversations, turn
 from engine.chat.export import export_script, recorded_calls
 from engine.reproduce.bundle import bundle_bytes
 from engine.reproduce.notebook import export_notebook
+from ui.claims import reply_markdown
 from ui.jobs import render_job
 from ui.session import has_role, require_user
-from ui.text import md_escape, model_markdown, stream_model_markdown, user_text
+from ui.text import md_escape, stream_model_markdown, user_text
 
 PAGE_SIZE = 20  # latest messages drawn; "Show earlier messages" adds as many again
 FULL_RESULTS = 1  # older results show their summary; details on request
@@ -110,11 +111,12 @@ def draw_message(message, full: bool) -> None:
         if not message.content.strip():  # stored by older versions; nothing to show
             return
         with st.chat_message("assistant"):
-            model_markdown(message.content)
+            reply_markdown(message.content, payload.get("verification"))
     elif message.role == "tool":
         with st.chat_message("assistant", avatar=":material/build:"):
             action = payload.get("action", "action")
-            st.caption(md_escape(f"{action} · {payload.get('status', '')}"))
+            cited_as = f"R{payload['job_id']} · " if payload.get("job_id") else ""
+            st.caption(md_escape(f"{cited_as}{action} · {payload.get('status', '')}"))
             with st.expander("Parameters", expanded=False):
                 st.json(payload.get("params", {}))
             status = payload.get("status")

@@ -7,6 +7,13 @@
     .venv/bin/python tools/build_portfolio.py select \
         engine/autonomy/portfolio_scores_*.json --out engine/autonomy/portfolio.json
 
+``evaluate`` adds to an existing scores file the meta-tasks it does not hold yet (for
+the candidates stored there), so new targets cost only their own tasks. Compute is
+shared, so it is capped: tables of at most ``--max-rows`` rows (the latest), no new
+task started after ``--max-minutes``, and a candidate that took longer than
+``--slow-seconds`` on one task is not trained again (it scores as a failure on the
+later tasks; the portfolio should not open with a slow model anyway).
+
 ``evaluate`` trains every candidate configuration — the catalogue defaults of every
 model the loop may propose for the task type, and one random configuration of each
 (Optuna's RandomSampler over the model's search space) — on every meta-task of
@@ -31,18 +38,45 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Meta-task symbols: a spread of sectors; the benchmark's symbols (SPX, JPM) are not here.
+# Meta-task symbols: a spread of sectors; the benchmark's symbols (SPX, JPM, and the
+# held-out draw of bench/heldout_tasks.json, which excludes these) are not here.
 REGRESSION_SYMBOLS = ("AAPL", "XOM", "KO", "PFE")
 CLASSIFICATION_SYMBOLS = ("AAPL", "XOM", "KO")
+META_SYMBOLS = tuple(sorted(set(REGRESSION_SYMBOLS) | set(CLASSIFICATION_SYMBOLS)))
+# The targets the portfolio learns from, in the order they were added. The others of
+# engine.autonomy.meta_tasks.TARGETS (a 10-day down move, 10-day large move and 10-day
+# volatility) are never meta-tasks: they are kept for held-out benchmark tasks.
+META_TARGETS = {
+    "regression": ("log_vol_next5", "log_vol_next20", "vol_ratio_next20", "return_next20"),
+    "classification": (
+        "vol_up_next20",
+        "big_move_next5",
+        "big_move_next20",
+        "up_next5",
+        "drawdown_next20",
+    ),
+}
+# Symbols of the targets added later (smaller, to keep the rebuild affordable).
+LATER_SYMBOLS = ("AAPL", "XOM", "KO")
+FIRST_TARGETS = {
+    "log_vol_next5",
+    "log_vol_next20",
+    "vol_up_next20",
+    "big_move_next5",
+    "big_move_next20",
+}
 SEED = 0
 
 
 def meta_tasks(task_type: str):
-    from engine.autonomy.meta_tasks import TARGETS, meta_task
+    from engine.autonomy.meta_tasks import meta_task
 
     symbols = REGRESSION_SYMBOLS if task_type == "regression" else CLASSIFICATION_SYMBOLS
-    targets = [t for t, (_, kind, _, _) in TARGETS.items() if kind == task_type]
-    return [meta_task(symbol, target) for target in targets for symbol in symbols]
+    return [
+        meta_task(symbol, target)
+        for target in META_TARGETS[task_type]
+        for symbol in (symbols if target in FIRST_TARGETS else LATER_SYMBOLS)
+    ]
 
 
 def candidates(task_type: str) -> list[dict]:
@@ -101,7 +135,9 @@ def model_params(candidate: dict) -> dict:
     return decode_params(catalog.get_model(candidate["model_id"]), candidate["params"])
 
 
-def evaluate(task_type: str, out: Path) -> None:
+def evaluate(
+    task_type: str, out: Path, max_rows: int, max_minutes: float, slow_seconds: float
+) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="portfolio-"))
     os.environ["MLTRAINER_DATA_DIR"] = str(workdir)
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'app.db'}"
@@ -111,28 +147,48 @@ def evaluate(task_type: str, out: Path) -> None:
     from storage.migrate import upgrade
 
     upgrade(os.environ["DATABASE_URL"])
-    tasks = meta_tasks(task_type)
-    configs = candidates(task_type)
-    scores: list[list[float | None]] = [[] for _ in configs]
-    result = {
-        "task_type": task_type,
-        "seed": SEED,
-        "tasks": [],
-        "candidates": configs,
-        "scores": scores,
-        "seconds": 0.0,
-    }
+    if out.exists():
+        # The stored candidates, so the new tasks' scores line up with the old ones'.
+        result = json.loads(out.read_text())
+        if result["task_type"] != task_type:
+            raise SystemExit(f"{out} holds {result['task_type']} scores")
+        configs = result["candidates"]
+    else:
+        configs = candidates(task_type)
+        result = {
+            "task_type": task_type,
+            "seed": SEED,
+            "tasks": [],
+            "candidates": configs,
+            "scores": [[] for _ in configs],
+            "seconds": 0.0,
+        }
+    scores: list[list[float | None]] = result["scores"]
+    slow: set[int] = set(result.get("too_slow", []))
+    done_keys = {t["key"] for t in result["tasks"]}
     started = time.perf_counter()
-    for task in tasks:
-        table = task_table(task)
+    spent_before = float(result["seconds"])
+    for task in meta_tasks(task_type):
+        if task.key in done_keys:
+            continue
+        if time.perf_counter() - started > max_minutes * 60:
+            print(f"stopped after {max_minutes} min, before {task.key}", flush=True)
+            break
+        table = task_table(task, max_rows=max_rows)
         dataset_id = register_table(table, f"{task.key}.csv", task.key)
         task_started = time.perf_counter()
-        for row, config in zip(scores, configs, strict=True):
+        for index, (row, config) in enumerate(zip(scores, configs, strict=True)):
+            if index in slow:
+                row.append(None)
+                continue
+            one = time.perf_counter()
             row.append(
                 evaluate_config(
                     task, dataset_id, config["model_id"], model_params(config), seed=SEED
                 )
             )
+            if time.perf_counter() - one > slow_seconds:
+                slow.add(index)
         result["tasks"].append(
             {
                 "key": task.key,
@@ -142,7 +198,8 @@ def evaluate(task_type: str, out: Path) -> None:
                 "rows": len(table),
             }
         )
-        result["seconds"] = round(time.perf_counter() - started, 1)
+        result["too_slow"] = sorted(slow)
+        result["seconds"] = round(spent_before + time.perf_counter() - started, 1)
         out.write_text(json.dumps(result, indent=1))
         done = [r[-1] for r in scores if r[-1] is not None]
         print(
@@ -167,12 +224,15 @@ def main() -> None:
     run = commands.add_parser("evaluate")
     run.add_argument("--task-type", choices=("classification", "regression"), required=True)
     run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--max-rows", type=int, default=500)
+    run.add_argument("--max-minutes", type=float, default=30.0)
+    run.add_argument("--slow-seconds", type=float, default=20.0)
     choose = commands.add_parser("select")
     choose.add_argument("scores", type=Path, nargs="+")
     choose.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "evaluate":
-        evaluate(args.task_type, args.out)
+        evaluate(args.task_type, args.out, args.max_rows, args.max_minutes, args.slow_seconds)
     else:
         select(args.scores, args.out)
 

@@ -97,6 +97,45 @@ def _vol_up(close: pd.Series, days: int) -> pd.Series:
     return (ahead > past).astype(float).where(ahead.notna() & past.notna())
 
 
+def _trailing_sigma(close: pd.Series, days: int) -> pd.Series:
+    """The trailing year's daily log-return volatility scaled to ``days``, at t."""
+    return np.log(close).diff().rolling(250).std() * math.sqrt(days)
+
+
+def _forward_return(close: pd.Series, days: int) -> pd.Series:
+    """Log return from t to t+days, at t."""
+    return np.log(close.shift(-days) / close)
+
+
+def _up(close: pd.Series, days: int) -> pd.Series:
+    """Is the log return over the next ``days`` positive?"""
+    move = _forward_return(close, days)
+    return (move > 0).astype(float).where(move.notna())
+
+
+def _down_move(close: pd.Series, days: int) -> pd.Series:
+    """Is the log return over the next ``days`` below minus one trailing-year sigma?"""
+    move, sigma = _forward_return(close, days), _trailing_sigma(close, days)
+    return (move < -sigma).astype(float).where(move.notna() & sigma.notna())
+
+
+def _drawdown(close: pd.Series, days: int) -> pd.Series:
+    """Does the close fall below minus one trailing-year sigma of its level at t at any
+    time in the next ``days``?"""
+    lowest = close[::-1].rolling(days).min()[::-1].shift(-1)  # min of t+1 .. t+days
+    dip = np.log(lowest / close)
+    sigma = _trailing_sigma(close, days)
+    return (dip < -sigma).astype(float).where(dip.notna() & sigma.notna())
+
+
+def _vol_ratio(close: pd.Series, days: int) -> pd.Series:
+    """Log of the next ``days``' realised volatility over the last ``days``'."""
+    r = np.log(close).diff()
+    ahead = future_vol(r, days)
+    past = r.rolling(days).std() * math.sqrt(TRADING_DAYS)
+    return np.log((ahead + 1e-3) / (past + 1e-3))
+
+
 def _big_move(close: pd.Series, days: int) -> pd.Series:
     """Is |log return over the next ``days``| above 1.5 trailing-year sigmas?"""
     r = np.log(close).diff()
@@ -112,6 +151,31 @@ TARGETS = {
     "vol_up_next20": (lambda c: _vol_up(c, 20), "classification", "balanced_accuracy", 20),
     "big_move_next5": (lambda c: _big_move(c, 5), "classification", "roc_auc", 5),
     "big_move_next20": (lambda c: _big_move(c, 20), "classification", "roc_auc", 20),
+    "big_move_next10": (lambda c: _big_move(c, 10), "classification", "roc_auc", 10),
+    "up_next5": (lambda c: _up(c, 5), "classification", "roc_auc", 5),
+    "drawdown_next20": (lambda c: _drawdown(c, 20), "classification", "roc_auc", 20),
+    "down_move_next10": (lambda c: _down_move(c, 10), "classification", "roc_auc", 10),
+    "log_vol_next10": (lambda c: _log_future_vol(c, 10), "regression", "r2", 10),
+    "vol_ratio_next20": (lambda c: _vol_ratio(c, 20), "regression", "r2", 20),
+    "return_next20": (lambda c: _forward_return(c, 20), "regression", "r2", 20),
+}
+
+# What kind of question each target asks: the unit of leave-one-type-out validation
+# (the 5- and 20-day versions of a question are one type, so holding a type out holds
+# out every horizon of it).
+TARGET_TYPES = {
+    "log_vol_next5": "volatility level",
+    "log_vol_next10": "volatility level",
+    "log_vol_next20": "volatility level",
+    "vol_up_next20": "volatility change",
+    "vol_ratio_next20": "volatility change",
+    "big_move_next5": "large move",
+    "big_move_next10": "large move",
+    "big_move_next20": "large move",
+    "up_next5": "direction",
+    "return_next20": "direction",
+    "drawdown_next20": "drawdown",
+    "down_move_next10": "down move",
 }
 
 
@@ -120,9 +184,12 @@ def meta_task(symbol: str, target: str) -> MetaTask:
     return MetaTask(symbol, target, task, metric, days)
 
 
-def task_table(task: MetaTask, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def task_table(
+    task: MetaTask, frame: pd.DataFrame | None = None, max_rows: int | None = None
+) -> pd.DataFrame:
     """Every STRIDE-th trading day with complete features and a known target, with the
-    date as a column (the time column of a walk-forward)."""
+    date as a column (the time column of a walk-forward); the latest ``max_rows`` of
+    them when given (small meta-tasks keep the portfolio's rebuild affordable)."""
     if frame is None:
         from engine.data.bundled import series
 
@@ -130,6 +197,8 @@ def task_table(task: MetaTask, frame: pd.DataFrame | None = None) -> pd.DataFram
     table = past_features(frame)
     table[task.target] = TARGETS[task.target][0](frame["close"])
     table = table.dropna().iloc[::STRIDE]
+    if max_rows is not None:
+        table = table.iloc[-max_rows:]
     if task.task == "classification":
         table[task.target] = table[task.target].astype(int)
     return table.rename_axis("date").reset_index()

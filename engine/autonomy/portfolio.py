@@ -86,48 +86,133 @@ def rank_matrix(matrix: np.ndarray) -> np.ndarray:
     return (rankdata(matrix, method="average", axis=0) - 1) / max(matrix.shape[0] - 1, 1)
 
 
-def select_portfolio(ranks: np.ndarray, size: int = MAX_SIZE) -> list[int]:
-    """Generalists first: candidates by their mean rank over the meta-tasks, skipping a
-    near copy of one already chosen (ranks within :data:`COPY_TOLERANCE` on every task,
-    e.g. a wrapper around the same model), up to ``size``."""
+def select_portfolio(
+    ranks: np.ndarray,
+    size: int = MAX_SIZE,
+    rule: str = "mean_rank",
+    families: Sequence[str] | None = None,
+) -> list[int]:
+    """Up to ``size`` candidates (rows of ``ranks``, candidates x tasks) in the order the
+    loop tries them, by one of :data:`RULES`:
+
+    - ``mean_rank``: generalists first, by their mean rank over the meta-tasks;
+    - ``best_rank``: greedy on the portfolio's best-so-far, as auto-sklearn 2.0 and
+      TabRepo build theirs: each entry raises the mean over tasks of the best rank any
+      chosen entry reaches the most (an entry good where the earlier ones are weak wins);
+    - ``diverse_mean_rank`` / ``diverse_best_rank``: the same, but no family twice until
+      every family with a candidate has one entry (``families``: the family of each
+      candidate), so an unseen kind of task finds its family among the first trials.
+
+    A near copy of an entry already chosen (ranks within :data:`COPY_TOLERANCE` on every
+    task, e.g. a wrapper around the same model) is always skipped.
+    """
+    diverse = rule.startswith("diverse_")
+    greedy = rule.endswith("best_rank")
+    if diverse and families is None:
+        raise ValueError(f"rule {rule} needs the candidates' families")
+    all_families = set(families or ())
     chosen: list[int] = []
-    for candidate in np.argsort(-ranks.mean(axis=1), kind="stable"):
-        if any(np.abs(ranks[candidate] - ranks[c]).max() < COPY_TOLERANCE for c in chosen):
-            continue
-        chosen.append(int(candidate))
-        if len(chosen) == size:
+    best = np.zeros(ranks.shape[1])
+    mean_order = [int(c) for c in np.argsort(-ranks.mean(axis=1), kind="stable")]
+    while len(chosen) < min(size, ranks.shape[0]):
+        used = {families[c] for c in chosen} if diverse and families is not None else set()
+        fresh_left = bool(all_families - used) if diverse else False
+
+        def allowed(candidate: int, used: set[str] = used, fresh_left: bool = fresh_left) -> bool:
+            if candidate in chosen:
+                return False
+            if fresh_left and families is not None and families[candidate] in used:
+                return False
+            return not any(
+                np.abs(ranks[candidate] - ranks[c]).max() < COPY_TOLERANCE for c in chosen
+            )
+
+        pool = [c for c in mean_order if allowed(c)]
+        if not pool:
             break
+        if greedy:
+            gains = [float(np.maximum(best, ranks[c]).mean()) for c in pool]
+            pick = pool[int(np.argmax(gains))]  # ties: the better mean rank (pool order)
+        else:
+            pick = pool[0]
+        chosen.append(pick)
+        best = np.maximum(best, ranks[pick])
     return chosen
 
 
-def first_hits_held_out(hits: np.ndarray, ranks: np.ndarray, symbols: Sequence[str]) -> list[int]:
-    """Leave one symbol out: the portfolio chosen from the other symbols' tasks, and the
-    position of its first entry that reaches each held-out task's threshold
-    (:data:`MISS` when none does). How the selection rule was chosen, and a check that
-    it generalises to a symbol it has not seen."""
-    positions = []
-    for symbol in sorted(set(symbols)):
-        train = [i for i, s in enumerate(symbols) if s != symbol]
-        order = select_portfolio(ranks[:, train])
-        for task in (i for i, s in enumerate(symbols) if s == symbol):
+# In order of preference on a tie: families diverse first (a task of a kind the
+# meta-tasks lack should find its family early), then generalists before the greedy.
+RULES = ("diverse_mean_rank", "diverse_best_rank", "mean_rank", "best_rank")
+
+
+def first_hits_held_out(
+    hits: np.ndarray,
+    ranks: np.ndarray,
+    groups: Sequence[str],
+    rule: str = "mean_rank",
+    families: Sequence[str] | None = None,
+) -> list[int]:
+    """Leave one group out (a symbol, or a type of target): the portfolio chosen from the
+    other groups' tasks, and the position of its first entry that reaches each held-out
+    task's threshold (:data:`MISS` when none does). How the selection rule is chosen,
+    and a check that it carries over to a stock or a question it has not seen."""
+    positions: list[int] = []
+    for group in sorted(set(groups)):
+        train = [i for i, g in enumerate(groups) if g != group]
+        if not train:  # a single group: nothing to learn from without it
+            return []
+        order = select_portfolio(ranks[:, train], rule=rule, families=families)
+        for task in (i for i, g in enumerate(groups) if g == group):
             first = next((k + 1 for k, c in enumerate(order) if hits[c, task]), MISS)
             positions.append(first)
     return positions
 
 
+def choose_rule(
+    by_type: Mapping[str, Sequence[int]], by_symbol: Mapping[str, Sequence[int]]
+) -> str:
+    """The rule whose portfolios, built without a type of target, reach that type's top
+    decile soonest on average; then (and alone when the meta-tasks hold a single type)
+    without a symbol; ties: the earlier of :data:`RULES`."""
+
+    def mean(positions: Sequence[int]) -> float:
+        return float(np.mean(positions)) if positions else float(MISS)
+
+    return min(RULES, key=lambda r: (mean(by_type[r]), mean(by_symbol[r]), RULES.index(r)))
+
+
 def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``portfolio.json`` from ``tools/build_portfolio.py evaluate`` outputs."""
+    """``portfolio.json`` from ``tools/build_portfolio.py evaluate`` outputs.
+
+    The selection rule of each task type is chosen by leaving one type of target out
+    (:func:`choose_rule`); leaving one symbol out is reported beside it."""
+    from engine.autonomy.meta_tasks import TARGET_TYPES
+
     portfolios: dict[str, list[dict[str, Any]]] = {}
     tasks: dict[str, list[str]] = {}
-    held_out: dict[str, list[int]] = {}
+    by_symbol: dict[str, dict[str, list[int]]] = {}
+    by_type: dict[str, dict[str, list[int]]] = {}
+    rules: dict[str, str] = {}
     for document in score_documents:
         metrics = [t["metric"] for t in document["tasks"]]
         n_tasks = len(metrics)
         scores = [row[:n_tasks] for row in document["scores"]]
         matrix = _oriented_matrix(scores, metrics)
         hits, ranks = hit_matrix(matrix), rank_matrix(matrix)
+        families = [c["family"] for c in document["candidates"]]
+        types = [TARGET_TYPES[t["target"]] for t in document["tasks"]]
+        symbols = [t["symbol"] for t in document["tasks"]]
+        task_type = document["task_type"]
+        by_type[task_type] = {
+            rule: first_hits_held_out(hits, ranks, types, rule, families) for rule in RULES
+        }
+        by_symbol[task_type] = {
+            rule: first_hits_held_out(hits, ranks, symbols, rule, families) for rule in RULES
+        }
+        rule = choose_rule(by_type[task_type], by_symbol[task_type])
+        rules[task_type] = rule
         entries = []
-        for index in select_portfolio(ranks):
+        for index in select_portfolio(ranks, rule=rule, families=families):
             candidate = document["candidates"][index]
             entries.append(
                 {
@@ -137,24 +222,25 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
                     "mean_rank": round(float(ranks[index].mean()), 4),
                 }
             )
-        symbols = [t["symbol"] for t in document["tasks"]]
-        held_out[document["task_type"]] = first_hits_held_out(hits, ranks, symbols)
-        portfolios[document["task_type"]] = entries
-        tasks[document["task_type"]] = [t["key"] for t in document["tasks"]]
+        portfolios[task_type] = entries
+        tasks[task_type] = [t["key"] for t in document["tasks"]]
     return {
         "built_by": "tools/build_portfolio.py",
         "quantile": QUANTILE,
         "meta_tasks": tasks,
-        "first_hit_leave_one_symbol_out": held_out,
+        "rule": rules,
+        "first_hit_leave_one_target_type_out": by_type,
+        "first_hit_leave_one_symbol_out": by_symbol,
         "portfolios": portfolios,
     }
 
 
-@lru_cache(maxsize=1)
-def _shipped() -> dict[str, tuple[PortfolioEntry, ...]]:
-    if not PORTFOLIO_FILE.exists():
+def load_portfolios(path: Path) -> dict[str, tuple[PortfolioEntry, ...]]:
+    """Task type -> the portfolio of a ``portfolio.json`` (the shipped one, or an older
+    one a benchmark compares against)."""
+    if not path.exists():
         return {}
-    document = json.loads(PORTFOLIO_FILE.read_text())
+    document = json.loads(path.read_text())
     fields = PortfolioEntry.__dataclass_fields__
     return {
         task: tuple(PortfolioEntry(**{k: v for k, v in e.items() if k in fields}) for e in rows)
@@ -162,11 +248,20 @@ def _shipped() -> dict[str, tuple[PortfolioEntry, ...]]:
     }
 
 
-def portfolio_for(task: str, models: Mapping[str, Sequence[str]]) -> list[PortfolioEntry]:
-    """The shipped portfolio of the task type, without models the goal cannot use
-    (``models``: family -> eligible model ids)."""
+@lru_cache(maxsize=1)
+def _shipped() -> dict[str, tuple[PortfolioEntry, ...]]:
+    return load_portfolios(PORTFOLIO_FILE)
+
+
+def portfolio_for(
+    task: str,
+    models: Mapping[str, Sequence[str]],
+    portfolios: Mapping[str, Sequence[PortfolioEntry]] | None = None,
+) -> list[PortfolioEntry]:
+    """The portfolio of the task type (the shipped one unless ``portfolios`` is given),
+    without models the goal cannot use (``models``: family -> eligible model ids)."""
     return [
         entry
-        for entry in _shipped().get(task, ())
+        for entry in (_shipped() if portfolios is None else portfolios).get(task, ())
         if entry.model_id in models.get(entry.family, ())
     ]

@@ -12,9 +12,11 @@ warm start, FLAML's start of every learner from its default configuration):
    what worked on this installation's data before is tried first.
 2. **A configuration portfolio first.** The goal's first trials are the shipped
    portfolio of its task type (:mod:`engine.autonomy.portfolio`): a short ordered list
-   of configurations that ranked best on average over financial meta-tasks (other
-   stocks' volatility and large-move targets), minus those the goal may not use. Each is told to
-   its family's Optuna study, so TPE learns from it. Without a portfolio (none shipped
+   of configurations learned from financial meta-tasks (other stocks' volatility,
+   large-move, direction and drawdown targets), by the rule that carried over best to
+   a kind of target left out (with families diverse first when that rule wins), minus
+   those the goal may not use. Each is told to its family's Optuna study, so TPE
+   learns from it. Without a portfolio (none shipped
    for the task, or none allowed) the first :data:`PORTFOLIO` trials go to the
    families with the highest prior, one trial each.
 3. **Defaults first inside a family.** A family's first trial is the catalogue defaults

@@ -18,6 +18,7 @@ from engine.actions import ActionError, CallOutcome, call, get_action
 from engine.actions.base import NeedsConfirmation
 from engine.actions.context import UserRef
 from engine.chat import conversations
+from engine.chat.citations import TurnSources, check_reply
 from storage.repositories import conversations as repo
 
 log = logging.getLogger("mltrainer.chat")
@@ -110,10 +111,12 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
         latency_ms=(time.perf_counter() - started) * 1000,
     )
     yield TurnEvent("text", planned.message, reply.id)
+    sources = TurnSources()
     for planned_call in planned.calls:
         message, outcome, error = record_tool_call(
             user, conversation_id, planned_call.action, planned_call.params
         )
+        sources.add_outcome(outcome, planned_call.params)
         kind = (
             "confirm"
             if (message.payload or {}).get("status") == "awaiting_confirmation"
@@ -122,6 +125,8 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
         yield TurnEvent(
             kind, error or "", message.id, planned_call.action, planned_call.params, outcome
         )
+    verdict = check_reply(planned.message, sources, request=text, mode="offline")
+    repo.update_message_payload(reply.id, {**(reply.payload or {}), "verification": verdict})
     yield TurnEvent("done", message_id=reply.id)
 
 
@@ -160,6 +165,8 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
         return ToolOutcome.from_call(outcome)
 
     chunks: list[str] = []
+    notices: list[str] = []
+    sources = TurnSources()
     usage: dict[str, Any] = {}
     latency_ms = None
     chat = ClaudeChat()
@@ -168,8 +175,12 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
             if event.kind in ("text", "notice"):
                 piece = event.text if event.kind == "text" else f"\n\n_{event.text}_\n\n"
                 chunks.append(piece)
+                if event.kind == "notice":
+                    notices.append(event.text)
                 yield TurnEvent("text", piece)
             elif event.kind == "tool_result":
+                if event.outcome is not None:
+                    sources.add_tool_result(event.outcome.content_for_claude, event.input)
                 while tool_events:
                     yield tool_events.pop(0)
             elif event.kind == "done":
@@ -191,21 +202,24 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
         raise ClaudeUnavailableForChat(
             f"{error} You can answer this request with the offline planner instead."
         ) from None
-    text_reply = "".join(chunks)
-    if not text_reply.strip():
+    reply_text = "".join(chunks)
+    if not reply_text.strip():
         # No empty bubble: the tool messages are the answer, or the user is told.
         yield from tool_events
         if tool_message_ids:
             yield TurnEvent("done", message_id=tool_message_ids[-1])
             return
-        text_reply = "_Claude sent an empty reply. Try rephrasing the request._"
-        yield TurnEvent("text", text_reply)
+        reply_text = "_Claude sent an empty reply. Try rephrasing the request._"
+        yield TurnEvent("text", reply_text)
         tool_events = []
+    verdict = check_reply(
+        reply_text, sources, request=text, mode="claude", platform_text="\n".join(notices)
+    )
     reply = repo.add_message(
         conversation_id,
         "assistant",
-        text_reply,
-        payload={"mode": "claude", "model": chat.model, **usage},
+        reply_text,
+        payload={"mode": "claude", "model": chat.model, **usage, "verification": verdict},
         input_tokens=usage.get("input_tokens"),
         output_tokens=usage.get("output_tokens"),
         latency_ms=latency_ms,

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from engine.actions.base import json_safe
 from engine.actions.context import UserRef
+from engine.chat.citations import result_id
 from engine.llm import deadline as turn_deadline
 from engine.llm.deadline import DEFAULT_TURN_DEADLINE, TurnDeadlineExceeded
 from engine.llm.prompts import system_blocks
@@ -266,6 +267,7 @@ def compact_outcome(
     user sees as charts) are described by name, columns, length, x range and last values,
     never sent point by point."""
     payload: dict[str, Any] = {
+        "result_id": result_id(outcome.job_id),  # what a reply cites (engine.chat.citations)
         "action": outcome.action,
         "job_id": outcome.job_id,
         "status": outcome.status,

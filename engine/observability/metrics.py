@@ -59,6 +59,11 @@ LLM_SECONDS = Histogram(
     "Claude request latency",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
+CHAT_NUMBERS = Counter(
+    "mltrainer_chat_numbers_total",
+    "Numbers in chat replies by verdict (verified, request, unverified) and mode",
+    ["status", "mode"],
+)
 COMPLIANCE_DECISIONS = Counter(
     "mltrainer_compliance_decisions_total", "Policy decisions", ["rule", "outcome"]
 )

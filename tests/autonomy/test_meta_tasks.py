@@ -40,13 +40,15 @@ def test_targets_look_only_as_far_ahead_as_declared(target):
     changed = frame.copy()
     changed.iloc[t + reach + 1 :, 0] *= 1.7  # beyond the label's reach: no effect
     assert function(frame["close"]).iloc[t] == function(changed["close"]).iloc[t]
-    # Within its reach: a calm future (prices flat) or a violent one (up 10 %, then to
-    # twice the price) changes the label, whichever way it was.
+    # Within its reach: a calm future (prices flat), a violent one (up 10 %, then to
+    # twice the price) or a crash (down 10 %, then to half) changes the label, whichever
+    # way it was.
     value = function(frame["close"]).iloc[t]
-    calm, violent = frame.copy(), frame.copy()
+    calm, violent, crash = frame.copy(), frame.copy(), frame.copy()
     calm.iloc[t + 1 : t + reach + 1, 0] = frame["close"].iloc[t]
     violent.iloc[t + 1 : t + reach + 1, 0] = frame["close"].iloc[t] * np.linspace(1.1, 2, reach)
-    changed_labels = {function(calm["close"]).iloc[t], function(violent["close"]).iloc[t]}
+    crash.iloc[t + 1 : t + reach + 1, 0] = frame["close"].iloc[t] * np.linspace(0.9, 0.5, reach)
+    changed_labels = {function(scenario["close"]).iloc[t] for scenario in (calm, violent, crash)}
     assert changed_labels - {value}
     assert task.horizon == math.ceil(reach / mt.STRIDE)
 
@@ -67,6 +69,23 @@ def test_target_values_by_hand():
     sigma = r.iloc[t - 249 : t + 1].std() * math.sqrt(5)
     expected = float(move > 1.5 * sigma)
     assert mt.TARGETS["big_move_next5"][0](close).iloc[t] == expected
+    move10 = math.log(close.iloc[t + 10] / close.iloc[t])
+    sigma10 = r.iloc[t - 249 : t + 1].std() * math.sqrt(10)
+    assert mt.TARGETS["down_move_next10"][0](close).iloc[t] == float(move10 < -sigma10)
+    assert mt.TARGETS["up_next5"][0](close).iloc[t] == float(close.iloc[t + 5] > close.iloc[t])
+    dip = math.log(close.iloc[t + 1 : t + 21].min() / close.iloc[t])
+    sigma20 = r.iloc[t - 249 : t + 1].std() * math.sqrt(20)
+    assert mt.TARGETS["drawdown_next20"][0](close).iloc[t] == float(dip < -sigma20)
+    ratio = math.log((math.sqrt((ahead20**2).sum() / 20 * 252) + 1e-3) / (past20 + 1e-3))
+    assert mt.TARGETS["vol_ratio_next20"][0](close).iloc[t] == pytest.approx(ratio)
+
+
+def test_every_target_has_a_type_and_max_rows_keeps_the_latest():
+    assert set(mt.TARGET_TYPES) == set(mt.TARGETS)
+    frame = prices()
+    task = mt.meta_task("XYZ", "up_next5")
+    full, small = mt.task_table(task, frame), mt.task_table(task, frame, max_rows=40)
+    pd.testing.assert_frame_equal(small, full.iloc[-40:].reset_index(drop=True))
 
 
 def test_task_table_rows_are_strided_complete_and_typed():

@@ -16,6 +16,7 @@ from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 from engine.ml.search_spaces import decode_params
 
+ROOT = pf.PORTFOLIO_FILE.parents[2]
 SCORE_FILES = sorted(pf.PORTFOLIO_FILE.parent.glob("portfolio_scores_*.json"))
 
 
@@ -44,6 +45,67 @@ def test_leaving_one_symbol_out_shows_whether_the_order_carries_over():
     assert pf.first_hits_held_out(no_hit, ranks, ["A", "A", "B"]) == [pf.MISS] * 3
 
 
+def test_the_greedy_rule_adds_what_the_earlier_entries_miss():
+    ranks = np.array(
+        [
+            [0.95, 0.95, 0.95, 0.10],  # 0: best mean, misses task 3
+            [0.90, 0.90, 0.90, 0.20],  # 1: a weaker copy of 0's strengths
+            [0.40, 0.40, 0.40, 0.99],  # 2: the specialist of task 3
+        ]
+    )
+    assert pf.select_portfolio(ranks, size=2) == [0, 1]
+    assert pf.select_portfolio(ranks, size=2, rule="best_rank") == [0, 2]
+
+
+def test_diverse_rules_try_every_family_once_before_any_twice():
+    ranks = np.array(
+        [
+            [0.95, 0.95, 0.90],  # linear
+            [0.90, 0.85, 0.95],  # linear, not a near copy
+            [0.60, 0.70, 0.50],  # trees
+            [0.30, 0.20, 0.40],  # neighbours
+        ]
+    )
+    families = ["linear", "linear", "tree", "neighbors"]
+    assert pf.select_portfolio(ranks, size=4) == [0, 1, 2, 3]
+    assert pf.select_portfolio(ranks, size=4, rule="diverse_mean_rank", families=families) == [
+        0,
+        2,
+        3,
+        1,
+    ]
+    with pytest.raises(ValueError, match="families"):
+        pf.select_portfolio(ranks, rule="diverse_best_rank")
+
+
+def test_leaving_one_type_out_chooses_the_rule_that_carries_over():
+    # Two kinds of question: on "vol" linear models win, on "direction" only the tree
+    # reaches the top. Mean rank over both types puts two linear models first; the
+    # diverse order has the tree second, so a held-out "direction" task finds it there.
+    ranks = np.array(
+        [
+            [0.99, 0.99, 0.50, 0.50],  # linear A
+            [0.90, 0.92, 0.45, 0.55],  # linear B (not a near copy of A)
+            [0.20, 0.30, 0.99, 0.98],  # tree
+        ]
+        + [[0.1, 0.1, 0.1, 0.1]] * 7
+    )
+    hits = pf.hit_matrix(ranks)
+    families = ["linear", "linear", "tree"] + ["dummy"] * 7
+    types = ["vol", "vol", "direction", "direction"]
+    held = {rule: pf.first_hits_held_out(hits, ranks, types, rule, families) for rule in pf.RULES}
+    # Positions of the held-out "direction" tasks first (groups in sorted order): the
+    # mean-rank order learned on "vol" alone tries the tree third, the diverse one second.
+    assert held["mean_rank"] == [3, 3, 2, 2]
+    assert held["diverse_mean_rank"] == [2, 2, 2, 2]
+    by_symbol = {rule: [1] for rule in pf.RULES}
+    assert pf.choose_rule(held, by_symbol) in ("diverse_mean_rank", "diverse_best_rank")
+    # A single type: no held-out positions, the symbols decide.
+    assert pf.first_hits_held_out(hits, ranks, ["vol"] * 4, "mean_rank", families) == []
+    only_symbols = {rule: [] for rule in pf.RULES}
+    assert pf.choose_rule(only_symbols, {**by_symbol, "best_rank": [0]}) == "best_rank"
+
+
 def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
     scores = [[0.1, 5.0], [0.2, 1.0], [0.3, 3.0], [None, 2.0], [0.4, None]] + [[0.0, 9.0]] * 5
     matrix = pf._oriented_matrix(scores, ["r2", "rmse"])
@@ -67,13 +129,21 @@ def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(
     assert len({(e.model_id, json.dumps(e.params, sort_keys=True)) for e in entries}) == len(
         entries
     )
-    # The meta-tasks never use the benchmark's symbols.
-    assert not any(k.startswith(("spx_", "jpm_")) for k in document["meta_tasks"][task])
+    # The meta-tasks never use the benchmark's symbols, fixed or held out, nor the
+    # targets kept for held-out tasks.
+    heldout = json.loads((ROOT / "bench" / "heldout_tasks.json").read_text())
+    held_symbols = {t["symbol"].lower() for t in heldout["tasks"]} | {"spx", "jpm"}
+    for key in document["meta_tasks"][task]:
+        assert key.split("_")[0] not in held_symbols
+        assert not key.endswith(("down_move_next10", "big_move_next10", "log_vol_next10"))
+    assert document["rule"][task] in pf.RULES
     for entry in entries:
         spec = catalog.get_model(entry.model_id)
         assert spec.family == entry.family and spec.task == task
         assert set(entry.params) <= set(spec.search_space)
-        assert entry.hits >= 1
+        # Good somewhere, or (a family's representative under a diverse rule) better
+        # than the median candidate on average.
+        assert entry.hits >= 1 or entry.mean_rank > 0.5
         spec.build(decode_params(spec, entry.params))  # the estimator accepts them
 
 

@@ -73,3 +73,61 @@ def test_repeated_server_errors_offer_the_offline_planner(claude, make_user):
         list(turn.send(alice, conversation.id, request))
     events = list(turn.answer_offline(alice, conversation.id))
     assert next(e for e in events if e.kind == "tool").outcome.status == "succeeded"
+
+
+def _tool_results(request_body):
+    return [
+        b
+        for m in request_body["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_result"
+    ]
+
+
+def _chat_numbers(status):
+    from engine.observability.metrics import CHAT_NUMBERS
+
+    return CHAT_NUMBERS.labels(status=status, mode="claude")._value.get()
+
+
+def test_a_reply_quoting_its_result_is_verified_against_the_cited_result(claude, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "price")
+    claude.enqueue(
+        tool_reply(("price_option", OPTION)),
+        text_reply("The call is worth 10.45 (spot 100, vol 20%)."),
+    )
+    before = _chat_numbers("unverified")
+    events = list(turn.send(alice, conversation.id, "Price an ATM 1y call, vol 20%, r 5%"))
+    job_id = next(e for e in events if e.kind == "tool").outcome.job_id
+    result = _tool_results(claude.message_requests[1].body)[0]
+    assert f'"result_id":"R{job_id}"' in result["content"]
+    assert "cite it in square brackets" in str(claude.message_requests[0].body["system"])
+    verdict = repo.list_messages(conversation.id)[-1].payload["verification"]
+    assert verdict["unverified"] == 0 and _chat_numbers("unverified") == before
+    by_text = {c["text"]: c for c in verdict["claims"]}
+    assert by_text["10.45"] == {
+        "start": 18,
+        "end": 23,
+        "text": "10.45",
+        "status": "verified",
+        "source": f"R{job_id}",
+    }
+    assert by_text["100"]["status"] == "verified"  # the call's own parameter
+    assert by_text["20%"]["status"] in ("verified", "request")
+
+
+def test_an_invented_sharpe_is_flagged_stored_and_counted(claude, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "price")
+    claude.enqueue(
+        tool_reply(("price_option", OPTION)),
+        text_reply("The call is worth 10.45, and the strategy's Sharpe 3.1 beats the index."),
+    )
+    before = _chat_numbers("unverified")
+    list(turn.send(alice, conversation.id, "Price an ATM 1y call, vol 20%, r 5%"))
+    verdict = repo.list_messages(conversation.id)[-1].payload["verification"]
+    flagged = [c["text"] for c in verdict["claims"] if c["status"] == "unverified"]
+    assert flagged == ["3.1"]
+    assert verdict["verified"] == 1
+    assert _chat_numbers("unverified") == before + 1
