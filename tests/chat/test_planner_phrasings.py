@@ -11,6 +11,9 @@ from engine.llm.planner import load_intents, plan
 
 # (request, action, expected parameter subset)
 PHRASINGS = [
+    ("Make a reproduction bundle of trial 12", "export_bundle", {"kind": "trial", "id": 12}),
+    ("I need to reproduce backtest #40 elsewhere", "export_bundle", {"kind": "job", "id": 40}),
+    ("export goal 3 as a jupyter notebook", "export_notebook", {"kind": "goal", "id": 3}),
     (
         "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%",
         "price_option",
