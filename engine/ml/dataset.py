@@ -11,8 +11,9 @@ Price data: features at date t come from prices up to t only
 to t + horizon (regression) or whether it is positive (classification).
 
 Tables: ``target_column`` and ``feature_columns`` (default: every other column that
-is not a date); with ``time_column`` the rows are sorted by it and validated
-walk-forward, otherwise they are treated as independent.
+is not a date); with ``time_column`` — given, or detected when the table has a date
+column (:func:`engine.ml.validation_plan.detect_time_column`) — the rows are sorted by
+it and validated walk-forward, otherwise they are treated as independent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.ml.params import DataSpec
+from engine.ml.validation_plan import (
+    detect_time_column,
+    refuse_shuffle_message,
+    shuffle_warning,
+)
 
 MIN_ROWS = 60
 MAX_CLASSES = 20
@@ -266,6 +272,16 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     target = _column(str(spec.target_column), columns, "target")
     time_column = _column(spec.time_column, columns, "time") if spec.time_column else None
     notes: list[str] = []
+    detected, shuffled_dates = False, None
+    if time_column is None:
+        dated_by = detect_time_column(table, exclude=(target,))
+        if dated_by is not None and getattr(spec, "validation", "walk_forward") == "kfold":
+            if not getattr(spec, "allow_shuffled_dates", False):
+                raise ActionError(refuse_shuffle_message(dated_by))
+            shuffled_dates = dated_by
+            notes.append(shuffle_warning(dated_by))
+        elif dated_by is not None:
+            time_column, detected = dated_by, True
     if time_column is not None:
         stamps = pd.to_datetime(table[time_column], errors="coerce")
         if stamps.isna().all():
@@ -349,6 +365,10 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     y.index = X.index
     provenance = dict(record_row.provenance or {})
     provenance.update({"target_column": target, "time_column": time_column})
+    if detected:
+        provenance["time_column_detected"] = True
+    if shuffled_dates:
+        provenance["shuffled_dates"] = shuffled_dates
     return PreparedData(
         X=X,
         y=y.rename("target"),

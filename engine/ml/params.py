@@ -15,6 +15,10 @@ CLASSIFICATION_METRICS = ("balanced_accuracy", "accuracy", "f1", "roc_auc", "log
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 FINANCIAL_METRICS = ("ic", "sharpe")
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+ALLOW_SHUFFLED = (
+    "With validation='kfold' on a table whose rows carry dates: shuffle anyway (an explicit "
+    "override, recorded with the trial and warned about in the result)."
+)
 
 
 class DataSpec(BaseModel):
@@ -65,6 +69,12 @@ class TrainParams(DataSpec):
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
     metric: str | None = Field(None, description="Primary metric (default by task).")
+    allow_shuffled_dates: bool = Field(False, description=ALLOW_SHUFFLED)
+    score_holdout: bool = Field(
+        True,
+        description="False: keep the hold-out rows apart (the folds are unchanged) but "
+        "score no model on them; the goal loop scores its best model's hold-out once.",
+    )
 
 
 # --- the other ML actions -----------------------------------------------------------------
@@ -89,6 +99,7 @@ class _EvaluationOptions(BaseModel):
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
     metric: str | None = Field(None, description="Primary metric (default by task).")
+    allow_shuffled_dates: bool = Field(False, description=ALLOW_SHUFFLED)
 
 
 class _CompareModels(BaseModel):

@@ -438,13 +438,25 @@ def evaluate(
     cost_bps: float,
     ctx: ActionContext,
     span: tuple[float, float] = (0.0, 1.0),
+    score_holdout: bool = True,
 ) -> TrainingRun:
     """Fit and score ``config`` on every fold, then fit the final model and score the
-    hold-out. Reports progress per fold and stops between folds when cancelled."""
+    hold-out (unless ``score_holdout`` is False: the final model is then fitted on the
+    rows before the hold-out and the hold-out stays unseen). Reports progress per fold
+    and stops between folds when cancelled."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=ml_threads()):
-        return _evaluate(config, data, plan, primary=primary, cost_bps=cost_bps, ctx=ctx, span=span)
+        return _evaluate(
+            config,
+            data,
+            plan,
+            primary=primary,
+            cost_bps=cost_bps,
+            ctx=ctx,
+            span=span,
+            score_holdout=score_holdout,
+        )
 
 
 def _evaluate(
@@ -456,6 +468,7 @@ def _evaluate(
     cost_bps: float,
     ctx: ActionContext,
     span: tuple[float, float],
+    score_holdout: bool = True,
 ) -> TrainingRun:
     started = time.perf_counter()
     low, high = span
@@ -507,7 +520,7 @@ def _evaluate(
 
     ctx.raise_if_cancelled()
     holdout = None
-    if plan.holdout is not None:
+    if plan.holdout is not None and score_holdout:
         train, test = plan.holdout
         final = fit_split(config, data, train, test, "the rows before the hold-out", notes)
         holdout = score(final, train, test, "holdout")
@@ -521,7 +534,7 @@ def _evaluate(
     kind = "native"
     if importances is None:
         kind = "permutation"
-        if plan.holdout is not None:
+        if holdout is not None and plan.holdout is not None:
             source, rows = final, plan.holdout[1]
         elif last_fold is not None:
             source, rows = last_fold
@@ -598,9 +611,17 @@ def run_values(run: TrainingRun, trial_id: int | None) -> dict[str, Any]:
             "family": run.config.family,
             "task": data.task,
             "evaluation": run.plan.evaluation,
+            "validation": run.plan.description(),
+            "time_column": run.plan.time_column,
+            "time_column_detected": run.plan.time_column_detected,
+            "validation_override": run.plan.shuffled_dates is not None,
+            "purge": run.plan.purge,
+            "embargo": run.plan.embargo,
+            "step": run.plan.step,
             "greater_is_better": ev.greater_is_better(primary),
             "n_folds": run.plan.n_folds,
             "n_holdout": int(len(run.plan.holdout[1])) if run.plan.holdout is not None else 0,
+            "holdout_scored": run.holdout is not None,
         }
     )
     for name in names:
@@ -747,17 +768,15 @@ def _fmt(value: Any) -> str:
 def run_summary(run: TrainingRun, trial_id: int | None) -> str:
     data, primary = run.data, run.primary
     stats = run.cv.get(primary, {})
-    how = (
-        f"walk-forward over {run.plan.n_folds} folds"
-        if run.plan.evaluation == "walk_forward"
-        else f"shuffled {run.plan.n_folds}-fold"
-    )
+    how = run.plan.description()
     text = (
         f"{run.config.name} on {data.describe()}: {primary} "
         f"{_fmt(run.metric_value)} ± {_fmt(stats.get('std'))} ({how})"
     )
     if run.holdout is not None:
         text += f"; hold-out {_fmt(run.holdout.get(primary))}"
+    elif run.plan.holdout is not None:
+        text += "; hold-out kept unseen (not scored)"
     text += "."
     if run.strategy is not None:
         text += (

@@ -67,6 +67,7 @@ def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> Re
         "seed": run.config.seed,
         "model": run.config.describe(),
         "evaluation": run.plan.evaluation,
+        "validation": run.plan.description(),
         "splitter": run.plan.splitter,
         "split_fingerprint": run.plan.fingerprint(),
         "splits": run.plan.describe(data.X.index),

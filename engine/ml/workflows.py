@@ -54,12 +54,13 @@ SAME_DATA_FIELDS = tuple(DataSpec.model_fields) + (
     "n_splits",
     "embargo",
     "holdout_fraction",
+    "allow_shuffled_dates",
 )
 
 
 def train_params(params: Any, model_id: str, model_params: dict[str, Any]) -> TrainParams:
     """The ``train_model`` parameters that re-run one model of a compare/tune action."""
-    shared = {name: getattr(params, name) for name in SHARED_FIELDS}
+    shared = {name: getattr(params, name) for name in SHARED_FIELDS if hasattr(params, name)}
     return TrainParams(**shared, model_id=model_id, model_params=model_params)
 
 
@@ -116,7 +117,15 @@ def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model
         primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
         config = config_for(spec, params.model_params, params.seed)
         data, plan = setup(params, ctx)
-        run = evaluate(config, data, plan, primary=primary, cost_bps=params.cost_bps, ctx=ctx)
+        run = evaluate(
+            config,
+            data,
+            plan,
+            primary=primary,
+            cost_bps=params.cost_bps,
+            ctx=ctx,
+            score_holdout=params.score_holdout,
+        )
         if params.model_id != spec.id:
             run.notes.insert(0, f"Model '{params.model_id}' was read as {spec.id}.")
         trial = record_run(

@@ -207,6 +207,7 @@ class Reproducibility(_Record):
     data: DataSpec | None = None
     model: ModelDescription | None = None
     evaluation: Literal["walk_forward", "kfold"] | None = None
+    validation: str | None = None  # which validation ran, in words (the result says it too)
     splitter: str | None = None
     split_fingerprint: str | None = None
     splits: list[SplitInfo] = Field(default_factory=list)
@@ -220,6 +221,7 @@ class Reproducibility(_Record):
     train_params: dict[str, Any] | None = None
     # written later by the autonomous loop
     proposal: Proposal | None = None
+    holdout_check_of: int | None = None  # this run scored the hold-out of that trial
 
     def split(self, name: str) -> SplitInfo | None:
         return next((s for s in self.splits if s.split == name), None)

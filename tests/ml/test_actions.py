@@ -164,6 +164,7 @@ def test_predict_a_table_model_returns_labels():
         feature_columns=["x1", "x2", "symbol"],
         model_id="logistic regression",
         validation="kfold",
+        allow_shuffled_dates=True,  # the upload's rows carry dates
     )
     result = run("predict", trial_id=trained.values["trial_id"])
     table = result.tables["predictions"]
