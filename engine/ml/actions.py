@@ -113,7 +113,9 @@ def train_model(params: TrainParams, ctx: ActionContext) -> ActionResult:
     description=f"""Compare several models (catalogue defaults) on exactly the same data
     and the same validation splits, each recorded as a trial; returns a leaderboard
     sorted by the primary metric (with std across folds, the hold-out score and the
-    trading Sharpe for prices). {HONESTY}""",
+    trading Sharpe for prices), and `overfitting`: the probability of backtest
+    overfitting (PBO, CSCV) of picking the best, and the deflated Sharpe ratio, counting
+    every trial tried on the same data. {HONESTY}""",
     params=CompareParams,
     long=True,
     cpu_bound=True,
@@ -130,7 +132,9 @@ def compare_models(params: CompareParams, ctx: ActionContext) -> ActionResult:
     splits and recorded as a trial. model_params are held fixed (not tuned). Returns the
     best parameters, the best trial id, its cross-validated and hold-out scores and the
     optimisation history. The best of many cross-validated scores is optimistic; the
-    hold-out score is the honest check. {HONESTY}""",
+    hold-out score is the honest check, and `overfitting` gives the probability of
+    backtest overfitting (PBO, CSCV) and the deflated Sharpe ratio over every trial tried
+    on the same data. {HONESTY}""",
     params=TuneParams,
     long=True,
     cpu_bound=True,

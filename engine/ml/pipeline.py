@@ -404,12 +404,51 @@ class TrainingRun:
     fit_seconds: float
     seconds: float
     notes: list[str] = field(default_factory=list)
+    oos_blocks: list[float] | None = None  # the primary metric per out-of-sample block
 
     @property
     def metric_value(self) -> float:
         if self.primary == "sharpe" and self.strategy is not None:
             return self.strategy["sharpe"]
         return self.cv.get(self.primary, {}).get("mean", math.nan)
+
+
+OOS_BLOCKS = 10  # time-ordered blocks of the out-of-sample rows, for PBO (CSCV)
+MIN_BLOCK_ROWS = 5
+
+
+def oos_blocks(
+    primary: str, task: str, scored: list[ev.SplitScore], n_blocks: int = OOS_BLOCKS
+) -> list[float] | None:
+    """The primary metric on ``n_blocks`` equal, time-ordered blocks of the pooled
+    out-of-sample rows of the folds (never the hold-out): the per-trial column of the
+    probability of backtest overfitting. None when there are too few rows."""
+    from engine.ml import metrics as mlm
+
+    if primary == "sharpe":
+        parts = [s.strategy_returns for s in scored if s.strategy_returns is not None]
+        if not parts:
+            return None
+        returns = pd.concat(parts).sort_index(kind="stable").to_numpy(dtype=float)
+        if len(returns) < n_blocks * MIN_BLOCK_ROWS:
+            return None
+        return [ev.annualised_sharpe(part) for part in np.array_split(returns, n_blocks)]
+    frame = pd.concat([s.predictions for s in scored]).sort_index(kind="stable")
+    if len(frame) < n_blocks * MIN_BLOCK_ROWS:
+        return None
+    binary = task == "classification" and frame["actual"].nunique() <= 2
+    out = []
+    for part in np.array_split(np.arange(len(frame)), n_blocks):
+        rows = frame.iloc[part]
+        actual, predicted = rows["actual"].to_numpy(), rows["predicted"].to_numpy()
+        proba = rows["probability"].to_numpy() if binary and "probability" in rows else None
+        if primary == "ic":
+            bullish = proba if proba is not None else predicted
+            value = mlm.information_coefficient(bullish, rows["forward_return"].to_numpy())
+        else:
+            value = getattr(mlm, primary)(actual, predicted, proba)
+        out.append(float(value))
+    return out
 
 
 def ml_threads() -> int:
@@ -559,6 +598,10 @@ def _evaluate(
         strategy = ev.strategy_statistics(pd.concat(strategy_parts))
         bench = cv.get("benchmark_sharpe", {})
         strategy["benchmark_sharpe_fold_mean"] = bench.get("mean", math.nan)
+    try:
+        blocks = oos_blocks(primary, data.task, scored_folds) if scored_folds else None
+    except (ValueError, KeyError):  # a metric undefined on a block: no PBO column
+        blocks = None
     predictions = pd.concat(parts) if parts else pd.DataFrame()
     if len(predictions):
         predictions = predictions.rename_axis("index").reset_index()
@@ -581,6 +624,7 @@ def _evaluate(
         fit_seconds=fit_total,
         seconds=time.perf_counter() - started,
         notes=list(dict.fromkeys(notes)),
+        oos_blocks=blocks,
     )
 
 

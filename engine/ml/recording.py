@@ -106,6 +106,8 @@ def metric_summary(run: TrainingRun) -> TrialMetrics:
             "pooled": True,
         }
         metrics["strategy"] = dict(run.strategy)
+    if run.oos_blocks is not None:
+        metrics["oos_blocks"] = list(run.oos_blocks)
     return TrialMetrics.model_validate(json_safe(metrics))
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
 from engine.actions.context import ActionContext, UserRef
+from engine.feedback.overfitting import overfitting_table
 from engine.ml import checkpoint, dataset
 from engine.ml import evaluation as ev
 from engine.ml.catalog_spec import ModelSpec
@@ -100,6 +101,21 @@ def run_result(
         tables=tables,
         series=series,
         artifacts=artifacts,
+    )
+
+
+def overfitting_of(
+    trial_ids: list[int], data: dataset.PreparedData, task: str, primary: str, ctx: ActionContext
+) -> dict[str, Any]:
+    """PBO and deflated Sharpe of a search's recorded trials, counting every trial the
+    user tried on the same data (see engine.feedback.overfitting)."""
+    from engine.feedback.overfitting import overfitting_report, tried_on_same_data
+    from storage.repositories.trials import get_trial
+
+    trials = [parse(row) for i in trial_ids if (row := get_trial(i)) is not None]
+    n_tried = tried_on_same_data(ctx.user.id, data.dataset_id, task)
+    return overfitting_report(
+        trials, n_tried=n_tried, greater_is_better=ev.greater_is_better(primary)
     )
 
 
@@ -301,7 +317,14 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     failed = board[board["status"] == "failed"]
     if len(failed):
         summary += f" Failed: {', '.join(failed['model'])}."
-    return ActionResult(summary=summary, values=json_safe(values), tables={"leaderboard": board})
+    overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
+    values["overfitting"] = overfitting
+    summary += f" Overfitting: {overfitting['verdict']}"
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"leaderboard": board, "overfitting": overfitting_table(overfitting)},
+    )
 
 
 # --- tune ----------------------------------------------------------------------------------
@@ -465,7 +488,14 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
         f"{n - len(completed)} trial(s) failed."
     )
-    return ActionResult(summary=summary, values=json_safe(values), tables={"trials": history})
+    overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
+    values["overfitting"] = overfitting
+    summary += f" Overfitting: {overfitting['verdict']}"
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"trials": history, "overfitting": overfitting_table(overfitting)},
+    )
 
 
 # --- ensembles -----------------------------------------------------------------------------

@@ -112,13 +112,21 @@ class TrialMetrics(BaseModel):
     __pydantic_extra__: dict[str, MetricStats] = Field(init=False)
 
     strategy: StrategyStats | None = None
+    # The primary metric on equal, time-ordered blocks of the out-of-sample rows: the
+    # columns of the probability of backtest overfitting (engine.feedback.overfitting).
+    oos_blocks: list[Number] | None = None
+
+    _finite_blocks = field_validator("oos_blocks", mode="before")(
+        lambda v: [_finite(x) for x in v] if isinstance(v, list) else v
+    )
 
     @model_serializer(mode="wrap")
     def _stored(self, handler: Any) -> dict[str, Any]:
-        """Only price targets store ``strategy``."""
+        """Only price targets store ``strategy``; trials before PBO have no blocks."""
         out = handler(self)
-        if out.get("strategy") is None:
-            out.pop("strategy", None)
+        for name in ("strategy", "oos_blocks"):
+            if out.get(name) is None:
+                out.pop(name, None)
         return out
 
     @property

@@ -389,3 +389,19 @@ def outcomes_of_other_goals(
                     GoalOutcome(goal_id, family, model_id, metric_name, metric_value, status)
                 )
         return outcomes
+
+
+def trials_on_dataset(dataset_id: int, scope: OwnerScope, task: str | None = None) -> int:
+    """How many configurations ``scope``'s owner tried on one dataset (every action and
+    goal, failures too; re-runs that only scored a hold-out are not new tries): the
+    number of trials a deflated Sharpe ratio and PBO must account for."""
+    query = select(Trial.reproducibility).where(Trial.dataset_id == dataset_id)
+    if task is not None:
+        query = query.where(Trial.task == task)
+    condition = scope.where(Trial.user_id)
+    if condition is not None:
+        query = query.where(condition)
+    with session_scope() as session:
+        return sum(
+            1 for notes in session.scalars(query) if not (notes or {}).get("holdout_check_of")
+        )

@@ -29,8 +29,7 @@ from engine.llm.claude import ClaudeOptions
 from engine.ml.recording import library_versions
 from engine.trials.record import Proposal, Reproducibility, Trial
 from storage.repositories import goals as goal_repo
-from storage.repositories.trials import trials_for_goal
-from tests.autonomy.goal_helpers import DATA, make_goal, run_loop
+from tests.autonomy.goal_helpers import DATA, make_goal, run_loop, searched
 from tests.llm.fake_anthropic import (
     error_reply,
     server_error,
@@ -369,7 +368,7 @@ def test_claude_proposals_are_the_trials_trained_with_history_and_insights(
 
     result = run_loop(alice, goal.id)
 
-    trials = trials_for_goal(goal.id)
+    trials = searched(goal.id)
     assert [t.model_id for t in trials] == [LOGISTIC, RIDGE]
     assert [t.params["model_params"] for t in trials] == [{"C": 0.5}, {"alpha": 10.0}]
     assert all(t.status == "succeeded" for t in trials)
@@ -420,7 +419,7 @@ def test_claude_outage_falls_back_to_the_bandit_and_the_loop_finishes(
 
     result = run_loop(alice, goal.id)
 
-    trials = trials_for_goal(goal.id)
+    trials = searched(goal.id)
     assert len(trials) == 2 and goal_repo.get_goal(goal.id).status == "exhausted"
     for trial in trials:
         proposal = trial.reproducibility["proposal"]
@@ -450,7 +449,7 @@ def test_loop_started_from_the_goal_reaches_an_easy_threshold_with_claude(
 
     assert finished.status == "succeeded"
     stored = goal_repo.get_goal(goal.id)
-    [trial] = trials_for_goal(goal.id)
+    [trial] = searched(goal.id)
     assert stored.status == "achieved" and stored.best_trial_id == trial.id
     assert trial.model_id == RIDGE and trial.params["model_params"] == {"alpha": 3.0}
     assert trial.metric_value >= 0.30 and stored.best_value == pytest.approx(trial.metric_value)

@@ -81,3 +81,34 @@ def test_a_holdout_that_fails_keeps_the_goal_open(running_executor, make_user, m
     assert result.values["status"] == "exhausted" and len(checked) == 2
     assert len(set(checked)) == 2
     assert result.values["cv_holdout_gap"] > 0.2
+
+
+def test_real_goal_trials_get_overfitting_statistics(running_executor, make_user):
+    """The deflated Sharpe ratio and PBO on trials the real loop recorded (no seeded
+    layout), counting the user's other trials on the same data."""
+    from engine.actions import call
+    from tests.autonomy.goal_helpers import DATA
+
+    alice = make_user("alice")
+    compared = call(
+        "compare_models",
+        {**DATA, "model_ids": ["logistic regression", "ridge classifier"], "embargo": 5},
+        alice,
+        wait=600,
+    )
+    assert compared.status == "succeeded", compared.error
+    compared = compared.result
+    assert compared.values["overfitting"]["pbo"]["n_trials"] == 2
+    assert compared.values["overfitting"]["n_trials_tried"] == 2
+    assert "overfitting" in compared.tables
+    goal = make_goal(alice, threshold=0.99, max_trials=3)
+    run_loop(alice, goal.id)
+    values = call("goal_insights", {"goal_id": goal.id}, alice).result.values
+    dsr = values["significance"]
+    assert 0 <= dsr["deflated_sharpe"] <= 1
+    assert dsr["n_trials"] == 5  # the goal's 3 trials and the comparison's 2, same data
+    overfitting = values["overfitting"]
+    assert overfitting["n_trials_tried"] == 5 and values["trials"] == 3
+    assert overfitting["pbo"]["n_trials"] >= 3 and 0 <= overfitting["pbo"]["pbo"] <= 1
+    gap = values["holdout_gap"]  # the exhausted goal scored its best model's hold-out once
+    assert gap is not None and gap["trial_id"] == goal_repo.get_goal(goal.id).best_trial_id
