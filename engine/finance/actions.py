@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from engine.actions import ActionContext, ActionError, ActionResult, Series, register
+from engine.actions.base import json_safe
 from engine.finance import backtest, indicators, portfolio, risk
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
@@ -138,8 +139,9 @@ OPTION_UNITS = {
     "implied_volatility",
     description=f"""Implied volatility of European options (Black–Scholes–Merton, vectorised
     safeguarded Newton) or American options (bisection on a CRR binomial tree) from
-    observed prices. Numbers or equal-length lists. Prices outside the no-arbitrage
-    bounds are rejected with the bounds in the message. {CONVENTIONS}""",
+    observed prices. Numbers or equal-length lists. A single price outside (or at) its
+    no-arbitrage bounds is rejected with the bounds in the message; in a list such a quote
+    gets no volatility and a `reason` in its row, and the others are solved. {CONVENTIONS}""",
     params=ImpliedVolParams,
     category="finance",
 )
@@ -165,19 +167,31 @@ def implied_volatility(params: ImpliedVolParams, ctx: ActionContext) -> ActionRe
         params.dividend_yield,
         params.option_type,
     )
+    reasons = result.reasons or [None] * vols.size
+    solved = np.isfinite(vols)
     values = {
-        "implied_volatility": float(vols[0]) if scalar else vols.tolist(),
+        "implied_volatility": float(vols[0]) if scalar else json_safe(vols.tolist()),
         "iterations": result.iterations,
-        "converged": bool(result.converged.all()),
+        "converged": bool(result.converged[solved].all()),
         "style": params.style,
+        "n_solved": int(solved.sum()),
+        "n_unsolved": int((~solved).sum()),
     }
-    summary = (
-        f"Implied volatility {vols[0]:.4%} ({params.style})."
-        if scalar
-        else f"Implied volatilities of {vols.size:,} options: "
-        f"{vols.min():.2%} to {vols.max():.2%} (median {np.median(vols):.2%})."
-    )
-    table = pd.DataFrame({"implied_volatility": vols})
+    if scalar:
+        summary = f"Implied volatility {vols[0]:.4%} ({params.style})."
+    else:
+        good = vols[solved]
+        summary = (
+            f"Implied volatilities of {good.size:,} of {vols.size:,} options: "
+            f"{good.min():.2%} to {good.max():.2%} (median {np.median(good):.2%})."
+        )
+        if good.size < vols.size:
+            first = int(np.flatnonzero(~solved)[0])
+            summary += (
+                f" {vols.size - good.size} option(s) have no implied volatility (see the "
+                f"reason column); option {first}: {reasons[first]}."
+            )
+    table = pd.DataFrame({"implied_volatility": vols, "reason": reasons})
     return ActionResult(
         summary=summary,
         values=values,
