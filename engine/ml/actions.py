@@ -63,7 +63,9 @@ def list_models(params: ListModelsParams, ctx: ActionContext) -> ActionResult:
 
     family = params.family.strip().lower() if params.family else None
     try:
-        specs = catalog.list_models(task=params.task, family=family, text=params.text)
+        specs = catalog.list_models(
+            task=params.task, family=family, text=params.text, two_classes=params.two_classes
+        )
     except ValueError as error:
         raise ActionError(str(error)) from None
     shown = specs[: params.limit]

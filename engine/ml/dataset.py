@@ -387,6 +387,36 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     )
 
 
+def two_classes(
+    task: str, symbols: list[str] | None, dataset_id: int | None, target_column: str | None
+) -> bool:
+    """Whether a classification target has exactly two classes (a price direction always
+    has); read from the table for an upload."""
+    if task != "classification":
+        return False
+    if symbols:
+        return True
+    from engine.data.sources import load_table
+
+    if dataset_id is None or not target_column:
+        return False
+    try:
+        table = flat_table(load_table(int(dataset_id)))
+        target = _column(str(target_column), list(table.columns), "target")
+    except ActionError:
+        return False
+    return int(table[target].dropna().nunique()) == 2
+
+
+def refuse_binary_wrapper(spec_name: str, multiclass_only: bool, data: PreparedData) -> None:
+    """One-vs-rest/one-vs-one on a two-class target is its base model: say so."""
+    if multiclass_only and data.task == "classification" and len(data.classes or []) == 2:
+        raise ActionError(
+            f"{spec_name} on a two-class target fits a single binary model: it is the same "
+            "model as its base estimator. Train the base model instead."
+        )
+
+
 def _check_rows(n: int, what: str) -> None:
     if n < MIN_ROWS:
         raise ActionError(

@@ -171,4 +171,9 @@ class ListModelsParams(BaseModel):
         None, description="linear, tree, ensemble, boosting, svm, neighbors, neural, ..."
     )
     text: str | None = Field(None, description="Words to find in the id, name or aliases.")
+    two_classes: bool = Field(
+        False,
+        description="The target has two classes: leave out one-vs-rest/one-vs-one wrappers "
+        "(on two classes they are their base model).",
+    )
     limit: int = Field(200, ge=1, le=500)

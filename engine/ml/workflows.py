@@ -133,6 +133,7 @@ def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model
         primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
         config = config_for(spec, params.model_params, params.seed)
         data, plan = setup(params, ctx)
+        dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
         run = evaluate(
             config,
             data,
@@ -218,8 +219,15 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             f"{', '.join(params.model_ids)} all name {specs[0].name}; compare at least two "
             "different models."
         )
-    configs = [config_for(spec, {}, params.seed) for spec in specs]
     data, plan = setup(params, ctx)
+    dropped = [s for s in specs if s.multiclass_only and len(data.classes or []) == 2]
+    specs = [s for s in specs if s not in dropped]
+    if len(specs) < 2:
+        raise ActionError(
+            "On a two-class target one-vs-rest/one-vs-one are their base models; compare at "
+            "least two other models."
+        )
+    configs = [config_for(spec, {}, params.seed) for spec in specs]
     rows: list[dict[str, Any]] = []
     runs: dict[int, TrainingRun] = {}
     n = len(configs)
@@ -317,6 +325,10 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     failed = board[board["status"] == "failed"]
     if len(failed):
         summary += f" Failed: {', '.join(failed['model'])}."
+    if dropped:
+        summary += (
+            f" Left out {', '.join(s.name for s in dropped)}: on two classes it is its base model."
+        )
     overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
     values["overfitting"] = overfitting
     summary += f" Overfitting: {overfitting['verdict']}"
@@ -346,6 +358,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         )
     config_for(spec, params.model_params, params.seed)  # fixed parameters are valid
     data, plan = setup(params, ctx)
+    dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     greater = ev.greater_is_better(primary)
     # A retried job carries on from the trials its lost attempts recorded.
