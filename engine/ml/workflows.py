@@ -556,6 +556,8 @@ def ensemble_config(
     task: str,
     temporal: bool,
     seed: int,
+    horizon: int = 1,
+    embargo: int = 0,
 ) -> ModelConfig:
     from sklearn.ensemble import (
         StackingClassifier,
@@ -566,6 +568,7 @@ def ensemble_config(
     from sklearn.model_selection import KFold, StratifiedKFold
 
     from engine.ml.catalog import get_model
+    from engine.ml.splits import PurgedKFold
 
     specs = [(get_model(member.model_id), member) for _, member in members]
     notes: list[str] = []
@@ -593,13 +596,16 @@ def ensemble_config(
         if final_spec is None:  # never: it is resolved above for stacking
             raise ValueError("stacking needs a final model")
         # Stacking's inner folds only split the training rows of each outer fold; on
-        # temporal data they are contiguous blocks (not shuffled).
+        # temporal data they are contiguous blocks purged and embargoed like the outer
+        # walk-forward (by dates when rows share one), so no member is fitted on rows
+        # whose labels reach into the block it predicts for the meta-model.
+        purged = PurgedKFold(5, horizon=horizon, embargo=embargo)
         if task == "classification":
-            inner = KFold(5) if temporal else StratifiedKFold(5, shuffle=True, random_state=seed)
+            inner = purged if temporal else StratifiedKFold(5, shuffle=True, random_state=seed)
             return StackingClassifier(
                 estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
             )
-        inner = KFold(5) if temporal else KFold(5, shuffle=True, random_state=seed)
+        inner = purged if temporal else KFold(5, shuffle=True, random_state=seed)
         return StackingRegressor(
             estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
         )
@@ -641,7 +647,13 @@ def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
         primary = ev.primary_metric(base.task, base.metric, bool(base.symbols))
         data, plan = setup(base, ctx)
         config = ensemble_config(
-            members, params, task=base.task, temporal=data.temporal, seed=base.seed
+            members,
+            params,
+            task=base.task,
+            temporal=data.temporal,
+            seed=base.seed,
+            horizon=data.horizon,
+            embargo=base.embargo,
         )
         run = evaluate(config, data, plan, primary=primary, cost_bps=base.cost_bps, ctx=ctx)
         changed = [
