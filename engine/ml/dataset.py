@@ -135,7 +135,7 @@ def load_symbol_frame(symbol: str, source: str, start, end):
 
 
 def prepare_prices(spec: DataSpec, task: str, *, user_id: int | None = None) -> PreparedData:
-    from engine.data.sources import record
+    from engine.data.sources import record, survivorship_note
     from engine.ml import features
 
     symbols = [s for s in (spec.symbols or []) if str(s).strip()]
@@ -151,6 +151,9 @@ def prepare_prices(spec: DataSpec, task: str, *, user_id: int | None = None) -> 
     else:
         notes = []
     notes += list(data.notes)
+    survivors = survivorship_note([symbol], spec.source)
+    if survivors:
+        notes.append(survivors)
     try:
         X, y = features.build_price_features(frame, horizon=spec.horizon, task=task)
     except ValueError as error:
