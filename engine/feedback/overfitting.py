@@ -238,3 +238,43 @@ def overfitting_table(report: dict[str, Any], gap: dict[str, Any] | None = None)
             }
         )
     return pd.DataFrame(rows)
+
+
+def report_for_trial(trial: Any) -> dict[str, Any] | None:
+    """The overfitting statistics of the search a trial belongs to: every trial its
+    owner ran on the same dataset and task (the Trials page shows them with the trial)."""
+    from engine.auth.permissions import history_of
+    from engine.ml.evaluation import greater_is_better
+    from engine.trials.record import parse
+    from storage.repositories.trials import succeeded_on_dataset
+
+    if trial.dataset_id is None or not trial.metric_name:
+        return None
+    rows = succeeded_on_dataset(trial.dataset_id, history_of(trial.user_id), task=trial.task)
+    same = [
+        t
+        for t in (parse(row) for row in rows)
+        if t.reproducibility.holdout_check_of is None and t.metric_name == trial.metric_name
+    ]
+    n_tried = tried_on_same_data(trial.user_id, trial.dataset_id, trial.task)
+    return overfitting_report(
+        same, n_tried=n_tried, greater_is_better=greater_is_better(trial.metric_name)
+    )
+
+
+def report_for_trials(trials: list[Any]) -> dict[str, Any] | None:
+    """The statistics of a set of compared trials (same metric), counting every trial
+    tried on their data when they share one dataset."""
+    from engine.ml.evaluation import greater_is_better
+
+    metrics = {t.metric_name for t in trials if t.metric_name}
+    if len(metrics) != 1 or len(trials) < 2:
+        return None
+    datasets = {(t.dataset_id, t.user_id, t.task) for t in trials}
+    n_tried = len(trials)
+    if len(datasets) == 1:
+        dataset_id, owner, task = next(iter(datasets))
+        n_tried = max(n_tried, tried_on_same_data(owner, dataset_id, task))
+    return overfitting_report(
+        trials, n_tried=n_tried, greater_is_better=greater_is_better(metrics.pop())
+    )

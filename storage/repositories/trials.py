@@ -405,3 +405,16 @@ def trials_on_dataset(dataset_id: int, scope: OwnerScope, task: str | None = Non
         return sum(
             1 for notes in session.scalars(query) if not (notes or {}).get("holdout_check_of")
         )
+
+
+def succeeded_on_dataset(
+    dataset_id: int, scope: OwnerScope, task: str | None = None, limit: int = 1000
+) -> list[TrialRecord]:
+    """The newest succeeded trials ``scope``'s owner ran on one dataset (the trials a
+    PBO over that data is computed from)."""
+    query = select(Trial).where(Trial.dataset_id == dataset_id, Trial.status == "succeeded")
+    if task is not None:
+        query = query.where(Trial.task == task)
+    query = _scoped(query, scope).order_by(Trial.id.desc()).limit(limit)
+    with session_scope() as session:
+        return [_trial(row) for row in session.scalars(query)]
