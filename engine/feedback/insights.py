@@ -206,10 +206,17 @@ def recommendations(
 
 
 def goal_insights(
-    goal_id: int, spec: GoalSpec, rows, *, owner_id: int | None = None
+    goal_id: int,
+    spec: GoalSpec,
+    rows,
+    *,
+    owner_id: int | None = None,
+    with_holdout: bool = True,
 ) -> dict[str, Any]:
     """The report on a goal's trial rows (read as typed trial records). The deflated
-    Sharpe ratio and PBO count every trial ``owner_id`` tried on the goal's data."""
+    Sharpe ratio and PBO count every trial ``owner_id`` tried on the goal's data.
+    ``with_holdout=False`` leaves the hold-out out (what the loop's proposer reads: it
+    chooses on walk-forward scores only)."""
     from engine.feedback.overfitting import tried_on_same_data
 
     every = parse_all(rows)
@@ -221,7 +228,7 @@ def goal_insights(
     overfitting = overfitting_report(
         trials, n_tried=n_tried, greater_is_better=spec.direction == ">="
     )
-    gap = holdout_gap(spec, trials, checks)
+    gap = holdout_gap(spec, trials, checks) if with_holdout else None
     values = [t.metric_value for t in trials if t.status == "succeeded"]
     trend = detect_trend(values, higher_is_better=spec.direction == ">=")
     families = family_table(spec, trials)
@@ -232,7 +239,7 @@ def goal_insights(
     stagnant = len(trials) - 1 - best_index if best_index is not None else len(trials)
     report = overfitting["deflated_sharpe"]
     importances = parameter_importances(goal_id, families[0]["family"]) if families else {}
-    return {
+    report_out: dict[str, Any] = {
         "trials": len(trials),
         "best_value": best_value,
         "best_trial_id": best_trial.id if best_trial else None,
@@ -247,9 +254,11 @@ def goal_insights(
         "common_errors": common_errors(trials),
         "significance": report,
         "overfitting": overfitting,
-        "holdout_gap": gap,
         "parameter_importances": importances,
         "recommendations": recommendations(
             spec, families, trend, stagnant, report, best_trial, gap, overfitting
         ),
     }
+    if with_holdout:
+        report_out["holdout_gap"] = gap
+    return report_out

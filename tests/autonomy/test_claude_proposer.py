@@ -456,3 +456,32 @@ def test_loop_started_from_the_goal_reaches_an_easy_threshold_with_claude(
     reason = trial.reproducibility["proposal"]["reason"]
     assert reason.startswith("Claude (corrected after: sklearn.RandomForestClassifier belongs")
     assert reason.endswith("a ridge classifier is allowed and fast")
+
+
+def test_claude_never_sees_a_holdout(make_claude_proposer, make_user, fake):
+    """The search chooses on walk-forward scores: the run that scored a best model's
+    hold-out is neither in the history Claude reads nor in its insights."""
+    from storage.repositories.trials import create_trial
+    from tests.trials.conftest import reproducibility
+
+    goal = make_goal(make_user("alice"), threshold=0.57)
+    for check in (None, 1):
+        create_trial(
+            goal_id=goal.id,
+            action="train_model",
+            model_id=LOGISTIC,
+            family="linear",
+            task="classification",
+            status="succeeded",
+            metric_name="balanced_accuracy",
+            metric_value=0.58,
+            params={"model_params": {}},
+            holdout_metrics={"balanced_accuracy": 0.4321} if check else None,
+            reproducibility=reproducibility(**({"holdout_check_of": check} if check else {})),
+            duration_s=1.0,
+        )
+    proposer = make_claude_proposer(goal)
+    text = proposer.context_text()
+
+    assert "0.4321" not in text and "holdout_gap" not in text
+    assert "(1 trials" in text
