@@ -98,11 +98,19 @@ def trials_table(rows) -> pd.DataFrame:
 
 def holdout_caption(goal, rows) -> str | None:
     """The reported best model's walk-forward score against its hold-out, once scored."""
+    from pydantic import ValidationError
+
     from engine.feedback.insights import holdout_gap
 
     trials = parse_all(rows)
     checks = [t for t in trials if t.reproducibility.holdout_check_of is not None]
-    gap = holdout_gap(goals.spec_of(goal), trials, checks)
+    if not checks:
+        return None
+    try:
+        spec = goals.spec_of(goal)
+    except ValidationError:  # a stored spec the form would no longer accept
+        return None
+    gap = holdout_gap(spec, trials, checks)
     if gap is None:
         return None
     return (
