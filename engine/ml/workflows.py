@@ -501,7 +501,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
         f"{n - len(completed)} trial(s) failed."
     )
-    overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
+    overfitting = overfitting_of(list(completed), data, params.task, primary, ctx)
     values["overfitting"] = overfitting
     summary += f" Overfitting: {overfitting['verdict']}"
     return ActionResult(

@@ -395,7 +395,7 @@ def trials_on_dataset(dataset_id: int, scope: OwnerScope, task: str | None = Non
     """How many configurations ``scope``'s owner tried on one dataset (every action and
     goal, failures too; re-runs that only scored a hold-out are not new tries): the
     number of trials a deflated Sharpe ratio and PBO must account for."""
-    query = select(Trial.reproducibility).where(Trial.dataset_id == dataset_id)
+    query = select(Trial.reproducibility).where(Trial.dataset_id == dataset_id, _COUNTED)
     if task is not None:
         query = query.where(Trial.task == task)
     condition = scope.where(Trial.user_id)
