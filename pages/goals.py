@@ -70,6 +70,8 @@ def progress_figure(goal, trials) -> go.Figure:
 
 
 def trials_table(rows) -> pd.DataFrame:
+    """The goal's trials; the runs that scored a best model's hold-out (once, after the
+    search chose it on walk-forward scores) are marked and carry that hold-out."""
     trials = parse_all(rows)
     proposals = {t.id: t.reproducibility.proposal for t in trials}
     return pd.DataFrame(
@@ -80,6 +82,10 @@ def trials_table(rows) -> pd.DataFrame:
                 "family": t.family,
                 "status": t.status,
                 t.metric_name or "metric": t.metric_value,
+                "hold-out": t.primary_holdout,
+                "role": "search"
+                if t.reproducibility.holdout_check_of is None
+                else f"hold-out check of trial {t.reproducibility.holdout_check_of}",
                 "seconds": t.duration_s,
                 "proposed by": proposals[t.id].by if proposals[t.id] else None,
                 "why": proposals[t.id].reason if proposals[t.id] else None,
@@ -90,9 +96,34 @@ def trials_table(rows) -> pd.DataFrame:
     )
 
 
+def holdout_caption(goal, rows) -> str | None:
+    """The reported best model's walk-forward score against its hold-out, once scored."""
+    from pydantic import ValidationError
+
+    from engine.feedback.insights import holdout_gap
+
+    trials = parse_all(rows)
+    checks = [t for t in trials if t.reproducibility.holdout_check_of is not None]
+    if not checks:
+        return None
+    try:
+        spec = goals.spec_of(goal)
+    except ValidationError:  # a stored spec the form would no longer accept
+        return None
+    gap = holdout_gap(spec, trials, checks)
+    if gap is None:
+        return None
+    return (
+        f"Best model (trial {gap['trial_id']}): walk-forward {gap['walk_forward']:.4f}, "
+        f"hold-out {gap['holdout']:.4f} (gap {gap['gap']:+.4f})"
+        + (" — likely overfit." if gap["likely_overfit"] else ".")
+    )
+
+
 def draw_goal(goal_id: int) -> None:
     goal = goals.get(user, goal_id)
-    trials = goals.trials(user, goal.id)
+    rows = goals.trials(user, goal.id)
+    trials = [r for r in rows if not (r.reproducibility or {}).get("holdout_check_of")]
     spec = goal.spec
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("status", goal.status)
@@ -104,10 +135,13 @@ def draw_goal(goal_id: int) -> None:
     c4.metric("trials", f"{goal.trials_run} / {spec['max_trials']}")
     if goal.stop_reason:
         st.caption(f"Stopped because: {md_escape(goal.stop_reason)}")
+    checked = holdout_caption(goal, rows)
+    if checked:  # numbers and words of our own, no user text
+        st.caption(checked)
     if trials:
         st.plotly_chart(progress_figure(goal, trials), key=f"goal-{goal.id}-chart", width="stretch")
         st.dataframe(
-            trials_table(trials), hide_index=True, width="stretch", key=f"goal-{goal.id}-trials"
+            trials_table(rows), hide_index=True, width="stretch", key=f"goal-{goal.id}-trials"
         )
         if st.button("Insights and recommendations", key=f"goal-{goal.id}-insights-button"):
             st.session_state[f"insights-{goal.id}"] = run_action(

@@ -11,6 +11,7 @@ import streamlit as st
 from engine import executor
 from engine.actions import ActionError
 from engine.executor.views import running_jobs
+from engine.feedback import overfitting
 from engine.reports import trial_report_html
 from engine.reproduce import rerun
 from engine.reproduce.bundle import bundle_bytes
@@ -336,6 +337,7 @@ def draw_detail(trial_id: int) -> None:
     )
     with metrics_tab:
         st.dataframe(summary, hide_index=True, width="stretch", key="detail-summary")
+        draw_overfitting(overfitting.report_for_trial(trial), "detail")
         folds = trial_detail.fold_table(detail)
         if not folds.empty:
             st.caption("Per split")
@@ -367,6 +369,19 @@ def draw_detail(trial_id: int) -> None:
             st.dataframe(log, hide_index=True, width="stretch", key="detail-log")
 
 
+def draw_overfitting(report: dict | None, key: str) -> None:
+    """PBO and the deflated Sharpe ratio over the trials tried on the same data."""
+    if report is None:
+        return
+    st.caption(f"Overfitting: {report['verdict']}")
+    st.dataframe(
+        overfitting.overfitting_table(report),
+        hide_index=True,
+        width="stretch",
+        key=f"{key}-overfitting",
+    )
+
+
 # --- comparison ------------------------------------------------------------------------
 def draw_compare(raw: str) -> None:
     try:
@@ -376,6 +391,7 @@ def draw_compare(raw: str) -> None:
         return
     st.subheader(f"Comparing {len(trials)} trials")
     st.dataframe(trial_detail.compare_frame(trials), width="stretch", key="compare-table")
+    draw_overfitting(overfitting.report_for_trials(trials), "compare")
     chart(figures.overlay_figure(user, trials), "compare-progress")
     # Plotly draws parallel coordinates with WebGL: seconds in a browser without a GPU
     # (software rendering), so only on request.

@@ -222,3 +222,12 @@ def own_rows(user: UserRef | None, kind: str) -> OwnerScope:
     if user is None or user.id is None or not scope.admits(user.id):
         return scope
     return OwnerScope(everyone=False, owner_id=user.id)
+
+
+def history_of(owner_id: int | None) -> OwnerScope:
+    """One owner's own rows (system rows when ``owner_id`` is None), for statistics about
+    that owner's history — how many trials a goal's owner tried on its data — never a
+    listing shown to anyone."""
+    if owner_id is None:
+        return OwnerScope(everyone=False, owner_id=None, include_shared=True)
+    return OwnerScope(everyone=False, owner_id=owner_id)

@@ -6,6 +6,14 @@ records who proposed it and why. It stops when the goal is reached, the trial or
 budget is spent, progress stagnates, or the user pauses/stops it, and it writes why.
 Every number it reports comes from a recorded trial. The loop keeps no state of its
 own: after a restart it reads the goal's trials from the database and carries on.
+
+Validation (:func:`engine.ml.validation_plan.trial_params`, the path the autonomy
+benchmark takes too): price data and dated tables walk-forward, purged and embargoed
+by the goal's horizon. Trials are chosen on their walk-forward score only; their
+hold-out rows stay unseen (``score_holdout=False``). The hold-out is scored once per
+reported best model (:func:`check_holdout`, a re-run recorded as a trial marked
+``holdout_check_of``), and a goal is "achieved" only when the hold-out passes the
+threshold too; a best model whose hold-out fails stays rejected and the search goes on.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from engine.autonomy.proposer import BanditProposer, Proposal
 from engine.goals import service as goals_service
 from engine.goals.service import spec_of
 from engine.goals.spec import GoalSpec
+from engine.ml.validation_plan import trial_params
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import annotate_trial, trial_for_job, trials_for_goal
 
@@ -32,21 +41,29 @@ class LoopParams(BaseModel):
     goal_id: int
 
 
-def best_of(spec: GoalSpec, values: list[float | None]) -> tuple[float | None, int | None]:
+def best_of(
+    spec: GoalSpec, values: list[float | None], skip: frozenset[int] | set[int] = frozenset()
+) -> tuple[float | None, int | None]:
     best, index = None, None
     for position, value in enumerate(values):
-        if spec.better(value, best):
+        if position not in skip and spec.better(value, best):
             best, index = value, position
     return best, index
 
 
 def stop_reason(
-    spec: GoalSpec, values: list[float | None], minutes_used: float
+    spec: GoalSpec,
+    values: list[float | None],
+    minutes_used: float,
+    rejected: frozenset[int] | set[int] = frozenset(),
 ) -> tuple[str, str] | None:
-    """(status, reason) when the loop must stop, else None."""
+    """(status, reason) when the loop must stop, else None. "reached" is a candidate:
+    the loop confirms it on the hold-out; ``rejected`` are the positions of trials whose
+    hold-out failed (they cannot reach the goal again)."""
+    candidate, _ = best_of(spec, values, rejected)
+    if spec.reached(candidate):
+        return "reached", f"{spec.metric} {candidate:.4f} {spec.direction} {spec.threshold}"
     best, best_index = best_of(spec, values)
-    if spec.reached(best):
-        return "achieved", f"{spec.metric} {best:.4f} {spec.direction} {spec.threshold}"
     if len(values) >= spec.max_trials:
         return "exhausted", f"trial budget of {spec.max_trials} spent (best {best})"
     if minutes_used >= spec.max_minutes:
@@ -61,21 +78,61 @@ def stop_reason(
 
 
 def train_params(spec: GoalSpec, proposal: Proposal, seed: int) -> dict:
+    """The trial's ``train_model`` parameters: the shared validation path, the hold-out
+    kept unseen (it is scored once, for the reported best model)."""
     data = {
         k: v
         for k, v in spec.model_dump(mode="json").items()
-        if k in ("symbols", "source", "start", "end", "dataset_id", "target_column", "horizon")
-        and v is not None
+        if k in ("symbols", "source", "start", "end", "dataset_id", "target_column")
     }
-    return {
-        **data,
-        "model_id": proposal.model_id,
-        "model_params": proposal.model_params,
-        "task": spec.task,
-        "metric": spec.metric,
-        "validation": "walk_forward" if spec.symbols else "kfold",
-        "seed": seed,
-    }
+    params = trial_params(
+        data=data,
+        task=spec.task,
+        metric=spec.metric,
+        model_id=proposal.model_id,
+        model_params=proposal.model_params,
+        seed=seed,
+        horizon=spec.horizon,
+        time_column=spec.time_column,
+        allow_shuffled_dates=spec.allow_shuffled_dates,
+    )
+    params["score_holdout"] = False
+    return params
+
+
+def holdout_checks(trials) -> dict[int, float | None]:
+    """Hold-out value by checked trial id, from the goal's recorded check runs."""
+    from engine.trials.record import parse
+
+    out: dict[int, float | None] = {}
+    for row in trials:
+        of = (row.reproducibility or {}).get("holdout_check_of")
+        if of is not None:
+            out[int(of)] = parse(row).primary_holdout if row.status == "succeeded" else None
+    return out
+
+
+def check_holdout(user: UserRef, goal_id: int, trial_id: int) -> tuple[float | None, str]:
+    """Score a trial's hold-out once: re-run its configuration (same data, splits and
+    seed, so the same walk-forward score) with ``score_holdout``, recorded as a trial
+    marked ``holdout_check_of``. Returns the hold-out value of the primary metric."""
+    from storage.repositories.trials import get_trial
+
+    trial = get_trial(trial_id)
+    if trial is None:
+        return None, f"trial {trial_id} is gone"
+    params = {**(trial.params or {}), "score_holdout": True}
+    try:
+        outcome = call("train_model", params, user, goal_id=goal_id, wait=TRIAL_TIMEOUT_SECONDS)
+    except ActionError as error:
+        return None, str(error)
+    job_trial = trial_for_job(outcome.job_id) if outcome.job_id else None
+    if job_trial is not None:
+        annotate_trial(job_trial.id, holdout_check_of=trial_id)
+    if outcome.status != "succeeded" or outcome.result is None:
+        return None, outcome.error or outcome.status
+    metric = outcome.result.values.get("metric_name")
+    return outcome.result.values.get(f"holdout_{metric}"), "ok"
 
 
 def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, int | None, str]:
@@ -92,13 +149,19 @@ def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, 
     return values.get("metric_value"), values.get("trial_id"), "ok"
 
 
-def _values(goal_id: int) -> tuple[list[tuple[str, float | None]], float]:
-    trials = trials_for_goal(goal_id)
+def _values(
+    goal_id: int,
+) -> tuple[list[tuple[str, float | None]], list[int | None], dict[int, float | None], float]:
+    """The goal's search so far: (family, walk-forward value) per trial, their ids, the
+    hold-out checks done, and the minutes spent (checks included)."""
+    every = trials_for_goal(goal_id)
+    checks = holdout_checks(every)
+    trials = [t for t in every if (t.reproducibility or {}).get("holdout_check_of") is None]
     history = [
         (t.family or "", t.metric_value if t.status == "succeeded" else None) for t in trials
     ]
-    minutes = sum(t.duration_s or 0 for t in trials) / 60
-    return history, minutes
+    minutes = sum(t.duration_s or 0 for t in every) / 60
+    return history, [t.id for t in trials], checks, minutes
 
 
 def _await_started_trials(ctx: ActionContext, goal_id: int) -> None:
@@ -198,7 +261,7 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
     goals_service.require_owner(ctx.user, goal)
     spec = spec_of(goal)
     _await_started_trials(ctx, goal.id)
-    history, minutes = _values(goal.id)
+    history, trial_ids, checks, minutes = _values(goal.id)
     started = time.monotonic()
     proposer = make_proposer(
         goal.id,
@@ -209,6 +272,26 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
     )
     tally = {"claude": 0, "bandit": 0}
     fallbacks: list[str] = []
+
+    def rejected() -> set[int]:
+        """Positions of trials whose hold-out check failed the goal."""
+        return {
+            position
+            for position, trial_id in enumerate(trial_ids)
+            if trial_id is None or (trial_id in checks and not spec.reached(checks[trial_id]))
+        }
+
+    def holdout_of(position: int | None) -> float | None:
+        """The hold-out of the trial at ``position``, scored once (recorded)."""
+        trial_id = trial_ids[position] if position is not None else None
+        if trial_id is None:
+            return None
+        if trial_id not in checks:
+            value, note = check_holdout(ctx.user, goal.id, trial_id)
+            checks[trial_id] = value
+            log.info("goal %s hold-out of trial %s: %s (%s)", goal.id, trial_id, value, note)
+        return checks[trial_id]
+
     while True:
         current = goal_repo.get_goal(goal.id)
         if current is None:
@@ -226,11 +309,34 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
             return ActionResult("Loop cancelled.", {"goal_id": goal.id, "status": "stopped"})
         values = [value for _, value in history]
         used = minutes + (time.monotonic() - started) / 60
-        decision = stop_reason(spec, values, used)
+        decision = stop_reason(spec, values, used, rejected())
+        if decision is not None and decision[0] == "reached":
+            _, position = best_of(spec, values, rejected())
+            holdout = holdout_of(position)
+            if spec.reached(holdout):
+                decision = (
+                    "achieved",
+                    f"{decision[1]} walk-forward, and hold-out {holdout:.4f} passes too",
+                )
+            else:
+                log.info(
+                    "goal %s: trial at %s failed its hold-out (%s)", goal.id, position, holdout
+                )
+                continue  # rejected now; the budget rules decide whether to go on
         if decision is not None:
             status, reason = decision
+            if status != "achieved":
+                best, best_index = best_of(spec, values)
+                holdout = holdout_of(best_index)
+                reason += f"; its hold-out {spec.metric}: " + (
+                    f"{holdout:.4f}" if holdout is not None else "n/a"
+                )
+            else:
+                best, best_index = best_of(spec, values, rejected())
+                holdout = holdout_of(best_index)  # scored above: read from the checks
             goal_repo.set_status_if(goal.id, ("active",), status, stop_reason=reason)
-            best, _ = best_of(spec, values)
+            if best_index is not None and trial_ids[best_index] is not None:
+                goal_repo.update_goal(goal.id, best_trial_id=trial_ids[best_index])
             log.info("goal %s %s: %s", goal.id, status, reason)
             about, proposals = _proposals_summary(tally, fallbacks)
             return ActionResult(
@@ -239,6 +345,9 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
                     "goal_id": goal.id,
                     "status": status,
                     "best": best,
+                    "best_trial_id": trial_ids[best_index] if best_index is not None else None,
+                    "holdout": holdout,
+                    "cv_holdout_gap": _gap(spec, best, holdout),
                     "trials": len(values),
                     **proposals,
                 },
@@ -257,6 +366,7 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         else:
             proposer.observe(proposal, value)
         history = proposer.history
+        trial_ids.append(trial_id)
         values = [v for _, v in history]
         best, best_index = best_of(spec, values)
         updates = {"trials_run": len(values), "best_value": best}
@@ -277,6 +387,14 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
             proposal.reason,
             note,
         )
+
+
+def _gap(spec: GoalSpec, cv: float | None, holdout: float | None) -> float | None:
+    """Walk-forward minus hold-out, oriented so that a positive gap means the hold-out
+    did worse (the walk-forward score was optimistic)."""
+    if cv is None or holdout is None:
+        return None
+    return cv - holdout if spec.direction == ">=" else holdout - cv
 
 
 def launch(user: UserRef, goal_id: int) -> int:

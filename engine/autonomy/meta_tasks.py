@@ -228,23 +228,24 @@ def evaluate(
 ) -> float | None:
     """The walk-forward metric of one configuration through the ``train_model`` action
     (4 expanding folds, purge and embargo of the label's reach, final 20 % hold-out kept
-    apart); None when the trial fails."""
+    apart); None when the trial fails. The parameters come from the goal loop's own
+    :func:`engine.ml.validation_plan.trial_params`: the date column is detected as it is
+    for a goal on an uploaded table."""
     from engine.actions import ActionContext, UserRef, get_action
     from engine.ml.params import TrainParams
+    from engine.ml.validation_plan import trial_params
 
     params = TrainParams(
-        dataset_id=dataset_id,
-        target_column=task.target,
-        time_column="date",
-        horizon=task.horizon,
-        embargo=task.horizon,
-        task=task.task,
-        metric=task.metric,
-        validation="walk_forward",
-        n_splits=N_SPLITS,
-        model_id=model_id,
-        model_params=model_params,
-        seed=seed,
+        **trial_params(
+            data={"dataset_id": dataset_id, "target_column": task.target},
+            task=task.task,
+            metric=task.metric,
+            model_id=model_id,
+            model_params=model_params,
+            seed=seed,
+            horizon=task.horizon,
+            n_splits=N_SPLITS,
+        )
     )
     context = ActionContext(user=UserRef.system(), goal_id=goal_id)
     try:

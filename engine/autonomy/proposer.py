@@ -166,8 +166,12 @@ class Prior:
 
 def eligible_models(spec: GoalSpec) -> dict[str, list[str]]:
     """Family -> model ids usable for the goal (fast and medium cost models)."""
+    from engine.ml.dataset import two_classes
+
     families: dict[str, list[str]] = {}
-    for model in catalog.list_models(task=spec.task):
+    # on two classes the one-vs-rest/one-vs-one wrappers are their base: left out
+    binary = two_classes(spec.task, spec.symbols, spec.dataset_id, spec.target_column)
+    for model in catalog.list_models(task=spec.task, two_classes=binary):
         if spec.families and model.family not in spec.families:
             continue
         if not spec.families and model.family in NOT_BY_DEFAULT:

@@ -55,6 +55,23 @@ STOCK_NAMES = {
     "XOM": "Exxon Mobil",
 }
 
+SURVIVORSHIP_NOTE = (
+    "Survivorship bias: the bundled stocks are 20 of today's S&P 500 members, chosen "
+    "after the fact; companies that failed or left the index are missing, so results on "
+    "them are flattering."
+)
+
+
+def survivorship_note(symbols: list[str], source: str | None) -> str | None:
+    """The survivorship warning when bundled S&P 500 stocks are used, else None."""
+    if (source or "bundled").split(":", 1)[0] != "bundled":
+        return None
+    used = sorted({str(s).upper() for s in symbols} & set(STOCK_NAMES))
+    if not used:
+        return None
+    return f"{SURVIVORSHIP_NOTE} ({', '.join(used)})"
+
+
 MACRO_DESCRIPTIONS = {
     "realgdp": "Real GDP (billions of chained 2005 USD, SAAR)",
     "realcons": "Real personal consumption expenditures (billions of chained 2005 USD, SAAR)",

@@ -88,3 +88,10 @@ def record(data: PriceData, *, name: str | None = None, user_id: int | None = No
     from engine.data import loader
 
     return loader.record(data, name=name, user_id=user_id)
+
+
+def survivorship_note(symbols: list[str], source: str | None) -> str | None:
+    """The survivorship-bias warning when bundled S&P 500 stocks are used, else None."""
+    from engine.data import bundled
+
+    return bundled.survivorship_note(symbols, source)

@@ -38,26 +38,34 @@ def probabilistic_sharpe(
 
 
 def deflated_sharpe_from_moments(
-    sharpe: float, n_obs: int, skew: float, kurtosis: float, trial_sharpes: list[float]
+    sharpe: float,
+    n_obs: int,
+    skew: float,
+    kurtosis: float,
+    trial_sharpes: list[float],
+    n_trials: int | None = None,
 ) -> dict[str, float]:
     """DSR from the best strategy's per-period Sharpe and return moments (kurtosis not
-    excess), given the per-period Sharpe ratios of every trial tried."""
+    excess), given the per-period Sharpe ratios of the trials tried; ``n_trials`` (when
+    larger) is how many were tried in all on the same data, some without a Sharpe ratio
+    here: the variance comes from those that have one, the count from every try."""
     trial_sharpes = [s for s in trial_sharpes if s is not None and math.isfinite(s)]
+    count = max(len(trial_sharpes), int(n_trials or 0))
     if not trial_sharpes or not math.isfinite(sharpe) or n_obs < 2:
         return {
             "deflated_sharpe": float("nan"),
             "sharpe": float(sharpe),
             "expected_max_sharpe": float("nan"),
-            "n_trials": len(trial_sharpes),
+            "n_trials": count,
         }
     variance = float(np.var(trial_sharpes, ddof=1)) if len(trial_sharpes) > 1 else 0.0
-    benchmark = expected_max_sharpe(variance, len(trial_sharpes))
+    benchmark = expected_max_sharpe(variance, count)
     probability = probabilistic_sharpe(sharpe, benchmark, n_obs, skew, kurtosis)
     return {
         "deflated_sharpe": probability,
         "sharpe": float(sharpe),
         "expected_max_sharpe": benchmark,
-        "n_trials": len(trial_sharpes),
+        "n_trials": count,
     }
 
 

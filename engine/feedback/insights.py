@@ -7,7 +7,7 @@ from collections import Counter
 from statistics import median
 from typing import Any
 
-from engine.feedback.deflated_sharpe import deflated_sharpe_from_moments
+from engine.feedback.overfitting import deflated_sharpe_of_trials, overfitting_report
 from engine.feedback.trend import detect_trend
 from engine.goals.spec import GoalSpec
 from engine.trials.record import Trial, parse_all
@@ -68,24 +68,43 @@ def common_errors(trials, limit: int = 5) -> list[dict[str, Any]]:
     return [{"error": text, "count": count} for text, count in errors.most_common(limit)]
 
 
-def significance(trials: list[Trial]) -> dict[str, Any] | None:
+def significance(trials: list[Trial], n_tried: int = 0) -> dict[str, Any] | None:
     """Deflated Sharpe of the best strategy given every trial's Sharpe (price goals):
-    each trial's pooled out-of-sample trading statistics (``metrics.strategy``)."""
-    traded = []  # (the trial's strategy statistics, its daily Sharpe)
-    for trial in trials:
-        strategy = trial.strategy
-        if strategy is not None and strategy.strategy_sharpe_daily is not None:
-            traded.append((strategy, strategy.strategy_sharpe_daily))
-    if not traded:
-        return None
-    best, best_sharpe = max(traded, key=lambda pair: pair[1])
-    return deflated_sharpe_from_moments(
-        best_sharpe,
-        best.strategy_n_obs,
-        best.strategy_skew if best.strategy_skew is not None else 0.0,
-        best.strategy_kurtosis if best.strategy_kurtosis is not None else 3.0,
-        [sharpe for _, sharpe in traded],
-    )
+    each trial's pooled out-of-sample trading statistics (``metrics.strategy``),
+    deflated for ``n_tried`` trials on the same data when that is more."""
+    return deflated_sharpe_of_trials(trials, n_tried)
+
+
+# A hold-out this much worse than the walk-forward mean, in fold standard deviations,
+# is outside the folds' own spread: the walk-forward score was selected, not earned.
+GAP_STDS = 2.0
+
+
+def holdout_gap(spec: GoalSpec, searched: list[Trial], checks: list[Trial]) -> dict | None:
+    """The CV-vs-hold-out gap of the reported best model (its hold-out check), oriented
+    so that positive = the hold-out did worse, and whether it is large."""
+    by_id = {t.id: t for t in searched}
+    rows = []
+    for check in checks:
+        original = by_id.get(check.reproducibility.holdout_check_of or -1)
+        holdout = check.primary_holdout
+        if original is None or original.metric_value is None or holdout is None:
+            continue
+        gap = original.metric_value - holdout
+        gap = gap if spec.direction == ">=" else -gap
+        std = original.primary_std
+        large = gap > GAP_STDS * std if std else gap > 0.1 * abs(original.metric_value)
+        rows.append(
+            {
+                "trial_id": original.id,
+                "walk_forward": original.metric_value,
+                "holdout": holdout,
+                "gap": gap,
+                "fold_std": std,
+                "likely_overfit": bool(large),
+            }
+        )
+    return rows[-1] if rows else None
 
 
 def parameter_importances(goal_id: int, family: str) -> dict[str, float]:
@@ -110,8 +129,32 @@ def recommendations(
     stagnant: int,
     significance_report: dict[str, Any] | None,
     best_trial,
+    gap: dict[str, Any] | None = None,
+    overfitting: dict[str, Any] | None = None,
 ) -> list[dict]:
     advice = []
+    if gap is not None and gap["likely_overfit"]:
+        advice.append(
+            {
+                "what": f"likely overfit: distrust trial {gap['trial_id']}'s walk-forward score",
+                "why": f"its hold-out {spec.metric} {gap['holdout']:.4f} is {gap['gap']:.4f} "
+                f"worse than its walk-forward {gap['walk_forward']:.4f}"
+                + (
+                    f", more than {GAP_STDS:g} fold standard deviations ({gap['fold_std']:.4f})"
+                    if gap["fold_std"]
+                    else ""
+                ),
+            }
+        )
+    pbo = (overfitting or {}).get("pbo")
+    if pbo is not None and pbo["pbo"] >= 0.5:
+        advice.append(
+            {
+                "what": "likely overfit: the best trial was selected by luck",
+                "why": f"probability of backtest overfitting {pbo['pbo']:.2f} over "
+                f"{pbo['n_trials']} trials (CSCV)",
+            }
+        )
     scored = [f for f in families if _oriented(spec, f["best"]) is not None]
     if scored:
         top = scored[0]
@@ -162,9 +205,30 @@ def recommendations(
     return advice
 
 
-def goal_insights(goal_id: int, spec: GoalSpec, rows) -> dict[str, Any]:
-    """The report on a goal's trial rows (read as typed trial records)."""
-    trials = parse_all(rows)
+def goal_insights(
+    goal_id: int,
+    spec: GoalSpec,
+    rows,
+    *,
+    owner_id: int | None = None,
+    with_holdout: bool = True,
+) -> dict[str, Any]:
+    """The report on a goal's trial rows (read as typed trial records). The deflated
+    Sharpe ratio and PBO count every trial ``owner_id`` tried on the goal's data.
+    ``with_holdout=False`` leaves the hold-out out (what the loop's proposer reads: it
+    chooses on walk-forward scores only)."""
+    from engine.feedback.overfitting import tried_on_same_data
+
+    every = parse_all(rows)
+    checks = [t for t in every if t.reproducibility.holdout_check_of is not None]
+    trials = [t for t in every if t.reproducibility.holdout_check_of is None]
+    datasets = Counter(t.dataset_id for t in trials if t.dataset_id is not None)
+    dataset_id = datasets.most_common(1)[0][0] if datasets else None
+    n_tried = max(len(trials), tried_on_same_data(owner_id, dataset_id, spec.task))
+    overfitting = overfitting_report(
+        trials, n_tried=n_tried, greater_is_better=spec.direction == ">="
+    )
+    gap = holdout_gap(spec, trials, checks) if with_holdout else None
     values = [t.metric_value for t in trials if t.status == "succeeded"]
     trend = detect_trend(values, higher_is_better=spec.direction == ">=")
     families = family_table(spec, trials)
@@ -173,9 +237,9 @@ def goal_insights(goal_id: int, spec: GoalSpec, rows) -> dict[str, Any]:
         if trial.status == "succeeded" and spec.better(trial.metric_value, best_value):
             best_trial, best_value, best_index = trial, trial.metric_value, index
     stagnant = len(trials) - 1 - best_index if best_index is not None else len(trials)
-    report = significance(trials)
+    report = overfitting["deflated_sharpe"]
     importances = parameter_importances(goal_id, families[0]["family"]) if families else {}
-    return {
+    report_out: dict[str, Any] = {
         "trials": len(trials),
         "best_value": best_value,
         "best_trial_id": best_trial.id if best_trial else None,
@@ -189,6 +253,12 @@ def goal_insights(goal_id: int, spec: GoalSpec, rows) -> dict[str, Any]:
         "families": families,
         "common_errors": common_errors(trials),
         "significance": report,
+        "overfitting": overfitting,
         "parameter_importances": importances,
-        "recommendations": recommendations(spec, families, trend, stagnant, report, best_trial),
+        "recommendations": recommendations(
+            spec, families, trend, stagnant, report, best_trial, gap, overfitting
+        ),
     }
+    if with_holdout:
+        report_out["holdout_gap"] = gap
+    return report_out

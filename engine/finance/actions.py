@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from engine.actions import ActionContext, ActionError, ActionResult, Series, register
+from engine.actions.base import json_safe
 from engine.actions.bounds import require_within
+from engine.data.sources import survivorship_note
 from engine.finance import backtest, indicators, portfolio, risk
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
@@ -139,8 +141,9 @@ OPTION_UNITS = {
     "implied_volatility",
     description=f"""Implied volatility of European options (Black–Scholes–Merton, vectorised
     safeguarded Newton) or American options (bisection on a CRR binomial tree) from
-    observed prices. Numbers or equal-length lists. Prices outside the no-arbitrage
-    bounds are rejected with the bounds in the message. {CONVENTIONS}""",
+    observed prices. Numbers or equal-length lists. A single price outside (or at) its
+    no-arbitrage bounds is rejected with the bounds in the message; in a list such a quote
+    gets no volatility and a `reason` in its row, and the others are solved. {CONVENTIONS}""",
     params=ImpliedVolParams,
     category="finance",
 )
@@ -166,19 +169,31 @@ def implied_volatility(params: ImpliedVolParams, ctx: ActionContext) -> ActionRe
         params.dividend_yield,
         params.option_type,
     )
+    reasons = result.reasons or [None] * vols.size
+    solved = np.isfinite(vols)
     values = {
-        "implied_volatility": float(vols[0]) if scalar else vols.tolist(),
+        "implied_volatility": float(vols[0]) if scalar else json_safe(vols.tolist()),
         "iterations": result.iterations,
-        "converged": bool(result.converged.all()),
+        "converged": bool(result.converged[solved].all()),
         "style": params.style,
+        "n_solved": int(solved.sum()),
+        "n_unsolved": int((~solved).sum()),
     }
-    summary = (
-        f"Implied volatility {vols[0]:.4%} ({params.style})."
-        if scalar
-        else f"Implied volatilities of {vols.size:,} options: "
-        f"{vols.min():.2%} to {vols.max():.2%} (median {np.median(vols):.2%})."
-    )
-    table = pd.DataFrame({"implied_volatility": vols})
+    if scalar:
+        summary = f"Implied volatility {vols[0]:.4%} ({params.style})."
+    else:
+        good = vols[solved]
+        summary = (
+            f"Implied volatilities of {good.size:,} of {vols.size:,} options: "
+            f"{good.min():.2%} to {good.max():.2%} (median {np.median(good):.2%})."
+        )
+        if good.size < vols.size:
+            first = int(np.flatnonzero(~solved)[0])
+            summary += (
+                f" {vols.size - good.size} option(s) have no implied volatility (see the "
+                f"reason column); option {first}: {reasons[first]}."
+            )
+    table = pd.DataFrame({"implied_volatility": vols, "reason": reasons})
     return ActionResult(
         summary=summary,
         values=values,
@@ -541,7 +556,11 @@ def _signal_positions(signal, prices: pd.DataFrame, long_short: bool) -> pd.Data
     (lower/upper) or signal (positions given by date, e.g. from a model). The position
     decided at a day's close earns the next day's return (no look-ahead); costs are
     cost_bps/10,000 × |change in position|; long/flat unless long_short; several
-    symbols equally weighted or with given weights. Returns total return, CAGR,
+    symbols equally weighted or with given weights. Costs are on by default
+    (cost_bps 5 commission + slippage_bps 2 per unit of turnover; zero must be set
+    explicitly); evaluate_after scores only the days after a date (signals still use
+    the earlier history); bundled S&P 500 stocks carry a survivorship-bias note.
+    Returns total return, CAGR,
     volatility, Sharpe, max drawdown, trades, turnover, the equity and drawdown curves,
     compared with buy and hold. {CONVENTIONS}""",
     params=BacktestParams,
@@ -564,27 +583,49 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
         signals = _signal_positions(params.signal, prices, params.long_short)
         weights = backtest.symbol_weights(prices.columns, params.weights)
         positions = signals.mul(weights, axis=1).where(prices.notna(), 0.0)
-        result = backtest.run_positions(prices, positions, params.cost_bps, params.risk_free_rate)
     else:
-        result = backtest.run_strategy(
-            prices,
-            params.strategy,
-            strategy_params,
-            params.cost_bps,
-            params.long_short,
-            params.weights,
-            params.risk_free_rate,
+        positions = backtest.strategy_positions(
+            prices, params.strategy, strategy_params, params.long_short, params.weights
         )
-    bench = backtest.run_strategy(
-        prices, "buy_and_hold", None, params.cost_bps, False, params.weights, params.risk_free_rate
+    bench_positions = backtest.strategy_positions(
+        prices, "buy_and_hold", None, False, params.weights
     )
+    # Signals are computed on the whole history; only the days after evaluate_after are
+    # traded and scored (starting flat), e.g. after a model's training cut-off.
+    window = "the whole period"
+    if params.evaluate_after is not None:
+        after = pd.Timestamp(params.evaluate_after)
+        keep = prices.index > after
+        if int(keep.sum()) < 2:
+            raise ActionError(
+                f"There are fewer than two trading days after {after:%Y-%m-%d} "
+                f"(the data ends {prices.index[-1]:%Y-%m-%d}); choose an earlier evaluate_after."
+            )
+        prices, positions = prices.loc[keep], positions.loc[keep]
+        bench_positions = bench_positions.loc[keep]
+        window = f"only the days after {after:%Y-%m-%d}"
+    friction = params.cost_bps + params.slippage_bps
+    result = backtest.run_positions(prices, positions, friction, params.risk_free_rate)
+    bench = backtest.run_positions(prices, bench_positions, friction, params.risk_free_rate)
     stats = result.stats
+    notes = []
+    if friction == 0:
+        notes.append("No commission or slippage: both were set to 0 explicitly.")
+    survivors = survivorship_note(list(params.symbols), params.source)
+    if survivors:
+        notes.append(survivors)
     values = {
         **stats,
         "strategy": params.strategy,
         "symbols": list(params.symbols),
         "parameters": strategy_params,
         "cost_bps": params.cost_bps,
+        "slippage_bps": params.slippage_bps,
+        "execution": "next bar: a position decided at a day's close earns the next day's return",
+        "evaluated": window,
+        "evaluate_after": str(params.evaluate_after) if params.evaluate_after else None,
+        "survivorship_bias": survivors is not None,
+        "notes": notes,
         "long_short": params.long_short,
         "buy_and_hold": {
             k: bench.stats[k]
@@ -594,12 +635,15 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
     }
     summary = (
         f"{params.strategy.replace('_', ' ')} on {', '.join(params.symbols)} "
-        f"({stats['start']:%Y-%m-%d}..{stats['end']:%Y-%m-%d}, {params.cost_bps:g} bps): total "
+        f"({stats['start']:%Y-%m-%d}..{stats['end']:%Y-%m-%d}; {window}; next-bar execution; "
+        f"{params.cost_bps:g} bps commission + {params.slippage_bps:g} bps slippage): total "
         f"return {_pct(stats['total_return'])}, CAGR {_pct(stats['cagr'])}, volatility "
         f"{_pct(stats['volatility'])}, Sharpe {_num(stats['sharpe'])}, max drawdown "
         f"{_pct(stats['max_drawdown'])}, {stats['n_trades']} trades. Buy and hold: CAGR "
         f"{_pct(bench.stats['cagr'])}, Sharpe {_num(bench.stats['sharpe'])}."
     )
+    for note in notes:
+        summary += f" {note}"
     table = result.table().rename_axis("date")
     table["buy_and_hold_equity"] = bench.equity
     curves = pd.DataFrame(

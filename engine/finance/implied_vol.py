@@ -19,7 +19,7 @@ put ``max(K e^{-rT} − S e^{-qT}, 0) < P < K e^{-rT}`` (American: intrinsic val
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,9 +32,11 @@ MIN_SIGMA_AMERICAN = 1e-4
 
 @dataclass
 class ImpliedVolResult:
-    volatility: np.ndarray
+    volatility: np.ndarray  # NaN where no volatility reproduces the price
     iterations: int
     converged: np.ndarray
+    # per option: None when solved, else why not (a batch answers row by row)
+    reasons: list[str | None] = field(default_factory=list)
 
 
 def _price_and_vega(inputs: OptionInputs, sigma: np.ndarray, sign: np.ndarray):
@@ -69,18 +71,42 @@ def _broadcast_price(price: ArrayLike, inputs: OptionInputs) -> tuple[np.ndarray
     )
 
 
-def _check_bounds(target, lower, upper) -> None:
+def _bound_reasons(target, lower, upper) -> list[str | None]:
+    """Per option: why its price cannot be inverted (outside or at a no-arbitrage
+    bound), or None."""
     low = target <= lower
     high = target >= upper
-    if low.any() or high.any():
-        bad = np.flatnonzero(low | high)
-        i = int(bad[0])
-        side = "at or below the lower" if low[i] else "at or above the upper"
-        where = f" (option {i}; {bad.size} option(s) affected)" if target.size > 1 else ""
-        raise ActionError(
-            f"price {target[i]:.6g} is {side} no-arbitrage bound "
-            f"[{lower[i]:.6g}, {upper[i]:.6g}]{where}; no volatility reproduces it"
-        )
+    reasons: list[str | None] = []
+    for i in range(target.size):
+        if low[i] or high[i]:
+            side = "at or below the lower" if low[i] else "at or above the upper"
+            reasons.append(
+                f"price {target[i]:.6g} is {side} no-arbitrage bound "
+                f"[{lower[i]:.6g}, {upper[i]:.6g}]; no volatility reproduces it"
+            )
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def _solve_rows(target, inputs: OptionInputs, reasons: list[str | None], solve) -> ImpliedVolResult:
+    """Solve the options without a reason; the others get NaN and keep their reason. A
+    single option that cannot be solved is an error (there is nothing else to return)."""
+    ok = np.array([r is None for r in reasons], dtype=bool)
+    if target.size == 1 and not ok[0]:
+        raise ActionError(str(reasons[0]))
+    if not ok.any():
+        raise ActionError(f"No option can be inverted; option 0: {reasons[0]}.")
+    rows = np.flatnonzero(ok)
+    solved = solve(target[rows], inputs.take(rows))
+    volatility = np.full(target.size, np.nan)
+    converged = np.zeros(target.size, dtype=bool)
+    volatility[rows] = solved.volatility
+    converged[rows] = solved.converged
+    merged = list(reasons)
+    for position, reason in zip(rows, solved.reasons or [None] * rows.size, strict=True):
+        merged[int(position)] = reason
+    return ImpliedVolResult(volatility, solved.iterations, converged, merged)
 
 
 def implied_volatility(
@@ -100,21 +126,31 @@ def implied_volatility(
     inputs = prepare_inputs(spot, strike, maturity_years, rate, 1.0, dividend_yield, option_type)
     target, inputs = _broadcast_price(price, inputs)
     style = style.strip().lower()
+    w = inputs.sign
     if style == "american":
-        return _american(target, inputs, steps, max_iter)
+        lower = np.maximum(w * (inputs.spot - inputs.strike), 0.0)
+        upper = np.where(w > 0, inputs.spot, inputs.strike)
+        reasons = _bound_reasons(target, lower, upper)
+        return _solve_rows(
+            target, inputs, reasons, lambda p, sub: _american(p, sub, steps, max_iter)
+        )
     if style != "european":
         raise ActionError(f"style must be 'european' or 'american'; got {style!r}")
-    return _european(target, inputs, tol, max_iter)
+    t = inputs.maturity
+    s_disc = inputs.spot * np.exp(-inputs.dividend_yield * t)
+    k_disc = inputs.strike * np.exp(-inputs.rate * t)
+    lower = np.maximum(w * (s_disc - k_disc), 0.0)
+    upper = np.where(w > 0, s_disc, k_disc)
+    reasons = _bound_reasons(target, lower, upper)
+    return _solve_rows(target, inputs, reasons, lambda p, sub: _european(p, sub, tol, max_iter))
 
 
 def _european(target, inputs: OptionInputs, tol: float, max_iter: int) -> ImpliedVolResult:
+    """Prices strictly inside their no-arbitrage bounds (checked by the caller)."""
     t, w = inputs.maturity, inputs.sign
     s_disc = inputs.spot * np.exp(-inputs.dividend_yield * t)
     k_disc = inputs.strike * np.exp(-inputs.rate * t)
     forward_value = s_disc - k_disc
-    lower = np.maximum(w * forward_value, 0.0)
-    upper = np.where(w > 0, s_disc, k_disc)
-    _check_bounds(target, lower, upper)
     # Work on the out-of-the-money option (time value only) via put-call parity.
     itm = w * forward_value > 0
     sign = np.where(itm, -w, w)
@@ -128,13 +164,21 @@ def _european(target, inputs: OptionInputs, tol: float, max_iter: int) -> Implie
     sigma[atm] = np.sqrt(2 * np.pi / t[atm]) * otm_target[atm] / s_disc[atm]
     sigma = np.clip(sigma, 1e-8, MAX_SIGMA)
     hi_price, _ = _price_and_vega(inputs, hi, sign)
-    if np.any(hi_price < otm_target):
-        i = int(np.argmax(hi_price < otm_target))
+    too_high = hi_price < otm_target
+    reasons: list[str | None] = [
+        f"the implied volatility is above {MAX_SIGMA:g} (1000 %); the price is too close "
+        "to its upper no-arbitrage bound"
+        if high
+        else None
+        for high in too_high
+    ]
+    if n == 1 and too_high[0]:
         raise ActionError(
-            f"the implied volatility of option {i} is above {MAX_SIGMA:g} (1000 %); "
+            f"the implied volatility of option 0 is above {MAX_SIGMA:g} (1000 %); "
             "the price is too close to its upper no-arbitrage bound"
         )
-    active = np.arange(n)
+    sigma[too_high] = np.nan
+    active = np.flatnonzero(~too_high)
     converged = np.zeros(n, dtype=bool)
     iterations = 0
     while active.size and iterations < max_iter:
@@ -155,16 +199,12 @@ def _european(target, inputs: OptionInputs, tol: float, max_iter: int) -> Implie
         lo[active], hi[active] = lo_a, hi_a
         converged[active[done]] = True
         active = active[~done]
-    return ImpliedVolResult(volatility=sigma, iterations=iterations, converged=converged)
+    return ImpliedVolResult(sigma, iterations, converged, reasons)
 
 
 def _american(target, inputs: OptionInputs, steps: int, max_iter: int) -> ImpliedVolResult:
     from engine.finance.lattice import binomial_price
 
-    w = inputs.sign
-    lower = np.maximum(w * (inputs.spot - inputs.strike), 0.0)
-    upper = np.where(w > 0, inputs.spot, inputs.strike)
-    _check_bounds(target, lower, upper)
     dt = inputs.maturity / steps
     # the CRR tree needs sigma * sqrt(dt) > |r - q| dt
     lo = np.maximum(2.0 * np.abs(inputs.rate - inputs.dividend_yield) * np.sqrt(dt), 1e-4)

@@ -161,7 +161,23 @@ class BacktestParams(_DataParams):
             "(date -> position); positions are held until the next date given"
         ),
     )
-    cost_bps: float = Field(0.0, ge=0, le=1_000, description="Cost per unit of turnover, bps")
+    cost_bps: float = Field(
+        5.0,
+        ge=0,
+        le=1_000,
+        description="Commission per unit of turnover, bps (on by default; 0 must be explicit)",
+    )
+    slippage_bps: float = Field(
+        2.0,
+        ge=0,
+        le=1_000,
+        description="Slippage per unit of turnover, bps (on by default; 0 must be explicit)",
+    )
+    evaluate_after: DateLike = Field(
+        None,
+        description="Score only the days after this date (e.g. a model's training cut-off); "
+        "signals still use the earlier history",
+    )
     long_short: bool = False
     weights: Weights | None = Field(None, description="Symbol weights; equal if omitted")
     risk_free_rate: float = Field(0.0, ge=-0.5, le=1.0)

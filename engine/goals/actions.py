@@ -148,8 +148,10 @@ class GoalInsightsParams(BaseModel):
     "goal_insights",
     description="What a goal's trials say so far: trend of the metric (Mann-Kendall with a "
     "Theil-Sen slope), best and worst model families, failure rates and common errors, trials "
-    "since the last improvement, the deflated Sharpe ratio of the best strategy given how many "
-    "trials were tried, parameter importances, and recommendations for what to try next.",
+    "since the last improvement, overfitting statistics (the deflated Sharpe ratio of the best "
+    "strategy and the probability of backtest overfitting, PBO by CSCV, both counting every "
+    "trial tried on the same data), the best model's walk-forward vs hold-out gap, parameter "
+    "importances, and recommendations for what to try next.",
     params=GoalInsightsParams,
     cpu_bound=False,
     min_role="viewer",
@@ -159,21 +161,36 @@ def goal_insights(params: GoalInsightsParams, ctx: ActionContext) -> ActionResul
     import pandas as pd
 
     from engine.feedback.insights import goal_insights as compute
+    from engine.feedback.overfitting import overfitting_table
 
     goal = service.get(ctx.user, params.goal_id)
-    report = compute(goal.id, service.spec_of(goal), service.trials(ctx.user, goal.id))
+    report = compute(
+        goal.id,
+        service.spec_of(goal),
+        service.trials(ctx.user, goal.id),
+        owner_id=goal.user_id,
+    )
     trend = report["trend"]
     lines = [
         f"Goal {goal.id}: {report['trials']} trials, best {report['best_value']}, "
         f"trend {trend['label']}"
         + (f" (p={trend['p_value']:.3f})" if trend["p_value"] is not None else "")
-        + "."
+        + ".",
+        f"Overfitting: {report['overfitting']['verdict']}",
     ]
+    gap = report["holdout_gap"]
+    if gap is not None:
+        lines.append(
+            f"Best model (trial {gap['trial_id']}): walk-forward {gap['walk_forward']:.4f}, "
+            f"hold-out {gap['holdout']:.4f}, gap {gap['gap']:+.4f}"
+            + (" — likely overfit." if gap["likely_overfit"] else ".")
+        )
     lines += [f"- {r['what']}: {r['why']}" for r in report["recommendations"]]
     tables = {"families": pd.DataFrame(report["families"])}
     if report["common_errors"]:
         tables["errors"] = pd.DataFrame(report["common_errors"])
     if report["recommendations"]:
         tables["recommendations"] = pd.DataFrame(report["recommendations"])
+    tables["overfitting"] = overfitting_table(report["overfitting"], gap)
     values = {k: v for k, v in report.items() if k not in ("families", "common_errors")}
     return ActionResult("\n".join(lines), values, tables)

@@ -30,6 +30,16 @@ class GoalSpec(BaseModel):
     end: date | None = None
     dataset_id: int | None = Field(None, description="An uploaded table instead of prices.")
     target_column: ColumnName | None = None
+    time_column: ColumnName | None = Field(
+        None,
+        description="Uploaded table: the column dating its rows (empty: detected; a table "
+        "with dates is validated walk-forward).",
+    )
+    allow_shuffled_dates: bool = Field(
+        False,
+        description="Shuffle the folds of a dated table anyway (recorded with each trial, "
+        "with a warning: the scores are then optimistic).",
+    )
     task: Literal["classification", "regression"] = "classification"
     horizon: int = Field(5, ge=1, le=60, description="Predict the next h days.")
     metric: Name = Field("balanced_accuracy", description="Walk-forward mean of this metric.")

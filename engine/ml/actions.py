@@ -31,8 +31,11 @@ HONESTY = (
     "(task='classification'). Time series are validated walk-forward with a purge of "
     "`horizon` rows and an `embargo`, never shuffled; a final hold-out period "
     "(`holdout_fraction`) is scored once. Uploaded tables use dataset_id + target_column "
-    "(feature_columns default to every other column; set time_column for walk-forward, "
-    "else rows are treated as independent and use shuffled stratified k-fold). Metrics are "
+    "(feature_columns default to every other column). A table whose rows carry dates is a "
+    "time series: its date column (time_column, detected when not given) orders it and it is "
+    "validated walk-forward, purged and embargoed by dates; shuffled k-fold on it needs "
+    "allow_shuffled_dates=true (recorded, with a warning). The result's `validation` says "
+    "which validation ran. Metrics are "
     "mean ± std over the folds: balanced_accuracy (default), accuracy, f1, roc_auc, "
     "log_loss for classification; rmse (default), mae, r2 for regression; for prices also "
     "ic (Spearman) and sharpe (annualised, of trading the predictions long/flat with "
@@ -60,7 +63,9 @@ def list_models(params: ListModelsParams, ctx: ActionContext) -> ActionResult:
 
     family = params.family.strip().lower() if params.family else None
     try:
-        specs = catalog.list_models(task=params.task, family=family, text=params.text)
+        specs = catalog.list_models(
+            task=params.task, family=family, text=params.text, two_classes=params.two_classes
+        )
     except ValueError as error:
         raise ActionError(str(error)) from None
     shown = specs[: params.limit]
@@ -110,7 +115,9 @@ def train_model(params: TrainParams, ctx: ActionContext) -> ActionResult:
     description=f"""Compare several models (catalogue defaults) on exactly the same data
     and the same validation splits, each recorded as a trial; returns a leaderboard
     sorted by the primary metric (with std across folds, the hold-out score and the
-    trading Sharpe for prices). {HONESTY}""",
+    trading Sharpe for prices), and `overfitting`: the probability of backtest
+    overfitting (PBO, CSCV) of picking the best, and the deflated Sharpe ratio, counting
+    every trial tried on the same data. {HONESTY}""",
     params=CompareParams,
     long=True,
     cpu_bound=True,
@@ -127,7 +134,9 @@ def compare_models(params: CompareParams, ctx: ActionContext) -> ActionResult:
     splits and recorded as a trial. model_params are held fixed (not tuned). Returns the
     best parameters, the best trial id, its cross-validated and hold-out scores and the
     optimisation history. The best of many cross-validated scores is optimistic; the
-    hold-out score is the honest check. {HONESTY}""",
+    hold-out score is the honest check, and `overfitting` gives the probability of
+    backtest overfitting (PBO, CSCV) and the deflated Sharpe ratio over every trial tried
+    on the same data. {HONESTY}""",
     params=TuneParams,
     long=True,
     cpu_bound=True,

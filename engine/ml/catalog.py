@@ -107,10 +107,15 @@ def _haystack(spec: ModelSpec) -> str:
 
 
 def list_models(
-    task: str | None = None, family: str | None = None, text: str | None = None
+    task: str | None = None,
+    family: str | None = None,
+    text: str | None = None,
+    *,
+    two_classes: bool = False,
 ) -> list[ModelSpec]:
     """Models filtered by task, family and free text (every word must appear in the
-    id, name, family or aliases), ordered by id."""
+    id, name, family or aliases), ordered by id. ``two_classes``: leave out the
+    wrappers that are their base model on a binary target (one-vs-rest, one-vs-one)."""
     _check_task(task)
     if family is not None and family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}; got {family!r}")
@@ -120,6 +125,8 @@ def list_models(
         if task is not None and spec.task != task:
             continue
         if family is not None and spec.family != family:
+            continue
+        if two_classes and spec.multiclass_only:
             continue
         if words:
             hay = _haystack(spec)

@@ -135,6 +135,11 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
 
 
+# Wrappers that, on a two-class target, fit one binary model of their base estimator:
+# the same model as the base, so they only pad the catalogue and the search there.
+MULTICLASS_ONLY = frozenset({"OneVsRestClassifier", "OneVsOneClassifier"})
+
+
 @dataclass(frozen=True, eq=False)
 class ModelSpec:
     """A catalogue model.
@@ -174,6 +179,11 @@ class ModelSpec:
         validate_space(self.search_space)
         object.__setattr__(self, "defaults", _frozen(self.defaults))
         object.__setattr__(self, "search_space", _frozen(self.search_space))
+
+    @property
+    def multiclass_only(self) -> bool:
+        """Same as its base model on two classes (one-vs-rest, one-vs-one)."""
+        return self.estimator in MULTICLASS_ONLY
 
     # -- building ----------------------------------------------------------------
 

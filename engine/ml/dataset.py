@@ -11,8 +11,9 @@ Price data: features at date t come from prices up to t only
 to t + horizon (regression) or whether it is positive (classification).
 
 Tables: ``target_column`` and ``feature_columns`` (default: every other column that
-is not a date); with ``time_column`` the rows are sorted by it and validated
-walk-forward, otherwise they are treated as independent.
+is not a date); with ``time_column`` — given, or detected when the table has a date
+column (:func:`engine.ml.validation_plan.detect_time_column`) — the rows are sorted by
+it and validated walk-forward, otherwise they are treated as independent.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.ml.params import DataSpec
+from engine.ml.validation_plan import (
+    detect_time_column,
+    refuse_shuffle_message,
+    shuffle_warning,
+)
 
 MIN_ROWS = 60
 MAX_CLASSES = 20
@@ -129,7 +135,7 @@ def load_symbol_frame(symbol: str, source: str, start, end):
 
 
 def prepare_prices(spec: DataSpec, task: str, *, user_id: int | None = None) -> PreparedData:
-    from engine.data.sources import record
+    from engine.data.sources import record, survivorship_note
     from engine.ml import features
 
     symbols = [s for s in (spec.symbols or []) if str(s).strip()]
@@ -145,6 +151,9 @@ def prepare_prices(spec: DataSpec, task: str, *, user_id: int | None = None) -> 
     else:
         notes = []
     notes += list(data.notes)
+    survivors = survivorship_note([symbol], spec.source)
+    if survivors:
+        notes.append(survivors)
     try:
         X, y = features.build_price_features(frame, horizon=spec.horizon, task=task)
     except ValueError as error:
@@ -266,6 +275,16 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     target = _column(str(spec.target_column), columns, "target")
     time_column = _column(spec.time_column, columns, "time") if spec.time_column else None
     notes: list[str] = []
+    detected, shuffled_dates = False, None
+    if time_column is None:
+        dated_by = detect_time_column(table, exclude=(target,))
+        if dated_by is not None and getattr(spec, "validation", "walk_forward") == "kfold":
+            if not getattr(spec, "allow_shuffled_dates", False):
+                raise ActionError(refuse_shuffle_message(dated_by))
+            shuffled_dates = dated_by
+            notes.append(shuffle_warning(dated_by))
+        elif dated_by is not None:
+            time_column, detected = dated_by, True
     if time_column is not None:
         stamps = pd.to_datetime(table[time_column], errors="coerce")
         if stamps.isna().all():
@@ -349,6 +368,10 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
     y.index = X.index
     provenance = dict(record_row.provenance or {})
     provenance.update({"target_column": target, "time_column": time_column})
+    if detected:
+        provenance["time_column_detected"] = True
+    if shuffled_dates:
+        provenance["shuffled_dates"] = shuffled_dates
     return PreparedData(
         X=X,
         y=y.rename("target"),
@@ -365,6 +388,36 @@ def prepare_table(spec: DataSpec, task: str) -> PreparedData:
         provenance=provenance,
         notes=notes,
     )
+
+
+def two_classes(
+    task: str, symbols: list[str] | None, dataset_id: int | None, target_column: str | None
+) -> bool:
+    """Whether a classification target has exactly two classes (a price direction always
+    has); read from the table for an upload."""
+    if task != "classification":
+        return False
+    if symbols:
+        return True
+    from engine.data.sources import load_table
+
+    if dataset_id is None or not target_column:
+        return False
+    try:
+        table = flat_table(load_table(int(dataset_id)))
+        target = _column(str(target_column), list(table.columns), "target")
+    except ActionError:
+        return False
+    return int(table[target].dropna().nunique()) == 2
+
+
+def refuse_binary_wrapper(spec_name: str, multiclass_only: bool, data: PreparedData) -> None:
+    """One-vs-rest/one-vs-one on a two-class target is its base model: say so."""
+    if multiclass_only and data.task == "classification" and len(data.classes or []) == 2:
+        raise ActionError(
+            f"{spec_name} on a two-class target fits a single binary model: it is the same "
+            "model as its base estimator. Train the base model instead."
+        )
 
 
 def _check_rows(n: int, what: str) -> None:

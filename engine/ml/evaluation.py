@@ -80,10 +80,34 @@ class SplitPlan:
     holdout: tuple[np.ndarray, np.ndarray] | None
     final_train: np.ndarray
     splitter: str
+    # What the result states about the validation that ran (see :meth:`description`).
+    step: str = "rows"  # rows | dates: the unit of the purge and the embargo
+    purge: int = 0
+    embargo: int = 0
+    time_column: str | None = None
+    time_column_detected: bool = False
+    shuffled_dates: str | None = None  # the date column shuffled folds ignored (override)
 
     @property
     def n_folds(self) -> int:
         return len(self.folds)
+
+    def description(self) -> str:
+        """One line saying which validation ran, for the result and its page."""
+        holdout = f" + a final hold-out of {len(self.holdout[1])} rows" if self.holdout else ""
+        if self.evaluation == "walk_forward":
+            along = ""
+            if self.time_column:
+                how = "detected" if self.time_column_detected else "given"
+                along = f" along date column {self.time_column!r} ({how})"
+            return (
+                f"walk-forward{along}: {self.n_folds} expanding folds, purge {self.purge} "
+                f"{self.step}, embargo {self.embargo} {self.step}{holdout}"
+            )
+        text = f"shuffled {self.n_folds}-fold (rows treated as independent){holdout}"
+        if self.shuffled_dates:
+            text += f"; OVERRIDE: the rows are dated by {self.shuffled_dates!r}"
+        return text
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -133,11 +157,15 @@ def plan_splits(
 ) -> SplitPlan:
     from engine.ml.splits import (
         WalkForwardSplit,
+        date_starts,
         iid_holdout_split,
         iid_splitter,
+        rows_of_units,
     )
 
     n = data.n_rows
+    time_column = data.provenance.get("time_column")
+    detected = bool(data.provenance.get("time_column_detected"))
     if data.temporal:
         if validation == "kfold":
             raise ActionError(
@@ -150,16 +178,38 @@ def plan_splits(
             embargo=embargo,
             holdout_fraction=holdout_fraction,
         )
+        # Rows sharing a date move together: the folds, the purge, the embargo and the
+        # hold-out are laid out over the distinct dates, then mapped back to rows.
+        starts = date_starts(data.X.index)
+        steps = len(starts) if starts is not None else n
+
+        def rows(units: np.ndarray) -> np.ndarray:
+            return rows_of_units(units, starts, n)
+
         try:
-            folds = [(train, test) for train, test in splitter.split(data.X)]
-            holdout = splitter.holdout_split(data.X) if holdout_fraction > 0 else None
+            folds = [(rows(train), rows(test)) for train, test in splitter.split(steps)]
+            holdout = None
+            if holdout_fraction > 0:
+                train, test = splitter.holdout_split(steps)
+                holdout = (rows(train), rows(test))
         except ValueError as error:
             raise ActionError(
                 f"{str(error)[0].upper()}{str(error)[1:]}. Use fewer splits, a smaller "
                 "embargo or hold-out, or a longer period."
             ) from None
         final_train = holdout[0] if holdout is not None else np.arange(n)
-        return SplitPlan("walk_forward", folds, holdout, final_train, repr(splitter))
+        return SplitPlan(
+            "walk_forward",
+            folds,
+            holdout,
+            final_train,
+            repr(splitter) + (" over distinct dates" if starts is not None else ""),
+            step="dates" if starts is not None else "rows",
+            purge=data.horizon,
+            embargo=embargo,
+            time_column=time_column if data.kind == "table" else None,
+            time_column_detected=detected,
+        )
 
     y = data.y.to_numpy()
     if data.task == "classification":
@@ -180,7 +230,14 @@ def plan_splits(
     folds = [
         (dev[train], dev[test]) for train, test in splitter.split(np.zeros((len(dev), 1)), y[dev])
     ]
-    return SplitPlan("kfold", folds, holdout, dev, repr(splitter))
+    return SplitPlan(
+        "kfold",
+        folds,
+        holdout,
+        dev,
+        repr(splitter),
+        shuffled_dates=data.provenance.get("shuffled_dates"),
+    )
 
 
 # --- scoring -------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ CLASSIFICATION_METRICS = ("balanced_accuracy", "accuracy", "f1", "roc_auc", "log
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 FINANCIAL_METRICS = ("ic", "sharpe")
 LOWER_IS_BETTER = {"log_loss", "rmse", "mae"}
+ALLOW_SHUFFLED = (
+    "With validation='kfold' on a table whose rows carry dates: shuffle anyway (an explicit "
+    "override, recorded with the trial and warned about in the result)."
+)
 
 
 class DataSpec(BaseModel):
@@ -78,6 +82,12 @@ class TrainParams(DataSpec):
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
     metric: Name | None = Field(None, description="Primary metric (default by task).")
+    allow_shuffled_dates: bool = Field(False, description=ALLOW_SHUFFLED)
+    score_holdout: bool = Field(
+        True,
+        description="False: keep the hold-out rows apart (the folds are unchanged) but "
+        "score no model on them; the goal loop scores its best model's hold-out once.",
+    )
 
 
 # --- the other ML actions -----------------------------------------------------------------
@@ -102,6 +112,7 @@ class _EvaluationOptions(BaseModel):
     seed: int = 0
     cost_bps: float = Field(5.0, ge=0, le=500, description="Trading costs for the Sharpe metric.")
     metric: Name | None = Field(None, description="Primary metric (default by task).")
+    allow_shuffled_dates: bool = Field(False, description=ALLOW_SHUFFLED)
 
 
 class _CompareModels(BaseModel):
@@ -173,4 +184,9 @@ class ListModelsParams(BaseModel):
         None, description="linear, tree, ensemble, boosting, svm, neighbors, neural, ..."
     )
     text: Name | None = Field(None, description="Words to find in the id, name or aliases.")
+    two_classes: bool = Field(
+        False,
+        description="The target has two classes: leave out one-vs-rest/one-vs-one wrappers "
+        "(on two classes they are their base model).",
+    )
     limit: int = Field(200, ge=1, le=500)

@@ -26,7 +26,9 @@ import pandas as pd
 from engine.actions.base import ActionError
 
 ALLOWED_MODULE_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "numpy.")
-ALLOWED_TYPES = frozenset({"collections.OrderedDict"})  # LightGBM keeps its params in one
+# LightGBM keeps its params in an OrderedDict; a stacking ensemble on a time series keeps
+# its inner splitter (plain integers) in ``cv``.
+ALLOWED_TYPES = frozenset({"collections.OrderedDict", "engine.ml.splits.PurgedKFold"})
 
 
 def models_dir() -> Path:

@@ -404,12 +404,51 @@ class TrainingRun:
     fit_seconds: float
     seconds: float
     notes: list[str] = field(default_factory=list)
+    oos_blocks: list[float] | None = None  # the primary metric per out-of-sample block
 
     @property
     def metric_value(self) -> float:
         if self.primary == "sharpe" and self.strategy is not None:
             return self.strategy["sharpe"]
         return self.cv.get(self.primary, {}).get("mean", math.nan)
+
+
+OOS_BLOCKS = 10  # time-ordered blocks of the out-of-sample rows, for PBO (CSCV)
+MIN_BLOCK_ROWS = 5
+
+
+def oos_blocks(
+    primary: str, task: str, scored: list[ev.SplitScore], n_blocks: int = OOS_BLOCKS
+) -> list[float] | None:
+    """The primary metric on ``n_blocks`` equal, time-ordered blocks of the pooled
+    out-of-sample rows of the folds (never the hold-out): the per-trial column of the
+    probability of backtest overfitting. None when there are too few rows."""
+    from engine.ml import metrics as mlm
+
+    if primary == "sharpe":
+        parts = [s.strategy_returns for s in scored if s.strategy_returns is not None]
+        if not parts:
+            return None
+        returns = pd.concat(parts).sort_index(kind="stable").to_numpy(dtype=float)
+        if len(returns) < n_blocks * MIN_BLOCK_ROWS:
+            return None
+        return [ev.annualised_sharpe(part) for part in np.array_split(returns, n_blocks)]
+    frame = pd.concat([s.predictions for s in scored]).sort_index(kind="stable")
+    if len(frame) < n_blocks * MIN_BLOCK_ROWS:
+        return None
+    binary = task == "classification" and frame["actual"].nunique() <= 2
+    out = []
+    for part in np.array_split(np.arange(len(frame)), n_blocks):
+        rows = frame.iloc[part]
+        actual, predicted = rows["actual"].to_numpy(), rows["predicted"].to_numpy()
+        proba = rows["probability"].to_numpy() if binary and "probability" in rows else None
+        if primary == "ic":
+            bullish = proba if proba is not None else predicted
+            value = mlm.information_coefficient(bullish, rows["forward_return"].to_numpy())
+        else:
+            value = getattr(mlm, primary)(actual, predicted, proba)
+        out.append(float(value))
+    return out
 
 
 def ml_threads() -> int:
@@ -438,13 +477,25 @@ def evaluate(
     cost_bps: float,
     ctx: ActionContext,
     span: tuple[float, float] = (0.0, 1.0),
+    score_holdout: bool = True,
 ) -> TrainingRun:
     """Fit and score ``config`` on every fold, then fit the final model and score the
-    hold-out. Reports progress per fold and stops between folds when cancelled."""
+    hold-out (unless ``score_holdout`` is False: the final model is then fitted on the
+    rows before the hold-out and the hold-out stays unseen). Reports progress per fold
+    and stops between folds when cancelled."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=ml_threads()):
-        return _evaluate(config, data, plan, primary=primary, cost_bps=cost_bps, ctx=ctx, span=span)
+        return _evaluate(
+            config,
+            data,
+            plan,
+            primary=primary,
+            cost_bps=cost_bps,
+            ctx=ctx,
+            span=span,
+            score_holdout=score_holdout,
+        )
 
 
 def _evaluate(
@@ -456,6 +507,7 @@ def _evaluate(
     cost_bps: float,
     ctx: ActionContext,
     span: tuple[float, float],
+    score_holdout: bool = True,
 ) -> TrainingRun:
     started = time.perf_counter()
     low, high = span
@@ -507,7 +559,7 @@ def _evaluate(
 
     ctx.raise_if_cancelled()
     holdout = None
-    if plan.holdout is not None:
+    if plan.holdout is not None and score_holdout:
         train, test = plan.holdout
         final = fit_split(config, data, train, test, "the rows before the hold-out", notes)
         holdout = score(final, train, test, "holdout")
@@ -521,7 +573,7 @@ def _evaluate(
     kind = "native"
     if importances is None:
         kind = "permutation"
-        if plan.holdout is not None:
+        if holdout is not None and plan.holdout is not None:
             source, rows = final, plan.holdout[1]
         elif last_fold is not None:
             source, rows = last_fold
@@ -546,6 +598,10 @@ def _evaluate(
         strategy = ev.strategy_statistics(pd.concat(strategy_parts))
         bench = cv.get("benchmark_sharpe", {})
         strategy["benchmark_sharpe_fold_mean"] = bench.get("mean", math.nan)
+    try:
+        blocks = oos_blocks(primary, data.task, scored_folds) if scored_folds else None
+    except (ValueError, KeyError):  # a metric undefined on a block: no PBO column
+        blocks = None
     predictions = pd.concat(parts) if parts else pd.DataFrame()
     if len(predictions):
         predictions = predictions.rename_axis("index").reset_index()
@@ -568,6 +624,7 @@ def _evaluate(
         fit_seconds=fit_total,
         seconds=time.perf_counter() - started,
         notes=list(dict.fromkeys(notes)),
+        oos_blocks=blocks,
     )
 
 
@@ -598,9 +655,17 @@ def run_values(run: TrainingRun, trial_id: int | None) -> dict[str, Any]:
             "family": run.config.family,
             "task": data.task,
             "evaluation": run.plan.evaluation,
+            "validation": run.plan.description(),
+            "time_column": run.plan.time_column,
+            "time_column_detected": run.plan.time_column_detected,
+            "validation_override": run.plan.shuffled_dates is not None,
+            "purge": run.plan.purge,
+            "embargo": run.plan.embargo,
+            "step": run.plan.step,
             "greater_is_better": ev.greater_is_better(primary),
             "n_folds": run.plan.n_folds,
             "n_holdout": int(len(run.plan.holdout[1])) if run.plan.holdout is not None else 0,
+            "holdout_scored": run.holdout is not None,
         }
     )
     for name in names:
@@ -747,17 +812,15 @@ def _fmt(value: Any) -> str:
 def run_summary(run: TrainingRun, trial_id: int | None) -> str:
     data, primary = run.data, run.primary
     stats = run.cv.get(primary, {})
-    how = (
-        f"walk-forward over {run.plan.n_folds} folds"
-        if run.plan.evaluation == "walk_forward"
-        else f"shuffled {run.plan.n_folds}-fold"
-    )
+    how = run.plan.description()
     text = (
         f"{run.config.name} on {data.describe()}: {primary} "
         f"{_fmt(run.metric_value)} ± {_fmt(stats.get('std'))} ({how})"
     )
     if run.holdout is not None:
         text += f"; hold-out {_fmt(run.holdout.get(primary))}"
+    elif run.plan.holdout is not None:
+        text += "; hold-out kept unseen (not scored)"
     text += "."
     if run.strategy is not None:
         text += (

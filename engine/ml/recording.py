@@ -67,6 +67,7 @@ def reproducibility(run: TrainingRun, extra: dict[str, Any] | None = None) -> Re
         "seed": run.config.seed,
         "model": run.config.describe(),
         "evaluation": run.plan.evaluation,
+        "validation": run.plan.description(),
         "splitter": run.plan.splitter,
         "split_fingerprint": run.plan.fingerprint(),
         "splits": run.plan.describe(data.X.index),
@@ -105,6 +106,8 @@ def metric_summary(run: TrainingRun) -> TrialMetrics:
             "pooled": True,
         }
         metrics["strategy"] = dict(run.strategy)
+    if run.oos_blocks is not None:
+        metrics["oos_blocks"] = list(run.oos_blocks)
     return TrialMetrics.model_validate(json_safe(metrics))
 
 

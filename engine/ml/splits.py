@@ -26,6 +26,12 @@ Test blocks end at ``dev_end = n - H - E - h`` (``n`` without a hold-out);
 test block long). Rows left over by the integer division go to the first training
 window.
 
+When several rows share a date (a panel: many symbols per day), every count above is
+in *dates*, not rows: :func:`date_starts` finds where each date's rows begin and
+:func:`rows_of_units` turns date positions back into rows, so the purge and the
+embargo never split a day and no test date is also a training date.
+:class:`PurgedKFold` gives stacking's inner folds the same purge and embargo.
+
 Independent (i.i.d.) tables use :func:`iid_splitter`: shuffled stratified k-fold for
 classification, shuffled k-fold for regression.
 """
@@ -199,6 +205,69 @@ class WalkForwardSplit:
             train, holdout = self.holdout_split(X)
             rows.append(_row("holdout", len(train), int(holdout[0]), int(holdout[-1]) + 1))
         return pd.DataFrame(rows)
+
+
+# --- time steps: rows, or dates shared by several rows ---------------------------------
+
+
+def date_starts(index: Any) -> np.ndarray | None:
+    """First row of each distinct date of a sorted DatetimeIndex with repeated dates;
+    None when every row has its own date (or there are no dates): rows are the steps."""
+    if not isinstance(index, pd.DatetimeIndex) or index.is_unique or len(index) == 0:
+        return None
+    values = index.values
+    boundaries = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return np.concatenate([[0], boundaries]).astype(np.int64)
+
+
+def rows_of_units(units: np.ndarray, starts: np.ndarray | None, n: int) -> np.ndarray:
+    """Rows of the time steps ``units`` (sorted positions); the steps themselves when
+    ``starts`` is None."""
+    units = np.asarray(units, dtype=np.int64)
+    if starts is None:
+        return units
+    ends = np.append(starts[1:], n)
+    lengths = ends[units] - starts[units]
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.repeat(starts[units] - before, lengths) + np.arange(int(lengths.sum()))
+
+
+class PurgedKFold:
+    """Contiguous k-fold whose test blocks partition the rows (as stacking's
+    ``cross_val_predict`` needs), with training rows purged ``horizon`` steps before
+    each test block (their labels reach into it) and ``horizon + embargo`` steps after
+    it (its labels reach into them). Steps are dates when several rows share one
+    (``X`` with a DatetimeIndex), else rows. López de Prado (2018), ch. 7."""
+
+    def __init__(self, n_splits: int = 5, horizon: int = 1, embargo: int = 0):
+        if int(n_splits) < 2:
+            raise ValueError("n_splits must be at least 2")
+        self.n_splits, self.horizon, self.embargo = int(n_splits), int(horizon), int(embargo)
+
+    def __repr__(self) -> str:
+        return (
+            f"PurgedKFold(n_splits={self.n_splits}, horizon={self.horizon}, embargo={self.embargo})"
+        )
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.n_splits
+
+    def split(
+        self, X: Any, y: Any = None, groups: Any = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n = n_rows(X)
+        starts = date_starts(getattr(X, "index", None))
+        steps = len(starts) if starts is not None else n
+        if steps < self.n_splits:
+            raise ValueError(f"{steps} time steps are too few for {self.n_splits} folds")
+        for block in np.array_split(np.arange(steps), self.n_splits):
+            low, high = int(block[0]), int(block[-1]) + 1
+            before = np.arange(0, max(low - self.horizon, 0))
+            after = np.arange(min(high + self.horizon + self.embargo, steps), steps)
+            train = np.concatenate([before, after])
+            if train.size == 0:
+                raise ValueError("a purged fold has no training rows left; use fewer folds")
+            yield rows_of_units(train, starts, n), rows_of_units(block, starts, n)
 
 
 # --- i.i.d. tables -------------------------------------------------------------------

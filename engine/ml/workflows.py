@@ -17,6 +17,7 @@ import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
 from engine.actions.context import ActionContext, UserRef
+from engine.feedback.overfitting import overfitting_table
 from engine.ml import checkpoint, dataset
 from engine.ml import evaluation as ev
 from engine.ml.catalog_spec import ModelSpec
@@ -54,12 +55,13 @@ SAME_DATA_FIELDS = tuple(DataSpec.model_fields) + (
     "n_splits",
     "embargo",
     "holdout_fraction",
+    "allow_shuffled_dates",
 )
 
 
 def train_params(params: Any, model_id: str, model_params: dict[str, Any]) -> TrainParams:
     """The ``train_model`` parameters that re-run one model of a compare/tune action."""
-    shared = {name: getattr(params, name) for name in SHARED_FIELDS}
+    shared = {name: getattr(params, name) for name in SHARED_FIELDS if hasattr(params, name)}
     return TrainParams(**shared, model_id=model_id, model_params=model_params)
 
 
@@ -102,6 +104,21 @@ def run_result(
     )
 
 
+def overfitting_of(
+    trial_ids: list[int], data: dataset.PreparedData, task: str, primary: str, ctx: ActionContext
+) -> dict[str, Any]:
+    """PBO and deflated Sharpe of a search's recorded trials, counting every trial the
+    user tried on the same data (see engine.feedback.overfitting)."""
+    from engine.feedback.overfitting import overfitting_report, tried_on_same_data
+    from storage.repositories.trials import get_trial
+
+    trials = [parse(row) for i in trial_ids if (row := get_trial(i)) is not None]
+    n_tried = tried_on_same_data(ctx.user.id, data.dataset_id, task)
+    return overfitting_report(
+        trials, n_tried=n_tried, greater_is_better=ev.greater_is_better(primary)
+    )
+
+
 # --- train ---------------------------------------------------------------------------------
 
 
@@ -116,7 +133,16 @@ def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model
         primary = ev.primary_metric(params.task, params.metric, bool(params.symbols))
         config = config_for(spec, params.model_params, params.seed)
         data, plan = setup(params, ctx)
-        run = evaluate(config, data, plan, primary=primary, cost_bps=params.cost_bps, ctx=ctx)
+        dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
+        run = evaluate(
+            config,
+            data,
+            plan,
+            primary=primary,
+            cost_bps=params.cost_bps,
+            ctx=ctx,
+            score_holdout=params.score_holdout,
+        )
         if params.model_id != spec.id:
             run.notes.insert(0, f"Model '{params.model_id}' was read as {spec.id}.")
         trial = record_run(
@@ -193,8 +219,15 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             f"{', '.join(params.model_ids)} all name {specs[0].name}; compare at least two "
             "different models."
         )
-    configs = [config_for(spec, {}, params.seed) for spec in specs]
     data, plan = setup(params, ctx)
+    dropped = [s for s in specs if s.multiclass_only and len(data.classes or []) == 2]
+    specs = [s for s in specs if s not in dropped]
+    if len(specs) < 2:
+        raise ActionError(
+            "On a two-class target one-vs-rest/one-vs-one are their base models; compare at "
+            "least two other models."
+        )
+    configs = [config_for(spec, {}, params.seed) for spec in specs]
     rows: list[dict[str, Any]] = []
     runs: dict[int, TrainingRun] = {}
     n = len(configs)
@@ -292,7 +325,18 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     failed = board[board["status"] == "failed"]
     if len(failed):
         summary += f" Failed: {', '.join(failed['model'])}."
-    return ActionResult(summary=summary, values=json_safe(values), tables={"leaderboard": board})
+    if dropped:
+        summary += (
+            f" Left out {', '.join(s.name for s in dropped)}: on two classes it is its base model."
+        )
+    overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
+    values["overfitting"] = overfitting
+    summary += f" Overfitting: {overfitting['verdict']}"
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"leaderboard": board, "overfitting": overfitting_table(overfitting)},
+    )
 
 
 # --- tune ----------------------------------------------------------------------------------
@@ -314,6 +358,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         )
     config_for(spec, params.model_params, params.seed)  # fixed parameters are valid
     data, plan = setup(params, ctx)
+    dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     greater = ev.greater_is_better(primary)
     # A retried job carries on from the trials its lost attempts recorded.
@@ -456,7 +501,14 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
         f"{n - len(completed)} trial(s) failed."
     )
-    return ActionResult(summary=summary, values=json_safe(values), tables={"trials": history})
+    overfitting = overfitting_of(list(completed), data, params.task, primary, ctx)
+    values["overfitting"] = overfitting
+    summary += f" Overfitting: {overfitting['verdict']}"
+    return ActionResult(
+        summary=summary,
+        values=json_safe(values),
+        tables={"trials": history, "overfitting": overfitting_table(overfitting)},
+    )
 
 
 # --- ensembles -----------------------------------------------------------------------------
@@ -504,6 +556,8 @@ def ensemble_config(
     task: str,
     temporal: bool,
     seed: int,
+    horizon: int = 1,
+    embargo: int = 0,
 ) -> ModelConfig:
     from sklearn.ensemble import (
         StackingClassifier,
@@ -514,6 +568,7 @@ def ensemble_config(
     from sklearn.model_selection import KFold, StratifiedKFold
 
     from engine.ml.catalog import get_model
+    from engine.ml.splits import PurgedKFold
 
     specs = [(get_model(member.model_id), member) for _, member in members]
     notes: list[str] = []
@@ -541,13 +596,16 @@ def ensemble_config(
         if final_spec is None:  # never: it is resolved above for stacking
             raise ValueError("stacking needs a final model")
         # Stacking's inner folds only split the training rows of each outer fold; on
-        # temporal data they are contiguous blocks (not shuffled).
+        # temporal data they are contiguous blocks purged and embargoed like the outer
+        # walk-forward (by dates when rows share one), so no member is fitted on rows
+        # whose labels reach into the block it predicts for the meta-model.
+        purged = PurgedKFold(5, horizon=horizon, embargo=embargo)
         if task == "classification":
-            inner = KFold(5) if temporal else StratifiedKFold(5, shuffle=True, random_state=seed)
+            inner = purged if temporal else StratifiedKFold(5, shuffle=True, random_state=seed)
             return StackingClassifier(
                 estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
             )
-        inner = KFold(5) if temporal else KFold(5, shuffle=True, random_state=seed)
+        inner = purged if temporal else KFold(5, shuffle=True, random_state=seed)
         return StackingRegressor(
             estimators, final_estimator=final_spec.build({}, seed), cv=inner, n_jobs=1
         )
@@ -589,7 +647,13 @@ def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
         primary = ev.primary_metric(base.task, base.metric, bool(base.symbols))
         data, plan = setup(base, ctx)
         config = ensemble_config(
-            members, params, task=base.task, temporal=data.temporal, seed=base.seed
+            members,
+            params,
+            task=base.task,
+            temporal=data.temporal,
+            seed=base.seed,
+            horizon=data.horizon,
+            embargo=base.embargo,
         )
         run = evaluate(config, data, plan, primary=primary, cost_bps=base.cost_bps, ctx=ctx)
         changed = [

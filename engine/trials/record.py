@@ -112,13 +112,21 @@ class TrialMetrics(BaseModel):
     __pydantic_extra__: dict[str, MetricStats] = Field(init=False)
 
     strategy: StrategyStats | None = None
+    # The primary metric on equal, time-ordered blocks of the out-of-sample rows: the
+    # columns of the probability of backtest overfitting (engine.feedback.overfitting).
+    oos_blocks: list[Number] | None = None
+
+    _finite_blocks = field_validator("oos_blocks", mode="before")(
+        lambda v: [_finite(x) for x in v] if isinstance(v, list) else v
+    )
 
     @model_serializer(mode="wrap")
     def _stored(self, handler: Any) -> dict[str, Any]:
-        """Only price targets store ``strategy``."""
+        """Only price targets store ``strategy``; trials before PBO have no blocks."""
         out = handler(self)
-        if out.get("strategy") is None:
-            out.pop("strategy", None)
+        for name in ("strategy", "oos_blocks"):
+            if out.get(name) is None:
+                out.pop(name, None)
         return out
 
     @property
@@ -207,6 +215,7 @@ class Reproducibility(_Record):
     data: DataSpec | None = None
     model: ModelDescription | None = None
     evaluation: Literal["walk_forward", "kfold"] | None = None
+    validation: str | None = None  # which validation ran, in words (the result says it too)
     splitter: str | None = None
     split_fingerprint: str | None = None
     splits: list[SplitInfo] = Field(default_factory=list)
@@ -220,6 +229,7 @@ class Reproducibility(_Record):
     train_params: dict[str, Any] | None = None
     # written later by the autonomous loop
     proposal: Proposal | None = None
+    holdout_check_of: int | None = None  # this run scored the hold-out of that trial
 
     def split(self, name: str) -> SplitInfo | None:
         return next((s for s in self.splits if s.split == name), None)

@@ -473,3 +473,32 @@ def outcomes_of_other_goals(
                     GoalOutcome(goal_id, family, model_id, metric_name, metric_value, status)
                 )
         return outcomes
+
+
+def trials_on_dataset(dataset_id: int, scope: OwnerScope, task: str | None = None) -> int:
+    """How many configurations ``scope``'s owner tried on one dataset (every action and
+    goal, failures too; re-runs that only scored a hold-out are not new tries): the
+    number of trials a deflated Sharpe ratio and PBO must account for."""
+    query = select(Trial.reproducibility).where(Trial.dataset_id == dataset_id, _COUNTED)
+    if task is not None:
+        query = query.where(Trial.task == task)
+    condition = scope.where(Trial.user_id)
+    if condition is not None:
+        query = query.where(condition)
+    with session_scope() as session:
+        return sum(
+            1 for notes in session.scalars(query) if not (notes or {}).get("holdout_check_of")
+        )
+
+
+def succeeded_on_dataset(
+    dataset_id: int, scope: OwnerScope, task: str | None = None, limit: int = 1000
+) -> list[TrialRecord]:
+    """The newest succeeded trials ``scope``'s owner ran on one dataset (the trials a
+    PBO over that data is computed from)."""
+    query = select(Trial).where(Trial.dataset_id == dataset_id, Trial.status == "succeeded")
+    if task is not None:
+        query = query.where(Trial.task == task)
+    query = _scoped(query, scope).order_by(Trial.id.desc()).limit(limit)
+    with session_scope() as session:
+        return [_trial(row) for row in session.scalars(query)]

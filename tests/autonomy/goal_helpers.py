@@ -25,3 +25,11 @@ def run_loop(user, goal_id: int):
 
     ctx = ActionContext(user=user, goal_id=goal_id, seed=1)
     return get_action("run_goal_loop").run(LoopParams(goal_id=goal_id), ctx)
+
+
+def searched(goal_id: int):
+    """The goal's search trials, without the runs that only scored a best model's
+    hold-out (``holdout_check_of``)."""
+    from storage.repositories.trials import trials_for_goal
+
+    return [t for t in trials_for_goal(goal_id) if "holdout_check_of" not in t.reproducibility]

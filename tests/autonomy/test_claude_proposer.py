@@ -29,8 +29,7 @@ from engine.llm.claude import ClaudeOptions
 from engine.ml.recording import library_versions
 from engine.trials.record import Proposal, Reproducibility, Trial
 from storage.repositories import goals as goal_repo
-from storage.repositories.trials import trials_for_goal
-from tests.autonomy.goal_helpers import DATA, make_goal, run_loop
+from tests.autonomy.goal_helpers import DATA, make_goal, run_loop, searched
 from tests.llm.fake_anthropic import (
     error_reply,
     server_error,
@@ -369,7 +368,7 @@ def test_claude_proposals_are_the_trials_trained_with_history_and_insights(
 
     result = run_loop(alice, goal.id)
 
-    trials = trials_for_goal(goal.id)
+    trials = searched(goal.id)
     assert [t.model_id for t in trials] == [LOGISTIC, RIDGE]
     assert [t.params["model_params"] for t in trials] == [{"C": 0.5}, {"alpha": 10.0}]
     assert all(t.status == "succeeded" for t in trials)
@@ -420,7 +419,7 @@ def test_claude_outage_falls_back_to_the_bandit_and_the_loop_finishes(
 
     result = run_loop(alice, goal.id)
 
-    trials = trials_for_goal(goal.id)
+    trials = searched(goal.id)
     assert len(trials) == 2 and goal_repo.get_goal(goal.id).status == "exhausted"
     for trial in trials:
         proposal = trial.reproducibility["proposal"]
@@ -450,10 +449,39 @@ def test_loop_started_from_the_goal_reaches_an_easy_threshold_with_claude(
 
     assert finished.status == "succeeded"
     stored = goal_repo.get_goal(goal.id)
-    [trial] = trials_for_goal(goal.id)
+    [trial] = searched(goal.id)
     assert stored.status == "achieved" and stored.best_trial_id == trial.id
     assert trial.model_id == RIDGE and trial.params["model_params"] == {"alpha": 3.0}
     assert trial.metric_value >= 0.30 and stored.best_value == pytest.approx(trial.metric_value)
     reason = trial.reproducibility["proposal"]["reason"]
     assert reason.startswith("Claude (corrected after: sklearn.RandomForestClassifier belongs")
     assert reason.endswith("a ridge classifier is allowed and fast")
+
+
+def test_claude_never_sees_a_holdout(make_claude_proposer, make_user, fake):
+    """The search chooses on walk-forward scores: the run that scored a best model's
+    hold-out is neither in the history Claude reads nor in its insights."""
+    from storage.repositories.trials import create_trial
+    from tests.trials.conftest import reproducibility
+
+    goal = make_goal(make_user("alice"), threshold=0.57)
+    for check in (None, 1):
+        create_trial(
+            goal_id=goal.id,
+            action="train_model",
+            model_id=LOGISTIC,
+            family="linear",
+            task="classification",
+            status="succeeded",
+            metric_name="balanced_accuracy",
+            metric_value=0.58,
+            params={"model_params": {}},
+            holdout_metrics={"balanced_accuracy": 0.4321} if check else None,
+            reproducibility=reproducibility(**({"holdout_check_of": check} if check else {})),
+            duration_s=1.0,
+        )
+    proposer = make_claude_proposer(goal)
+    text = proposer.context_text()
+
+    assert "0.4321" not in text and "holdout_gap" not in text
+    assert "(1 trials" in text

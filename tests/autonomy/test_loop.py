@@ -8,8 +8,7 @@ import pytest
 from engine import executor
 from engine.actions import call
 from storage.repositories import goals as goal_repo
-from storage.repositories.trials import trials_for_goal
-from tests.autonomy.goal_helpers import make_goal, run_loop
+from tests.autonomy.goal_helpers import make_goal, run_loop, searched
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +18,7 @@ def test_easy_threshold_is_achieved_from_real_trials(running_executor, make_user
     goal = make_goal(alice, threshold=0.30, max_trials=5)
     result = run_loop(alice, goal.id)
     stored = goal_repo.get_goal(goal.id)
-    trials = trials_for_goal(goal.id)
+    trials = searched(goal.id)
     assert stored.status == "achieved" and result.values["status"] == "achieved"
     assert len(trials) == 1 and trials[0].metric_value >= 0.30
     assert stored.best_value == pytest.approx(trials[0].metric_value)
@@ -32,12 +31,12 @@ def test_impossible_threshold_exhausts_the_budget_then_resumes(running_executor,
     run_loop(alice, goal.id)
     stored = goal_repo.get_goal(goal.id)
     assert stored.status == "exhausted" and "trial budget of 2" in stored.stop_reason
-    assert len(trials_for_goal(goal.id)) == 2
+    assert len(searched(goal.id)) == 2
     # A restart (or a bigger budget) resumes from the recorded trials, not from scratch.
     call("update_goal", {"goal_id": goal.id, "max_trials": 3}, alice, confirmed=True)
     goal_repo.update_goal(goal.id, status="active", stop_reason=None)
     run_loop(alice, goal.id)
-    assert len(trials_for_goal(goal.id)) == 3
+    assert len(searched(goal.id)) == 3
     assert goal_repo.get_goal(goal.id).trials_run == 3
 
 

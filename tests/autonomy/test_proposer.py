@@ -89,7 +89,9 @@ def test_failed_trials_are_told_as_failures():
 
 def test_stop_rules():
     goal = spec(threshold=0.6, max_trials=10, stagnation_trials=3, max_minutes=30)
-    assert stop_reason(goal, [0.5, 0.61], 1)[0] == "achieved"
+    # reaching the threshold walk-forward is a candidate; the hold-out confirms it
+    assert stop_reason(goal, [0.5, 0.61], 1)[0] == "reached"
+    assert stop_reason(goal, [0.5, 0.61], 1, rejected={1}) is None  # its hold-out failed
     assert stop_reason(goal, [0.5] * 10, 1)[0] == "exhausted"
     assert "time budget" in stop_reason(goal, [0.5], 31)[1]
     assert "no improvement" in stop_reason(goal, [0.55, 0.5, 0.5, 0.5], 1)[1]

@@ -79,7 +79,8 @@ def test_insights_rank_families_detect_trend_and_recommend(goal):
     assert "drop or fix family 'svm'" in whats
     assert outcome.result.tables["errors"]["count"][0] == 4
     dsr = values["significance"]
-    assert 0 <= dsr["deflated_sharpe"] <= 1 and dsr["n_trials"] == 24
+    # every try counts, the 4 failed ones too (the Sharpe variance comes from the 24)
+    assert 0 <= dsr["deflated_sharpe"] <= 1 and dsr["n_trials"] == 28
 
 
 def test_trend_label_follows_the_trials(goal):

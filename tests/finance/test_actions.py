@@ -223,3 +223,48 @@ def test_through_the_central_dispatcher_results_survive_storage():
             {"spot": 100, "strike": 1, "maturity_years": 1, "volatility": -1},
             UserRef.system(),
         )
+
+
+def test_backtests_charge_costs_and_slippage_unless_zero_is_explicit():
+    base = {"symbols": ["SPX"], "strategy": "sma_crossover", "start": "2010-01-01"}
+    default = run("backtest_strategy", **base)
+    free = run("backtest_strategy", **base, cost_bps=0, slippage_bps=0)
+    assert default.values["cost_bps"] > 0 and default.values["slippage_bps"] > 0
+    # same trades, and each one costs (5 + 2) bps of the turnover by default
+    assert default.values["n_trades"] == free.values["n_trades"] > 0
+    costs = default.tables["equity"]["cost"]
+    turnover = (
+        default.tables["equity"]["gross_exposure"]
+        .diff()
+        .abs()
+        .fillna(default.tables["equity"]["gross_exposure"].iloc[0])
+    )
+    assert costs.sum() == pytest.approx(7 / 10_000 * turnover.sum())
+    assert default.values["total_return"] < free.values["total_return"]
+    assert "next-bar execution" in default.summary and "2 bps slippage" in default.summary
+    assert "set to 0 explicitly" in free.summary and "set to 0" not in default.summary
+
+
+def test_bundled_sp500_stocks_carry_a_survivorship_note():
+    stocks = run("backtest_strategy", symbols=["AAPL", "JNJ"], strategy="buy_and_hold")
+    index = run("backtest_strategy", symbols=["SPX"], strategy="buy_and_hold")
+    assert stocks.values["survivorship_bias"] is True and "Survivorship bias" in stocks.summary
+    assert index.values["survivorship_bias"] is False and "Survivorship" not in index.summary
+
+
+def test_evaluate_after_scores_only_the_later_days():
+    base = {"symbols": ["SPX"], "strategy": "momentum", "lookback": 60, "start": "2010-01-01"}
+    whole = run("backtest_strategy", **base)
+    later = run("backtest_strategy", **base, evaluate_after="2016-06-30")
+    equity = later.tables["equity"]
+    assert equity.index.min() > pd.Timestamp("2016-06-30")
+    assert later.values["evaluate_after"] == "2016-06-30"
+    assert "after 2016-06-30" in later.summary
+    # the signal was warmed up on the earlier history: positions on the first later day
+    # are the ones the whole-period run holds that day (not a cold start)
+    first = equity.index[1]
+    assert later.tables["equity"].loc[first, "net_exposure"] == pytest.approx(
+        whole.tables["equity"].loc[first, "net_exposure"]
+    )
+    with pytest.raises(ActionError, match="fewer than two trading days"):
+        run("backtest_strategy", **base, evaluate_after="2030-01-01")

@@ -87,6 +87,32 @@ def test_prices_outside_no_arbitrage_bounds_are_rejected(price, kind, message):
         implied_volatility(price, 100.0, strike, 1.0, 0.02, 0.0, kind)
 
 
-def test_bound_error_names_the_offending_option_in_a_list():
-    with pytest.raises(ActionError, match="option 1"):
-        implied_volatility([10.0, 0.01, 10.0], 100.0, [100.0, 50.0, 100.0], 1.0, 0.0, 0.0, "call")
+def test_a_quote_at_its_bound_gets_a_reason_and_the_rest_of_the_batch_is_solved():
+    # option 1 sits exactly at its lower bound (intrinsic value, zero rates)
+    result = implied_volatility(
+        [10.0, 50.0, 10.0], 100.0, [100.0, 50.0, 100.0], 1.0, 0.0, 0.0, "call"
+    )
+    assert np.isnan(result.volatility[1]) and "lower no-arbitrage bound" in result.reasons[1]
+    assert result.reasons[0] is None and result.reasons[2] is None
+    single = implied_volatility(10.0, 100.0, 100.0, 1.0, 0.0, 0.0, "call")
+    np.testing.assert_allclose(result.volatility[[0, 2]], single.volatility[0], rtol=1e-12)
+    with pytest.raises(ActionError, match="No option can be inverted"):
+        implied_volatility([50.0, 60.0], 100.0, [50.0, 40.0], 1.0, 0.0, 0.0, "call")
+
+
+def test_the_action_returns_a_row_per_quote_with_its_reason():
+    from engine.actions import ActionContext, UserRef, get_action
+
+    action = get_action("implied_volatility")
+    params = action.params_model(
+        price=[10.0, 50.0, 12.0],
+        spot=100.0,
+        strike=[100.0, 50.0, 100.0],
+        maturity_years=1.0,
+        rate=0.0,
+    )
+    result = action.run(params, ActionContext(user=UserRef.system()))
+    table = result.tables["implied_volatility"]
+    assert len(table) == 3 and table["reason"].notna().tolist() == [False, True, False]
+    assert result.values["n_unsolved"] == 1 and result.values["implied_volatility"][1] is None
+    assert "option 1" in result.summary

@@ -129,6 +129,19 @@ def test_voting_ensemble_of_recorded_trials(comparison):
     assert values["importance_kind"] == "permutation"
 
 
+def test_stacking_on_prices_purges_its_inner_folds_like_the_walk_forward(comparison):
+    from engine.ml.persistence import load_model
+    from engine.ml.splits import PurgedKFold
+
+    ids = [int(t) for t in comparison.tables["leaderboard"]["trial_id"]][:2]
+    result = run("build_ensemble", trial_ids=ids, method="stacking")
+    saved = load_model(trials.get_trial(result.values["trial_id"]).artifact_path)
+    inner = saved.cv
+    assert isinstance(inner, PurgedKFold)
+    assert (inner.horizon, inner.embargo) == (PRICE["horizon"], PRICE["embargo"])
+    assert run("predict", trial_id=result.values["trial_id"], last_n=5).values["n_predictions"]
+
+
 def test_ensemble_members_must_share_data_and_splits(comparison):
     other = run("train_model", **{**PRICE, "horizon": 1}, **FAST)
     first = int(comparison.tables["leaderboard"]["trial_id"].iloc[0])
@@ -164,6 +177,7 @@ def test_predict_a_table_model_returns_labels():
         feature_columns=["x1", "x2", "symbol"],
         model_id="logistic regression",
         validation="kfold",
+        allow_shuffled_dates=True,  # the upload's rows carry dates
     )
     result = run("predict", trial_id=trained.values["trial_id"])
     table = result.tables["predictions"]

@@ -276,3 +276,28 @@ def test_find_model_misses_and_ranking():
     )
     with pytest.raises(KeyError, match="is a regression model"):
         resolve_model("sklearn.Ridge", task="classification")
+
+
+def test_binary_tasks_leave_out_wrappers_equal_to_their_base(fresh_db):
+    from engine.actions import ActionError
+    from engine.autonomy.proposer import eligible_models
+    from engine.goals.spec import GoalSpec
+    from tests.ml.test_pipeline import PRICE, run
+
+    wrappers = {"sklearn.OneVsRestClassifier", "sklearn.OneVsOneClassifier"}
+    every = {s.id for s in cat.list_models(task="classification")}
+    binary = {s.id for s in cat.list_models(task="classification", two_classes=True)}
+    assert wrappers <= every and not wrappers & binary and every - binary == wrappers
+    listed = run("list_models", task="classification", two_classes=True).values["count"]
+    assert listed == len(binary)
+    # the goal loop's search on a price direction (two classes) never proposes them
+    goal = GoalSpec(name="g", symbols=["SPX"], families=["meta"], threshold=0.5)
+    assert not wrappers & set(eligible_models(goal).get("meta", []))
+    with pytest.raises(ActionError, match="same model as its base"):
+        run("train_model", **PRICE, model_id="sklearn.OneVsRestClassifier")
+    compared = run(
+        "compare_models",
+        **PRICE,
+        model_ids=["sklearn.OneVsRestClassifier", "ridge classifier", "logistic regression"],
+    )
+    assert compared.values["n_models"] == 2 and "Left out One-vs-Rest" in compared.summary

@@ -206,6 +206,7 @@ def test_independent_table_uses_shuffled_stratified_kfold_and_one_hot():
         feature_columns=["x1", "x2", "symbol"],
         model_id="logistic regression",
         validation="kfold",
+        allow_shuffled_dates=True,  # the upload's rows carry dates
         n_splits=4,
         seed=3,
     )

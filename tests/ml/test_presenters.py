@@ -76,3 +76,14 @@ def test_leaderboard_and_tuning_history_charts():
     best = np.asarray(lines["best so far"].y, dtype=float)
     assert len(lines["trial"].y) == 3 and np.all(np.diff(best) >= 0)  # greater is better
     assert best[-1] == pytest.approx(tuned.values["metric_value"])
+
+
+def test_out_of_sample_charts_say_which_validation_ran(tree, ridge):
+    confusion = figures_for("train_model", stored(tree))["confusion_matrix"]
+    assert confusion.layout.title.text.endswith("(walk-forward)")
+    residuals = figures_for("train_model", stored(ridge))["residuals"]
+    assert residuals.layout.title.text.endswith("(walk-forward)")
+    shuffled = stored(tree)
+    shuffled.values.update(evaluation="kfold", validation_override=True)
+    title = figures_for("train_model", shuffled)["confusion_matrix"].layout.title.text
+    assert title.endswith("(shuffled k-fold on dated rows (override))")

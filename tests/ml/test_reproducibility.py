@@ -53,6 +53,7 @@ def test_kfold_table_reruns_exactly_and_the_seed_drives_the_shuffle():
         "feature_columns": ["x1", "x2", "symbol"],
         "model_id": "sklearn.KNeighborsClassifier",  # permutation importances (seeded)
         "validation": "kfold",
+        "allow_shuffled_dates": True,  # the upload's rows carry dates
         "n_splits": 3,
     }
     first = run("train_model", **params, seed=1)

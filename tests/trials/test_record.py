@@ -67,6 +67,7 @@ def test_a_table_trial_has_no_trading_parts_and_a_failed_one_only_provenance(peo
         feature_columns=["x1", "x2", "symbol"],
         model_id="logistic regression",
         validation="kfold",
+        allow_shuffled_dates=True,  # the upload's rows carry dates
         n_splits=4,
         seed=3,
     )

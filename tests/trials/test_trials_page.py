@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.foundation.apptest_helpers import errors, log_in, new_app
-from tests.trials.conftest import add_job, add_trial, spread
+from tests.trials.conftest import add_job, add_trial, reproducibility, spread
 
 PAGE = "pages/trials.py"
 
@@ -240,3 +240,54 @@ def test_viewers_cannot_rerun(people, fit_action):
     assert [s.value for s in at.subheader][0] == f"Trial {trial.id}"
     with pytest.raises(KeyError):
         at.button(key=f"rerun-{trial.id}-go")
+
+
+def _searched_trials(user, n: int, dataset_id: int | None):
+    """``n`` trials of one search on the same splits, each with its out-of-sample blocks;
+    trial 0 is best in every block (no overfitting)."""
+    from engine.trials.record import TrialMetrics
+
+    made = []
+    for i in range(n):
+        blocks = [0.6 - 0.02 * i + 0.001 * b for b in range(10)]
+        metrics = TrialMetrics.model_validate(
+            {"balanced_accuracy": {"mean": sum(blocks) / 10, "std": 0.01}, "oos_blocks": blocks}
+        ).model_dump(mode="json", exclude_none=True)
+        made.append(
+            add_trial(
+                user,
+                metric_value=sum(blocks) / 10,
+                metrics=metrics,
+                dataset_id=dataset_id,
+                reproducibility=reproducibility(split_fingerprint="same-splits"),
+            )
+        )
+    return made
+
+
+def test_detail_and_compare_show_overfitting_statistics(people):
+    from storage.repositories.datasets import record_dataset
+
+    alice = people["alice"]
+    dataset_id = record_dataset(
+        name="t",
+        source="bundled",
+        symbols=["SPX"],
+        start_date=None,
+        end_date=None,
+        rows=10,
+        fingerprint="overfit-page",
+        user_id=alice.id,
+    )
+    trials = _searched_trials(alice, 4, dataset_id)
+    add_trial(alice, dataset_id=dataset_id, status="failed", metric_value=None)
+    at = trials_page("alice", trial=trials[0].id)
+    verdict = next(c for c in captions(at) if c.startswith("Overfitting:"))
+    assert "5 trial(s) tried on this data" in verdict  # the failed try counts too
+    assert "probability of backtest overfitting 0.00" in verdict
+    table = frame_with(at, "statistic")
+    assert table.set_index("statistic").loc[
+        "probability of backtest overfitting (CSCV)", "value"
+    ] == pytest.approx(0.0)
+    at = trials_page("alice", compare=",".join(str(t.id) for t in trials[:3]))
+    assert any(c.startswith("Overfitting: 5 trial(s)") for c in captions(at))

@@ -107,18 +107,33 @@ def equity_figure(series: Series) -> go.Figure:
     return figure(traces, series.title, yaxis=axis("equity (start = 1)"))
 
 
+def validation_label(values: dict[str, Any]) -> str:
+    """Which validation produced the out-of-sample numbers, in a few words."""
+    if values.get("evaluation") == "walk_forward":
+        step = values.get("step")
+        return "walk-forward by dates" if step == "dates" else "walk-forward"
+    if values.get("validation_override"):
+        return "shuffled k-fold on dated rows (override)"
+    return "shuffled k-fold" if values.get("evaluation") == "kfold" else "validation unknown"
+
+
 @presents("train_model", "build_ensemble")
 def training_run(result: ActionResult) -> dict[str, go.Figure]:
     """Confusion matrix (classification) or residuals (regression) out of sample, the
-    feature importances and the hold-out equity."""
+    feature importances and the hold-out equity; the out-of-sample charts say which
+    validation produced them."""
     figures: dict[str, go.Figure] = {}
+    how = validation_label(result.values)
     counts = table(result, "confusion_matrix")
     if counts is not None and not counts.empty:
         figures["confusion_matrix"] = confusion_figure(
-            counts, "Confusion matrix, out-of-sample folds"
+            counts, f"Confusion matrix, out-of-sample folds ({how})"
         )
     if "residuals" in result.series:
         figures["residuals"] = residual_figure(result.series["residuals"])
+        figures["residuals"].update_layout(
+            title_text=f"{figures['residuals'].layout.title.text} ({how})"
+        )
     importances = table(result, "feature_importances")
     if importances is not None and not importances.empty:
         name = result.values.get("model_name") or result.values.get("model_id") or "model"
