@@ -20,6 +20,7 @@ from engine.actions.context import ActionContext, UserRef
 from engine.feedback.overfitting import overfitting_table
 from engine.ml import checkpoint, dataset
 from engine.ml import evaluation as ev
+from engine.ml.budget import require_training_budget
 from engine.ml.catalog_spec import ModelSpec
 from engine.ml.params import (
     CompareParams,
@@ -228,6 +229,7 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             "least two other models."
         )
     configs = [config_for(spec, {}, params.seed) for spec in specs]
+    require_training_budget(len(specs), "models", data, plan)
     rows: list[dict[str, Any]] = []
     runs: dict[int, TrainingRun] = {}
     n = len(configs)
@@ -359,6 +361,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     config_for(spec, params.model_params, params.seed)  # fixed parameters are valid
     data, plan = setup(params, ctx)
     dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
+    require_training_budget(params.n_trials, "trials", data, plan)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     greater = ev.greater_is_better(primary)
     # A retried job carries on from the trials its lost attempts recorded.

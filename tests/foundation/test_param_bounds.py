@@ -92,6 +92,25 @@ def test_monte_carlo_risk_over_the_work_budget_is_refused():
     assert "too much work for one call" in outcome.error
 
 
+def test_an_efficient_frontier_over_the_work_budget_is_refused_before_loading_prices():
+    # 200 points for 100 symbols took minutes inline; the symbols need not even exist,
+    # the budget is checked before any price is loaded.
+    symbols = [f"NOSUCH{i}" for i in range(100)]
+    outcome = call("efficient_frontier", {"symbols": symbols, "n_points": 200}, SYSTEM)
+    assert outcome.status == "failed"
+    assert "200 frontier points × 100 symbols²" in outcome.error
+    assert "too much work for one call (2,000,000 > 150,000)" in outcome.error
+    assert "use fewer n_points or fewer symbols" in outcome.error
+
+
+def test_an_efficient_frontier_within_the_budget_is_computed():
+    outcome = call(
+        "efficient_frontier", {"symbols": ["AAPL", "MSFT", "KO"], "n_points": 200}, SYSTEM
+    )
+    assert outcome.status == "succeeded", outcome.error
+    assert outcome.result.values["frontier_points"] == 200
+
+
 def test_a_call_with_megabytes_of_parameters_is_refused():
     signal = {f"2020-01-{i:07d}": 1.0 for i in range(200_000)}
     with pytest.raises(ActionError, match="MB of JSON"):
