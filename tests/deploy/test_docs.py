@@ -149,3 +149,53 @@ def test_guides_cover_their_subjects():
         text = (ROOT / "docs" / name).read_text(encoding="utf-8")
         for phrase in phrases:
             assert phrase in text, f"docs/{name} does not mention {phrase!r}"
+
+
+EXECUTOR_DOC = ROOT / "docs" / "executor.md"
+GUARANTEES = "## Guarantees: what survives what"
+# The faults of issue 22, numbered in the table's first column ("**1. Database outage**").
+FAULTS = range(1, 8)
+_TEST_PATH = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
+
+
+def _guarantee_rows() -> list[list[str]]:
+    text = EXECUTOR_DOC.read_text(encoding="utf-8")
+    assert GUARANTEES in text, f"docs/executor.md has no {GUARANTEES!r} section"
+    section = text.split(GUARANTEES, 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    # header and separator first
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines[2:]]
+
+
+def _named_tests(cell: str) -> list[tuple[str, str | None]]:
+    return _TEST_PATH.findall(cell)
+
+
+def test_every_guarantee_names_a_test_that_exists():
+    rows = _guarantee_rows()
+    numbered = [int(match.group(1)) for row in rows if (match := re.match(r"\*\*(\d+)\.", row[0]))]
+    assert numbered == list(FAULTS), f"the table should list faults 1–7 in order: {numbered}"
+    problems = []
+    for row in rows:
+        fault = row[0][:60]
+        named = _named_tests(row[-1])
+        with_tests = 0
+        for path, function in named:
+            source = ROOT / path
+            if not source.is_file():
+                problems.append(f"{fault}: {path} does not exist")
+                continue
+            code = source.read_text(encoding="utf-8")
+            with_tests += bool(re.search(r"^def test_", code, re.M))
+            if function and not re.search(rf"^(?:async )?def {function}\(", code, re.M):
+                problems.append(f"{fault}: {path} has no {function}")
+        if not with_tests:  # helpers it names (a proxy, a fake) do not count
+            problems.append(f"{fault}: names no test file (`tests/...py` with tests)")
+    assert not problems, "docs/executor.md guarantees table:\n" + "\n".join(problems)
+
+
+def test_the_guarantees_check_sees_a_row_without_a_test():
+    assert _named_tests("SIGTERM to a standalone worker in the middle of a job") == []
+    assert _named_tests("`tests/executor/test_shutdown.py` (SIGTERM)") == [
+        ("tests/executor/test_shutdown.py", "")
+    ]
