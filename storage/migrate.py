@@ -1,21 +1,32 @@
-"""Apply Alembic migrations programmatically (`python -m engine migrate`, app start-up)."""
+"""Apply Alembic migrations programmatically (`python -m engine migrate`, app start-up).
+
+Every CLI call and service start migrates first, and the schema is nearly always current
+already. Importing Alembic and loading its script directory costs a few tenths of a second
+of CPU, so ``upgrade()`` first compares the database's ``alembic_version`` rows with the
+heads read from the migration files (their ``revision``/``down_revision`` assignments,
+parsed, not imported) and only brings Alembic in when they differ.
+"""
 
 from __future__ import annotations
 
+import ast
 import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _lock = threading.Lock()
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     from storage.db import normalise_url
     from storage.settings import get_storage_settings
 
@@ -31,12 +42,66 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Migrate to ``revision``. Safe when several replicas start at once: they take turns
     (an advisory lock on PostgreSQL, a file lock next to a SQLite file), and the later
     ones find the schema current and change nothing."""
+    if revision == "head" and _database_revisions(url) == script_heads():
+        return
+    from alembic import command
+
     config = alembic_config(url)
     configured = config.get_main_option("sqlalchemy.url")
     if configured is None:  # alembic_config always sets it
         raise RuntimeError("the migration configuration has no database URL")
+    # Alembic re-reads the version under the lock, so a replica that lost the race to a
+    # first migration finds the schema current here and changes nothing.
     with _lock, _across_processes(configured.replace("%%", "%")):
         command.upgrade(config, revision)
+
+
+def script_heads() -> frozenset[str]:
+    """The head revisions of storage/migrations/versions: the revisions no other one
+    revises. Read from each file's module-level ``revision``/``down_revision`` literals."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        assigned = _literal_assignments(path, ("revision", "down_revision"))
+        if "revision" not in assigned:
+            continue
+        revisions.add(str(assigned["revision"]))
+        down = assigned.get("down_revision")
+        if isinstance(down, str):
+            revised.add(down)
+        elif isinstance(down, tuple | list):  # a merge revision
+            revised.update(str(parent) for parent in down)
+    return frozenset(revisions - revised)
+
+
+def _literal_assignments(path: Path, names: tuple[str, ...]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            found[target.id] = ast.literal_eval(value)
+    return found
+
+
+def _database_revisions(url: str | None) -> frozenset[str] | None:
+    """The revisions stamped in ``alembic_version``; None when the table cannot be read
+    (a new database), which sends the caller through Alembic."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import get_engine
+
+    try:
+        with get_engine(url).connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return frozenset(str(row[0]) for row in rows)
+    except DBAPIError:
+        return None
 
 
 # One fixed key for "a migration is running" (pg_advisory_lock takes a 64-bit integer).

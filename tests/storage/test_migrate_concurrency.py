@@ -18,6 +18,7 @@ REPLICAS = 4
 SCRIPT = """
 import os, sys, time
 from pathlib import Path
+import alembic.command  # before the start signal, so the replicas race on the migration itself
 from storage.migrate import upgrade, current_revision
 Path(sys.argv[2]).touch()
 go = Path(sys.argv[1])
