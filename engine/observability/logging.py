@@ -11,7 +11,26 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+def _import_portalocker_without_redis() -> None:
+    """portalocker, the handler's file lock, imports its optional Redis lock, and with it
+    all of redis-py (about 0.1 s of CPU per process), whenever redis is installed. The
+    handler uses only file locks, so ``portalocker.redis`` is hidden while portalocker
+    loads (portalocker.RedisLock is then its stub; nothing here uses it) and importable
+    again afterwards."""
+    if "portalocker" in sys.modules or "portalocker.redis" in sys.modules:
+        return
+    sys.modules["portalocker.redis"] = None  # type: ignore[assignment]
+    try:
+        import portalocker  # noqa: F401
+    finally:
+        if sys.modules.get("portalocker.redis", ...) is None:
+            del sys.modules["portalocker.redis"]
+
+
+_import_portalocker_without_redis()
+
+from concurrent_log_handler import ConcurrentRotatingFileHandler  # noqa: E402
 
 _SECRET_KEY_PATTERN = re.compile(r"(password|passwd|secret|token|api[_-]?key|cookie)", re.I)
 _configured_lock = threading.Lock()

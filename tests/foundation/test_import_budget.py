@@ -37,6 +37,8 @@ HEAVY = {
     "arch": "GARCH: imported by risk_report's GARCH fit",
     "streamlit": "engine never imports Streamlit",
     "bcrypt": "the login service's hashing: engine.auth loads it on first use",
+    "alembic": "storage.migrate loads it only when the schema is behind the migration files",
+    "redis": "storage.cache loads it; the log handler's portalocker loads without its Redis lock",
 }
 
 # Every third-party package the catalogue may load (besides what `python -c pass` loads).
