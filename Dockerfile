@@ -87,6 +87,11 @@ COPY requirements.lock ./requirements.lock
 COPY .streamlit/config.toml ./.streamlit/config.toml
 COPY deploy/dask/mltrainer_preload.py ./deploy/dask/mltrainer_preload.py
 COPY --chmod=0755 deploy/docker/entrypoint.sh /usr/local/bin/mltrainer-entrypoint
+# The app's own bytecode, compiled once here (pip already compiled the packages'): with
+# PYTHONDONTWRITEBYTECODE and read-only code, every CLI call, pool worker and Dask worker
+# would otherwise compile these modules from source at start, about 0.2 s of CPU each
+# (BENCHMARKS.md, "Start-up").
+RUN python -m compileall -q app.py pages ui engine storage deploy/dask
 
 RUN mkdir -p /data /tmp/mltrainer-metrics && chown 10001:10001 /data /tmp/mltrainer-metrics
 

@@ -106,6 +106,24 @@ def test_every_copied_path_exists_and_is_in_the_build_context():
             assert not _ignored(source), f"COPY {source}: excluded by .dockerignore"
 
 
+def test_the_copied_python_code_is_compiled_to_bytecode_in_the_image():
+    # PYTHONDONTWRITEBYTECODE is set and the code is read-only, so without a build-time
+    # compileall each process start compiles the app's modules from source.
+    compiled: set[str] = set()
+    for keyword, args in _instructions():
+        if keyword == "RUN" and "compileall" in args:
+            compiled.update(args.split("compileall", 1)[1].split())
+    for keyword, args in _instructions():
+        if keyword != "COPY" or "--from=" in args:
+            continue
+        parts = [part for part in args.split() if not part.startswith("--")]
+        for source in parts[:-1]:
+            path = ROOT / source
+            if path.suffix == ".py" or (path.is_dir() and any(path.rglob("*.py"))):
+                covered = {source, str(Path(source).parent)} & compiled
+                assert covered, f"COPY {source}: Python code not byte-compiled in the image"
+
+
 def test_dockerignore_keeps_secrets_and_local_state_out():
     for path in (
         ".env",
