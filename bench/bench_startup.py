@@ -18,6 +18,10 @@ children, from ``wait4``; wall from just before the start to its exit):
 - worker ready: a ``spawn`` process that runs ``RUNNER.prepare()`` (install the policy,
   load the catalogue: what a pool process does before its first job), started and
   joined by a driver, against a bare ``spawn`` process in the same driver.
+- CLI, bytecode precompiled: the same call on a copy of this tree's engine/ and storage/
+  byte-compiled first, as the image does (``compileall`` at build time). Every other case
+  runs with ``PYTHONDONTWRITEBYTECODE=1`` (the image's setting), so the project's own
+  modules are compiled from source in each process, as they were in the image before.
 
 ``--base DIR`` runs the catalogue, CLI and worker cases on a second checkout too (e.g.
 ``git worktree add --detach /work/wt/start-base 6440955``, the commit before the change),
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -73,6 +78,7 @@ def _env(data_dir: Path) -> dict[str, str]:
         MLTRAINER_DATA_DIR=str(data_dir),
         DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
         MLTRAINER_METRICS_PORT="0",
+        PYTHONDONTWRITEBYTECODE="1",
         PROMETHEUS_MULTIPROC_DIR=str(data_dir / "metrics"),
     )
     for name in ("ANTHROPIC_API_KEY", "MLTRAINER_EXTRA_ACTION_MODULES", "PYTHONPROFILEIMPORTTIME"):
@@ -138,6 +144,26 @@ def build_cases(trees: dict[str, Path], workdir: Path) -> dict[str, object]:
             tree,
             data,
         )
+    compiled = workdir / "compiled-tree"
+    compiled.mkdir()
+    for package in ("engine", "storage"):
+        shutil.copytree(
+            ROOT / package, compiled / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    subprocess.run(
+        [python, "-m", "compileall", "-q", str(compiled)], check=True, capture_output=True
+    )
+    data = workdir / "compiled-data"
+    data.mkdir()
+    env = _env(data)
+    cli = [python, "-m", "engine", "action", "price_option", "--params", json.dumps(OPTION)]
+    subprocess.run(cli, cwd=compiled, env=env, check=True, capture_output=True)  # migrate
+    _last_child_cpu()
+    cases["CLI: one option (this tree, bytecode precompiled as in the image)"] = (
+        cli,
+        compiled,
+        env,
+    )
     return cases
 
 
