@@ -341,9 +341,7 @@ def append(
     return append_many([event], actor=actor)[-1]
 
 
-def append_many(
-    events: list[PendingEvent], *, actor: str | None = None
-) -> list[ComplianceRecord]:
+def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list[ComplianceRecord]:
     """Append events in order, in one transaction: each is chained to the one before
     exactly as single appends would chain them, and the head is recorded outside the
     table once, after the commit (a call's decisions cost one commit and one checkpoint
