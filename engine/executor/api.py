@@ -20,6 +20,7 @@ SETTLED = ("succeeded", "failed", "cancelled")
 # wait(): longest pause between two status reads without a notification.
 RECHECK_SECONDS = 0.25
 LOCAL_RECHECK_SECONDS = 1.0
+LOCAL_FIRST_RECHECK_SECONDS = 0.05
 
 _series = SeriesCache()
 
@@ -147,12 +148,14 @@ def wait(job_id: int, timeout: float | None = None) -> JobRecord:
     passed; returns its record either way.
 
     This process's executor service notifies when a job it runs ends, so the waiter
-    sleeps on that notification; it still re-reads the status now and then (sooner at
-    first, every ``LOCAL_RECHECK_SECONDS`` at most while a local service runs, every
-    ``RECHECK_SECONDS`` otherwise) for jobs that end elsewhere (another process's
-    executor, a cancellation, recovery)."""
+    sleeps on that notification; it still re-reads the status now and then, sooner at
+    first (``LOCAL_FIRST_RECHECK_SECONDS`` doubling to ``LOCAL_RECHECK_SECONDS`` while
+    a local service runs; 5 ms doubling to ``RECHECK_SECONDS`` without one), for jobs
+    that end elsewhere (another process's executor or a cancellation there)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.005
+    # With a local service its notification ends the wait; reads are only a backstop.
+    local = _service.current() is not None
+    delay = LOCAL_FIRST_RECHECK_SECONDS if local else 0.005
     while True:
         seen = _service.changes_seen()
         # Polled by status alone; the whole row (its result JSON) is read once, at the end.
@@ -171,7 +174,6 @@ def wait(job_id: int, timeout: float | None = None) -> JobRecord:
         with _service.changed:
             if _service.changes_seen() == seen:
                 _service.changed.wait(pause)
-        local = _service.current() is not None
         delay = min(delay * 2, LOCAL_RECHECK_SECONDS if local else RECHECK_SECONDS)
 
 
