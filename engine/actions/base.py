@@ -297,6 +297,13 @@ def frame_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def json_safe(value: Any) -> Any:
     """Convert numpy/pandas scalars, dates and NaN into plain JSON values."""
+    kind = type(value)
+    # Most leaves of a result are plain str/int/float/None: answered before the
+    # isinstance chain below (results hold thousands of them).
+    if kind is str or kind is int or value is None:
+        return value
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -29,27 +29,40 @@ def _goal_spec(goal_id: int | None) -> dict[str, Any] | None:
 
 
 def evaluate(phase: str, rules, facts: rulebook.CallFacts) -> None:
-    """Record every applicable rule's decision; raise on the first block."""
+    """Record every applicable rule's decision up to the first block, in one append
+    (one transaction, one checkpoint of the chain's head), then raise on that block."""
     from engine.observability.metrics import COMPLIANCE_DECISIONS
     from storage.repositories import compliance as log_repo
 
-    for rule in rules:
-        decision = rule(facts)
-        if decision is None:
-            continue
-        outcome = "pass" if decision.passed else "block"
-        log_repo.append(
-            facts.user.id,
-            facts.user.username,
-            facts.action.name,
-            phase,
-            rule.__name__,
-            outcome,
-            {"message": decision.message, **decision.details},
+    decided: list[tuple[rulebook.Rule, rulebook.Decision]] = []
+    user, action = facts.user, facts.action
+    try:
+        for rule in rules:
+            decision = rule(facts)
+            if decision is None:
+                continue
+            decided.append((rule, decision))
+            if not decision.passed:
+                break  # later rules are not evaluated once one blocks
+    finally:  # a rule that crashes still leaves the decisions taken before it
+        log_repo.append_many(
+            [
+                log_repo.PendingEvent(
+                    user.id,
+                    user.username,
+                    action.name,
+                    phase,
+                    rule.__name__,
+                    "pass" if decision.passed else "block",
+                    {"message": decision.message, **decision.details},
+                )
+                for rule, decision in decided
+            ]
         )
-        COMPLIANCE_DECISIONS.labels(rule.__name__, outcome).inc()
+    for rule, decision in decided:
+        COMPLIANCE_DECISIONS.labels(rule.__name__, "pass" if decision.passed else "block").inc()
         if not decision.passed:
-            log.info("blocked %s by %s: %s", facts.action.name, rule.__name__, decision.message)
+            log.info("blocked %s by %s: %s", action.name, rule.__name__, decision.message)
             error = RoleBlocked if rule is rulebook.role_allowed else PolicyBlocked
             raise error(rule.__name__, decision.message)
 

@@ -17,6 +17,10 @@ from storage.repositories.jobs import JobRecord
 # States after which a job never changes again. ``interrupted`` is only a moment in this
 # executor's life (it is resolved into a retry, ``failed`` or ``cancelled`` right away).
 SETTLED = ("succeeded", "failed", "cancelled")
+# wait(): longest pause between two status reads without a notification.
+RECHECK_SECONDS = 0.25
+LOCAL_RECHECK_SECONDS = 1.0
+LOCAL_FIRST_RECHECK_SECONDS = 0.05
 
 _series = SeriesCache()
 
@@ -141,10 +145,19 @@ def _cancel(job: JobRecord) -> JobRecord:
 
 def wait(job_id: int, timeout: float | None = None) -> JobRecord:
     """Block until the job has settled (succeeded, failed, cancelled) or ``timeout`` seconds
-    passed; returns its record either way."""
+    passed; returns its record either way.
+
+    This process's executor service notifies when a job it runs ends, so the waiter
+    sleeps on that notification; it still re-reads the status now and then, sooner at
+    first (``LOCAL_FIRST_RECHECK_SECONDS`` doubling to ``LOCAL_RECHECK_SECONDS`` while
+    a local service runs; 5 ms doubling to ``RECHECK_SECONDS`` without one), for jobs
+    that end elsewhere (another process's executor or a cancellation there)."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.005
+    # With a local service its notification ends the wait; reads are only a backstop.
+    local = _service.current() is not None
+    delay = LOCAL_FIRST_RECHECK_SECONDS if local else 0.005
     while True:
+        seen = _service.changes_seen()
         # Polled by status alone; the whole row (its result JSON) is read once, at the end.
         state = jobs.get_status(job_id)
         if state is None:
@@ -159,8 +172,9 @@ def wait(job_id: int, timeout: float | None = None) -> JobRecord:
         else:
             pause = delay
         with _service.changed:
-            _service.changed.wait(pause)
-        delay = min(delay * 2, 0.25)
+            if _service.changes_seen() == seen:
+                _service.changed.wait(pause)
+        delay = min(delay * 2, LOCAL_RECHECK_SECONDS if local else RECHECK_SECONDS)
 
 
 def events(job_id: int, max_points: int = 500) -> list[dict[str, Any]]:

@@ -44,11 +44,20 @@ MAX_CLAIM_ERRORS = 5
 
 # Notified whenever this process sees a job change state (wait() sleeps on it).
 changed = threading.Condition()
+_changes = 0  # how many notifications so far: a waiter cannot miss one between checks
 
 
 def notify_changed() -> None:
+    global _changes
     with changed:
+        _changes += 1
         changed.notify_all()
+
+
+def changes_seen() -> int:
+    """The notification count (read it before checking a job, then wait only if it has
+    not moved: a notification sent in between is not lost)."""
+    return _changes
 
 
 class ExecutorService:

@@ -259,14 +259,17 @@ def recorded_checkpoint() -> Checkpoint | None:
     return Checkpoint(best.seq, best.id, best.hash, legacy)
 
 
-def _record_checkpoint(event: ComplianceRecord, prev_scheme: int | None, had_prev: bool) -> None:
-    """After a committed append: the log line, the metrics, the state file (under a lock,
-    never moving backwards) and the cache."""
+def _record_checkpoint(
+    event: ComplianceRecord, prev_scheme: int | None, had_prev: bool, appended: int = 1
+) -> None:
+    """After a committed append of ``appended`` events ending at ``event``: the log line,
+    the metrics, the state file (under a lock, never moving backwards) and the cache.
+    ``prev_scheme``/``had_prev``: the head before the batch."""
     log.info(
         "compliance chain head",
         extra={"chain_seq": event.seq, "chain_id": event.id, "chain_hash": event.hash},
     )
-    CHAIN_APPENDS.inc()
+    CHAIN_APPENDS.inc(appended)
     CHAIN_LENGTH.set(event.seq or 0)
     path = checkpoint_path()
     lock_path = path.with_suffix(".lock")
@@ -279,8 +282,8 @@ def _record_checkpoint(event: ComplianceRecord, prev_scheme: int | None, had_pre
             legacy: int | None
             if not had_prev:
                 legacy = 0
-            elif prev_scheme is None:  # the first keyed event: everything before is legacy
-                legacy = (event.seq or 1) - 1
+            elif prev_scheme is None:  # the first keyed batch: everything before is legacy
+                legacy = (event.seq or appended) - appended
             else:
                 legacy = current.legacy if current is not None else None
             state = {"seq": event.seq, "id": event.id, "hash": event.hash, "legacy": legacy}
@@ -308,6 +311,19 @@ def _write_cache_checkpoint(state: dict[str, Any]) -> None:
         log.exception("could not record the compliance chain head in the cache")
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """One decision to append (its chain fields are computed by :func:`append_many`)."""
+
+    user_id: int | None
+    username: str
+    action: str
+    phase: str
+    rule: str
+    outcome: str
+    details: dict[str, Any] | None
+
+
 def append(
     user_id: int | None,
     username: str,
@@ -321,6 +337,18 @@ def append(
 ) -> ComplianceRecord:
     """Append one decision; retries when another writer took the same chain head.
     ``actor``: the operator account (default: this process's, set by the command line)."""
+    event = PendingEvent(user_id, username, action, phase, rule, outcome, details)
+    return append_many([event], actor=actor)[-1]
+
+
+def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list[ComplianceRecord]:
+    """Append events in order, in one transaction: each is chained to the one before
+    exactly as single appends would chain them, and the head is recorded outside the
+    table once, after the commit (a call's decisions cost one commit and one checkpoint
+    write, not one per rule). Retries the whole batch when another writer took the same
+    chain head."""
+    if not events:
+        return []
     actor = actor or process_actor()
     key = audit_key()
     for _ in range(APPEND_ATTEMPTS):
@@ -338,41 +366,49 @@ def append(
                     seq = head.seq + 1
                 else:  # written by a version before seq (a rolling upgrade): count
                     seq = (session.scalar(select(func.count(ComplianceEvent.id))) or 0) + 1
-                created_at = utcnow()
-                digest = keyed_hash(
-                    prev_hash,
-                    created_at,
-                    user_id,
-                    username,
-                    action,
-                    phase,
-                    rule,
-                    outcome,
-                    details,
-                    seq,
-                    actor,
-                    key=key,
-                )
-                row = ComplianceEvent(
-                    created_at=created_at,
-                    user_id=user_id,
-                    username=username,
-                    action=action,
-                    phase=phase,
-                    rule=rule,
-                    outcome=outcome,
-                    details=details,
-                    prev_hash=prev_hash,
-                    hash=digest,
-                    seq=seq,
-                    hash_scheme=KEYED,
-                    actor=actor,
-                )
-                session.add(row)
-                session.flush()
-                record = _record(row)
-            _record_checkpoint(record, head.hash_scheme if head else None, head is not None)
-            return record
+                rows = []
+                for offset, event in enumerate(events):
+                    created_at = utcnow()
+                    digest = keyed_hash(
+                        prev_hash,
+                        created_at,
+                        event.user_id,
+                        event.username,
+                        event.action,
+                        event.phase,
+                        event.rule,
+                        event.outcome,
+                        event.details,
+                        seq + offset,
+                        actor,
+                        key=key,
+                    )
+                    rows.append(
+                        ComplianceEvent(
+                            created_at=created_at,
+                            user_id=event.user_id,
+                            username=event.username,
+                            action=event.action,
+                            phase=event.phase,
+                            rule=event.rule,
+                            outcome=event.outcome,
+                            details=event.details,
+                            prev_hash=prev_hash,
+                            hash=digest,
+                            seq=seq + offset,
+                            hash_scheme=KEYED,
+                            actor=actor,
+                        )
+                    )
+                    prev_hash = digest
+                    # one flush per row: ids must follow the chain's order
+                    session.add(rows[-1])
+                    session.flush()
+                records = [_record(row) for row in rows]
+            _record_checkpoint(
+                records[-1], head.hash_scheme if head else None, head is not None, len(records)
+            )
+            return records
         except IntegrityError:
             continue
     raise RuntimeError("could not append to the compliance log: too much contention")

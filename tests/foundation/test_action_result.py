@@ -109,3 +109,36 @@ def test_series_check_their_shape_and_thin_evenly_keeping_the_ends():
     thinned = Series.from_frame(long, max_points=2000)
     assert thinned.points <= 2000 and thinned.total_points == 4001
     assert thinned.to_json()["total_points"] == 4001
+
+
+def test_json_safe_turns_every_leaf_kind_into_plain_json():
+    import math
+
+    from engine.actions.base import json_safe
+
+    class Label(str):  # a str subclass stays a str
+        pass
+
+    leaves = [1, "a", Label("b"), None, 1.5, math.nan, -math.inf, True, np.bool_(False)]
+    leaves += [np.int64(3), np.float32(2.5), np.float64("nan"), pd.Timestamp("2020-01-02")]
+    converted = json_safe({"leaves": leaves, 7: (1, np.arange(2)), "s": pd.Series([1.0])})
+    assert converted == {
+        "leaves": [
+            1,
+            "a",
+            "b",
+            None,
+            1.5,
+            None,
+            None,
+            True,
+            False,
+            3,
+            2.5,
+            None,
+            "2020-01-02T00:00:00",
+        ],
+        "7": [1, [0, 1]],
+        "s": {"0": 1.0},
+    }
+    assert [type(v) for v in converted["leaves"][7:10]] == [bool, bool, int]

@@ -127,6 +127,62 @@ def test_deleting_an_event_breaks_the_next_link(fresh_db, make_user):
     assert not report.intact and report.first_broken_id == events[2].id
 
 
+def test_a_phase_records_its_decisions_in_one_append_with_one_head_checkpoint(
+    fresh_db, make_user, monkeypatch
+):
+    alice = make_user("alice")
+    checkpoints: list[tuple[int | None, int]] = []
+    original = log_repo._record_checkpoint
+
+    def spy(event, prev_scheme, had_prev, appended=1):
+        checkpoints.append((event.seq, appended))
+        original(event, prev_scheme, had_prev, appended)
+
+    monkeypatch.setattr(log_repo, "_record_checkpoint", spy)
+    call("price_option", OPTION, alice)
+    events = sorted(log_repo.search(limit=1000), key=lambda e: e.id)
+    before = [e for e in events if e.phase == "before"]
+    after = [e for e in events if e.phase == "after"]
+    assert len(before) >= 2  # role_allowed and resource_caps apply to every call
+    # one head checkpoint per phase, each covering all of that phase's events
+    expected = [(before[-1].seq, len(before))] + ([(after[-1].seq, len(after))] if after else [])
+    assert checkpoints == expected
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert all(e.prev_hash == p.hash for p, e in zip(events, events[1:], strict=False))
+    report = verify_chain()
+    assert report.intact and report.recorded_events == len(events)
+
+
+def test_a_block_records_the_passes_before_it_and_stops(fresh_db, make_user):
+    alice = make_user("alice")
+    with pytest.raises(PolicyBlocked, match="resource_caps"):
+        call("price_option", {**OPTION, "method": "monte_carlo", "paths": 9_000_000}, alice)
+    events = sorted(log_repo.search(limit=1000), key=lambda e: e.id)
+    assert [(e.rule, e.outcome) for e in events] == [
+        ("role_allowed", "pass"),
+        ("resource_caps", "block"),
+    ]
+    assert verify_chain().intact
+
+
+def test_editing_an_event_inside_a_batch_is_detected(fresh_db):
+    batch = [
+        log_repo.PendingEvent(None, "alice", "x", "before", f"rule{n}", "pass", {"n": n})
+        for n in range(4)
+    ]
+    records = log_repo.append_many(batch)
+    assert [r.seq for r in records] == [1, 2, 3, 4]
+    assert json.loads(log_repo.checkpoint_path().read_text())["seq"] == 4
+    assert verify_chain().intact
+    with get_engine().begin() as connection:
+        connection.execute(
+            text("UPDATE compliance_events SET outcome = 'block' WHERE id = :id"),
+            {"id": records[2].id},
+        )
+    broken = verify_chain()
+    assert not broken.intact and broken.first_broken_id == records[2].id
+
+
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
