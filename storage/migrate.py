@@ -9,7 +9,7 @@ parsed, not imported) and only brings Alembic in when they differ.
 
 from __future__ import annotations
 
-import ast
+import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -74,17 +74,29 @@ def script_heads() -> frozenset[str]:
     return frozenset(revisions - revised)
 
 
+# The module-level ``revision = "0008"`` / ``down_revision = ("a", "b")`` lines Alembic
+# writes. Read as text, not with ``ast.parse``: CPython 3.11.7's parser is not safe to run
+# while other threads parse (gh-106905: "AST constructor recursion depth mismatch"), and
+# this runs in processes full of threads (Streamlit, the executor).
+_ASSIGNMENT = re.compile(
+    r"^(?P<name>revision|down_revision)\s*(?::[^=\n]*)?=\s*(?P<value>[^\n#]*)", re.MULTILINE
+)
+_QUOTED = re.compile(r"""["']([^"'\n]+)["']""")
+
+
 def _literal_assignments(path: Path, names: tuple[str, ...]) -> dict[str, object]:
     found: dict[str, object] = {}
-    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
+    for match in _ASSIGNMENT.finditer(path.read_text(encoding="utf-8")):
+        name, value = match["name"], match["value"].strip()
+        if name not in names or name in found:
             continue
-        if isinstance(target, ast.Name) and target.id in names:
-            found[target.id] = ast.literal_eval(value)
+        quoted = _QUOTED.findall(value)
+        if value.startswith(("(", "[")):
+            found[name] = tuple(quoted)
+        elif quoted:
+            found[name] = quoted[0]
+        else:
+            found[name] = None
     return found
 
 
