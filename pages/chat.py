@@ -9,10 +9,9 @@ import streamlit as st
 from engine.actions import ActionError
 from engine.chat import background, conversations, turn
 from engine.chat.export import export_script, recorded_calls
-from engine.reproduce.bundle import bundle_bytes
-from engine.reproduce.notebook import export_notebook
 from ui.claims import reply_markdown
 from ui.jobs import render_job
+from ui.reproduce import bundle_button, notebook_button
 from ui.session import has_role, require_user
 from ui.text import md_escape, stream_model_markdown, user_text
 
@@ -81,20 +80,8 @@ if conversation and can_write:
             key="export_script",
         )
         if recorded_calls(user, conversation.id):
-            st.download_button(
-                "Reproduction bundle (zip)",
-                partial(bundle_bytes, user, "conversation", conversation.id),
-                file_name=f"mltrainer_conversation_{conversation.id}_bundle.zip",
-                mime="application/zip",
-                key="export_bundle",
-            )
-            st.download_button(
-                "Notebook (ipynb)",
-                partial(export_notebook, user, "conversation", conversation.id),
-                file_name=f"mltrainer_conversation_{conversation.id}.ipynb",
-                mime="application/x-ipynb+json",
-                key="export_notebook",
-            )
+            bundle_button(user, "conversation", conversation.id, key="export_bundle")
+            notebook_button(user, "conversation", conversation.id, key="export_notebook")
         if st.button("Delete conversation", type="primary", key="delete_conv"):
             conversations.delete(user, conversation.id)
             st.session_state.pop("conversation_id", None)

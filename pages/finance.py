@@ -8,15 +8,14 @@ last result of each action stays in the session, so switching tabs loses nothing
 """
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from engine.actions import get_action
 from engine.finance.indicators import DEFAULTS as INDICATOR_WINDOWS
-from engine.reproduce.bundle import bundle_bytes
 from ui.forms import action_form
+from ui.reproduce import bundle_button
 from ui.results import render_result
 from ui.run import run_action
 from ui.session import require_user
@@ -105,14 +104,7 @@ def action_panel(
         else:
             st.caption(f"Last run: job {outcome.job_id}")
             render_result(outcome.result, key=f"fin-{action_name}-result", action=action_name)
-            st.download_button(
-                "Reproduction bundle (zip)",
-                data=partial(bundle_bytes, user, "job", outcome.job_id),
-                file_name=f"mltrainer_job_{outcome.job_id}_bundle.zip",
-                mime="application/zip",
-                key=f"fin-{action_name}-bundle",
-                icon=":material/inventory_2:",
-            )
+            bundle_button(user, "job", outcome.job_id, key=f"fin-{action_name}-bundle")
 
 
 options_tab, portfolio_tab, risk_tab, indicators_tab, backtest_tab = st.tabs(

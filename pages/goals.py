@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from engine.goals import service as goals
-from engine.reproduce.bundle import bundle_bytes
-from engine.reproduce.notebook import export_notebook
 from engine.trials.record import parse_all
 from ui.forms import action_form
+from ui.reproduce import bundle_button, notebook_button
 from ui.results import render_result
 from ui.run import run_action
 from ui.session import has_role, require_user
@@ -151,22 +148,8 @@ def draw_goal(goal_id: int) -> None:
         if shown is not None:
             render_result(shown.result, key=f"goal-{goal.id}-insights")
         bundle_col, notebook_col = st.columns(2)
-        bundle_col.download_button(
-            "Reproduction bundle (zip)",
-            data=partial(bundle_bytes, user, "goal", goal.id),
-            file_name=f"mltrainer_goal_{goal.id}_bundle.zip",
-            mime="application/zip",
-            key=f"goal-{goal.id}-bundle",
-            icon=":material/inventory_2:",
-        )
-        notebook_col.download_button(
-            "Notebook (ipynb)",
-            data=partial(export_notebook, user, "goal", goal.id),
-            file_name=f"mltrainer_goal_{goal.id}.ipynb",
-            mime="application/x-ipynb+json",
-            key=f"goal-{goal.id}-notebook",
-            icon=":material/code_blocks:",
-        )
+        bundle_button(user, "goal", goal.id, key=f"goal-{goal.id}-bundle", where=bundle_col)
+        notebook_button(user, "goal", goal.id, key=f"goal-{goal.id}-notebook", where=notebook_col)
 
 
 for goal in goals.listing(user):

@@ -3,8 +3,6 @@ metric charts, cancel, and why a job failed."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import streamlit as st
 
 from engine import executor
@@ -12,9 +10,8 @@ from engine.actions import ActionError
 from engine.auth import permissions
 from engine.executor.views import attempts_frame, jobs_frame, owner_names
 from engine.reproduce import rerun
-from engine.reproduce.bundle import bundle_bytes
-from engine.reproduce.notebook import export_notebook
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
+from ui.reproduce import bundle_button, notebook_button
 from ui.run import run_action
 from ui.session import has_role, require_user
 from ui.text import md_escape
@@ -137,22 +134,8 @@ def draw_reproduce(job) -> None:
             outcome = run_action(action, params)
             if outcome is not None:
                 st.session_state[f"job_rerun_{job.id}"] = outcome.job_id
-    r2.download_button(
-        "Reproduction bundle (zip)",
-        data=partial(bundle_bytes, user, "job", job.id),
-        file_name=f"mltrainer_job_{job.id}_bundle.zip",
-        mime="application/zip",
-        key=f"jobs-bundle-{job.id}",
-        icon=":material/inventory_2:",
-    )
-    r3.download_button(
-        "Notebook (ipynb)",
-        data=partial(export_notebook, user, "job", job.id),
-        file_name=f"mltrainer_job_{job.id}.ipynb",
-        mime="application/x-ipynb+json",
-        key=f"jobs-notebook-{job.id}",
-        icon=":material/code_blocks:",
-    )
+    bundle_button(user, "job", job.id, key=f"jobs-bundle-{job.id}", where=r2)
+    notebook_button(user, "job", job.id, key=f"jobs-notebook-{job.id}", where=r3)
     draw_rerun_diff(job.id)
 
 

@@ -14,12 +14,11 @@ from engine.executor.views import running_jobs
 from engine.feedback import overfitting
 from engine.reports import trial_report_html
 from engine.reproduce import rerun
-from engine.reproduce.bundle import bundle_bytes
-from engine.reproduce.notebook import export_notebook
 from engine.trials import detail as trial_detail
 from engine.trials import export, figures, query
 from engine.trials.query import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
+from ui.reproduce import bundle_button, notebook_button
 from ui.run import run_action
 from ui.session import has_role, require_user
 from ui.text import md_escape
@@ -314,22 +313,8 @@ def draw_detail(trial_id: int) -> None:
     else:
         b3.caption("No saved model for this trial.")
     b4, b5, _ = st.columns(3)
-    b4.download_button(
-        "Reproduction bundle (zip)",
-        data=partial(bundle_bytes, user, "trial", trial.id),
-        file_name=f"mltrainer_trial_{trial.id}_bundle.zip",
-        mime="application/zip",
-        key=f"bundle-{trial.id}",
-        icon=":material/inventory_2:",
-    )
-    b5.download_button(
-        "Notebook (ipynb)",
-        data=partial(export_notebook, user, "trial", trial.id),
-        file_name=f"mltrainer_trial_{trial.id}.ipynb",
-        mime="application/x-ipynb+json",
-        key=f"notebook-{trial.id}",
-        icon=":material/code_blocks:",
-    )
+    bundle_button(user, "trial", trial.id, key=f"bundle-{trial.id}", where=b4)
+    notebook_button(user, "trial", trial.id, key=f"notebook-{trial.id}", where=b5)
     draw_rerun(detail)
 
     metrics_tab, charts_tab, params_tab, provenance_tab, log_tab = st.tabs(

@@ -120,6 +120,21 @@ def overfitting_of(
     )
 
 
+def _with_overfitting(
+    summary: str,
+    values: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    overfitting: dict[str, Any],
+) -> ActionResult:
+    """A search's result with its overfitting statistics in the summary, values and tables."""
+    values["overfitting"] = overfitting
+    return ActionResult(
+        summary=f"{summary} Overfitting: {overfitting['verdict']}",
+        values=json_safe(values),
+        tables={**tables, "overfitting": overfitting_table(overfitting)},
+    )
+
+
 # --- train ---------------------------------------------------------------------------------
 
 
@@ -332,13 +347,7 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             f" Left out {', '.join(s.name for s in dropped)}: on two classes it is its base model."
         )
     overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
-    values["overfitting"] = overfitting
-    summary += f" Overfitting: {overfitting['verdict']}"
-    return ActionResult(
-        summary=summary,
-        values=json_safe(values),
-        tables={"leaderboard": board, "overfitting": overfitting_table(overfitting)},
-    )
+    return _with_overfitting(summary, values, {"leaderboard": board}, overfitting)
 
 
 # --- tune ----------------------------------------------------------------------------------
@@ -505,13 +514,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f"{n - len(completed)} trial(s) failed."
     )
     overfitting = overfitting_of(list(completed), data, params.task, primary, ctx)
-    values["overfitting"] = overfitting
-    summary += f" Overfitting: {overfitting['verdict']}"
-    return ActionResult(
-        summary=summary,
-        values=json_safe(values),
-        tables={"trials": history, "overfitting": overfitting_table(overfitting)},
-    )
+    return _with_overfitting(summary, values, {"trials": history}, overfitting)
 
 
 # --- ensembles -----------------------------------------------------------------------------

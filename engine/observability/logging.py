@@ -16,8 +16,8 @@ def _import_portalocker_without_redis() -> None:
     """portalocker, the handler's file lock, imports its optional Redis lock, and with it
     all of redis-py (about 0.1 s of CPU per process), whenever redis is installed. The
     handler uses only file locks, so ``portalocker.redis`` is hidden while portalocker
-    loads (portalocker.RedisLock is then its stub; nothing here uses it) and importable
-    again afterwards."""
+    loads (portalocker then binds RedisLock to a class whose constructor raises
+    ImportError; nothing here constructs one) and importable again afterwards."""
     if "portalocker" in sys.modules or "portalocker.redis" in sys.modules:
         return
     sys.modules["portalocker.redis"] = None  # type: ignore[assignment]
