@@ -38,10 +38,14 @@ def test_a_retried_loop_waits_for_the_trial_its_lost_attempt_started(running_exe
     # ...and had started another when its worker died (as the worker of that trial job
     # did: it is running under a worker that stopped beating, and will be retried).
     params = TrainParams.model_validate(proposal(0.5)).model_dump(mode="json")
-    started = jobs.create_job("train_model", params, alice.id, goal_id=goal.id)
-    assert jobs.claim(started, "ghost-host:999999:1")
+    # Inserted already running (not queued then claimed): the live executor of this test
+    # would otherwise race the ghost worker for a queued row.
+    started = jobs.create_job("train_model", params, alice.id, goal_id=goal.id, status="running")
     with session_scope() as session:
-        session.get(Job, started).heartbeat_at = utcnow() - timedelta(minutes=10)
+        ghost_job = session.get(Job, started)
+        ghost_job.worker = "ghost-host:999999:1"
+        ghost_job.attempts = 1
+        ghost_job.heartbeat_at = utcnow() - timedelta(minutes=10)
 
     run_loop(alice, goal.id)  # the retried loop
 
