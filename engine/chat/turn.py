@@ -18,7 +18,7 @@ from engine.actions import ActionError, CallOutcome, call, get_action
 from engine.actions.base import NeedsConfirmation
 from engine.actions.context import UserRef
 from engine.chat import conversations
-from engine.chat.citations import TurnSources, check_reply
+from engine.chat.citations import TurnSources, check_reply, result_id
 from storage.repositories import conversations as repo
 
 log = logging.getLogger("mltrainer.chat")
@@ -97,21 +97,84 @@ def decline_pending(user: UserRef, conversation_id: int, message_id: int) -> Non
             repo.update_message_payload(message_id, {**payload, "status": "declined"})
 
 
+# How far back the offline planner looks for the call a follow-up builds on, or the
+# result a question asks about.
+RECENT_MESSAGES = 60
+
+
+def previous_offline_plan(conversation_id: int) -> Any:
+    """The conversation's latest offline plan that made calls, for follow-ups ("and the
+    put?", "same for MSFT"), rebuilt from the reply's stored payload."""
+    from engine.llm.planner import Plan, PlannedCall
+
+    for message in reversed(
+        repo.list_messages(conversation_id, limit=RECENT_MESSAGES, newest=True)
+    ):
+        payload = message.payload or {}
+        if (
+            message.role == "assistant"
+            and payload.get("mode") == "offline"
+            and payload.get("calls")
+        ):
+            calls = [
+                PlannedCall(c["action"], dict(c.get("params") or {})) for c in payload["calls"]
+            ]
+            return Plan(calls=calls, request=str(payload.get("request") or ""))
+    return None
+
+
+def recall_reply(conversation_id: int, action: str) -> tuple[str, repo.MessageRecord | None]:
+    """'What did the last backtest return?': the latest recorded result of ``action`` in
+    this conversation, as it was stored (nothing is re-run)."""
+    from engine.actions import get_action
+
+    for message in reversed(
+        repo.list_messages(conversation_id, limit=RECENT_MESSAGES, newest=True)
+    ):
+        payload = message.payload or {}
+        if message.role != "tool" or payload.get("action") != action:
+            continue
+        params = ", ".join(f"{k}={v!r}" for k, v in (payload.get("params") or {}).items())
+        status = payload.get("status")
+        if status == "succeeded":
+            return f"The last {action} ({params}) returned: {message.content}", message
+        job = f" (job {message.job_id})" if message.job_id else ""
+        return f"The last {action} ({params}) is {status}{job}: {message.content}", message
+    try:
+        title = get_action(action).name
+    except KeyError:
+        title = action
+    return f"There is no earlier {title} result in this conversation to report.", None
+
+
 def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[TurnEvent]:
     from engine.llm.planner import plan
 
     started = time.perf_counter()
-    planned = plan(text)
+    planned = plan(text, previous=previous_offline_plan(conversation_id))
+    sources = TurnSources()
+    message_text = planned.message
+    if planned.recall:
+        message_text, recalled = recall_reply(conversation_id, planned.recall)
+        if recalled is not None:
+            payload = recalled.payload or {}
+            sources.references.add_text(recalled.content, result_id(recalled.job_id))
+            sources.references.add_payload(payload.get("params") or {}, result_id(recalled.job_id))
     # The reply says what was understood before the results it led to.
     reply = repo.add_message(
         conversation_id,
         "assistant",
-        planned.message,
-        payload={"mode": "offline", "understood": planned.understood},
+        message_text,
+        payload={
+            "mode": "offline",
+            "understood": planned.understood,
+            "request": planned.request,
+            "calls": [{"action": c.action, "params": c.params} for c in planned.calls],
+            "not_understood": planned.not_understood,
+        },
         latency_ms=(time.perf_counter() - started) * 1000,
     )
-    yield TurnEvent("text", planned.message, reply.id)
-    sources = TurnSources()
+    yield TurnEvent("text", message_text, reply.id)
     for planned_call in planned.calls:
         message, outcome, error = record_tool_call(
             user, conversation_id, planned_call.action, planned_call.params
@@ -125,7 +188,7 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
         yield TurnEvent(
             kind, error or "", message.id, planned_call.action, planned_call.params, outcome
         )
-    verdict = check_reply(planned.message, sources, request=text, mode="offline")
+    verdict = check_reply(message_text, sources, request=text, mode="offline")
     repo.update_message_payload(reply.id, {**(reply.payload or {}), "verification": verdict})
     yield TurnEvent("done", message_id=reply.id)
 

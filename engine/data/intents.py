@@ -6,13 +6,11 @@ import re
 from typing import Any
 
 from engine.llm import extract
-from engine.llm.planner import Intent, MissingValue, register_intent
+from engine.llm.planner import Intent, MissingValue, apply_dates, register_intent
 
 
 def _dates(text: str, params: dict[str, Any]) -> dict[str, Any]:
-    span = extract.extract_dates(text)
-    params.update({k: v for k, v in (("start", span.start), ("end", span.end)) if v})
-    return params
+    return apply_dates(text, params)
 
 
 def _symbols(text: str) -> list[str]:
@@ -24,10 +22,11 @@ def _symbols(text: str) -> list[str]:
 
 def build_load(text: str) -> dict[str, Any]:
     params: dict[str, Any] = {"symbols": _symbols(text)}
-    if re.search(r"ohlc|candle|volume|open.*high", text, re.I):
+    if extract.mentions(r"ohlcv?|candles?\w*|volume|open.*high|bars", text):
         params["field"] = "ohlcv"
-    if re.search(r"polygon", text, re.I):
+    if extract.mentions(r"polygon", text):
         params["source"] = "polygon"
+    extract.mentions(r"\b(?:daily|prices?|closes?|history|historical|data)\b", text)
     return _dates(text, params)
 
 
@@ -39,32 +38,52 @@ def build_describe(text: str) -> dict[str, Any]:
 
 
 def build_fred(text: str) -> dict[str, Any]:
-    candidates = [
-        word
-        for word in re.findall(r"\b[A-Z][A-Z0-9_]{2,29}\b", text)
-        if word not in ("FRED", "SERIES", "FROM", "GET")
+    found = [
+        match
+        for match in re.finditer(r"\b[A-Z][A-Z0-9_]{2,29}\b", text)
+        if match.group(0) not in ("FRED", "SERIES", "FROM", "GET")
     ]
-    if not candidates:
+    if not found:
         raise MissingValue("a FRED series id (e.g. DGS10, CPIAUCSL, UNRATE)")
-    return _dates(text, {"series_id": candidates[0]})
+    extract.take(found[0].start(), found[0].end(), text)
+    extract.mentions(r"\bfred\b", text)
+    return _dates(text, {"series_id": found[0].group(0)})
 
 
 def build_synthetic(text: str) -> dict[str, Any]:
+    """Synthetic prices; also 'simulate monte carlo paths for a stock at 100 with 20% vol'
+    (one seeded path per symbol: a count of paths is left for the reply to name)."""
     params: dict[str, Any] = {}
-    days = re.search(r"(\d{2,6})\s*(?:trading\s+)?days", text, re.I)
+    days = extract.search(r"(\d{2,6})\s*(?:trading\s+|business\s+)?days", text)
     if days:
         params["days"] = int(days.group(1))
+    years = extract.search(r"(\d{1,2})\s*(?:years?|yrs?)\b", text)
+    if years and not days:
+        params["days"] = int(years.group(1)) * 252
     vol = extract.extract_percent_after(text, ("vol", "volatility", "sigma"))
+    if vol is None:
+        found = extract.search(r"(\d+(?:\.\d+)?)\s*(%)?\s*(?:annual\s+)?(?:vol|volatility)\b", text)
+        if found:
+            value = float(found.group(1))
+            vol = value / 100 if found.group(2) or value > 1 else value
     if vol is not None:
         params["volatility"] = vol
     drift = extract.extract_percent_after(text, ("drift", "mu"))
     if drift is not None:
         params["drift"] = drift
-    seed = re.search(r"seed\s*(\d+)", text, re.I)
+    seed = extract.search(r"seed\s*(?:=|:|of)?\s*(\d+)", text)
     if seed:
         params["seed"] = int(seed.group(1))
-    if re.search(r"random walk", text, re.I):
+    start = extract.search(
+        r"\b(?:stock|price|spot|starting at|start(?:ing)? price(?: of)?|s0)\s*(?:at|of|=|from)?"
+        r"\s*\$?(\d+(?:\.\d+)?)(?!\s*(?:%|days|paths))",
+        text,
+    )
+    if start:
+        params["start_price"] = float(start.group(1))
+    if extract.mentions(r"random walk", text):
         params["model"] = "random_walk"
+    extract.mentions(r"synthetic|simulat\w*|fake|\bgbm\b|geometric brownian", text)
     return params
 
 
@@ -111,8 +130,13 @@ for intent in (
         (
             (
                 r"synthetic|simulated prices|random walk|\bgbm\b|"
-                r"geometric brownian",
+                r"geometric brownian|fake (?:price|data)",
                 4,
+            ),
+            (
+                r"monte[- ]carlo (?:price )?paths|simulat\w* (?:\d+\s*[kK]?\s+)?"
+                r"(?:monte[- ]carlo\s+)?(?:price\s+)?paths",
+                7,
             ),
         ),
         build_synthetic,

@@ -74,6 +74,14 @@ METRICS = (
 )
 
 
+# No model named: not a request about models ("buy and hold AAPL vs SPX", "AAPL beta vs
+# SPX"), however much it compares.
+NO_MODEL = (
+    r"^(?!.*(?:" + "|".join(pattern for pattern, _ in MODEL_WORDS) + r"|\bmodels?\b|"
+    r"classifiers?|regressors?|estimators?))"
+)
+
+
 def find_models(text: str) -> list[str]:
     """Model names in the order mentioned (overlapping mentions count once)."""
     hits: list[tuple[int, int, str]] = []
@@ -295,7 +303,9 @@ register_intent(
         (
             (r"\bcompar\w*|\bversus\b|\bvs\.?\b|leaderboard|head[- ]to[- ]head|bake[- ]?off", 5),
             (r"which (?:model|one|is) (?:is |works |does )?best|best model", 3),
+            (r"which (?:\w+ )?(?:is|works|does) better|\bbetter\b.*\bor\b", 5),
             (r"\bmodels\b", 1),
+            (NO_MODEL, -6),
         ),
         build_compare,
         "Compare gradient boosting, logistic regression and random forest on SPX next-day "
