@@ -514,12 +514,17 @@ UNSUPPORTED = (
     (r"\bbermudan\b", "Bermudan options"),
     (r"\bpairs?[- ]trad\w*|\bcointegrat\w*|\bstat(?:istical)?[- ]arb\w*", "pairs trading"),
 )
-# Constraints an action may not support: named unless an extraction used them.
+# Constraints no action takes: named unless an extraction used them.
+HARD_CONSTRAINTS = (
+    r"\bturnover\b|\bleverage\w*|\bsectors?\b|\bindustr(?:y|ies)\b|\bexclud\w*|"
+    r"\brebalanc\w*|\bstop[- ]?loss\b|\btake[- ]profit\b|\btrailing stop\b|\btax\w*|"
+    r"\bmargin\b|\bposition[- ]siz\w*|\bvol(?:atility)?[- ]target\w*"
+)
+# Words that bound a number ("at most 30%"): understood when that number is used.
 CONSTRAINT_WORDS = (
-    r"\bturnover\b|\bleverage\w*|\bsectors?\b|\bexclud\w*|\bwithout\b|\bno more than\b"
-    r"|\bat most\b|\bat least\b|\bcap(?:ped)?\b|\blimit\w*|\bmax(?:imum)?\b|\bmin(?:imum)?\b"
-    r"|\bno (?:stock|name|asset|position|holding|single)\w*\b|\brebalanc\w*|\bstop[- ]loss\b"
-    r"|\btake[- ]profit\b|\btransaction tax\b|\bmonthly\b|\bquarterly\b|\bweekly\b"
+    rf"{HARD_CONSTRAINTS}|\bwithout\b|\bno more than\b|\bat most\b|\bat least\b|"
+    r"\bcap(?:ped)?\b|\blimit\w*|\bmax(?:imum)?\b|\bmin(?:imum)?\b|"
+    r"\bno (?:stock|name|asset|position|holding|single)\w*\b"
 )
 
 

@@ -94,11 +94,13 @@ def data_end(symbols: list[str], source: str = "bundled") -> dt.date:
     return dt.date.today()
 
 
-def apply_dates(text: str, params: dict[str, Any]) -> dict[str, Any]:
-    """start/end from the request; relative periods count back from the data's end."""
+def apply_dates(text: str, params: dict[str, Any], also: list[str] | None = None) -> dict[str, Any]:
+    """start/end from the request; relative periods count back from the end of the data
+    of the symbols (and ``also``: a benchmark)."""
     span = extract.extract_dates(text)
     if span.last is not None:
-        end = data_end(list(params.get("symbols") or []), str(params.get("source", "bundled")))
+        symbols = [*(params.get("symbols") or []), *(also or [])]
+        end = data_end(symbols, str(params.get("source", "bundled")))
         params["start"], params["end"] = extract.relative_range(span.last, end)
         return params
     if span.start:
@@ -180,7 +182,7 @@ def _option_values(text: str) -> dict[str, Any]:
         text,
         rf"\b(?:r|rf|rates?|risk[- ]free(?: rates?)?|interest(?: rates?)?)\s*(?:=|:|of|at|is)?"
         rf"\s*({N}){PCT}(?![\d/])",
-        rf"({N})\s*(%|percent)\s*(?:risk[- ]free\s*)?(?:rates?|interest|r\b)",
+        rf"({N})\s*(%|percent)\s*(?:risk[- ]free\s*)?(?:rates?|interest|r\b|rf\b)",
     )
     values["dividend_yield"] = _first_pct(
         text,
@@ -286,6 +288,8 @@ def build_implied_vol(text: str) -> dict[str, Any]:
         rf"(?!\s*%)",
         rf"\$?({N})\s*(?:premium|for the (?:call|put))",
     )
+    if price is None and re.search(r"\bstrike|\bk\s*=?\s*\d|struck", text, re.I):
+        price = _first(text, rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b")  # "a 5.50 call"
     values = _option_values(text)
     option_type = _option_type(text)
     missing = [
@@ -344,6 +348,10 @@ OBJECTIVES = (
 _PCT_N = rf"(-?{N})\s*(%|percent)?"
 
 
+# A cap on something other than each weight ("sector cap of 30%") is not a weight bound.
+_OTHER = r"(?<!sector )(?<!sectors )(?<!turnover )(?<!leverage )(?<!industry )"
+
+
 def _weight_bounds(text: str) -> list[float] | None:
     both = extract.search(
         rf"\b(?:weights?|each|allocations?|positions?)\s+(?:\w+\s+){{0,2}}(?:between|from)\s+"
@@ -358,11 +366,11 @@ def _weight_bounds(text: str) -> list[float] | None:
         text,
         rf"\bno (?:stock|name|asset|position|holding|single \w+|one \w+|weight)s?\s+"
         rf"(?:above|over|more than|bigger than|larger than|>|exceeding)\s+{_PCT_N}",
-        rf"\b(?:max(?:imum)?|at most|up to|no more than|not more than|cap(?:ped)?)"
+        rf"{_OTHER}\b(?:max(?:imum)?|at most|up to|no more than|not more than|cap(?:ped)?)"
         rf"\s*(?:weight|position|allocation)?\s*(?:each|of|per \w+|at|to|in|on)?\s*(?:each\s+)?"
         rf"(?:at\s+)?{_PCT_N}(?=\s*(?:%|per|in|each|weight|a name|for|,|$|\.|;| of| on| to))",
-        rf"\b(?:max(?:imum)?|cap)\s+(?:weight|position|allocation)s?\s*(?:of|at|=|:)?\s*{_PCT_N}",
-        rf"\bcap\s+(?:each|every|all|the weights?)\s+(?:\w+\s+)?at\s+{_PCT_N}",
+        rf"{_OTHER}\b(?:max(?:imum)?|cap)\s+(?:weight|position|allocation)s?\s*(?:of|at|=|:)?\s*{_PCT_N}",
+        rf"{_OTHER}\bcap\s+(?:each|every|all|the weights?)\s+(?:\w+\s+)?at\s+{_PCT_N}",
     )
     lower = _first_pct(
         text,
@@ -470,8 +478,8 @@ def build_risk_report(text: str) -> BuildResult:
     benchmark = None
     bench = extract.search(
         r"(?:beta|relative|benchmark\w*|correlat\w*)\s+(?:\w+\s+){0,3}?(?:to|vs\.?|versus|against|"
-        r"relative to|on)\s+(?:the\s+)?(S&P(?:\s*500)?|SP\s?500|[A-Z]{1,5}\b|the market|"
-        r"[a-z][\w&-]+)",
+        r"relative to|on)\s+((?:the\s+)?(?:S&P(?:\s*500)?|SP\s?500|market|index|[A-Z]{1,5}\b|"
+        r"[a-z][\w&-]+))",
         text,
     )
     if bench:
@@ -485,7 +493,7 @@ def build_risk_report(text: str) -> BuildResult:
     params: dict[str, Any] = {"symbols": symbols}
     if benchmark:
         params["benchmark"] = benchmark
-    params = apply_dates(text, params)
+    params = apply_dates(text, params, also=[benchmark] if benchmark else [])
     mc = _first(
         text,
         rf"({N}\s*[kKmM]?)\s*(?:monte[- ]carlo\s+)?(?:paths|simulations|sims|scenarios)\b",
@@ -575,6 +583,14 @@ def build_indicators(text: str) -> dict[str, Any]:
         window = _first(text, rf"(?<=bollinger)\s*(?:bands?)?\s*(?:\(|of|with)?\s*({N})\b")
         if window:
             params["bb_window"] = int(window)
+    for name in ("sma", "ema", "rsi", "atr"):
+        own = _first(
+            text,
+            rf"(?<={name})\s*\(\s*(\d{{1,4}})\s*\)",
+            rf"(?<![\d.])(\d{{1,4}})\s*-?\s*(?:day|period|d)?\s*(?={name}\b)",
+        )
+        if own and name in chosen:
+            params[_WINDOW_KEYS[name]] = int(own)
     windows: list[int] = []
     pair = extract.search(r"\b(\d{1,4})\s*(?:,|/|and|&)\s*(\d{1,4})\s*-?\s*(?:days?|d)\b", text)
     if pair:
@@ -588,7 +604,7 @@ def build_indicators(text: str) -> dict[str, Any]:
             window = int(bare) if bare else None
         if window:
             windows = [window]
-    windowed = [name for name in chosen if name in _WINDOW_KEYS]
+    windowed = [n for n in chosen if n in _WINDOW_KEYS and _WINDOW_KEYS[n] not in params]
     if windows and len(windowed) == 1:
         key = _WINDOW_KEYS[windowed[0]]
         params[key] = windows[0] if len(windows) == 1 else windows
@@ -630,7 +646,15 @@ def _costs(text: str, params: dict[str, Any]) -> None:
 def _backtest_values(text: str) -> dict[str, Any]:
     params: dict[str, Any] = {}
     _costs(text, params)
+    # "momentum vs buy and hold": every backtest is reported against buy and hold
+    versus = extract.mentions(
+        r"(?:vs\.?|versus|against|compared (?:to|with)|relative to|and)\s+(?:a\s+)?"
+        r"(?:plain\s+)?buy[- ]?(?:and|&|n)[- ]?hold",
+        text,
+    )
     for pattern, strategy in STRATEGIES:
+        if versus and strategy == "buy_and_hold":
+            continue
         if extract.mentions(pattern, text):
             params["strategy"] = strategy
             break
@@ -723,6 +747,7 @@ INTENTS: list[Intent] = [
             (r"implied vol\w*|\biv\b", 4),
             (r"\boption|call|put", 1),
             (r"back out|solve for", 1),
+            (r"\bimplied by\b|vol(?:atility)? (?:is|does .{0,20}) imply|\bimply\b", 4),
             (r"\biv\s*(?:=|:|of)?\s*\d|implied vol\w*\s*(?:=|:|of)?\s*\d", -6),
         ),
         build_implied_vol,
@@ -770,6 +795,7 @@ INTENTS: list[Intent] = [
             (r"\brsi\b|macd|bollinger|\batr\b|obv", 2.5),
             (r"stochastic|moving averages?|\bsmas?\b|\bemas?\b", 2),
             (r"rolling vol\w*", 4.5),
+            (r"z[- ]?scores?", 2),
             (r"compute|calculate|show", 0.5),
         ),
         build_indicators,
@@ -973,7 +999,8 @@ def leftovers(text: str, tracker: extract.Tracker, calls: list[PlannedCall]) -> 
             unused.append(span)
     result = []
     for span in unused:
-        if span.kind == "constraint":
+        hard = re.fullmatch(extract.HARD_CONSTRAINTS, text[span.start : span.end], re.I)
+        if span.kind == "constraint" and not hard:
             # 'at least 0.55' is understood when its number is: the next number decides
             following = next((s for s in spans if s.kind == "number" and s.start > span.end), None)
             if (

@@ -273,7 +273,7 @@ register_intent(
     Intent(
         "list_models",
         (
-            (r"\b(?:which|what)\s+(?:\w+\s+)?models?\b", 4),
+            (r"\b(?:which|what)\s+(?:\w+\s+){0,3}models?\b", 4),
             (r"\blist\b.*\bmodels?\b|\bmodels?\b.*\b(?:available|catalog(?:ue)?)\b", 4),
             (r"\bcatalog(?:ue)?\b", 2),
             (r"show (?:me )?(?:the |all )?(?:\w+ )?models?", 3),
