@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from engine.llm import extract
-from engine.llm.planner import Intent, MissingValue, register_intent
+from engine.llm.planner import Intent, MissingValue, apply_dates, register_intent
 
 METRIC_WORDS = (
     (r"balanced accuracy", "balanced_accuracy"),
@@ -62,7 +62,7 @@ def build_create(text: str) -> dict[str, Any]:
     params["name"] = f"{params['symbols'][0]} {params['horizon']}-day {params['metric']}"
     if re.search(r"synthetic", text, re.I):
         params["data_policy"] = "synthetic_allowed"
-    return params
+    return apply_dates(text, params)
 
 
 def build_control(text: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from engine.llm import extract
-from engine.llm.planner import Intent, MissingValue, register_intent
+from engine.llm.planner import Intent, MissingValue, apply_dates, register_intent
 
 # (pattern, catalogue text); longer names first where one contains another.
 MODEL_WORDS: tuple[tuple[str, str], ...] = (
@@ -175,12 +175,7 @@ def _data_and_evaluation(text: str, params: dict[str, Any]) -> dict[str, Any]:
     seed = re.search(r"\bseed\s*(?:=|of)?\s*(\d+)", text, re.I)
     if seed:
         params["seed"] = int(seed.group(1))
-    span = extract.extract_dates(text)
-    if span.start:
-        params["start"] = span.start
-    if span.end:
-        params["end"] = span.end
-    return params
+    return apply_dates(text, params)
 
 
 def build_train(text: str) -> dict[str, Any]:
@@ -228,15 +223,13 @@ def build_predict(text: str) -> dict[str, Any]:
     dataset = re.search(r"\b(?:dataset|table)\s*#?\s*(\d+)", text, re.I)
     if dataset:
         params["dataset_id"] = int(dataset.group(1))
-    span = extract.extract_dates(text)
-    if span.start:
-        params["start"] = span.start
-    if span.end:
-        params["end"] = span.end
-    last = re.search(r"last\s+(\d+)\s*(?:trading\s+)?(?:days|rows|sessions)", text, re.I)
+    last = extract.search(
+        r"(?:the\s+)?(?:last|latest|most recent)\s+(\d+)\s*(?:trading\s+)?(?:days|rows|sessions)",
+        text,
+    )
     if last:
         params["last_n"] = int(last.group(1))
-    return params
+    return apply_dates(text, params)
 
 
 def build_ensemble(text: str) -> dict[str, Any]:

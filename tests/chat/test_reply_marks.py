@@ -99,8 +99,8 @@ def test_an_offline_reply_with_a_number_from_nowhere_is_flagged(fresh_db, make_u
 
     real_plan = planner.plan
 
-    def boasting_plan(text):
-        planned = real_plan(text)
+    def boasting_plan(text, **kwargs):
+        planned = real_plan(text, **kwargs)
         planned.message += " Expect a Sharpe of 3.1."
         return planned
 
