@@ -67,6 +67,13 @@ def take(start: int, end: int, text: str | None = None) -> None:
         tracker.take(start, end)
 
 
+@lru_cache(maxsize=4096)
+def compiled(pattern: str, flags: int = re.I) -> re.Pattern[str]:
+    """The planner's own pattern cache: it has more patterns than ``re``'s cache holds
+    (512), which would otherwise compile some of them again for every request."""
+    return re.compile(pattern, flags)
+
+
 def search(
     pattern: str, text: str, flags: int = re.I, *, fresh: bool = True, group: int | None = None
 ) -> re.Match[str] | None:
@@ -75,7 +82,7 @@ def search(
     number is never read twice ("5 bps" is a cost, not also a window). ``group``: mark
     only that group's span (a keyword that only decides which pattern applies)."""
     tracker = _tracker_for(text)
-    for match in re.finditer(pattern, text, flags):
+    for match in compiled(pattern, flags).finditer(text):
         span = match.span(group) if group is not None else match.span()
         if tracker is not None:
             if fresh and tracker.used(*match.span()):
@@ -89,7 +96,7 @@ def finditer(pattern: str, text: str, flags: int = re.I) -> list[re.Match[str]]:
     """Every match not overlapping used text, each marked used."""
     found = []
     tracker = _tracker_for(text)
-    for match in re.finditer(pattern, text, flags):
+    for match in compiled(pattern, flags).finditer(text):
         if tracker is not None:
             if tracker.used(*match.span()):
                 continue
@@ -283,16 +290,25 @@ class SymbolMention:
 
 def find_symbols(text: str) -> list[SymbolMention]:
     """Every ticker, company name or macro series mentioned, in order, with its span."""
+    return list(_find_symbols(text))
+
+
+@lru_cache(maxsize=512)
+def _find_symbols(text: str) -> tuple[SymbolMention, ...]:
     from engine.data.bundled import MACRO_DESCRIPTIONS, resolve_symbol
 
     found: list[SymbolMention] = []
     lowered = text.lower()
     for phrase, symbol in COMPANY_WORDS.items():
+        if phrase not in lowered:
+            continue
         for match in re.finditer(rf"(?<![\w&]){re.escape(phrase)}(?![\w&])", lowered):
             found.append(SymbolMention(match.start(), match.end(), symbol))
     for match in re.finditer(r"\bmacro:\s*(\w+)", lowered):
         found.append(SymbolMention(match.start(), match.end(), f"MACRO:{match.group(1)}"))
     for name in MACRO_DESCRIPTIONS:
+        if name not in lowered:
+            continue
         for match in re.finditer(rf"(?<!:)\b{re.escape(name)}\b", lowered):
             if len(name) > 3:  # 'pop', 'cpi', 'm1' are words or FRED ids, not these series
                 found.append(SymbolMention(match.start(), match.end(), f"MACRO:{name}"))
@@ -317,7 +333,7 @@ def find_symbols(text: str) -> list[SymbolMention]:
         if kept and mention.start < kept[-1].end:
             continue  # 's&p 500' and 's&p' at the same place: the longer one
         kept.append(mention)
-    return kept
+    return tuple(kept)
 
 
 def extract_symbols(text: str) -> list[str]:

@@ -684,9 +684,9 @@ def _backtest_values(text: str) -> dict[str, Any]:
         if exit_z is not None:
             params["exit_z"] = exit_z
     if strategy == "rsi":
-        pair = extract.search(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b", text)
-        if pair:
-            params["lower"], params["upper"] = float(pair.group(1)), float(pair.group(2))
+        bands = extract.search(r"\b(\d{1,2})\s*/\s*(\d{1,2})\b", text)
+        if bands:
+            params["lower"], params["upper"] = float(bands.group(1)), float(bands.group(2))
         lower = _first(
             text,
             rf"\b(?:buy|long|enter)\w*\s+(?:when\s+)?(?:rsi\s+)?(?:is\s+)?"
@@ -846,7 +846,9 @@ def load_intents() -> list[Intent]:
 
 
 def score(intent: Intent, text: str) -> float:
-    return sum(weight for pattern, weight in intent.phrases if re.search(pattern, text, re.I))
+    return sum(
+        weight for pattern, weight in intent.phrases if extract.compiled(pattern, re.I).search(text)
+    )
 
 
 def _ranked(text: str, available: dict[str, Any]) -> list[tuple[float, int, Intent]]:
