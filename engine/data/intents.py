@@ -103,6 +103,7 @@ for intent in (
             (r"\b(?:load|show|get|plot|chart|fetch)\b", 2),
             (r"prices?|candles?|ohlc|closes?|chart", 1.5),
             (r"history|historical", 1),
+            (r"clos(?:e|ing) prices?|price (?:history|data|series)|daily (?:prices|bars)", 1.5),
         ),
         build_load,
         "Show SPX candles from 2008 to 2009",

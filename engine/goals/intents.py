@@ -125,8 +125,8 @@ for intent in (
         "goal_insights",
         (
             (
-                r"insights?|how is goal|progress of goal|what should (?:we |i )?try|try next"
-                r"|recommend",
+                r"insights?|how(?:'s| is) goal|goal\s*#?\s*\d+\s+(?:doing|going)|progress of goal"
+                r"|what should (?:we |i )?try|try next|recommend",
                 4,
             ),
             (r"goal\s*#?\s*\d+", 2),

@@ -31,6 +31,8 @@ class Tracker:
 
     text: str
     spans: list[tuple[int, int]] = field(default_factory=list)
+    # What a builder recognised but cannot honour ("'ema': the crossover uses SMAs").
+    notes: list[str] = field(default_factory=list)
 
     def free(self, start: int, end: int) -> bool:
         return all(end <= a or start >= b for a, b in self.spans)
@@ -72,6 +74,14 @@ def compiled(pattern: str, flags: int = re.I) -> re.Pattern[str]:
     """The planner's own pattern cache: it has more patterns than ``re``'s cache holds
     (512), which would otherwise compile some of them again for every request."""
     return re.compile(pattern, flags)
+
+
+def cannot_use(note: str) -> None:
+    """A builder recognised part of the request but no parameter takes it: the reply
+    names it as not understood."""
+    tracker = _TRACKER.get()
+    if tracker is not None and note not in tracker.notes:
+        tracker.notes.append(note)
 
 
 def search(

@@ -289,7 +289,11 @@ def build_implied_vol(text: str) -> dict[str, Any]:
         rf"\$?({N})\s*(?:premium|for the (?:call|put))",
     )
     if price is None and re.search(r"\bstrike|\bk\s*=?\s*\d|struck", text, re.I):
-        price = _first(text, rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b")  # "a 5.50 call"
+        price = _first(
+            text,
+            rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b",  # "a 5.50 call"
+            rf"\b(?:calls?|puts?)\s+(?:at|@|for)\s+\$?({N})(?!\s*%)",  # "a put at 2.10"
+        )
     values = _option_values(text)
     option_type = _option_type(text)
     missing = [
@@ -517,6 +521,8 @@ def build_risk_report(text: str) -> BuildResult:
         params["horizon_days"] = extract.trading_days(count, horizon.group(2))
     elif extract.mentions(r"\b(?:daily|one[- ]day)\s+(?:var|value at risk|es)\b", text):
         params["horizon_days"] = 1
+    elif within := extract.search(r"\b(?:in|over|within) (?:a|one) (day|week|month)\b", text):
+        params["horizon_days"] = extract.trading_days(1, within.group(1))
     elif extract.mentions(r"\b(?:weekly)\s+(?:var|value at risk|es)\b", text):
         params["horizon_days"] = 5
     confidence = _first_pct(
@@ -659,6 +665,8 @@ def _backtest_values(text: str) -> dict[str, Any]:
             params["strategy"] = strategy
             break
     strategy = params.get("strategy", "sma_crossover")
+    if strategy == "sma_crossover" and re.search(r"\bemas?\b|exponential", text, re.I):
+        extract.cannot_use("'ema' (the crossover strategy uses simple moving averages)")
     if strategy == "sma_crossover":
         pair = extract.extract_pair(text)
         if pair:
@@ -767,7 +775,7 @@ INTENTS: list[Intent] = [
             (r"weights?", 1),
             (r"allocat", 2),
             (r"risk[- ]parity|\bhrp\b|min(imum)?[- ](?:variance|vol)", 3),
-            (r"max(imum)?[- ]sharpe|tangency", 3),
+            (r"max(imum)?[- ]sharpe|tangency|best sharpe|highest sharpe|\bmix of\b", 3),
             (r"no (?:stock|name|asset)s? above|\bcap\b.*\d+\s*%", 1),
             (r"target(?:ing)?\s+(?:an?\s+)?\d+\s*%\s*return|\d+\s*%\s*target vol", 3),
         ),
@@ -780,6 +788,7 @@ INTENTS: list[Intent] = [
             (r"\brisk\b|\brisky\b", 2),
             (r"\bc?var\b|value at risk|expected shortfall", 3),
             (r"drawdowns?", 2),
+            (r"could (?:i|we) lose|how much .{0,20}\blose\b|worst[- ]case loss|tail risk", 3),
             (r"garch|ewma", 3),
             (r"sortino|calmar|\bbeta\b|sharpe(?: ratio)?\s+(?:of|for)", 2),
             (r"\bsharpe\b", 1),
@@ -1012,7 +1021,7 @@ def leftovers(text: str, tracker: extract.Tracker, calls: list[PlannedCall]) -> 
             ):
                 continue
         result.append(span.quote(text))
-    return result
+    return result + tracker.notes
 
 
 # ------------------------------------------------------------------------------ planning
@@ -1164,7 +1173,7 @@ def plan(text: str, previous: Plan | None = None) -> Plan:
 
 
 def _own_tracker(tracker: extract.Tracker, length: int) -> extract.Tracker:
-    own = extract.Tracker(tracker.text[:length])
+    own = extract.Tracker(tracker.text[:length], notes=tracker.notes)
     own.spans = [(a, min(b, length)) for a, b in tracker.spans if a < length]
     return own
 
