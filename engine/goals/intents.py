@@ -72,6 +72,9 @@ def build_control(text: str) -> dict[str, Any]:
         ("stop", "stop"),
         ("start", "start"),
         ("run", "start"),
+        ("kick off", "start"),
+        ("launch", "start"),
+        ("begin", "start"),
     ):
         if re.search(rf"\b{word}", text, re.I):
             return {"goal_id": _goal_id(text), "command": command}
@@ -117,7 +120,10 @@ for intent in (
     ),
     Intent(
         "control_goal",
-        ((r"\b(?:start|pause|resume|stop|run)\b", 2), (r"goal\s*#?\s*\d+", 1.5)),
+        (
+            (r"\b(?:start|pause|resume|stop|run|kick off|launch|begin)\b", 2),
+            (r"goal\s*#?\s*\d+", 1.5),
+        ),
         build_control,
         "Start goal 3",
     ),

@@ -442,7 +442,9 @@ _PORTFOLIO_WORDS = (
     r"portfolio|\bbook\b|\bweights?\b|weighted|equal[- ]weight|together|combined|as one|"
     r"\d+\s*/\s*\d+\s+[A-Za-z]"
 )
-_SEPARATE_WORDS = r"\beach\b|separately|individually|\bcompar\w*|\bvs\.?\b|\bversus\b|against"
+_SEPARATE_WORDS = (
+    r"\beach\b|separately|individually|\bcompar\w*|\bvs\.?\b|\bversus\b|against|\bthan\b"
+)
 
 
 def _split(params: dict[str, Any], text: str) -> list[dict[str, Any]]:
@@ -533,8 +535,8 @@ def build_risk_report(text: str) -> BuildResult:
         r"(?:var|cvar|value at risk|es\b|expected shortfall|level)",
         r"\b(?:var|cvar|value at risk|es|expected shortfall)\s*(?:at|of|@)?\s*"
         r"(?:the\s+)?(9\d(?:\.\d+)?|0\.9\d*)\s*(%)?",
-        r"\bat\s+(?:the\s+)?(9\d(?:\.\d+)?)\s*(%)",
-        r"(?<![\d.])(9\d(?:\.\d+)?)\s*(%)(?!\s*(?:in|of|weight))",
+        r"\bat\s+(?:the\s+)?(9\d(?:\.\d+)?)\s*(%|percent|pct)",
+        r"(?<![\d.])(9\d(?:\.\d+)?)\s*(%|percent|pct)(?!\s*(?:in|of|weight))",
     )
     if confidence is not None and 0.5 <= confidence < 1:
         params["confidence"] = confidence
@@ -654,7 +656,8 @@ def _backtest_values(text: str) -> dict[str, Any]:
     _costs(text, params)
     # "momentum vs buy and hold": every backtest is reported against buy and hold
     versus = extract.mentions(
-        r"(?:vs\.?|versus|against|compared (?:to|with)|relative to|and)\s+(?:a\s+)?"
+        r"(?:vs\.?|versus|against|compared (?:to|with)|relative to|and|beats?|outperforms?|"
+        r"better than)\s+(?:a\s+)?"
         r"(?:plain\s+)?buy[- ]?(?:and|&|n)[- ]?hold",
         text,
     )
@@ -756,7 +759,11 @@ INTENTS: list[Intent] = [
             (r"\boption|call|put", 1),
             (r"back out|solve for", 1),
             (r"\bimplied by\b|vol(?:atility)? (?:is|does .{0,20}) imply|\bimply\b", 4),
-            (r"\biv\s*(?:=|:|of)?\s*\d|implied vol\w*\s*(?:=|:|of)?\s*\d", -6),
+            (
+                r"\biv\s*(?:=|:|of)?\s*\d|implied vol\w*\s*(?:=|:|of)?\s*\d|"
+                r"\d\s*(?:%|percent)?\s*(?:iv|implied vol\w*)\b",
+                -6,
+            ),
         ),
         build_implied_vol,
         "Implied vol of a call priced 7.5 with spot 100, strike 100, 1 year, rate 3%",
@@ -785,7 +792,7 @@ INTENTS: list[Intent] = [
     Intent(
         "risk_report",
         (
-            (r"\brisk\b|\brisky\b", 2),
+            (r"\brisk\b|\brisky\b|\briski(?:er|est)\b", 2),
             (r"\bc?var\b|value at risk|expected shortfall", 3),
             (r"drawdowns?", 2),
             (r"could (?:i|we) lose|how much .{0,20}\blose\b|worst[- ]case loss|tail risk", 3),
@@ -803,7 +810,7 @@ INTENTS: list[Intent] = [
             (r"indicators?", 3),
             (r"\brsi\b|macd|bollinger|\batr\b|obv", 2.5),
             (r"stochastic|moving averages?|\bsmas?\b|\bemas?\b", 2),
-            (r"rolling vol\w*", 4.5),
+            (r"rolling vol\w*|reali[sz]ed vol\w*", 4.5),
             (r"z[- ]?scores?", 2),
             (r"compute|calculate|show", 0.5),
         ),
