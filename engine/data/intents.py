@@ -100,7 +100,7 @@ for intent in (
     Intent(
         "load_prices",
         (
-            (r"\b(?:load|show|get|plot|chart|fetch)\b", 2),
+            (r"\b(?:load|show|get|plot|chart|fetch|give|pull|download|grab)\b", 2),
             (r"prices?|candles?|ohlc|closes?|chart", 1.5),
             (r"history|historical", 1),
             (r"clos(?:e|ing) prices?|price (?:history|data|series)|daily (?:prices|bars)", 1.5),

@@ -205,13 +205,24 @@ def _option_values(text: str) -> dict[str, Any]:
         rf"\b(?:calls?|puts?)\s+(?:struck\s+)?(?:at|@)\s+\$?({N})",
         rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b",
     )
+    moneyness = extract.search(
+        rf"({N})\s*(%|percent)\s*(otm|itm|out[- ]of[- ]the[- ]money|in[- ]the[- ]money)", text
+    )
     values["spot"] = _first(
         text,
         rf"\b(?:spot|underlying|s|stock|share|price of the stock|stock price)\s*(?:price)?"
         rf"\s*(?:=|:|at|is|of|@|trades at|trading at)?\s*\$?({N})(?!\s*%)",
         rf"\b(?:on|for)\s+an?\s+\$?({N})\s*(?:dollar\s+|usd\s+)?(?:stock|share|underlying|name)",
         rf"\$({N})\s*(?:stock|share|underlying)",
+        rf"(?<![\d.])\$?({N})\s*(?:spot|underlying)\b",
     )
+    if moneyness and values["strike"] is None and values["spot"] is not None:
+        # "5% OTM put": a put out of the money is struck below spot, a call above
+        distance = extract.to_number(moneyness.group(1)) / 100
+        below = bool(re.search(r"\bputs?\b", text, re.I)) == moneyness.group(3).lower().startswith(
+            ("otm", "out")
+        )
+        values["strike"] = round(values["spot"] * (1 - distance if below else 1 + distance), 10)
     if at_money and values["strike"] is None:
         values["strike"] = values["spot"]
     if at_money and values["spot"] is None:
@@ -288,7 +299,9 @@ def build_implied_vol(text: str) -> dict[str, Any]:
         rf"(?!\s*%)",
         rf"\$?({N})\s*(?:premium|for the (?:call|put))",
     )
-    if price is None and re.search(r"\bstrike|\bk\s*=?\s*\d|struck", text, re.I):
+    if price is None and re.search(
+        r"\bstrike|\bk\s*=?\s*\d|struck|\batm\b|at[- ]the[- ]money", text, re.I
+    ):
         price = _first(
             text,
             rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b",  # "a 5.50 call"
@@ -333,7 +346,9 @@ OBJECTIVES = (
     ),
     (
         r"target(?:ing)?\s+(?:an?\s+)?(?:vol\w*|risk)|(?:vol\w*|risk) of at most|"
-        r"\d+(?:\.\d+)?\s*%\s*target\s+vol\w*|efficient[_ ]risk",
+        r"\d+(?:\.\d+)?\s*%\s*target\s+vol\w*|efficient[_ ]risk|"
+        r"target(?:ing)?\s+(?:an?\s+)?\d+(?:\.\d+)?\s*%\s*(?:annual\s+)?(?:vol\w*|risk)|"
+        r"\d+(?:\.\d+)?\s*%\s*(?:annual\s+)?vol(?:atility)?\s+target",
         "efficient_risk",
     ),
     (
@@ -513,6 +528,12 @@ def build_risk_report(text: str) -> BuildResult:
     )
     if rate is not None:
         params["risk_free_rate"] = rate
+    basel = extract.search(
+        r"\b(9\d(?:\.\d+)?)\s*/\s*(\d{1,3})\s*(?:-?day\s+)?(?:c?var|value at risk)", text
+    )
+    if basel:  # "99/10 VaR": 99 % over 10 days
+        params["confidence"] = float(basel.group(1)) / 100
+        params["horizon_days"] = int(basel.group(2))
     horizon = extract.search(
         r"(?:horizon(?: of)?|over|holding period(?: of)?)?\s*\b(\d+|one|ten)[- ]?"
         r"(days?|d|weeks?|wk|months?|mo)\b(?!\s*(?:window|lookback|rolling))",
@@ -538,7 +559,7 @@ def build_risk_report(text: str) -> BuildResult:
         r"\bat\s+(?:the\s+)?(9\d(?:\.\d+)?)\s*(%|percent|pct)",
         r"(?<![\d.])(9\d(?:\.\d+)?)\s*(%|percent|pct)(?!\s*(?:in|of|weight))",
     )
-    if confidence is not None and 0.5 <= confidence < 1:
+    if confidence is not None and 0.5 <= confidence < 1 and not basel:
         params["confidence"] = confidence
     if weights:
         params["weights"] = weights
@@ -595,6 +616,7 @@ def build_indicators(text: str) -> dict[str, Any]:
         own = _first(
             text,
             rf"(?<={name})\s*\(\s*(\d{{1,4}})\s*\)",
+            rf"(?<={name})\s+(\d{{1,4}})\b(?!\s*(?:/|%|and|,\s*\d))",
             rf"(?<![\d.])(\d{{1,4}})\s*-?\s*(?:day|period|d)?\s*(?={name}\b)",
         )
         if own and name in chosen:
@@ -688,6 +710,7 @@ def _backtest_values(text: str) -> dict[str, Any]:
             text,
             rf"\b(?:entry|enter)\s*(?:z|at|=|:)?\s*(?:of|at|=)?\s*({N})",
             rf"\bz\s*(?:entry|enter)\s*(?:at|of|=|:)?\s*({N})",
+            rf"({N})\s*-?\s*(?:sigma|sd|std|z)\s*(?:entry|enter|bands?)",
         )
         if entry is not None:
             params["entry_z"] = entry
@@ -760,7 +783,8 @@ INTENTS: list[Intent] = [
             (r"back out|solve for", 1),
             (r"\bimplied by\b|vol(?:atility)? (?:is|does .{0,20}) imply|\bimply\b", 4),
             (
-                r"\biv\s*(?:=|:|of)?\s*\d|implied vol\w*\s*(?:=|:|of)?\s*\d|"
+                r"(?:\biv|implied vol\w*)\s*(?:=|:|of|is)?\s*\d+(?:\.\d+)?\s*(?:%|percent)|"
+                r"(?:\biv|implied vol\w*)\s*(?:=|:|of|is)?\s*0?\.\d+|"
                 r"\d\s*(?:%|percent)?\s*(?:iv|implied vol\w*)\b",
                 -6,
             ),
@@ -782,8 +806,17 @@ INTENTS: list[Intent] = [
             (r"weights?", 1),
             (r"allocat", 2),
             (r"risk[- ]parity|\bhrp\b|min(imum)?[- ](?:variance|vol)", 3),
-            (r"max(imum)?[- ]sharpe|tangency|best sharpe|highest sharpe|\bmix of\b", 3),
-            (r"no (?:stock|name|asset)s? above|\bcap\b.*\d+\s*%", 1),
+            (
+                r"max(?:imum|imi[sz]e|imal)?[- ]sharpe|tangency|best sharpe|highest sharpe|"
+                r"\bmix of\b",
+                3,
+            ),
+            (r"target(?:ing)?\s+(?:an?\s+)?\d+(?:\.\d+)?\s*%", 3),
+            (
+                r"no (?:stock|name|asset|position|holding)s? (?:above|over|bigger|larger|more)|"
+                r"\bcap\b.*\d+\s*%",
+                1,
+            ),
             (r"target(?:ing)?\s+(?:an?\s+)?\d+\s*%\s*return|\d+\s*%\s*target vol", 3),
         ),
         _portfolio_params,

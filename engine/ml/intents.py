@@ -269,7 +269,7 @@ register_intent(
             (r"\b(?:which|what)\s+(?:\w+\s+){0,3}models?\b", 4),
             (r"\blist\b.*\bmodels?\b|\bmodels?\b.*\b(?:available|catalog(?:ue)?)\b", 4),
             (r"\bcatalog(?:ue)?\b", 2),
-            (r"show (?:me )?(?:the |all )?(?:\w+ )?models?", 3),
+            (r"show (?:me )?(?:(?:the|all|your)\s+){0,2}(?:\w+\s+)?models?", 3),
             (r"can do|support|available", 1),
         ),
         build_list,
