@@ -197,8 +197,12 @@ def _option_values(text: str) -> dict[str, Any]:
         rf"({N}\s*[kKmM]?)\s*(?:monte[- ]carlo\s+)?(?:paths|simulations|sims)\b",
         rf"\bpaths\s*(?:=|:)?\s*({N}\s*[kKmM]?)\b",
     )
+    pair = extract.search(rf"(?<![\d.])({N})\s*/\s*({N})\s+(?:calls?|puts?)\b", text)
+    if pair:  # "a 100/105 call": spot 100, strike 105
+        values["spot"] = extract.to_number(pair.group(1))
+        values["strike"] = extract.to_number(pair.group(2))
     at_money = extract.mentions(r"\batm\b|at[- ]the[- ]money", text)
-    values["strike"] = _first(
+    values["strike"] = values.get("strike") or _first(
         text,
         rf"\b(?:strike|k|struck)\s*(?:price)?\s*(?:=|:|at|of|is|@)?\s*\$?({N})(?!\s*%)",
         rf"\$?({N})\s*-?\s*strike\b",
@@ -208,7 +212,7 @@ def _option_values(text: str) -> dict[str, Any]:
     moneyness = extract.search(
         rf"({N})\s*(%|percent)\s*(otm|itm|out[- ]of[- ]the[- ]money|in[- ]the[- ]money)", text
     )
-    values["spot"] = _first(
+    values["spot"] = values.get("spot") or _first(
         text,
         rf"\b(?:spot|underlying|s|stock|share|price of the stock|stock price)\s*(?:price)?"
         rf"\s*(?:=|:|at|is|of|@|trades at|trading at)?\s*\$?({N})(?!\s*%)",
@@ -356,8 +360,8 @@ OBJECTIVES = (
         r"|least risk|global minimum",
         "min_variance",
     ),
-    (r"risk[- ]parity|equal risk(?: contribution)?", "risk_parity"),
     (r"\bhrp\b|hierarchical(?: risk parity)?", "hrp"),
+    (r"risk[- ]parity|equal risk(?: contribution)?", "risk_parity"),
     (
         r"max(?:imum|imi[sz]e|imal)?[- ]sharpe|best sharpe|highest sharpe|tangency|"
         r"optimal risk[- ]adjusted",
@@ -606,7 +610,15 @@ def build_indicators(text: str) -> dict[str, Any]:
     if chosen:
         params["indicators"] = chosen
     if "bollinger" in chosen:
-        std = _first(text, rf"({N})\s*(?:std|standard deviations?|sd|sigma)\b")
+        both = extract.search(
+            rf"(?:(?<=bollinger)|(?<=bands))\s*\(\s*(\d{{1,4}})\s*,\s*({N})\s*\)", text
+        )
+        if both:
+            params["bb_window"], params["bb_std"] = (
+                int(both.group(1)),
+                extract.to_number(both.group(2)),
+            )
+        std = None if both else _first(text, rf"({N})\s*(?:std|standard deviations?|sd|sigma)\b")
         if std:
             params["bb_std"] = std
         window = _first(text, rf"(?<=bollinger)\s*(?:bands?)?\s*(?:\(|of|with)?\s*({N})\b")
@@ -832,6 +844,7 @@ INTENTS: list[Intent] = [
             (r"garch|ewma", 3),
             (r"sortino|calmar|\bbeta\b|sharpe(?: ratio)?\s+(?:of|for)", 2),
             (r"\bsharpe\b", 1),
+            (r"(?:sharpe|sortino|calmar|treynor|information) ratio", 1.5),
             (r"volatility of|how volatile|\bvol(?:atility)? of|annuali[sz]ed vol", 2),
         ),
         build_risk_report,
@@ -860,6 +873,8 @@ INTENTS: list[Intent] = [
             (r"trade|trading", 1),
             (r"\d\s*(?:bps?|basis points?)\b", 1),
             (r"how (?:would|did)\b.*\b(?:do|done|perform)", 1),
+            (r"\bwould\b.*\bhave (?:worked|done|performed|made|returned)", 2),
+            (r"(?:rsi|momentum|crossover|mean[- ]reversion|trend)\s+strateg", 1),
         ),
         build_backtest,
         "Backtest a 20/50 SMA crossover on AAPL with 5 bps costs",
