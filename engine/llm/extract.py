@@ -427,7 +427,9 @@ def extract_window_days(text: str, keywords: tuple[str, ...] = ()) -> int | None
 
 def extract_pair(text: str) -> tuple[int, int] | None:
     """'20/50', '20 and 50', '20-50 day' -> (fast, slow)."""
-    match = search(r"\b(\d{1,3})\s*(?:/|and|vs\.?|-|&)\s*(\d{1,3})\b(?!\s*%)", text)
+    match = search(r"\b(\d{1,3})\s*(?:/|and|vs\.?|-|&)\s*(\d{1,3})\b(?!\s*%)", text) or search(
+        r"(?<=sma|ema)\s+(\d{1,3})\s*,?\s+(\d{1,3})\b(?!\s*%)", text
+    )
     if match:
         fast, slow = int(match.group(1)), int(match.group(2))
         return (min(fast, slow), max(fast, slow)) if fast != slow else None

@@ -180,9 +180,9 @@ def _option_values(text: str) -> dict[str, Any]:
     values["maturity_years"] = _maturity(text)
     values["rate"] = _first_pct(
         text,
-        rf"\b(?:r|rf|rates?|risk[- ]free(?: rates?)?|interest(?: rates?)?)\s*(?:=|:|of|at|is)?"
+        rf"\b(?:r|rf|rates?|risk[- ]?free(?: rates?)?|interest(?: rates?)?)\s*(?:=|:|of|at|is)?"
         rf"\s*({N}){PCT}(?![\d/])",
-        rf"({N})\s*(%|percent)\s*(?:risk[- ]free\s*)?(?:rates?|interest|r\b|rf\b)",
+        rf"({N})\s*(%|percent|pct)\s*(?:risk[- ]?free\s*)?(?:rates?|interest|r\b|rf\b)",
     )
     values["dividend_yield"] = _first_pct(
         text,
@@ -204,7 +204,7 @@ def _option_values(text: str) -> dict[str, Any]:
     at_money = extract.mentions(r"\batm\b|at[- ]the[- ]money", text)
     values["strike"] = values.get("strike") or _first(
         text,
-        rf"\b(?:strike|k|struck)\s*(?:price)?\s*(?:=|:|at|of|is|@)?\s*\$?({N})(?!\s*%)",
+        rf"\b(?:strike|k|struck|exercise)\s*(?:price)?\s*(?:=|:|at|of|is|@)?\s*\$?({N})(?!\s*%)",
         rf"\$?({N})\s*-?\s*strike\b",
         rf"\b(?:calls?|puts?)\s+(?:struck\s+)?(?:at|@)\s+\$?({N})",
         rf"(?<![\d.])\$?({N})\s+(?:calls?|puts?)\b",
@@ -214,7 +214,8 @@ def _option_values(text: str) -> dict[str, Any]:
     )
     values["spot"] = values.get("spot") or _first(
         text,
-        rf"\b(?:spot|underlying|s|stock|share|price of the stock|stock price)\s*(?:price)?"
+        rf"\b(?:spot|underlying|s0|s_0|s(?!\d)|stock|share|price of the stock|stock price)"
+        rf"\s*(?:price)?"
         rf"\s*(?:=|:|at|is|of|@|trades at|trading at)?\s*\$?({N})(?!\s*%)",
         rf"\b(?:on|for)\s+an?\s+\$?({N})\s*(?:dollar\s+|usd\s+)?(?:stock|share|underlying|name)",
         rf"\$({N})\s*(?:stock|share|underlying)",
@@ -290,7 +291,8 @@ def build_price_option(text: str) -> dict[str, Any]:
         params["paths"] = int(values["paths"])
         params["method"] = "monte_carlo"
     if params.get("method") == "monte_carlo":
-        params["seed"] = 0
+        seed = _first(text, r"\bseed\s*(?:=|:|of)?\s*(\d+)")
+        params["seed"] = int(seed) if seed is not None else 0
     extract.mentions(r"greeks|delta|gamma|vega|theta|\brho\b|premium|worth|value|price", text)
     return params
 
@@ -299,6 +301,7 @@ def build_implied_vol(text: str) -> dict[str, Any]:
     price = _first(
         text,
         rf"\b(?:premium|priced(?: at)?|trading at|trades at|going for|quoted at|costs?|worth|"
+        rf"last traded(?: at)?|last(?: price)?|traded at|mid(?: price)?|"
         rf"market price|option price|(?:call|put) price|price)\s*(?:=|:|of|at|is)?\s*\$?({N})"
         rf"(?!\s*%)",
         rf"\$?({N})\s*(?:premium|for the (?:call|put))",
@@ -441,8 +444,8 @@ def _portfolio_params(text: str) -> dict[str, Any]:
         params["covariance"] = "ledoit_wolf"
     rate = _first_pct(
         text,
-        rf"\b(?:risk[- ]free(?: rate)?|rf|cash rate)\s*(?:of|=|:|at)?\s*{_PCT_N}",
-        rf"{_PCT_N}\s*(?:risk[- ]free|rf)\b",
+        rf"\b(?:risk[- ]?free(?: rate)?|rf|cash rate)\s*(?:of|=|:|at)?\s*{_PCT_N}",
+        rf"{_PCT_N}\s*(?:risk[- ]?free|rf)\b",
     )
     if rate is not None:
         params["risk_free_rate"] = rate
@@ -485,24 +488,32 @@ def _risk_weights(text: str) -> dict[str, float] | None:
         ]
         if all(names):
             return {names[0][0]: int(slash.group(1)) / 100, names[1][0]: int(slash.group(2)) / 100}
-    pairs = extract.finditer(
-        rf"\b([A-Z]{{1,5}})\s*(?:at\s+)?({N})\s*%|({N})\s*%\s*(?:in\s+)?([A-Z]{{1,5}})\b", text, 0
+    pairs = list(
+        re.finditer(
+            rf"\b([A-Z]{{1,5}})\s*(?:at\s+)?({N})\s*%|({N})\s*%\s*(?:in\s+)?([A-Z]{{1,5}})\b", text
+        )
     )
     weights: dict[str, float] = {}
+    used: list[re.Match[str]] = []
     for match in pairs:
         symbol = match.group(1) or match.group(4)
         value = match.group(2) or match.group(3)
         resolved = extract.extract_symbols(symbol)
         if resolved:
             weights[resolved[0]] = extract.to_number(value) / 100
-    return weights if len(weights) > 1 else None
+            used.append(match)
+    if len(weights) < 2:
+        return None
+    for match in used:
+        extract.take(*match.span(), text)
+    return weights
 
 
 def build_risk_report(text: str) -> BuildResult:
     weights = _risk_weights(text)
     benchmark = None
     bench = extract.search(
-        r"(?:beta|relative|benchmark\w*|correlat\w*)\s+(?:\w+\s+){0,3}?(?:to|vs\.?|versus|against|"
+        r"(?:beta|relative|benchmark\w*|correlat\w*)\s+(?:[\w,&]+\s+){0,5}?(?:to|vs\.?|versus|against|"
         r"relative to|on)\s+((?:the\s+)?(?:S&P(?:\s*500)?|SP\s?500|market|index|[A-Z]{1,5}\b|"
         r"[a-z][\w&-]+))",
         text,
@@ -527,8 +538,8 @@ def build_risk_report(text: str) -> BuildResult:
         params["mc_paths"] = int(mc)
     rate = _first_pct(
         text,
-        rf"\b(?:risk[- ]free(?: rate)?|rf)\s*(?:of|=|:|at)?\s*{_PCT_N}",
-        rf"{_PCT_N}\s*(?:risk[- ]free|rf)\b",
+        rf"\b(?:risk[- ]?free(?: rate)?|rf)\s*(?:of|=|:|at)?\s*{_PCT_N}",
+        rf"{_PCT_N}\s*(?:risk[- ]?free|rf)\b",
     )
     if rate is not None:
         params["risk_free_rate"] = rate
@@ -693,6 +704,11 @@ def _backtest_values(text: str) -> dict[str, Any]:
         r"(?:vs\.?|versus|against|compared (?:to|with)|relative to|and|beats?|outperforms?|"
         r"better than)\s+(?:a\s+)?"
         r"(?:plain\s+)?buy[- ]?(?:and|&|n)[- ]?hold",
+        text,
+    )
+    versus = versus or extract.mentions(
+        r"buy[- ]?(?:and|&|n)[- ]?hold\s+(?:vs\.?|versus|against|or|compared (?:to|with))"
+        r"(?=\s+(?:an?\s+|the\s+)?(?:sma|ma|moving|crossover|momentum|mean|rsi|trend))",
         text,
     )
     for pattern, strategy in STRATEGIES:

@@ -266,7 +266,7 @@ register_intent(
     Intent(
         "list_models",
         (
-            (r"\b(?:which|what)\s+(?:\w+\s+){0,3}models?\b", 4),
+            (r"\b(?:which|what)\s+(?:\w+\s+){0,3}(?:models?|regressors|classifiers)\b", 4),
             (r"\blist\b.*\bmodels?\b|\bmodels?\b.*\b(?:available|catalog(?:ue)?)\b", 4),
             (r"\bcatalog(?:ue)?\b", 2),
             (r"show (?:me )?(?:(?:the|all|your)\s+){0,2}(?:\w+\s+)?models?", 3),
@@ -297,6 +297,7 @@ register_intent(
             (r"\bcompar\w*|\bversus\b|\bvs\.?\b|leaderboard|head[- ]to[- ]head|bake[- ]?off", 5),
             (r"which (?:model|one|is) (?:is |works |does )?best|best model", 3),
             (r"which (?:\w+ )?(?:is|works|does) better|\bbetter\b.*\bor\b", 5),
+            (r"\bagainst\b|\bbenchmark\w*", 4),
             (r"\bmodels\b", 1),
             (NO_MODEL, -6),
         ),
