@@ -359,7 +359,7 @@ OBJECTIVES = (
         "efficient_risk",
     ),
     (
-        r"min(?:imum|imi[sz]e|imal)?[- ](?:var\w*|vol\w*|risk)|lowest (?:risk|var\w*|vol\w*)"
+        r"min(?:imum|imi[sz]e|imal)?[- ](?:var\w*|vol\w*|risk)|lowest[- ](?:risk|var\w*|vol\w*)"
         r"|least risk|global minimum",
         "min_variance",
     ),
@@ -513,7 +513,7 @@ def build_risk_report(text: str) -> BuildResult:
     weights = _risk_weights(text)
     benchmark = None
     bench = extract.search(
-        r"(?:beta|relative|benchmark\w*|correlat\w*)\s+(?:[\w,&]+\s+){0,5}?(?:to|vs\.?|versus|against|"
+        r"(?:beta|relative|benchmark\w*|correlat\w*)\s+(?:[\w,&]+\s+){0,5}?(?:to|vs\.?|versus|against|with|"
         r"relative to|on)\s+((?:the\s+)?(?:S&P(?:\s*500)?|SP\s?500|market|index|[A-Z]{1,5}\b|"
         r"[a-z][\w&-]+))",
         text,
@@ -620,6 +620,16 @@ def build_indicators(text: str) -> dict[str, Any]:
         chosen.remove("sma")  # "exponential moving average" is not also a simple one
     if chosen:
         params["indicators"] = chosen
+    if "macd" in chosen:
+        macd = extract.search(
+            r"(?<=macd)\s*\(?\s*(\d{1,3})\s*[,/ ]\s*(\d{1,3})\s*[,/ ]\s*(\d{1,3})\s*\)?", text
+        )
+        if macd:
+            params["macd_fast"], params["macd_slow"], params["macd_signal"] = (
+                int(macd.group(1)),
+                int(macd.group(2)),
+                int(macd.group(3)),
+            )
     if "bollinger" in chosen:
         both = extract.search(
             rf"(?:(?<=bollinger)|(?<=bands))\s*\(\s*(\d{{1,4}})\s*,\s*({N})\s*\)", text
@@ -834,6 +844,11 @@ INTENTS: list[Intent] = [
             (r"weights?", 1),
             (r"allocat", 2),
             (r"risk[- ]parity|\bhrp\b|min(imum)?[- ](?:variance|vol)", 3),
+            (
+                r"(?:lowest|least|min(?:imum)?)[- ](?:risk|vol\w*|variance) "
+                r"(?:portfolio|allocation|mix)",
+                3,
+            ),
             (
                 r"max(?:imum|imi[sz]e|imal)?[- ]sharpe|tangency|best sharpe|highest sharpe|"
                 r"\bmix of\b",
