@@ -1098,13 +1098,14 @@ def leftovers(text: str, tracker: extract.Tracker, calls: list[PlannedCall]) -> 
     for span in unused:
         hard = re.fullmatch(extract.HARD_CONSTRAINTS, text[span.start : span.end], re.I)
         if span.kind == "constraint" and not hard:
-            # 'at least 0.55' is understood when its number is: the next number decides
+            # 'at least 0.55' ('20 trials max') is understood when its number is
             following = next((s for s in spans if s.kind == "number" and s.start > span.end), None)
+            before = [s for s in spans if s.kind == "number" and s.end <= span.start]
             if (
                 following is not None
                 and following.start - span.end <= 25
                 and following in accounted
-            ):
+            ) or (before and span.start - before[-1].end <= 12 and before[-1] in accounted):
                 continue
         result.append(span.quote(text))
     return result + tracker.notes
