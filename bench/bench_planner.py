@@ -45,9 +45,7 @@ def serve(tree: Path, requests: list[str]) -> None:
         for text in requests:
             plan(text)
         print(
-            json.dumps(
-                {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
-            ),
+            json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}),
             flush=True,
         )
 
