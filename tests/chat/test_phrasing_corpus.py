@@ -97,6 +97,5 @@ if __name__ == "__main__":
         fraction, misses = score(name)
         for text, problems in misses:
             print(f"  MISS {text!r}: {'; '.join(problems)}")
-        print(
-            f"{name}: {fraction:.0%} fully right ({len(load(name)) - len(misses)}/{len(load(name))})"
-        )
+        total = len(load(name))
+        print(f"{name}: {fraction:.0%} fully right ({total - len(misses)}/{total})")
