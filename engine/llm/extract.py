@@ -15,7 +15,7 @@ import calendar
 import datetime as dt
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -33,6 +33,13 @@ class Tracker:
     spans: list[tuple[int, int]] = field(default_factory=list)
     # What a builder recognised but cannot honour ("'ema': the crossover uses SMAs").
     notes: list[str] = field(default_factory=list)
+    # A follow-up is planned as "<follow-up> ;; <previous request> ;; <the one before>":
+    # the newest text (up to each of these ends) is searched first, so "and at 95%
+    # instead" beats the earlier "99% VaR".
+    priority: tuple[int, ...] = ()
+
+    def limits(self) -> list[int | None]:
+        return [*self.priority, None]
 
     def free(self, start: int, end: int) -> bool:
         return all(end <= a or start >= b for a, b in self.spans)
@@ -49,8 +56,8 @@ _TRACKER: ContextVar[Tracker | None] = ContextVar("planner_tracker", default=Non
 
 
 @contextmanager
-def tracking(text: str) -> Iterator[Tracker]:
-    tracker = Tracker(text)
+def tracking(text: str, priority: tuple[int, ...] = ()) -> Iterator[Tracker]:
+    tracker = Tracker(text, priority=priority)
     token = _TRACKER.set(tracker)
     try:
         yield tracker
@@ -85,20 +92,58 @@ def cannot_use(note: str) -> None:
 
 
 def search(
-    pattern: str, text: str, flags: int = re.I, *, fresh: bool = True, group: int | None = None
+    pattern: str,
+    text: str,
+    flags: int = re.I,
+    *,
+    fresh: bool = True,
+    group: int | None = None,
+    limit: int | None = None,
 ) -> re.Match[str] | None:
     """``re.search`` that marks what it matched as used. With ``fresh`` (the default) a
     match overlapping text that another extraction already used is skipped, so one
     number is never read twice ("5 bps" is a cost, not also a window). ``group``: mark
-    only that group's span (a keyword that only decides which pattern applies)."""
+    only that group's span (a keyword that only decides which pattern applies).
+    ``limit``: only a match that starts before it."""
     tracker = _tracker_for(text)
     for match in compiled(pattern, flags).finditer(text):
+        if limit is not None and match.start() >= limit:
+            return None
         span = match.span(group) if group is not None else match.span()
         if tracker is not None:
             if fresh and tracker.used(*match.span()):
                 continue
             tracker.take(*span)
         return match
+    return None
+
+
+def search_any(patterns: Iterable[str], text: str, flags: int = re.I) -> re.Match[str] | None:
+    """The first of ``patterns`` that matches (in their order of preference); in a
+    follow-up, the follow-up's own words are searched with every pattern first."""
+    patterns = list(patterns)
+    tracker = _tracker_for(text)
+    for limit in tracker.limits() if tracker is not None else [None]:
+        for pattern in patterns:
+            match = search(pattern, text, flags, limit=limit)
+            if match:
+                return match
+    return None
+
+
+def first_listed(choices: Iterable[tuple[str, str]], text: str, *, mark: bool = True) -> str | None:
+    """The value of the first (pattern, value) whose pattern the request mentions; a
+    follow-up's own words first. ``mark=False``: leave the words for a later extraction
+    (a target return's number)."""
+    choices = list(choices)
+    tracker = _tracker_for(text)
+    for limit in tracker.limits() if tracker is not None else [None]:
+        for pattern, value in choices:
+            found = compiled(pattern, re.I).search(text, 0, len(text) if limit is None else limit)
+            if found:
+                if mark:
+                    take(*found.span(), text)
+                return value
     return None
 
 
@@ -367,31 +412,30 @@ def _percent(value: float, unit: str) -> float:
 def extract_percent_after(text: str, keywords: tuple[str, ...]) -> float | None:
     """The number following (or, with a '%', preceding) one of ``keywords``; '%' or a
     number above 1 means percent ('vol 20%', 'sigma 0.2', '25% vol', 'vol of 30')."""
-    for keyword in keywords:
-        pattern = (
-            rf"\b{keyword}\w*\b(?:\s+(?:of|at|is|=|:|to|around|about))?\s*(?:=|:)?\s*"
-            rf"({NUMBER})\s*(%|percent|pct|bps)?(?![\d/])"
-        )
-        match = search(pattern, text)
-        if match:
-            return _percent(to_number(match.group(1)), match.group(2) or "")
-    for keyword in keywords:  # "25% vol", "5 percent rate"
-        match = search(rf"({NUMBER})\s*(%|percent|pct)\s+(?:annual\w*\s+)?{keyword}\w*\b", text)
-        if match:
-            return to_number(match.group(1)) / 100
-    return None
+    after = [
+        rf"\b{keyword}\w*\b(?:\s+(?:of|at|is|=|:|to|around|about))?\s*(?:=|:)?\s*"
+        rf"({NUMBER})\s*(%|percent|pct|bps)?(?![\d/])"
+        for keyword in keywords
+    ]
+    before = [  # "25% vol", "5 percent rate"
+        rf"({NUMBER})\s*(%|percent|pct)\s+(?:annual\w*\s+)?{keyword}\w*\b" for keyword in keywords
+    ]
+    match = search_any(after + before, text)
+    if not match:
+        return None
+    return _percent(to_number(match.group(1)), match.group(2) or "")
 
 
 def extract_number_after(text: str, keywords: tuple[str, ...]) -> float | None:
-    for keyword in keywords:
-        pattern = (
+    match = search_any(
+        (
             rf"\b{keyword}\w*\b(?:\s+(?:price|of|at|is|=|:|window|period))*"
             rf"\s*(?:=|:)?\s*\$?({NUMBER})(?![\d%])"
-        )
-        match = search(pattern, text)
-        if match:
-            return to_number(match.group(1))
-    return None
+            for keyword in keywords
+        ),
+        text,
+    )
+    return to_number(match.group(1)) if match else None
 
 
 _DURATION_UNITS = "|".join(sorted(_UNIT_YEARS, key=len, reverse=True))
@@ -400,7 +444,7 @@ DURATION = rf"({NUMBER})\s*-?\s*({_DURATION_UNITS})\b"
 
 def extract_duration_years(text: str) -> float | None:
     """'6 months', '1y', '90 days', '2 years', '6m' -> years (the first unused one)."""
-    match = search(DURATION, text)
+    match = search_any([DURATION], text)
     if not match:
         return None
     return to_number(match.group(1)) * _UNIT_YEARS[match.group(2).lower()]
@@ -417,8 +461,8 @@ def extract_window_days(text: str, keywords: tuple[str, ...] = ()) -> int | None
         value = extract_number_after(text, (keyword,))
         if value is not None:
             return int(value)
-    match = search(
-        rf"({NUMBER})\s*-?\s*(?:trading\s+)?(days?|d|weeks?|months?|years?|yrs?)\b", text
+    match = search_any(
+        [rf"({NUMBER})\s*-?\s*(?:trading\s+)?(days?|d|weeks?|months?|years?|yrs?)\b"], text
     )
     if not match:
         return None
@@ -427,8 +471,12 @@ def extract_window_days(text: str, keywords: tuple[str, ...] = ()) -> int | None
 
 def extract_pair(text: str) -> tuple[int, int] | None:
     """'20/50', '20 and 50', '20-50 day' -> (fast, slow)."""
-    match = search(r"\b(\d{1,3})\s*(?:/|and|vs\.?|-|&)\s*(\d{1,3})\b(?!\s*%)", text) or search(
-        r"(?<=sma|ema)\s+(\d{1,3})\s*,?\s+(\d{1,3})\b(?!\s*%)", text
+    match = search_any(
+        [
+            r"\b(\d{1,3})\s*(?:/|and|vs\.?|-|&)\s*(\d{1,3})\b(?!\s*%)",
+            r"(?<=sma|ema)\s+(\d{1,3})\s*,?\s+(\d{1,3})\b(?!\s*%)",
+        ],
+        text,
     )
     if match:
         fast, slow = int(match.group(1)), int(match.group(2))
@@ -441,11 +489,15 @@ def extract_bps(text: str, keywords: tuple[str, ...] = ()) -> float | None:
     unit = r"(?:bps?|basis[- ]points?|bips)\b"
     if keywords:
         words = "|".join(keywords)
-        match = search(
-            rf"({NUMBER})\s*{unit}\s*(?:of\s+|in\s+|for\s+)?(?:\w+\s+)?(?:{words})", text
-        ) or search(rf"(?:{words})\w*\s*(?:of|at|=|:)?\s*({NUMBER})\s*{unit}", text)
+        match = search_any(
+            [
+                rf"({NUMBER})\s*{unit}\s*(?:of\s+|in\s+|for\s+)?(?:\w+\s+)?(?:{words})",
+                rf"(?:{words})\w*\s*(?:of|at|=|:)?\s*({NUMBER})\s*{unit}",
+            ],
+            text,
+        )
     else:
-        match = search(rf"({NUMBER})\s*{unit}", text)
+        match = search_any([rf"({NUMBER})\s*{unit}"], text)
     return to_number(match.group(1)) if match else None
 
 

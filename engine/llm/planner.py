@@ -130,11 +130,7 @@ N = extract.NUMBER
 
 
 def _first(text: str, *patterns: str, group: int = 1) -> float | None:
-    for pattern in patterns:
-        value = _num(extract.search(pattern, text), group)
-        if value is not None:
-            return value
-    return None
+    return _num(extract.search_any(patterns, text), group)
 
 
 def _pct(value: float | None, explicit: bool = False) -> float | None:
@@ -145,10 +141,9 @@ def _pct(value: float | None, explicit: bool = False) -> float | None:
 
 def _first_pct(text: str, *patterns: str) -> float | None:
     """Group 1 the number, group 2 an optional '%': a percentage as a decimal."""
-    for pattern in patterns:
-        match = extract.search(pattern, text)
-        if match:
-            return _pct(extract.to_number(match.group(1)), bool(match.group(2)))
+    match = extract.search_any(patterns, text)
+    if match:
+        return _pct(extract.to_number(match.group(1)), bool(match.group(2)))
     return None
 
 
@@ -157,10 +152,7 @@ PCT = r"\s*(%|percent|pct)?"
 
 # ----------------------------------------------------------------------------- options
 def _option_type(text: str) -> str:
-    if extract.mentions(r"\bputs?\b", text):
-        return "put"
-    extract.mentions(r"\bcalls?\b", text)
-    return "call"
+    return extract.first_listed(((r"\bputs?\b", "put"), (r"\bcalls?\b", "call")), text) or "call"
 
 
 def _maturity(text: str) -> float | None:
@@ -418,14 +410,13 @@ def _portfolio_params(text: str) -> dict[str, Any]:
     if len(symbols) < 2:
         raise MissingValue("at least two symbols")
     params: dict[str, Any] = {"symbols": symbols}
-    for pattern, objective in OBJECTIVES:
-        if re.search(pattern, text, re.I):
-            params["objective"] = objective
-            if objective not in ("efficient_return", "efficient_risk"):  # their values mark
-                extract.mentions(pattern, text)
-            else:
-                extract.mentions(r"min(?:imum|imi[sz]e)?[- ](?:risk|vol\w*|var\w*)", text)
-            break
+    objective = extract.first_listed(OBJECTIVES, text, mark=False)
+    if objective is not None:
+        params["objective"] = objective
+        if objective in ("efficient_return", "efficient_risk"):  # their values mark
+            extract.mentions(r"min(?:imum|imi[sz]e)?[- ](?:risk|vol\w*|var\w*)", text)
+        else:
+            extract.mentions(dict((v, p) for p, v in OBJECTIVES)[objective], text)
     if params.get("objective") == "efficient_risk":
         params["target_volatility"] = _first_pct(
             text,
@@ -721,12 +712,10 @@ def _backtest_values(text: str) -> dict[str, Any]:
         r"(?=\s+(?:an?\s+|the\s+)?(?:sma|ma|moving|crossover|momentum|mean|rsi|trend))",
         text,
     )
-    for pattern, strategy in STRATEGIES:
-        if versus and strategy == "buy_and_hold":
-            continue
-        if extract.mentions(pattern, text):
-            params["strategy"] = strategy
-            break
+    choices = [(p, s) for p, s in STRATEGIES if not (versus and s == "buy_and_hold")]
+    chosen_strategy = extract.first_listed(choices, text)
+    if chosen_strategy is not None:
+        params["strategy"] = chosen_strategy
     strategy = params.get("strategy", "sma_crossover")
     if strategy == "sma_crossover" and re.search(r"\bemas?\b|exponential", text, re.I):
         extract.cannot_use("'ema' (the crossover strategy uses simple moving averages)")
@@ -1118,9 +1107,9 @@ HELP = (
     r"\s*[.!?]*\s*"
 )
 FOLLOW_UP = (
-    r"^\s*(?:and|now|ok(?:ay)?|then|also|but|what about|how about|same|do the same|redo|"
-    r"again|instead|try)\b|\bsame\b|\binstead\b|\bagain\b|\bredo\b|\brerun\b|"
-    r"^\s*(?:with|for|at|on|using)\b"
+    r"^\s*(?:and|now|ok(?:ay)?|then|also|but|what about|how about|what if|if|same|do the same|"
+    r"redo|again|instead|try|make it|change|use)\b|\bsame\b|\binstead\b|\bagain\b|\bredo\b|"
+    r"\brerun\b|^\s*(?:with|for|at|on|using)\b"
 )
 RECALL = re.compile(
     r"\b(?:what|how much|how)\s+did\s+(?:the|my|that|your)\s+(?:last\s+|previous\s+|latest\s+)?"
@@ -1158,6 +1147,9 @@ def recall_action(text: str) -> str | None:
     return RECALL_WORDS.get(word) or RECALL_WORDS.get(word.rstrip("s"))
 
 
+FOLLOW_UP_JOIN = " ;; "
+
+
 def _follow_up_text(text: str, previous: Plan) -> str:
     """The follow-up followed by the previous request, whose symbols are blanked when the
     follow-up names its own ("same for MSFT"): extractions take the first value they
@@ -1172,7 +1164,7 @@ def _follow_up_text(text: str, previous: Plan) -> str:
                     + " " * (mention.end - mention.start)
                     + earlier[mention.end :]
                 )
-    return f"{text} ;; {earlier}"
+    return f"{text}{FOLLOW_UP_JOIN}{earlier}"
 
 
 def _is_follow_up(text: str, previous: Plan | None, best: float, previous_score: float) -> bool:
@@ -1228,7 +1220,8 @@ def plan(text: str, previous: Plan | None = None) -> Plan:
             planned_text = _follow_up_text(request, previous)
     if intent is None:
         return Plan(message=miss_message(request), request=request)
-    with extract.tracking(planned_text) as tracker:
+    ends = tuple(m.start() for m in re.finditer(re.escape(FOLLOW_UP_JOIN), planned_text))
+    with extract.tracking(planned_text, ends if follow_up else ()) as tracker:
         try:
             built = intent.build(planned_text)
         except MissingValue as missing:

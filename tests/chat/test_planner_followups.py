@@ -92,3 +92,53 @@ def test_a_new_request_starting_with_and_is_not_taken_as_a_follow_up(follow_up):
     previous = plan("Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%")
     planned = plan(follow_up, previous=previous)
     assert planned.calls and planned.calls[0].action != "price_option"
+
+
+def _chain(*requests: str):
+    from engine.llm.planner import plan
+
+    previous, plans = None, []
+    for request in requests:
+        planned = plan(request, previous=previous)
+        plans.append(planned)
+        previous = planned if planned.calls else previous
+    return plans
+
+
+def test_the_newest_follow_up_wins_over_every_earlier_value():
+    plans = _chain(
+        "99% VaR 10 day for JPM", "what about MSFT?", "and at 95% instead", "same for 2015"
+    )
+    last = plans[-1].calls[0].params
+    assert last["symbols"] == ["MSFT"] and last["confidence"] == 0.95
+    assert last["horizon_days"] == 10
+    assert (last["start"], last["end"]) == ("2015-01-01", "2015-12-31")
+    assert not any(p.not_understood for p in plans)
+
+
+def test_option_follow_ups_change_one_value_at_a_time():
+    plans = _chain(
+        "Price a put with spot 100, strike 105, 6 months, vol 20%, rate 5%",
+        "what if vol is 30%?",
+        "and the call?",
+        "now 1 year",
+    )
+    params = [p.calls[0].params for p in plans]
+    assert [p["volatility"] for p in params] == [0.2, 0.3, 0.3, 0.3]
+    assert [p["option_type"] for p in params] == ["put", "put", "call", "call"]
+    assert [p["maturity_years"] for p in params] == [0.5, 0.5, 0.5, 1.0]
+    assert all(p["strike"] == 105.0 and p["spot"] == 100.0 for p in params)
+
+
+def test_a_portfolio_follow_up_replaces_the_constraint_it_names():
+    plans = _chain(
+        "max sharpe portfolio of AAPL, MSFT and KO, no stock above 40%",
+        "same with min variance",
+        "now cap at 50%",
+    )
+    assert [p.calls[0].params.get("objective") for p in plans] == [
+        "max_sharpe",
+        "min_variance",
+        "min_variance",
+    ]
+    assert [p.calls[0].params["weight_bounds"] for p in plans] == [[0, 0.4], [0, 0.4], [0, 0.5]]
