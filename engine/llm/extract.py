@@ -557,14 +557,34 @@ def extract_dates(text: str) -> DateRange:
             normalise(end.group(1), True) if end else None,
         )
     only_year = search(rf"\b(?:in|during|for|of|over)\s+(?:the\s+year\s+)?{date_token}", text)
-    if only_year is None:
-        only_year = search(rf"(?<![\d.,/$]){date_token}(?!\s*(?:%|bps?|days?|trials))", text)
+    if only_year is None:  # a bare year ('SPX 2017'), not an id, seed or price
+        for match in re.finditer(
+            rf"(?<![\d.,/$#]){date_token}(?!\s*(?:%|bps?|days?|trials|paths|steps|k\b))", text
+        ):
+            before = text[: match.start()].split()[-1:] or [""]
+            if before[0].lower().rstrip(":=#") in _NOT_A_YEAR or not _tracker_free(match):
+                continue
+            only_year = match
+            take(*match.span(), text)
+            break
     if only_year:
         year = only_year.group(1)
         if len(year) == 4:
             return DateRange(f"{year}-01-01", f"{year}-12-31")
         return DateRange(year, None)
     return DateRange(None, None)
+
+
+_NOT_A_YEAR = {
+    "seed", "trial", "trials", "goal", "job", "dataset", "table", "strike", "spot", "k", "s",
+    "price", "priced", "paths", "steps", "conversation", "version", "v", "id", "number", "no",
+    "window", "lookback", "at", "of", "above", "below", "under", "over",
+}  # fmt: skip
+
+
+def _tracker_free(match: re.Match[str]) -> bool:
+    tracker = _TRACKER.get()
+    return tracker is None or tracker.free(*match.span())
 
 
 def relative_range(last: tuple[float, str], data_end: dt.date) -> tuple[str, str]:

@@ -127,3 +127,17 @@ def test_relative_periods_count_back_from_the_data():
     for call in planned.calls:
         assert call.params["end"] == end
         assert int(call.params["start"][:4]) == int(end[:4]) - 3
+
+
+@pytest.mark.parametrize(
+    ("request_text", "dates"),
+    [
+        ("train xgboost on AAPL direction with seed 2020", (None, None)),
+        ("stochastics on SPX 2017", ("2017-01-01", "2017-12-31")),
+        ("load JPM 2007 to 2009", ("2007-01-01", "2009-12-31")),
+        ("draw the efficient frontier for KO PEP WMT PG 2010-2020", ("2010-01-01", "2020-12-31")),
+    ],
+)
+def test_a_year_is_a_date_only_where_it_is_one(request_text, dates):
+    params = plan(request_text).calls[0].params
+    assert (params.get("start"), params.get("end")) == dates
