@@ -206,6 +206,10 @@ class ActionResult:
     - ``values``: JSON-safe values (use :func:`json_safe` when in doubt).
     - ``tables``: DataFrames; stored as lists of row objects (dates as ISO strings).
     - ``units``: optional units of table columns: table name -> column -> unit.
+    - ``value_units``: units of top-level ``values`` (name -> unit, e.g. "fraction",
+      "fraction a year", "ratio", "date", "count", "per vol point"). The values named
+      here are the result's headline numbers, in this order; pages format them by
+      their unit (a fraction as a percentage, a date without a time).
     - ``series``: named :class:`Series` (x/y data such as equity curves, frontiers,
       payoff curves, histograms), downsampled where long.
     - ``artifacts``: references (paths or ids) to files the action saved.
@@ -217,6 +221,7 @@ class ActionResult:
     series: dict[str, Series] = field(default_factory=dict)
     units: dict[str, dict[str, str]] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
+    value_units: dict[str, str] = field(default_factory=dict)
 
     def to_json(
         self, max_table_rows: int | None = None, *, columnar: bool = False
@@ -240,6 +245,8 @@ class ActionResult:
         }
         if self.units:
             payload["units"] = {name: dict(units) for name, units in self.units.items()}
+        if self.value_units:
+            payload["value_units"] = dict(self.value_units)
         return payload
 
     @classmethod
@@ -258,6 +265,7 @@ class ActionResult:
             },
             units={name: dict(u) for name, u in (payload.get("units") or {}).items()},
             artifacts=payload.get("artifacts", {}),
+            value_units=dict(payload.get("value_units") or {}),
         )
 
 

@@ -15,18 +15,22 @@ from engine.actions import ActionContext, ActionError, ActionResult, Series, reg
 from engine.actions.base import json_safe
 from engine.actions.bounds import require_within
 from engine.data.sources import survivorship_note
-from engine.finance import backtest, indicators, portfolio, risk
+from engine.finance import analytics, backtest, indicators, portfolio, risk, walkforward
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
 from engine.finance.options import price_options
 from engine.finance.params import (
     BacktestParams,
+    CorrelationParams,
     FrontierParams,
     ImpliedVolParams,
     IndicatorParams,
+    PortfolioBacktestParams,
     PortfolioParams,
     PriceOptionParams,
+    RiskContributionParams,
     RiskReportParams,
+    RollingBetaParams,
 )
 
 CONVENTIONS = (
@@ -57,8 +61,10 @@ def _num(x: object, digits: int = 2) -> str:
     Black–Scholes–Merton (analytic, European), a Cox–Ross–Rubinstein binomial tree
     (European or American) or Monte Carlo with antithetic variates (European, returns
     its standard error). Every numeric parameter takes a number or a list; equal-length
-    lists price many options in one call. Greeks are plain derivatives: vega per 1.00
-    of volatility, theta per year, rho per 1.00 of rate. A single option's result also
+    lists price many options in one call. Greeks as desks quote them: delta per 1.00 of
+    spot, vega per volatility point (the price change for +0.01 volatility), theta per
+    calendar day (the price change as one day passes, year/365), rho per rate point
+    (+0.01 rate). A single option's result also
     holds its inputs, from which the page draws its payoff, value and Greeks against
     spot. {CONVENTIONS}""",
     params=PriceOptionParams,
@@ -89,20 +95,23 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
         params.dividend_yield,
         params.option_type,
     )
-    values: dict[str, Any] = dict(result.as_dict(scalar=scalar))
+    quoted = _desk_greeks(result.as_dict())
+    values: dict[str, Any] = {
+        name: column[0] if scalar else column for name, column in quoted.items()
+    }
     values.update({"style": params.style, "method": params.method, "count": len(result.price)})
     if params.method == "binomial":
         values["steps"] = params.steps
     if params.method == "monte_carlo":
         values.update({"paths": params.paths, "seed": seed})
-    table = pd.DataFrame({name: np.atleast_1d(v) for name, v in result.as_dict().items()})
+    table = pd.DataFrame({name: np.atleast_1d(v) for name, v in quoted.items()})
     kind = params.option_type if isinstance(params.option_type, str) else "mixed"
     label = f"{params.style} {kind} ({params.method.replace('_', '-')})"
     if scalar:
         summary = (
-            f"{label.capitalize()}: price {result.price[0]:.4f}, delta {result.delta[0]:.4f}, "
-            f"gamma {result.gamma[0]:.4f}, vega {result.vega[0]:.4f}, "
-            f"theta {result.theta[0]:.4f}/yr, rho {result.rho[0]:.4f}"
+            f"{label.capitalize()}: price {values['price']:.4f}, delta {values['delta']:.4f}, "
+            f"gamma {values['gamma']:.4f}, vega {values['vega']:.4f} per vol point, "
+            f"theta {values['theta']:.4f} per day, rho {values['rho']:.4f} per rate point"
         )
         if result.std_error is not None:
             summary += f" (standard error {result.std_error[0]:.4f})"
@@ -122,19 +131,37 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
         )
     units = {name: OPTION_UNITS[name] for name in table.columns if name in OPTION_UNITS}
     return ActionResult(
-        summary=summary, values=values, tables={"options": table}, units={"options": units}
+        summary=summary,
+        values=values,
+        tables={"options": table},
+        units={"options": units},
+        value_units=units if scalar else {},
     )
 
 
+VOL_POINT = 0.01  # one volatility point: 20 % -> 21 %
+RATE_POINT = 0.01  # one rate point: 3 % -> 4 %
+CALENDAR_DAYS = 365.0
 OPTION_UNITS = {
     "price": "currency",
     "delta": "per 1.00 of spot",
     "gamma": "per 1.00 of spot, squared",
-    "vega": "per 1.00 of volatility",
-    "theta": "per year",
-    "rho": "per 1.00 of rate",
+    "vega": "per vol point",
+    "theta": "per calendar day",
+    "rho": "per rate point",
     "std_error": "currency",
 }
+
+
+def _desk_greeks(greeks: dict[str, Any]) -> dict[str, Any]:
+    """The pricer's plain derivatives (vega per 1.00 of volatility, theta per year, rho
+    per 1.00 of rate) as desks quote them: per vol point, per calendar day, per rate
+    point."""
+    scale = {"vega": VOL_POINT, "theta": 1.0 / CALENDAR_DAYS, "rho": RATE_POINT}
+    return {
+        name: (np.asarray(column, dtype=float) * scale[name]).tolist() if name in scale else column
+        for name, column in greeks.items()
+    }
 
 
 @register(
@@ -199,12 +226,45 @@ def implied_volatility(params: ImpliedVolParams, ctx: ActionContext) -> ActionRe
         values=values,
         tables={"implied_volatility": table},
         units={"implied_volatility": {"implied_volatility": ANNUAL}},
+        value_units={"implied_volatility": ANNUAL, "iterations": COUNT}
+        if scalar
+        else {"n_solved": COUNT, "n_unsolved": COUNT},
     )
 
 
 # ----------------------------------------------------------------------------- portfolios
 
 ANNUAL = "fraction a year"
+FRACTION = "fraction"
+RATIO = "ratio"
+COUNT = "count"
+DATE = "date"
+PORTFOLIO_VALUE_UNITS = {
+    "expected_return": ANNUAL,
+    "volatility": ANNUAL,
+    "sharpe": RATIO,
+    "estimation_start": DATE,
+    "estimation_end": DATE,
+    "estimation_days": "days",
+}
+BACKTEST_VALUE_UNITS = {
+    "total_return": FRACTION,
+    "cagr": ANNUAL,
+    "volatility": ANNUAL,
+    "sharpe": RATIO,
+    "sortino": RATIO,
+    "max_drawdown": FRACTION,
+    "calmar": RATIO,
+    "n_trades": COUNT,
+    "turnover": "times the capital a year",
+    "total_costs": FRACTION,
+    "exposure": "fraction of days",
+    "start": DATE,
+    "end": DATE,
+    "days": "days",
+    "max_drawdown_peak": DATE,
+    "max_drawdown_trough": DATE,
+}
 WEIGHT_UNITS = {
     "weight": "fraction of capital",
     "risk_contribution": "fraction of variance",
@@ -293,6 +353,7 @@ def optimize_portfolio(params: PortfolioParams, ctx: ActionContext) -> ActionRes
         values=values,
         tables={"weights": _weights_table(result, estimates)},
         units={"weights": WEIGHT_UNITS},
+        value_units=PORTFOLIO_VALUE_UNITS,
     )
 
 
@@ -364,6 +425,7 @@ def efficient_frontier(params: FrontierParams, ctx: ActionContext) -> ActionResu
         tables={"frontier": points, "weights": _weights_table(chosen, estimates)},
         units={"frontier": FRONTIER_UNITS, "weights": WEIGHT_UNITS},
         series=series,
+        value_units={**PORTFOLIO_VALUE_UNITS, "frontier_points": COUNT},
     )
 
 
@@ -465,7 +527,33 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
             },
         },
         series={"return_distribution": histogram},
+        value_units=_risk_value_units(values, params.horizon_days),
     )
+
+
+def _risk_value_units(values: dict[str, Any], horizon: int) -> dict[str, str]:
+    """The risk report's headline numbers and their units (beta and GARCH when present)."""
+    units = {
+        "volatility": ANNUAL,
+        "cagr": ANNUAL,
+        "annual_return": ANNUAL,
+        "sharpe": RATIO,
+        "sortino": RATIO,
+        "max_drawdown": FRACTION,
+        "calmar": RATIO,
+        "ewma_volatility": ANNUAL,
+        "confidence": FRACTION,
+        "horizon_days": "days",
+        "start": DATE,
+        "end": DATE,
+        "days": "days",
+        "max_drawdown_peak": DATE,
+        "max_drawdown_trough": DATE,
+        "max_drawdown_recovery": DATE,
+    }
+    if "beta" in values:
+        units.update({"beta": RATIO, "correlation": "correlation"})
+    return {name: unit for name, unit in units.items() if name in values}
 
 
 # ----------------------------------------------------------------------------- indicators
@@ -523,6 +611,7 @@ def compute_indicators(params: IndicatorParams, ctx: ActionContext) -> ActionRes
     close = frame[first]["close"]
     columns = list(tables[first].columns)
     chart = pd.concat([close.rename("close"), tables[first]], axis=1).rename_axis("date")
+    units = indicator_units(["close", *columns])
     return ActionResult(
         summary=f"Computed {len(columns)} indicator columns ({', '.join(columns)}) for "
         f"{', '.join(tables)} over {len(result):,} dates.{note}",
@@ -533,8 +622,33 @@ def compute_indicators(params: IndicatorParams, ctx: ActionContext) -> ActionRes
             "provenance": provenance,
         },
         tables=tables,
-        series={"indicators": Series.from_frame(chart)},
+        units={
+            name: {c: units[c] for c in table.columns if c in units}
+            for name, table in tables.items()
+        },
+        series={"indicators": Series.from_frame(chart, units=units)},
     )
+
+
+INDICATOR_UNITS = (
+    (("close", "sma_", "ema_", "bb_mid", "bb_upper", "bb_lower", "atr_", "macd"), "price"),
+    (("rsi_", "stoch_"), "index 0-100"),
+    (("volatility_",), ANNUAL),
+    (("momentum_", "bb_pctb", "bb_width"), FRACTION),
+    (("zscore_",), "standard deviations"),
+    (("obv",), "volume"),
+)
+
+
+def indicator_units(columns: list[str]) -> dict[str, str]:
+    """The unit of each indicator column, by its name."""
+    units = {}
+    for column in columns:
+        for prefixes, unit in INDICATOR_UNITS:
+            if column.startswith(prefixes):
+                units[column] = unit
+                break
+    return units
 
 
 # ----------------------------------------------------------------------------- backtests
@@ -673,4 +787,369 @@ def backtest_strategy(params: BacktestParams, ctx: ActionContext) -> ActionResul
         tables={"equity": table},
         units={"equity": BACKTEST_UNITS},
         series={"equity": Series.from_frame(curves, units={**units, "drawdown": "fraction"})},
+        value_units=BACKTEST_VALUE_UNITS,
+    )
+
+
+# ----------------------------------------------------------------------------- cross-asset
+
+
+@register(
+    "correlation_matrix",
+    description=f"""Correlation matrix of symbols' daily returns (pearson, or spearman rank
+    correlation) on the dates where every symbol has a return, with the most and least
+    correlated pairs and the average pairwise correlation. {CONVENTIONS}""",
+    params=CorrelationParams,
+    category="finance",
+)
+def correlation_matrix(params: CorrelationParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    matrix = analytics.correlation_matrix(prices, params.method)
+    returns = analytics.daily_returns(prices)
+    symbols = list(matrix.columns)
+    upper = np.triu_indices(len(symbols), k=1)
+    pairs = pd.DataFrame(
+        {
+            "first": [symbols[i] for i in upper[0]],
+            "second": [symbols[j] for j in upper[1]],
+            "correlation": matrix.to_numpy()[upper],
+        }
+    ).sort_values("correlation", ascending=False, kind="stable")
+    high, low = pairs.iloc[0], pairs.iloc[-1]
+    values = {
+        "average_correlation": float(pairs["correlation"].mean()),
+        "highest_pair": [high["first"], high["second"]],
+        "highest_correlation": float(high["correlation"]),
+        "lowest_pair": [low["first"], low["second"]],
+        "lowest_correlation": float(low["correlation"]),
+        "start": returns.index[0],
+        "end": returns.index[-1],
+        "days": len(returns),
+        "method": params.method,
+        "provenance": provenance,
+    }
+    summary = (
+        f"{params.method.capitalize()} correlation of daily returns of {len(symbols)} symbols "
+        f"({values['start']:%Y-%m-%d}..{values['end']:%Y-%m-%d}, {len(returns):,} common days): "
+        f"average {values['average_correlation']:.2f}; highest {high['first']}/{high['second']} "
+        f"{high['correlation']:.2f}, lowest {low['first']}/{low['second']} "
+        f"{low['correlation']:.2f}."
+    )
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"correlation": matrix.rename_axis("symbol"), "pairs": pairs.reset_index(drop=True)},
+        units={
+            "correlation": {s: "correlation" for s in symbols},
+            "pairs": {"correlation": "correlation"},
+        },
+        value_units={
+            "average_correlation": "correlation",
+            "highest_correlation": "correlation",
+            "lowest_correlation": "correlation",
+            "start": DATE,
+            "end": DATE,
+            "days": "days",
+        },
+    )
+
+
+@register(
+    "rolling_beta",
+    description=f"""Rolling beta of symbols to a benchmark (default SPX, the bundled S&P 500
+    index; ^GSPC also works): beta over the `window` trading days ending at each date,
+    cov(r, r_benchmark) / var(r_benchmark) from past returns only, with the rolling
+    correlation; plus the full-period beta, annualised alpha, correlation and R² on the
+    common dates. {CONVENTIONS}""",
+    params=RollingBetaParams,
+    category="finance",
+)
+def rolling_beta(params: RollingBetaParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    bench, bench_provenance = load_close(
+        [params.benchmark], params.source, params.start, params.end
+    )
+    benchmark = bench.iloc[:, 0]
+    frames, rows = {}, []
+    for symbol in prices.columns:
+        if str(symbol) == str(benchmark.name):
+            raise ActionError(f"{symbol} is the benchmark itself; its beta is 1 by definition")
+        out = analytics.rolling_beta(prices[symbol], benchmark, params.window)
+        latest = out.rolling["beta"].dropna()
+        frames[str(symbol)] = out.rolling["beta"]
+        rows.append(
+            {
+                "symbol": str(symbol),
+                "beta": out.beta,
+                "alpha": out.alpha,
+                "correlation": out.correlation,
+                "r_squared": out.r_squared,
+                "latest_beta": float(latest.iloc[-1]),
+                "latest_date": latest.index[-1],
+                "min_beta": float(latest.min()),
+                "max_beta": float(latest.max()),
+                "days": out.days,
+            }
+        )
+    summary_table = pd.DataFrame(rows).set_index("symbol")
+    daily = pd.DataFrame(frames).rename_axis("date").dropna(how="all")
+    first = rows[0]
+    values: dict[str, Any] = {
+        "benchmark": str(benchmark.name),
+        "window": params.window,
+        "beta": first["beta"],
+        "latest_beta": first["latest_beta"],
+        "alpha": first["alpha"],
+        "correlation": first["correlation"],
+        "r_squared": first["r_squared"],
+        "latest_date": first["latest_date"],
+        "start": daily.index[0],
+        "end": daily.index[-1],
+        "provenance": {"symbols": provenance, "benchmark": bench_provenance},
+    }
+    parts = [
+        f"{row['symbol']} beta {row['beta']:.2f} (latest {params.window}-day "
+        f"{row['latest_beta']:.2f}, range {row['min_beta']:.2f}..{row['max_beta']:.2f}; "
+        f"alpha {_pct(row['alpha'])} a year, R² {row['r_squared']:.2f})"
+        for row in rows
+    ]
+    summary = (
+        f"Beta to {benchmark.name} on daily returns ({daily.index[0]:%Y-%m-%d}.."
+        f"{daily.index[-1]:%Y-%m-%d}, rolling {params.window} days): " + "; ".join(parts) + "."
+    )
+    beta_units = {str(s): "beta" for s in daily.columns}
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"betas": summary_table, "rolling_beta": daily},
+        units={
+            "betas": {
+                "beta": "beta",
+                "alpha": ANNUAL,
+                "correlation": "correlation",
+                "r_squared": FRACTION,
+                "latest_beta": "beta",
+                "min_beta": "beta",
+                "max_beta": "beta",
+                "days": "days",
+            },
+            "rolling_beta": beta_units,
+        },
+        series={
+            "rolling_beta": Series.from_frame(
+                daily,
+                units=beta_units,
+                title=f"{params.window}-day rolling beta to {benchmark.name}",
+            )
+        },
+        value_units={
+            "beta": "beta",
+            "latest_beta": "beta",
+            "alpha": ANNUAL,
+            "correlation": "correlation",
+            "r_squared": FRACTION,
+            "window": "days",
+            "latest_date": DATE,
+        },
+    )
+
+
+@register(
+    "risk_contributions",
+    description=f"""Risk contributions of a portfolio (weights adding up to 1, equal if
+    omitted): each symbol's marginal contribution to volatility (∂σ/∂w, annual), its
+    contribution w·∂σ/∂w (these add up to the portfolio's annual volatility) and its percent
+    contribution (adding up to 100 %), beside its weight and its own volatility; sample
+    covariance of daily returns × 252 on the common dates. {CONVENTIONS}""",
+    params=RiskContributionParams,
+    category="finance",
+)
+def risk_contributions(params: RiskContributionParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    out = analytics.risk_contributions(prices, params.weights)
+    table = out.table
+    top = table["percent_contribution"].sort_values(ascending=False)
+    values = {
+        "volatility": out.volatility,
+        "sum_of_contributions": float(table["contribution"].sum()),
+        "diversification_ratio": out.diversification_ratio,
+        "largest_contributor": str(top.index[0]),
+        "largest_percent_contribution": float(top.iloc[0]),
+        "weights": {str(k): float(v) for k, v in table["weight"].items()},
+        "start": out.start,
+        "end": out.end,
+        "days": out.days,
+        "provenance": provenance,
+    }
+    shares = ", ".join(
+        f"{symbol} {table.loc[symbol, 'weight']:.1%} of capital → {share:.1%} of risk"
+        for symbol, share in top.items()
+    )
+    summary = (
+        f"Portfolio volatility {_pct(out.volatility)} a year "
+        f"({out.start:%Y-%m-%d}..{out.end:%Y-%m-%d}, {out.days:,} days); contributions: "
+        f"{shares}. Diversification ratio {out.diversification_ratio:.2f}."
+    )
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"contributions": table},
+        units={
+            "contributions": {
+                "weight": "fraction of capital",
+                "volatility": ANNUAL,
+                "marginal_contribution": "volatility a year per unit of weight",
+                "contribution": ANNUAL,
+                "percent_contribution": "fraction of volatility",
+            }
+        },
+        value_units={
+            "volatility": ANNUAL,
+            "sum_of_contributions": ANNUAL,
+            "largest_percent_contribution": "fraction of volatility",
+            "diversification_ratio": RATIO,
+            "start": DATE,
+            "end": DATE,
+            "days": "days",
+        },
+    )
+
+
+# Rebalances × symbols²: each rebalance is one optimisation like a frontier point.
+MAX_WALK_FORWARD_WORK = MAX_FRONTIER_WORK
+
+
+@register(
+    "backtest_portfolio",
+    description=f"""Walk-forward backtest of an optimised portfolio: on the last trading
+    day of every week/month/quarter (`rebalance`, default monthly) the weights are
+    re-optimised (`objective`, as optimize_portfolio, within weight_bounds) on the
+    `lookback_days` daily returns up to that close only, traded at that close and held,
+    drifting with prices, until the next rebalance; costs (cost_bps commission +
+    slippage_bps, on by default) are charged on the turnover. No look-ahead: a
+    rebalance never sees a later price. Compared with the equal-weight portfolio on
+    the same days and costs. Returns total return, CAGR, volatility, Sharpe, max
+    drawdown, turnover, the equity curves and the weights at each rebalance.
+    {CONVENTIONS}""",
+    params=PortfolioBacktestParams,
+    category="finance",
+)
+def backtest_portfolio(params: PortfolioBacktestParams, ctx: ActionContext) -> ActionResult:
+    prices, provenance = load_close(params.symbols, params.source, params.start, params.end)
+    common = prices.dropna(how="any")
+    planned = walkforward.rebalance_positions(
+        pd.DatetimeIndex(common.index), params.rebalance, params.lookback_days
+    )
+    symbols = len(params.symbols)
+    require_within(
+        f"{len(planned)} rebalances × {symbols} symbols² (one optimisation over {symbols} "
+        "weights per rebalance)",
+        len(planned) * symbols**2,
+        MAX_WALK_FORWARD_WORK,
+        "rebalance less often (quarterly), use fewer symbols or a shorter date range",
+    )
+
+    def step(done: int, total: int) -> None:
+        ctx.raise_if_cancelled()
+        ctx.progress(0.05 + 0.9 * done / total)
+
+    friction = params.cost_bps + params.slippage_bps
+    out = walkforward.walk_forward(
+        common,
+        params.objective,
+        lookback=params.lookback_days,
+        frequency=params.rebalance,
+        covariance=params.covariance,
+        bounds=params.weight_bounds,
+        risk_free_rate=params.risk_free_rate,
+        target_return=params.target_return,
+        target_volatility=params.target_volatility,
+        cost_bps=friction,
+        on_step=step,
+    )
+    stats, bench = out.strategy.stats, out.equal_weight.stats
+    rebalances = out.weights.dropna(how="all")
+    turnover = out.strategy.turnover[out.strategy.turnover > 0]
+    notes = []
+    if friction == 0:
+        notes.append("No commission or slippage: both were set to 0 explicitly.")
+    if out.failed:
+        shown = ", ".join(f"{d:%Y-%m-%d}" for d in out.failed[:5])
+        notes.append(
+            f"{len(out.failed)} rebalance(s) could not be optimised and kept the previous "
+            f"holdings ({shown}{', ...' if len(out.failed) > 5 else ''})."
+        )
+    survivors = survivorship_note(list(params.symbols), params.source)
+    if survivors:
+        notes.append(survivors)
+    latest = rebalances.iloc[-1]
+    values: dict[str, Any] = {
+        **stats,
+        "objective": params.objective,
+        "symbols": list(params.symbols),
+        "rebalance": params.rebalance,
+        "lookback_days": params.lookback_days,
+        "n_rebalances": len(out.weights),
+        "n_failed_rebalances": len(out.failed),
+        "average_turnover": float(turnover.mean()) if len(turnover) else 0.0,
+        "cost_bps": params.cost_bps,
+        "slippage_bps": params.slippage_bps,
+        "weight_bounds": list(params.weight_bounds),
+        "latest_weights": {str(k): float(v) for k, v in latest.items()},
+        "latest_rebalance": rebalances.index[-1],
+        "execution": "weights optimised on returns up to a rebalance day's close, traded at "
+        "that close, held (drifting) until the next rebalance",
+        "equal_weight": {key: bench[key] for key in BENCH_KEYS},
+        "notes": notes,
+        "survivorship_bias": survivors is not None,
+        "provenance": provenance,
+    }
+    objective = params.objective.replace("_", " ")
+    summary = (
+        f"Walk-forward {objective} portfolio of {', '.join(params.symbols)} "
+        f"({stats['start']:%Y-%m-%d}..{stats['end']:%Y-%m-%d}; re-optimised {params.rebalance} "
+        f"on the past {params.lookback_days} days only; {params.cost_bps:g} bps commission + "
+        f"{params.slippage_bps:g} bps slippage): total return {_pct(stats['total_return'])}, "
+        f"CAGR {_pct(stats['cagr'])}, volatility {_pct(stats['volatility'])}, Sharpe "
+        f"{_num(stats['sharpe'])}, max drawdown {_pct(stats['max_drawdown'])}, "
+        f"{len(out.weights)} rebalances. Equal weight: CAGR {_pct(bench['cagr'])}, Sharpe "
+        f"{_num(bench['sharpe'])}."
+    )
+    for note in notes:
+        summary += f" {note}"
+    table = out.strategy.table().rename_axis("date")
+    table["equal_weight_equity"] = out.equal_weight.equity
+    curves = pd.DataFrame(
+        {
+            "strategy": out.strategy.equity,
+            "equal_weight": out.equal_weight.equity,
+            "drawdown": out.strategy.drawdown,
+        }
+    ).rename_axis("date")
+    weight_units = {s: "fraction of capital" for s in out.weights.columns}
+    return ActionResult(
+        summary=summary,
+        values=values,
+        tables={"equity": table, "weights": out.weights},
+        units={
+            "equity": {**BACKTEST_UNITS, "equal_weight_equity": "equity (start = 1)"},
+            "weights": weight_units,
+        },
+        series={
+            "equity": Series.from_frame(
+                curves,
+                units={
+                    "strategy": "equity (start = 1)",
+                    "equal_weight": "equity (start = 1)",
+                    "drawdown": FRACTION,
+                },
+            ),
+            "weights": Series.from_frame(out.weights.fillna(0.0), units=weight_units),
+        },
+        value_units={
+            **{k: v for k, v in BACKTEST_VALUE_UNITS.items() if k != "n_trades"},
+            "n_rebalances": COUNT,
+            "average_turnover": "fraction of capital",
+            "latest_rebalance": DATE,
+        },
     )

@@ -181,3 +181,57 @@ class BacktestParams(_DataParams):
     long_short: bool = False
     weights: Weights | None = Field(None, description="Symbol weights; equal if omitted")
     risk_free_rate: float = Field(0.0, ge=-0.5, le=1.0)
+
+
+class CorrelationParams(_DataParams):
+    symbols: Annotated[
+        list[Symbol],
+        Field(min_length=2, max_length=MAX_SYMBOLS, description="At least two symbols"),
+    ]
+    method: Literal["pearson", "spearman"] = Field(
+        "pearson", description="pearson (linear) or spearman (rank) correlation"
+    )
+
+
+class RollingBetaParams(_DataParams):
+    symbols: Annotated[
+        list[Symbol],
+        Field(
+            min_length=1, max_length=MAX_SYMBOLS, description="Symbols to measure, e.g. ['AAPL']"
+        ),
+    ]
+    benchmark: Symbol = Field(
+        "SPX", description="Benchmark symbol (bundled S&P 500 index: SPX, also ^GSPC)"
+    )
+    window: int = Field(126, ge=20, le=2520, description="Rolling window in trading days")
+
+
+class RiskContributionParams(_DataParams):
+    symbols: Annotated[
+        list[Symbol],
+        Field(min_length=2, max_length=MAX_SYMBOLS, description="At least two symbols"),
+    ]
+    weights: Weights | None = Field(
+        None, description="Symbol -> weight (adding up to 1); equal weights if omitted"
+    )
+
+
+class PortfolioBacktestParams(PortfolioParams):
+    lookback_days: int = Field(
+        252, ge=20, le=2520, description="Daily returns each re-optimisation sees (past only)"
+    )
+    rebalance: Literal["weekly", "monthly", "quarterly"] = Field(
+        "monthly", description="Re-optimise and rebalance on the last trading day of each period"
+    )
+    cost_bps: float = Field(
+        5.0,
+        ge=0,
+        le=1_000,
+        description="Commission per unit of turnover, bps (on by default; 0 must be explicit)",
+    )
+    slippage_bps: float = Field(
+        2.0,
+        ge=0,
+        le=1_000,
+        description="Slippage per unit of turnover, bps (on by default; 0 must be explicit)",
+    )

@@ -58,8 +58,9 @@ have not loaded through a tool.
 - Returns are simple daily returns; annualisation uses 252 trading days a year.
 - Rates, volatilities, returns and weights are decimals (0.2 means 20%); show them to \
 the user as percentages where that reads better, converting correctly.
-- Option maturities are in years (6 months = 0.5, 30 days = 30/365). Greeks are plain \
-derivatives: vega per 1.00 of volatility, theta per year, rho per 1.00 of rate.
+- Option maturities are in years (6 months = 0.5, 30 days = 30/365). price_option quotes \
+Greeks as desks do: vega per volatility point (+0.01), theta per calendar day, rho per \
+rate point (+0.01).
 - VaR and CVaR are positive fractions of value lost over the stated horizon.
 - Windows for indicators are in trading days.
 

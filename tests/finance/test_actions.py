@@ -21,6 +21,10 @@ FINANCE_ACTIONS = {
     "risk_report",
     "compute_indicators",
     "backtest_strategy",
+    "correlation_matrix",
+    "rolling_beta",
+    "risk_contributions",
+    "backtest_portfolio",
 }
 
 

@@ -54,6 +54,10 @@ MATRIX: dict[str, tuple[str, dict]] = {
     "efficient_frontier": ("analyst", {"symbols": NOWHERE}),
     "optimize_portfolio": ("analyst", {"symbols": NOWHERE}),
     "risk_report": ("analyst", {"symbols": NOWHERE}),
+    "correlation_matrix": ("analyst", {"symbols": NOWHERE}),
+    "rolling_beta": ("analyst", {"symbols": NOWHERE}),
+    "risk_contributions": ("analyst", {"symbols": NOWHERE}),
+    "backtest_portfolio": ("analyst", {"symbols": NOWHERE}),
     "implied_volatility": (
         "analyst",
         {"spot": 100, "strike": 100, "maturity_years": 1, "price": 10},
