@@ -18,7 +18,7 @@ from engine.data.sources import survivorship_note
 from engine.finance import analytics, backtest, indicators, portfolio, risk, walkforward
 from engine.finance.data import load_close, load_ohlcv
 from engine.finance.implied_vol import implied_volatility as solve_implied_vol
-from engine.finance.options import price_options
+from engine.finance.options import DESK_UNITS, desk_greeks, price_options
 from engine.finance.params import (
     BacktestParams,
     CorrelationParams,
@@ -95,7 +95,7 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
         params.dividend_yield,
         params.option_type,
     )
-    quoted = _desk_greeks(result.as_dict())
+    quoted = {k: np.asarray(v).tolist() for k, v in desk_greeks(result.as_dict()).items()}
     values: dict[str, Any] = {
         name: column[0] if scalar else column for name, column in quoted.items()
     }
@@ -139,29 +139,15 @@ def price_option(params: PriceOptionParams, ctx: ActionContext) -> ActionResult:
     )
 
 
-VOL_POINT = 0.01  # one volatility point: 20 % -> 21 %
-RATE_POINT = 0.01  # one rate point: 3 % -> 4 %
-CALENDAR_DAYS = 365.0
 OPTION_UNITS = {
     "price": "currency",
     "delta": "per 1.00 of spot",
     "gamma": "per 1.00 of spot, squared",
-    "vega": "per vol point",
-    "theta": "per calendar day",
-    "rho": "per rate point",
+    "vega": DESK_UNITS["vega"],
+    "theta": DESK_UNITS["theta"],
+    "rho": DESK_UNITS["rho"],
     "std_error": "currency",
 }
-
-
-def _desk_greeks(greeks: dict[str, Any]) -> dict[str, Any]:
-    """The pricer's plain derivatives (vega per 1.00 of volatility, theta per year, rho
-    per 1.00 of rate) as desks quote them: per vol point, per calendar day, per rate
-    point."""
-    scale = {"vega": VOL_POINT, "theta": 1.0 / CALENDAR_DAYS, "rho": RATE_POINT}
-    return {
-        name: (np.asarray(column, dtype=float) * scale[name]).tolist() if name in scale else column
-        for name, column in greeks.items()
-    }
 
 
 @register(

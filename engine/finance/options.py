@@ -28,6 +28,20 @@ OPTION_TYPES = ("call", "put")
 STYLES = ("european", "american")
 METHODS = ("black_scholes", "binomial", "monte_carlo")
 GREEKS = ("delta", "gamma", "vega", "theta", "rho")
+# How desks quote the Greeks the pricer returns as plain derivatives: vega per volatility
+# point (+0.01), theta per calendar day (a year is 365 of them), rho per rate point (+0.01).
+DESK_SCALE = {"vega": 0.01, "theta": 1.0 / 365.0, "rho": 0.01}
+DESK_UNITS = {"vega": "per vol point", "theta": "per calendar day", "rho": "per rate point"}
+
+
+def desk_greeks(greeks: dict) -> dict:
+    """Plain derivatives (vega per 1.00 of volatility, theta per year, rho per 1.00 of
+    rate) as desks quote them (see ``DESK_SCALE``); other entries unchanged."""
+    return {
+        name: np.asarray(values, dtype=float) * DESK_SCALE[name] if name in DESK_SCALE else values
+        for name, values in greeks.items()
+    }
+
 
 ArrayLike = float | Sequence[float] | np.ndarray
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.finance.options import price_options
+from engine.finance.options import desk_greeks, price_options
 
 PROFILE_POINTS = 121
 PROFILE_NODE_BUDGET = 2e7  # binomial node updates allowed for the whole spot grid
 PROFILE_GREEKS = (
     ("delta", "delta"),
     ("gamma", "gamma"),
-    ("vega", "vega (per 1.00 vol)"),
-    ("theta", "theta (per year)"),
+    ("vega", "vega (per vol point)"),
+    ("theta", "theta (per calendar day)"),
 )
 # The parameters of one option that its profile is computed from (price_option stores
 # them in its result's values under "option").
@@ -45,7 +45,8 @@ def option_profile(
     steps: int = 500,
     points: int = PROFILE_POINTS,
 ) -> tuple[pd.DataFrame, str]:
-    """One option's payoff at expiry, value today and Greeks over a grid of spots.
+    """One option's payoff at expiry, value today and Greeks over a grid of spots (vega
+    per volatility point, theta per calendar day, as ``price_option`` quotes them).
 
     The grid runs from 50 % of the lower to 150 % of the higher of spot and strike.
     Everything is priced in ONE vectorised call. Monte Carlo requests are drawn with
@@ -81,7 +82,7 @@ def option_profile(
             "spot": grid,
             "payoff": np.maximum(sign * (grid - strike), 0.0),
             "value": result.price,
-            **{name: getattr(result, name) for name, _ in PROFILE_GREEKS},
+            **desk_greeks({name: getattr(result, name) for name, _ in PROFILE_GREEKS}),
         }
     )
     return table, label

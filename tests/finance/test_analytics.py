@@ -104,9 +104,7 @@ def test_rolling_beta_action_on_the_bundled_index():
 
     asset, _ = load_close(["AAPL"], start="2010-01-01")
     bench, _ = load_close(["SPX"], start="2010-01-01")
-    expected = metrics.beta(
-        asset["AAPL"].pct_change().iloc[1:], bench["SPX"].pct_change().iloc[1:]
-    )
+    expected = metrics.beta(asset["AAPL"].pct_change().iloc[1:], bench["SPX"].pct_change().iloc[1:])
     assert result.values["beta"] == pytest.approx(expected, rel=1e-9)
     series = result.series["rolling_beta"]
     assert series.y["AAPL"][-1] == pytest.approx(result.values["latest_beta"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from engine.actions import ActionContext, ActionResult, UserRef, get_action
-from engine.finance.options import price_options
+from engine.finance.options import DESK_SCALE, price_options
 from engine.finance.profile import PROFILE_POINTS
 from ui.presenters import PRESENTERS, figures_for
 from ui.presenters.finance import option_profile_figure
@@ -49,7 +49,8 @@ def test_profile_curves_match_the_pricer_and_the_payoff(option_type):
         assert lines["value today"][1][i] == pytest.approx(one.price[0], rel=1e-12, abs=1e-12)
         for greek in GREEKS:
             got = lines[greek][1][i]
-            assert got == pytest.approx(getattr(one, greek)[0], rel=1e-12, abs=1e-12), greek
+            quoted = getattr(one, greek)[0] * DESK_SCALE.get(greek, 1.0)  # per vol point, day
+            assert got == pytest.approx(quoted, rel=1e-12, abs=1e-12), greek
     payoff = lines["payoff at expiry"][1]
     expected = np.maximum(x - strike, 0) if option_type == "call" else np.maximum(strike - x, 0)
     np.testing.assert_allclose(payoff, expected, rtol=0, atol=1e-12)
