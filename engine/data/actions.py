@@ -197,6 +197,20 @@ class LoadPricesParams(BaseModel):
         return self
 
 
+# FRED's unit transformations (the `units` parameter) in words: a chart's axis title.
+FRED_UNITS = {
+    "lin": "level (the series' own units)",
+    "chg": "change",
+    "ch1": "change from a year ago",
+    "pch": "percent change",
+    "pc1": "percent change from a year ago",
+    "pca": "compounded annual rate of change, percent",
+    "cch": "continuously compounded rate of change, percent",
+    "cca": "continuously compounded annual rate of change, percent",
+    "log": "natural log",
+}
+
+
 @register(
     "load_prices",
     description=f"""Load daily prices (or quarterly macro values) for one or more symbols
@@ -328,7 +342,12 @@ def fetch_fred_series_action(params: FredParams, ctx: ActionContext) -> ActionRe
         pivot.columns = [f"vintage {column}" for column in pivot.columns]
         tables["vintages"] = pivot
         figure_frame = pivot.iloc[:, -10:]
-    chart = price_series(figure_frame, f"FRED {series_id} ({details.get('units') or 'lin'})")
+    unit = FRED_UNITS.get(str(details.get("units") or "lin"), str(details.get("units")))
+    chart = price_series(
+        figure_frame,
+        f"FRED {series_id} ({unit})",
+        units={str(column): unit for column in figure_frame.columns},
+    )
     missing = int(frame["value"].isna().sum())
     vintage_text = (
         f", {vintages} vintages (table shows each; the dataset keeps the latest)"

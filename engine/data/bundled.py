@@ -87,6 +87,30 @@ MACRO_DESCRIPTIONS = {
     "realint": "Real interest rate (tbilrate - infl, %)",
 }
 
+# The unit of each macro series (a chart's axis title; ``macro_unit``).
+MACRO_UNITS = {
+    "realgdp": "billions of chained 2005 USD, SAAR",
+    "realcons": "billions of chained 2005 USD, SAAR",
+    "realinv": "billions of chained 2005 USD, SAAR",
+    "realgovt": "billions of 2005 USD, SAAR",
+    "realdpi": "billions of chained 2005 USD, SAAR",
+    "cpi": "index, 1982-84 = 100",
+    "m1": "billions of USD",
+    "tbilrate": "percent a year",
+    "unemp": "percent of the labour force",
+    "pop": "millions of people",
+    "infl": "percent a year",
+    "realint": "percent a year",
+}
+
+
+def macro_unit(symbol: str) -> str | None:
+    """The unit of a bundled macro series ("MACRO:cpi" -> "index, 1982-84 = 100")."""
+    if not str(symbol).upper().startswith("MACRO:"):
+        return None
+    return MACRO_UNITS.get(str(symbol).split(":", 1)[1].strip().lower())
+
+
 DATA_DIR = Path(__file__).with_name("bundled_data")
 SP500_FILE = DATA_DIR / "sp500_dataset.csv.gz"
 # The shipped file is byte for byte skfolio 1.12.2's skfolio/datasets/data/

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.actions.base import MAX_SERIES_POINTS, Series
+from engine.data.bundled import macro_unit
 from engine.data.provenance import column_label
 
 OHLC = ("open", "high", "low", "close")
@@ -41,16 +42,24 @@ def price_series(
     *,
     synthetic: bool = False,
     max_points: int = MAX_SERIES_POINTS,
+    units: dict[str, str] | None = None,
 ) -> Series:
     """The series a price chart is drawn from (see the module docstring); units say which
-    columns are prices and which volumes."""
+    columns are prices and which volumes, and give a flat frame's columns their unit
+    (``units``, or a bundled macro series' own, e.g. "percent a year")."""
     if synthetic:
         title = f"SYNTHETIC — {title}" if title else "SYNTHETIC data"
     if isinstance(frame, pd.Series):
         frame = frame.to_frame(frame.name or "value")
     if not isinstance(frame.columns, pd.MultiIndex):
         flat = frame.set_axis([str(c) for c in frame.columns], axis=1).rename_axis("date")
-        return Series.from_frame(flat, title=title, max_points=max_points)
+        known = {c: (units or {}).get(c) or macro_unit(c) for c in flat.columns}
+        return Series.from_frame(
+            flat,
+            title=title,
+            max_points=max_points,
+            units={c: u for c, u in known.items() if u},
+        )
     symbols = list(dict.fromkeys(frame.columns.get_level_values(0)))
     fields = set(frame.columns.get_level_values(1))
     total = len(frame)

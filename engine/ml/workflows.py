@@ -125,6 +125,7 @@ def _with_overfitting(
     values: dict[str, Any],
     tables: dict[str, pd.DataFrame],
     overfitting: dict[str, Any],
+    value_units: dict[str, str] | None = None,
 ) -> ActionResult:
     """A search's result with its overfitting statistics in the summary, values and tables."""
     values["overfitting"] = overfitting
@@ -132,7 +133,35 @@ def _with_overfitting(
         summary=f"{summary} Overfitting: {overfitting['verdict']}",
         values=json_safe(values),
         tables={**tables, "overfitting": overfitting_table(overfitting)},
+        value_units=dict(value_units or {}),
     )
+
+
+def fold_scores(runs: list[TrainingRun], primary: str) -> pd.DataFrame:
+    """Each model's primary metric on each split (the folds, then the hold-out): the data
+    of a paired comparison, since every model saw identical splits."""
+    rows = [
+        {
+            "model": run.config.name,
+            "model_id": run.config.model_id,
+            "split": fold["split"],
+            primary: fold["metrics"].get(primary),
+        }
+        for run in runs
+        for fold in run.folds
+    ]
+    return pd.DataFrame(rows, columns=["model", "model_id", "split", primary])
+
+
+def data_period(data: Any) -> dict[str, Any]:
+    """The symbol and the dates of the rows a price-data model saw (none for a table)."""
+    if getattr(data, "kind", None) != "prices" or not len(data.X):
+        return {}
+    return {
+        "symbol": data.symbol,
+        "period_start": data.X.index[0],
+        "period_end": data.X.index[-1],
+    }
 
 
 # --- train ---------------------------------------------------------------------------------
@@ -327,6 +356,15 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     }
     if best_run.holdout is not None:
         values[f"holdout_{primary}"] = best_run.holdout.get(primary)
+    values.update(data_period(data))
+    value_units = {"metric_value": primary}
+    if f"holdout_{primary}" in values:
+        value_units[f"holdout_{primary}"] = primary
+    value_units.update(
+        {"n_models": "count", "n_failed": "count", "n_folds": "count", "n_samples": "count"}
+    )
+    if "period_start" in values:
+        value_units.update({"period_start": "date", "period_end": "date"})
     how = "walk-forward" if plan.evaluation == "walk_forward" else "shuffled k-fold"
     summary = (
         f"Compared {len(specs)} models on {data.describe()} with identical {how} splits "
@@ -347,7 +385,8 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             f" Left out {', '.join(s.name for s in dropped)}: on two classes it is its base model."
         )
     overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
-    return _with_overfitting(summary, values, {"leaderboard": board}, overfitting)
+    tables = {"leaderboard": board, "fold_scores": fold_scores(list(runs.values()), primary)}
+    return _with_overfitting(summary, values, tables, overfitting, value_units)
 
 
 # --- tune ----------------------------------------------------------------------------------

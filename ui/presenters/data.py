@@ -109,15 +109,64 @@ def price_figure(series: Series) -> go.Figure:
                     }
                 )
     else:
+        groups = unit_groups(series)
+        if len(groups) > 1:
+            traces, panels = unit_panels(series, groups)
+            layout.update(panels)
+            return figure(traces, title, height=max(420, 230 * len(groups)), **layout)
         columns, rebased = _rebased(series)
         for name, values in columns.items():
             traces.append(
                 {"type": "scatter", "x": series.x, "y": values, "name": name, "mode": "lines"}
             )
-        layout["yaxis"] = axis("rebased to 100" if rebased else "value")
+        unit = next(iter(groups)) if groups else "value"
+        layout["yaxis"] = axis("rebased to 100" if rebased else unit)
         if rebased:
             title = f"{title} (rebased to 100 at each series' first value)"
     return figure(traces, title, **layout)
+
+
+def unit_groups(series: Series) -> dict[str, list[str]]:
+    """Columns grouped by their unit (a column without one is a "value")."""
+    groups: dict[str, list[str]] = {}
+    for column in series.y:
+        groups.setdefault(series.units.get(column) or "value", []).append(column)
+    return groups
+
+
+def unit_panels(
+    series: Series, groups: dict[str, list[str]], gap: float = 0.06
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One panel per unit, stacked, sharing the date axis; each panel's y axis is titled
+    with its unit, so series in different units never share a scale."""
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {}
+    count = len(groups)
+    height = (1.0 - gap * (count - 1)) / count
+    for row, (unit, columns) in enumerate(groups.items()):
+        suffix = "" if row == 0 else str(row + 1)
+        top = 1.0 - row * (height + gap)
+        layout[f"yaxis{suffix}"] = {
+            "domain": [max(top - height, 0.0), top],
+            "anchor": f"x{suffix}",
+            **axis(unit),
+        }
+        layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "showticklabels": row == count - 1}
+        if row:
+            layout[f"xaxis{suffix}"]["matches"] = "x"
+        for column in columns:
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": series.x,
+                    "y": series.y[column],
+                    "name": column,
+                    "mode": "lines",
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                }
+            )
+    return traces, layout
 
 
 @presents("load_prices", "generate_synthetic_prices")

@@ -294,7 +294,32 @@ def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
         if row > 1:
             layout[f"xaxis{suffix}"]["matches"] = "x"
         top -= height
+    layout["yaxis"]["title"] = {"text": series.units.get("close", "price")}
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for row, group in enumerate(panels, start=2):
+        layout[f"yaxis{row}"]["title"] = {"text": _panel_title(group, series.units)}
+        bands = next(
+            (b for prefix, b in OSCILLATOR_BANDS.items() if group[0].startswith(prefix)), None
+        )
+        if bands is not None:
+            layout[f"yaxis{row}"]["range"] = [0, 100]
+            shapes += _band_shapes(bands, f"y{row}")
+            current = _last_value(series.y[group[0]])
+            if current is not None:
+                annotations.append(
+                    {
+                        "x": 1.0,
+                        "xref": "paper",
+                        "y": current,
+                        "yref": f"y{row}",
+                        "xanchor": "right",
+                        "yanchor": "bottom",
+                        "showarrow": False,
+                        "text": f"{group[0]} now {current:.1f}",
+                        "font": {"size": 11},
+                    }
+                )
         for column in group:
             trace = {
                 "type": "bar" if column == "macd_hist" else "scatter",
@@ -309,9 +334,63 @@ def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
             traces.append(trace)
     return {
         "indicators": figure(
-            traces, f"{symbol}: indicators", height=300 + 180 * len(panels), **layout
+            traces,
+            f"{symbol}: indicators",
+            height=300 + 180 * len(panels),
+            shapes=shapes,
+            annotations=annotations,
+            **layout,
         )
     }
+
+
+# Oscillators' conventional bands: RSI oversold/overbought 30/70, stochastic 20/80.
+OSCILLATOR_BANDS = {"rsi_": (30.0, 70.0), "stoch_": (20.0, 80.0)}
+
+
+def _band_shapes(bands: tuple[float, float], yref: str) -> list[dict[str, Any]]:
+    low, high = bands
+    line = {"color": "grey", "dash": "dash", "width": 1}
+    return [
+        {
+            "type": "rect",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": yref,
+            "y0": low,
+            "y1": high,
+            "fillcolor": "rgba(128, 128, 128, 0.08)",
+            "line": {"width": 0},
+            "layer": "below",
+        },
+        *(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": yref,
+                "y0": y,
+                "y1": y,
+                "line": line,
+            }
+            for y in (low, high)
+        ),
+    ]
+
+
+def _last_value(values: list[Any]) -> float | None:
+    for value in reversed(values):
+        if value is not None:
+            return float(value)
+    return None
+
+
+def _panel_title(group: list[str], units: dict[str, str]) -> str:
+    kinds = {units.get(column) for column in group} - {None}
+    name = group[0].split("_")[0].upper()
+    return f"{name} ({kinds.pop()})" if len(kinds) == 1 else name
 
 
 @presents("backtest_strategy")
@@ -369,3 +448,205 @@ def optimize_portfolio(result: ActionResult) -> dict[str, go.Figure]:
             bars, f"{objective} portfolio".strip(), yaxis=axis("share", tickformat=".0%")
         )
     }
+
+
+@presents("correlation_matrix")
+def correlation_matrix(result: ActionResult) -> dict[str, go.Figure]:
+    """The correlation matrix as a heatmap on a fixed −1..1 scale, each cell labelled."""
+    matrix = table(result, "correlation")
+    if matrix is None or matrix.empty:
+        return {}
+    matrix = matrix.set_index("symbol")
+    values = matrix.to_numpy(dtype=float)
+    labels = [str(s) for s in matrix.columns]
+    heatmap = {
+        "type": "heatmap",
+        "z": values,
+        "x": labels,
+        "y": [str(s) for s in matrix.index],
+        "zmin": -1,
+        "zmax": 1,
+        "colorscale": "RdBu",
+        "reversescale": True,
+        "text": [[f"{v:.2f}" for v in row] for row in values],
+        "texttemplate": "%{text}",
+        "colorbar": {"title": {"text": "correlation"}},
+    }
+    method = str(result.values.get("method", "pearson"))
+    period = _period(result.values)
+    return {
+        "correlation": figure(
+            [heatmap],
+            f"{method.capitalize()} correlation of daily returns{period}",
+            yaxis={"autorange": "reversed"},
+            height=max(360, 40 * len(labels) + 160),
+        )
+    }
+
+
+def _period(values: dict[str, Any]) -> str:
+    start, end = values.get("start"), values.get("end")
+    return f", {str(start)[:10]} to {str(end)[:10]}" if start and end else ""
+
+
+@presents("rolling_beta")
+def rolling_beta(result: ActionResult) -> dict[str, go.Figure]:
+    """Each symbol's rolling beta, with its full-period beta (dotted) and beta 1 (the
+    benchmark itself, dashed)."""
+    series = result.series.get("rolling_beta")
+    if series is None or not series.x:
+        return {}
+    betas = table(result, "betas")
+    full = dict(zip(betas["symbol"], betas["beta"], strict=True)) if betas is not None else {}
+    traces = line_traces(series)
+    shapes = [
+        {
+            "type": "line",
+            "xref": "paper",
+            "x0": 0,
+            "x1": 1,
+            "yref": "y",
+            "y0": 1,
+            "y1": 1,
+            "line": {"color": "black", "dash": "dash", "width": 1},
+        }
+    ]
+    annotations = []
+    for symbol, beta in full.items():
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "paper",
+                "x0": 0,
+                "x1": 1,
+                "yref": "y",
+                "y0": beta,
+                "y1": beta,
+                "line": {"dash": "dot", "width": 1, "color": "grey"},
+            }
+        )
+        annotations.append(
+            {
+                "xref": "paper",
+                "x": 0,
+                "y": beta,
+                "yref": "y",
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "text": f"{symbol} full period {beta:.2f}",
+                "font": {"size": 11},
+            }
+        )
+    benchmark = result.values.get("benchmark", "the benchmark")
+    window = result.values.get("window")
+    return {
+        "rolling_beta": figure(
+            traces,
+            f"{window}-day rolling beta to {benchmark}" if window else f"Beta to {benchmark}",
+            yaxis=axis(f"beta to {benchmark}"),
+            shapes=shapes,
+            annotations=annotations,
+            legend={"orientation": "h"},
+        )
+    }
+
+
+@presents("risk_contributions")
+def risk_contributions(result: ActionResult) -> dict[str, go.Figure]:
+    """Share of capital against share of risk per symbol (largest risk first)."""
+    contributions = table(result, "contributions")
+    if contributions is None or contributions.empty:
+        return {}
+    ordered = contributions.sort_values("percent_contribution", ascending=True)
+    symbols = ordered["symbol"].astype(str).tolist()
+    bars = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": symbols,
+            "x": ordered[column].to_numpy(dtype=float),
+            "name": name,
+            "text": [f"{v:.1%}" for v in ordered[column]],
+            "textposition": "outside",
+        }
+        for column, name in (
+            ("weight", "share of capital (weight)"),
+            ("percent_contribution", "share of volatility"),
+        )
+    ]
+    volatility = result.values.get("volatility")
+    title = "Risk contributions"
+    if isinstance(volatility, (int, float)):
+        title += f": portfolio volatility {volatility:.1%} a year"
+    return {
+        "contributions": figure(
+            bars,
+            title + _period(result.values),
+            barmode="group",
+            xaxis=axis("share", tickformat=".0%"),
+            height=max(300, 50 * len(symbols) + 150),
+            legend={"orientation": "h"},
+        )
+    }
+
+
+@presents("backtest_portfolio")
+def backtest_portfolio(result: ActionResult) -> dict[str, go.Figure]:
+    """Equity of the walk-forward portfolio and of equal weights (log scale) with the
+    drawdown below; the weights chosen at each rebalance as stacked areas."""
+    series, values = result.series["equity"], result.values
+    traces = [
+        {"type": "scatter", "x": series.x, "y": series.y["strategy"], "name": "optimised"},
+        {
+            "type": "scatter",
+            "x": series.x,
+            "y": series.y["equal_weight"],
+            "name": "equal weight",
+            "line": {"color": "grey", "dash": "dot"},
+        },
+        {
+            "type": "scatter",
+            "x": series.x,
+            "y": series.y["drawdown"],
+            "name": "drawdown",
+            "fill": "tozeroy",
+            "line": {"color": "crimson"},
+            "xaxis": "x2",
+            "yaxis": "y2",
+        },
+    ]
+    objective = str(values.get("objective", "optimised")).replace("_", " ")
+    rebalance = values.get("rebalance", "")
+    figures = {
+        "equity": figure(
+            traces,
+            f"Walk-forward {objective} portfolio, re-optimised {rebalance} "
+            f"on the past {values.get('lookback_days')} days",
+            xaxis={"anchor": "y", "showticklabels": False},
+            xaxis2={"anchor": "y2", "matches": "x"},
+            yaxis={"domain": [0.32, 1.0], **axis("equity (start = 1)", type="log")},
+            yaxis2={"domain": [0.0, 0.28], **axis("drawdown", tickformat=".0%")},
+        )
+    }
+    weights = result.series.get("weights")
+    if weights is not None and weights.x:
+        areas = [
+            {
+                "type": "scatter",
+                "x": weights.x,
+                "y": column,
+                "name": name,
+                "stackgroup": "weights",
+                "mode": "lines",
+                "line": {"shape": "hv", "width": 0.5},
+            }
+            for name, column in weights.y.items()
+        ]
+        figures["weights"] = figure(
+            areas,
+            "Weights chosen at each rebalance",
+            yaxis=axis("weight", tickformat=".0%"),
+            legend={"orientation": "h"},
+        )
+    return figures

@@ -145,25 +145,140 @@ def training_run(result: ActionResult) -> dict[str, go.Figure]:
     return figures
 
 
+def comparison_subtitle(values: dict[str, Any]) -> str:
+    """Which data and period a comparison ran on, and how it was validated."""
+    how = "walk-forward" if values.get("evaluation") == "walk_forward" else "k-fold"
+    parts = []
+    if values.get("symbol"):
+        parts.append(str(values["symbol"]))
+    if values.get("period_start") and values.get("period_end"):
+        parts.append(f"{str(values['period_start'])[:10]} to {str(values['period_end'])[:10]}")
+    elif values.get("dataset_id") is not None:
+        parts.append(f"dataset {values['dataset_id']}")
+    if values.get("n_folds"):
+        parts.append(f"{values['n_folds']} {how} folds")
+    else:
+        parts.append(how)
+    return " · ".join(parts)
+
+
+def paired_differences(scores: pd.DataFrame, metric: str, best: str) -> pd.DataFrame:
+    """Per fold, each model's metric minus the best model's on the same fold (folds only,
+    not the hold-out): model, split, difference."""
+    folds = scores[scores["split"].astype(str).str.startswith("fold")]
+    wide = folds.pivot_table(index="split", columns="model", values=metric, aggfunc="first")
+    if best not in wide:
+        return pd.DataFrame(columns=["model", "split", "difference"])
+    diffs = wide.sub(wide[best], axis=0).drop(columns=[best])
+    return diffs.reset_index().melt(id_vars="split", var_name="model", value_name="difference")
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Mean and the half-width of its t confidence interval (nan with fewer than 2)."""
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return (float(values.mean()) if len(values) else float("nan")), float("nan")
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
 @presents("compare_models")
 def compare_models(result: ActionResult) -> dict[str, go.Figure]:
-    """Cross-validated mean ± std of the primary metric per model, best first."""
+    """How far each model is from the best, fold by fold: every model saw identical
+    folds, so the per-fold differences to the best are paired. Each fold's difference is
+    a dot, the mean difference carries its 95 % t interval; the axis is zoomed on the
+    differences (zero is the best model). Without per-fold scores (older results): the
+    mean ± std per model as dots on a zoomed axis."""
     board, metric = table(result, "leaderboard"), result.values.get("metric_name")
     if board is None or metric not in board:
         return {}
     if "status" in board:
         board = board[board["status"] == "succeeded"]
     board = board.dropna(subset=[metric])
-    bar: dict[str, Any] = {
-        "type": "bar",
-        "x": board["model"].astype(str).tolist(),
-        "y": board[metric].to_numpy(dtype=float),
-        "marker": {"color": "steelblue"},
+    if board.empty:
+        return {}
+    subtitle = comparison_subtitle(result.values)
+    better = "higher" if result.values.get("greater_is_better", True) else "lower"
+    best = str(result.values.get("best_model_name") or board["model"].iloc[0])
+    scores = table(result, "fold_scores")
+    if scores is not None and metric in scores and len(board) > 1:
+        diffs = paired_differences(scores, metric, best)
+        order = [m for m in board["model"].astype(str) if m != best]
+        traces: list[dict[str, Any]] = [
+            {
+                "type": "scatter",
+                "x": diffs["difference"].to_numpy(dtype=float),
+                "y": diffs["model"].astype(str).tolist(),
+                "mode": "markers",
+                "name": "one fold",
+                "marker": {"color": "grey", "size": 6, "opacity": 0.6},
+                "text": diffs["split"].astype(str).tolist(),
+            }
+        ]
+        means, halves = [], []
+        for model in order:
+            mean, half = mean_interval(
+                diffs.loc[diffs["model"] == model, "difference"].to_numpy(dtype=float)
+            )
+            means.append(mean)
+            halves.append(half)
+        traces.append(
+            {
+                "type": "scatter",
+                "x": means,
+                "y": order,
+                "mode": "markers",
+                "name": "mean difference (95 % CI)",
+                "marker": {"color": "crimson", "size": 11, "symbol": "diamond"},
+                "error_x": {"type": "data", "array": halves, "visible": True},
+            }
+        )
+        zero = {
+            "type": "line",
+            "x0": 0,
+            "x1": 0,
+            "xref": "x",
+            "y0": 0,
+            "y1": 1,
+            "yref": "y domain",
+            "line": {"color": "black", "dash": "dash"},
+        }
+        return {
+            "leaderboard": figure(
+                traces,
+                f"{metric}: each model minus {best} ({better} is better), per fold — {subtitle}",
+                xaxis=axis(f"{metric} difference to {best} (same fold)", zeroline=False),
+                yaxis=axis("model", autorange="reversed", type="category"),
+                shapes=[zero],
+                height=max(300, 60 * len(order) + 160),
+                legend={"orientation": "h"},
+            )
+        }
+    dots: dict[str, Any] = {
+        "type": "scatter",
+        "x": board[metric].to_numpy(dtype=float),
+        "y": board["model"].astype(str).tolist(),
+        "mode": "markers",
+        "name": f"mean {metric}",
+        "marker": {"color": "steelblue", "size": 11},
     }
     if f"{metric}_std" in board:
-        bar["error_y"] = {"type": "data", "array": board[f"{metric}_std"].to_numpy(dtype=float)}
-    how = "walk-forward" if result.values.get("evaluation") == "walk_forward" else "k-fold"
-    return {"leaderboard": figure([bar], f"{metric} by model ({how})", yaxis=axis(metric))}
+        dots["error_x"] = {
+            "type": "data",
+            "array": board[f"{metric}_std"].to_numpy(dtype=float),
+            "visible": True,
+        }
+    return {
+        "leaderboard": figure(
+            [dots],
+            f"{metric} by model, mean ± std over folds ({better} is better) — {subtitle}",
+            xaxis=axis(metric),
+            yaxis=axis("model", autorange="reversed", type="category"),
+            height=max(300, 50 * len(board) + 150),
+        )
+    }
 
 
 @presents("tune_model")
