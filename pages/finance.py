@@ -29,7 +29,6 @@ st.caption(
 )
 
 SYMBOLS = ["AAPL", "MSFT", "JPM", "XOM"]
-DATA_DETAILS = {"source", "start", "end"}
 Prepare = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -107,8 +106,8 @@ def action_panel(
             bundle_button(user, "job", outcome.job_id, key=f"fin-{action_name}-bundle")
 
 
-options_tab, portfolio_tab, risk_tab, indicators_tab, backtest_tab = st.tabs(
-    ["Options", "Portfolio", "Risk", "Indicators", "Backtest"]
+options_tab, portfolio_tab, risk_tab, cross_tab, indicators_tab, backtest_tab = st.tabs(
+    ["Options", "Portfolio", "Risk", "Correlation & beta", "Indicators", "Backtest"]
 )
 
 with options_tab:
@@ -159,7 +158,7 @@ with portfolio_tab:
         "Efficient frontier",
         submit_label="Trace frontier",
         defaults=PORTFOLIO_DEFAULTS,
-        basic_hidden=DATA_DETAILS | {"covariance", "weight_bounds", "n_points"},
+        basic_hidden={"source", "covariance", "n_points"},
         prepare=keep_relevant_targets,
         note=PORTFOLIO_NOTE,
     )
@@ -169,9 +168,30 @@ with portfolio_tab:
         "Optimise weights",
         submit_label="Optimise",
         defaults=PORTFOLIO_DEFAULTS,
-        basic_hidden=DATA_DETAILS | {"covariance", "weight_bounds"},
+        basic_hidden={"source", "covariance"},
         prepare=keep_relevant_targets,
-        note=PORTFOLIO_NOTE,
+        note=PORTFOLIO_NOTE + " Long-only and a cap per symbol are fields below.",
+    )
+    st.divider()
+    action_panel(
+        "risk_contributions",
+        "Risk contributions",
+        submit_label="Decompose risk",
+        defaults={"symbols": SYMBOLS},
+        basic_hidden={"source"},
+        note="Each symbol's share of the portfolio's volatility beside its share of capital; "
+        "weights like AAPL 40%, MSFT 30%, JPM 20%, XOM 10% (equal if empty).",
+    )
+    st.divider()
+    action_panel(
+        "backtest_portfolio",
+        "Walk-forward portfolio backtest",
+        submit_label="Backtest portfolio",
+        defaults={**PORTFOLIO_DEFAULTS, "start": "2005-01-01"},
+        basic_hidden={"source", "covariance", "risk_free_rate"},
+        prepare=keep_relevant_targets,
+        note="Re-optimised at each rebalance on the past lookback days only (no look-ahead), "
+        "held until the next, net of costs; compared with equal weights.",
     )
 
 with risk_tab:
@@ -181,7 +201,27 @@ with risk_tab:
         submit_label="Run risk report",
         defaults={"symbols": SYMBOLS, "benchmark": "SPX"},
         basic_hidden={"source", "mc_paths", "seed", "ewma_lambda", "garch", "risk_free_rate"},
-        note='Weights as JSON, e.g. {"AAPL": 0.4, "MSFT": 0.6}; equal weights if empty.',
+        note="Weights like AAPL 40%, MSFT 60% (or decimals); equal weights if empty.",
+    )
+
+with cross_tab:
+    action_panel(
+        "correlation_matrix",
+        "Correlation of returns",
+        submit_label="Correlate",
+        defaults={"symbols": SYMBOLS},
+        basic_hidden={"source"},
+        note="Daily returns on the dates every symbol has one.",
+    )
+    st.divider()
+    action_panel(
+        "rolling_beta",
+        "Rolling beta",
+        submit_label="Measure beta",
+        defaults={"symbols": ["AAPL"], "benchmark": "SPX"},
+        basic_hidden={"source"},
+        note="Beta to the benchmark over a rolling window of past returns (bundled S&P 500 "
+        "index: SPX, 1999–2018).",
     )
 
 with indicators_tab:

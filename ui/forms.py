@@ -1,13 +1,18 @@
 """A form for any action, drawn from its pydantic parameter schema.
 
-Numbers, booleans, enums/literals, strings, dates and lists of strings or numbers
-get a proper widget; anything more complex is entered as JSON. Validation is the
-action's own (pydantic, in the action layer), so the form cannot drift from it.
+Numbers, booleans, enums/literals, strings, dates (a calendar) and lists of strings or
+numbers get a proper widget; parameters analysts know by name get a picker: models
+(the catalogue, searchable, grouped by family), metrics, portfolio weight bounds
+(long-only and a weight cap as fields) and weights (``AAPL 40%, MSFT 60%``). Anything
+more complex is entered as JSON. Validation is the action's own (pydantic, in the
+action layer), so the form cannot drift from it.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -16,6 +21,192 @@ import streamlit as st
 from engine.actions import get_action
 
 SCALAR_TYPES = ("number", "integer", "string", "boolean")
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+DEFAULT_METRIC = "(default for the task)"
+
+
+@st.cache_data(show_spinner=False)
+def model_choices() -> dict[str, str]:
+    """Catalogue id -> "family · name · task", grouped by family (then name)."""
+    from engine.ml import catalogue_view
+
+    frame = catalogue_view.catalogue_frame().sort_values(["family", "name", "id"])
+    return {
+        str(row.id): f"{row.family} · {row.name} · {row.task}"
+        for row in frame.itertuples(index=False)
+    }
+
+
+def metric_choices() -> dict[str, str]:
+    """Metric name -> its group, as the ML actions accept them."""
+    from engine.ml.params import CLASSIFICATION_METRICS, FINANCIAL_METRICS, REGRESSION_METRICS
+
+    groups = (
+        (CLASSIFICATION_METRICS, "classification"),
+        (REGRESSION_METRICS, "regression"),
+        (FINANCIAL_METRICS, "trading, price data"),
+    )
+    return {metric: group for names, group in groups for metric in names}
+
+
+def _model_id(default: Any) -> str | None:
+    """A default given as a catalogue id or a name ("random forest") as a catalogue id."""
+    if default is None:
+        return None
+    choices = model_choices()
+    if default in choices:
+        return str(default)
+    try:
+        from engine.ml.catalog import get_model
+
+        return get_model(str(default)).id
+    except Exception:  # noqa: BLE001 - an unknown default simply preselects nothing
+        return None
+
+
+def _model_picker(label: str, help_text: str | None, default: Any, key: str) -> Any:
+    choices = model_choices()
+    chosen = _model_id(default)
+    return st.selectbox(
+        label,
+        list(choices),
+        index=list(choices).index(chosen) if chosen in choices else None,
+        format_func=lambda model: f"{choices[model]} — {model}",
+        placeholder=f"Search {len(choices)} models by family, name or id",
+        help=(help_text or "") + " Type to search; grouped by family.",
+        key=key,
+    )
+
+
+def _models_picker(label: str, help_text: str | None, default: Any, key: str) -> Any:
+    choices = model_choices()
+    chosen = [m for m in (_model_id(d) for d in (default or [])) if m in choices]
+    return st.multiselect(
+        label,
+        list(choices),
+        default=chosen,
+        format_func=lambda model: f"{choices[model]} — {model}",
+        placeholder=f"Search {len(choices)} models by family, name or id",
+        help=(help_text or "") + " Type to search; grouped by family.",
+        key=key,
+    )
+
+
+def _metric_picker(label: str, help_text: str | None, default: Any, key: str) -> Any:
+    groups = metric_choices()
+    options = [DEFAULT_METRIC, *groups]
+    chosen = st.selectbox(
+        label,
+        options,
+        index=options.index(default) if default in options else 0,
+        format_func=lambda m: m if m == DEFAULT_METRIC else f"{m} ({groups[m]})",
+        help=help_text,
+        key=key,
+    )
+    return None if chosen == DEFAULT_METRIC else chosen
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _date_field(label: str, help_text: str | None, default: Any, key: str) -> str | None:
+    value = st.date_input(
+        label,
+        value=_as_date(default),
+        min_value=EARLIEST_DATE,
+        max_value=LATEST_DATE,
+        format="YYYY-MM-DD",
+        help=help_text,
+        key=key,
+    )
+    return value.isoformat() if isinstance(value, date) else None
+
+
+def _weight_bounds(label: str, help_text: str | None, default: Any, key: str) -> list[float]:
+    """Long-only and a weight cap as fields, and the floor that applies when shorting is
+    allowed (all drawn at once: a form cannot show a field only after a box is ticked)."""
+    low, high = (list(default) if default else [0.0, 1.0])[:2]
+    long_only = st.checkbox(
+        "Long-only (no short positions)", value=low >= 0, key=f"{key}-long_only"
+    )
+    cap = st.number_input(
+        "Maximum weight per symbol",
+        min_value=0.0,
+        max_value=10.0,
+        value=float(high),
+        step=0.05,
+        format="%.2f",
+        help="A cap on each symbol's weight, e.g. 0.40 for 40 %; 1.00 means no cap.",
+        key=f"{key}-max",
+    )
+    floor = st.number_input(
+        "Minimum weight per symbol when shorting (long-only off)",
+        min_value=-10.0,
+        max_value=1.0,
+        value=float(low) if low < 0 else -1.0,
+        step=0.05,
+        format="%.2f",
+        help="Used only when long-only is off, e.g. -0.20 allows a 20 % short per symbol.",
+        key=f"{key}-min",
+    )
+    return [0.0, float(cap)] if long_only else [float(floor), float(cap)]
+
+
+_WEIGHT_ITEM = re.compile(r"^\s*([A-Za-z0-9^._:&-]+?)\s*(?:=|:|\s)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
+
+
+def parse_weights(text: str) -> dict[str, float] | str | None:
+    """``AAPL 40%, MSFT 0.6`` (or ``AAPL=0.4``) as {symbol: weight}; empty: None; text
+    that does not parse is returned as it is (the action's validation says why)."""
+    if not text.strip():
+        return None
+    weights: dict[str, float] = {}
+    for part in re.split(r"[,;\n]+", text):
+        if not part.strip():
+            continue
+        match = _WEIGHT_ITEM.match(part)
+        if not match:
+            return text
+        symbol, number, percent = match.groups()
+        if symbol.upper().startswith("MACRO:"):
+            symbol = "MACRO:" + symbol.split(":", 1)[1].lower()
+        weights[symbol if symbol.startswith("MACRO:") else symbol.upper()] = float(number) / (
+            100.0 if percent else 1.0
+        )
+    return weights
+
+
+def _weights_field(label: str, help_text: str | None, default: Any, key: str) -> Any:
+    shown = ", ".join(f"{s} {w:g}" for s, w in (default or {}).items())
+    raw = st.text_input(
+        label,
+        value=shown,
+        placeholder="e.g. AAPL 40%, MSFT 35%, XOM 25% (empty: equal weights)",
+        help=(help_text or "") + " Symbol and weight pairs; percentages or decimals.",
+        key=key,
+    )
+    return parse_weights(raw)
+
+
+Picker = Callable[[str, str | None, Any, str], Any]
+# Parameters known by name: the widget an analyst expects rather than the schema's type.
+PICKERS: dict[str, Picker] = {
+    "model_id": _model_picker,
+    "final_model_id": _model_picker,
+    "model_ids": _models_picker,
+    "metric": _metric_picker,
+    "weight_bounds": _weight_bounds,
+    "weights": _weights_field,
+}
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +235,8 @@ def _field(name: str, spec: dict[str, Any], default: Any, key: str) -> Any:
     label = spec.get("title") or name.replace("_", " ").capitalize()
     help_text = spec.get("description")
     kind = spec.get("type")
+    if name in PICKERS:
+        return PICKERS[name](label, help_text, default, key)
     if "enum" in spec:
         choices = spec["enum"]
         index = choices.index(default) if default in choices else 0
@@ -69,10 +262,7 @@ def _field(name: str, spec: dict[str, Any], default: Any, key: str) -> Any:
         )
         return None if value is None else float(value)
     if kind == "string" and spec.get("format") == "date":
-        value = st.text_input(
-            label, value=str(default or ""), help=help_text or "YYYY-MM-DD", key=key
-        )
-        return value or None
+        return _date_field(label, help_text, default, key)
     if kind == "string":
         value = st.text_input(
             label, value="" if default is None else str(default), help=help_text, key=key
@@ -128,8 +318,6 @@ def action_form(
                 continue
             spec = _resolve(raw_spec, schema)
             default = defaults.get(name, spec.get("default", raw_spec.get("default")))
-            if isinstance(default, date):
-                default = default.isoformat()
             value = _field(name, spec, default, f"{form_key}-{name}")
             if value is not None and value != "":
                 values[name] = value

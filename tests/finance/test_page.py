@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 
@@ -23,9 +24,14 @@ def finance_page(username: str):
 
 
 def submit(at, action: str, label: str, **fields):
-    """Type into the action form's widgets (text inputs, areas, numbers, selects)."""
+    """Type into the action form's widgets (text inputs, areas, dates, numbers, selects)."""
     for name, value in fields.items():
         key = f"fin-{action}-{name}"
+        try:
+            at.date_input(key=key).set_value(date.fromisoformat(value) if value else None)
+            continue
+        except KeyError:
+            pass
         for finder in (at.text_area, at.text_input):
             try:
                 finder(key=key).input(value)
@@ -62,9 +68,13 @@ def test_analyst_prices_an_option_and_sees_its_profile(people):
     submit(at, "price_option", "Price", strike="110", volatility="0.25", option_type="put")
     assert not errors(at), errors(at)
     expected = price_options(100, 110, 0.5, 0.03, 0.25, 0.0, "put").price[0]
-    metrics = {metric.label: metric.value for metric in at.metric}
+    # labels are Markdown-escaped (ui.text.md_escape): compare them unescaped
+    metrics = {metric.label.replace("\\", ""): metric.value for metric in at.metric}
     assert float(metrics["price"]) == pytest.approx(expected, abs=1e-4)
-    assert {"delta", "gamma", "vega", "theta", "rho"} <= set(metrics)
+    quoted = {"vega (per vol point)", "theta (per calendar day)", "rho (per rate point)"}
+    assert quoted <= set(metrics)
+    assert {"delta (per 1.00 of spot)", "gamma (per 1.00 of spot, squared)"} <= set(metrics)
+    assert "count" not in metrics and "seed" not in metrics
     names = trace_names(at)
     assert names == [{"payoff at expiry", "value today", "delta", "gamma", "vega", "theta"}]
     # The result stays through later reruns (tab switches are reruns of the same page).
@@ -118,7 +128,7 @@ def test_a_viewer_sees_the_page_but_no_runnable_form(people):
     assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:")]
     assert not at.text_area and not at.number_input and not at.toggle
     notes = [info.value for info in at.info]
-    assert len(notes) == 7 and all("needs the 'analyst' role" in note for note in notes)
+    assert len(notes) == 11 and all("needs the 'analyst' role" in note for note in notes)
 
 
 def test_every_parameter_is_reachable_with_all_parameters_on(people):
@@ -126,21 +136,73 @@ def test_every_parameter_is_reachable_with_all_parameters_on(people):
 
     at = finance_page("alice")
     actions = [key[len("fin-") : -len("-advanced")] for key in (t.key for t in at.toggle)]
-    assert len(actions) == 7
+    assert len(actions) == 11
     for action in actions:
         at.toggle(key=f"fin-{action}-advanced").set_value(True)
     at.run()
-    drawn = {
-        widget.key
-        for finder in (at.text_area, at.text_input, at.number_input, at.selectbox, at.checkbox)
-        for widget in finder
-    }
+    finders = (
+        at.text_area,
+        at.text_input,
+        at.number_input,
+        at.selectbox,
+        at.checkbox,
+        at.date_input,
+        at.multiselect,
+    )
+    drawn = {widget.key for finder in finders for widget in finder}
     for action in actions:
         expected = {
             f"fin-{action}-{name}" for name in get_action(action).parameter_schema()["properties"]
         }
+        # weight bounds are drawn as fields: long-only and a cap per symbol
+        expected = {f"{k}-max" if k.endswith("-weight_bounds") else k for k in expected}
         assert expected <= drawn, (action, expected - drawn)
     # the indicator windows are filled with their defaults, so the full form runs as it is
     submit(at, "compute_indicators", "Compute")
     assert not errors(at), errors(at)
     assert trace_names(at) and "sma_20" in trace_names(at)[0]
+
+
+def test_weight_cap_and_long_only_are_fields_not_json(people):
+    at = finance_page("alice")
+    assert not [a for a in at.text_area if a.key == "fin-optimize_portfolio-weight_bounds"]
+    assert at.checkbox(key="fin-optimize_portfolio-weight_bounds-long_only").value is True
+    at.number_input(key="fin-optimize_portfolio-weight_bounds-max").set_value(0.3)
+    at.date_input(key="fin-optimize_portfolio-start").set_value(date(2010, 1, 1))
+    at.button(key="FormSubmitter:fin-optimize_portfolio-Optimise").click().run()
+    assert not errors(at), errors(at)
+    result = at.session_state["finance-last-optimize_portfolio"].result
+    weights = result.values["weights"]
+    assert max(weights.values()) <= 0.3 + 1e-6 and min(weights.values()) >= -1e-9
+    assert str(result.values["estimation_start"])[:4] == "2010"
+    # shorting opens a minimum weight
+    at.checkbox(key="fin-optimize_portfolio-weight_bounds-long_only").uncheck()
+    at.number_input(key="fin-optimize_portfolio-weight_bounds-min").set_value(-0.2)
+    at.button(key="FormSubmitter:fin-optimize_portfolio-Optimise").click().run()
+    assert not errors(at), errors(at)
+    weights = at.session_state["finance-last-optimize_portfolio"].result.values["weights"]
+    assert min(weights.values()) >= -0.2 - 1e-6 and max(weights.values()) <= 0.3 + 1e-6
+
+
+def test_new_finance_panels_run_from_their_forms(people):
+    at = finance_page("alice")
+    submit(at, "correlation_matrix", "Correlate", start="2010-01-01")
+    assert not errors(at), errors(at)
+    submit(
+        at, "risk_contributions", "Decompose risk", weights="AAPL 40%, MSFT 30%, JPM 20%, XOM 10%"
+    )
+    assert not errors(at), errors(at)
+    contributions = at.session_state["finance-last-risk_contributions"].result
+    assert contributions.values["weights"] == pytest.approx(
+        {"AAPL": 0.4, "MSFT": 0.3, "JPM": 0.2, "XOM": 0.1}
+    )
+    submit(at, "rolling_beta", "Measure beta")
+    assert not errors(at), errors(at)
+    submit(at, "backtest_portfolio", "Backtest portfolio", start="2012-01-01", end="2016-12-31")
+    assert not errors(at), errors(at)
+    names = set().union(*trace_names(at))
+    assert {"optimised", "equal weight", "share of volatility", "AAPL"} <= names
+    headings = " ".join(metric.label for metric in at.metric)
+    assert "count" not in headings and "seed" not in headings
+    shown = [m.value for m in at.metric if m.label.startswith("total return")]
+    assert shown and shown[0].endswith(" %")

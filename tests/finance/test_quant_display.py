@@ -158,9 +158,7 @@ def test_new_finance_actions_are_drawn():
     bars = figures_for("risk_contributions", contributions)["contributions"].data
     shares = dict(zip(bars[1].y, bars[1].x, strict=True))
     assert sum(shares.values()) == pytest.approx(1.0)
-    walk = run(
-        "backtest_portfolio", symbols=["AAPL", "MSFT"], start="2012-01-01", end="2015-12-31"
-    )
+    walk = run("backtest_portfolio", symbols=["AAPL", "MSFT"], start="2012-01-01", end="2015-12-31")
     drawn = figures_for("backtest_portfolio", walk)
     assert {t.name for t in drawn["equity"].data} == {"optimised", "equal weight", "drawdown"}
     assert {t.name for t in drawn["weights"].data} == {"AAPL", "MSFT"}
@@ -217,7 +215,9 @@ def test_comparison_shows_paired_differences_to_the_best_with_intervals():
     half = 2.7764451051977987 * c.std(ddof=1) / np.sqrt(5)  # t(0.975, 4)
     assert means.error_x.array[1] == pytest.approx(half)
     assert mean_interval(c)[1] == pytest.approx(half)
-    assert "SPX" in chart.layout.title.text and "2010-01-04 to 2018-12-31" in chart.layout.title.text
+    assert (
+        "SPX" in chart.layout.title.text and "2010-01-04 to 2018-12-31" in chart.layout.title.text
+    )
     # no bars from zero: the axis is the differences', zoomed on them
     assert all(trace.type == "scatter" for trace in chart.data)
 

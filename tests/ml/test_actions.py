@@ -79,6 +79,18 @@ def test_compare_models_uses_identical_splits_and_records_each_model(comparison)
     assert per_split[0] == per_split[1] == per_split[2]
     assert list(per_split[0]) == ["fold_0", "fold_1", "fold_2", "holdout"]
     assert "leaderboard" in comparison.tables and not comparison.series
+    # the paired per-fold scores the comparison chart is drawn from: each recorded
+    # trial's own fold metrics, on the same splits
+    scores = comparison.tables["fold_scores"]
+    for trial in recorded:
+        mine = scores[scores["model_id"] == trial.model_id].set_index("split")
+        stored = {r.split: r.metrics.get("balanced_accuracy") for r in trials.model_results(trial.id)}
+        assert list(mine.index) == list(stored)
+        for split, value in stored.items():
+            assert mine.loc[split, "balanced_accuracy"] == pytest.approx(value)
+    assert values["symbol"] == PRICE["symbols"][0]
+    assert values["period_start"] < values["period_end"]
+    assert comparison.value_units["metric_value"] == "balanced_accuracy"
 
 
 def test_compare_needs_two_different_models():
