@@ -49,10 +49,74 @@ ADVANCED = {
     "model_params",
     "seed",
     "cost_bps",
-    "metric",
 }
 
-catalogue_tab, train_tab, trial_tab = st.tabs(["Catalogue", "Train", "Trial details"])
+COMPARE_DEFAULTS = {
+    "symbols": ["SPX"],
+    "start": "2010-01-01",
+    "end": "2018-12-31",
+    "horizon": 5,
+    "task": "classification",
+    "model_ids": [
+        "sklearn.LogisticRegression",
+        "sklearn.RandomForestClassifier",
+        "sklearn.HistGradientBoostingClassifier",
+    ],
+}
+TUNE_DEFAULTS = {
+    "symbols": ["SPX"],
+    "start": "2010-01-01",
+    "end": "2018-12-31",
+    "horizon": 5,
+    "task": "classification",
+    "model_id": "sklearn.RandomForestClassifier",
+    "n_trials": 20,
+}
+SEARCH_ADVANCED = ADVANCED | {"allow_shuffled_dates"}
+
+
+def job_form(
+    action_name: str,
+    *,
+    defaults: dict,
+    hidden: set[str],
+    key: str,
+    submit_label: str,
+    caption: str,
+    doing: str,
+) -> None:
+    """An ML action's form (its own schema), run as a job whose progress and result show
+    below it; the role check is the action's."""
+    action = get_action(action_name)
+    if not action.allows(user.role):
+        st.info(
+            f"{doing} needs the '{action.min_role}' role; you are '{user.role}'. You "
+            "can still browse the catalogue and the trials.",
+            icon=":material/lock:",
+        )
+        return
+    advanced = st.toggle("All parameters", key=f"{key}-advanced")
+    st.caption(caption)
+    params = action_form(
+        action_name,
+        defaults=defaults,
+        hidden=set() if advanced else hidden,
+        key=key,
+        submit_label=submit_label,
+    )
+    if params is not None:
+        outcome = run_action(action_name, params)
+        if outcome is not None:
+            st.session_state[f"{key}-job"] = outcome.job_id
+    job_id = st.session_state.get(f"{key}-job")
+    if job_id is not None:
+        st.caption(f"Job {job_id}")
+        render_job(job_id, key=f"{key}-job-view")
+
+
+catalogue_tab, train_tab, compare_tab, tune_tab, trial_tab = st.tabs(
+    ["Catalogue", "Train", "Compare", "Tune", "Trial details"]
+)
 
 with catalogue_tab:
     search_col, task_col, family_col = st.columns([2, 1, 1])
@@ -105,35 +169,41 @@ with catalogue_tab:
         st.info("No model matches; clear the search or the filters.")
 
 with train_tab:
-    action = get_action("train_model")
-    if not action.allows(user.role):
-        st.info(
-            f"Training needs the '{action.min_role}' role; you are '{user.role}'. You can "
-            "still browse the catalogue and the trials.",
-            icon=":material/lock:",
-        )
-    else:
-        advanced = st.toggle("All parameters", key="models-train-advanced")
-        st.caption(
-            "Price data: one symbol, features from its past; classification predicts the "
-            "direction of the next `horizon` days, regression their return. For an uploaded "
-            "table set dataset_id and target_column (all parameters)."
-        )
-        params = action_form(
-            "train_model",
-            defaults=TRAIN_DEFAULTS,
-            hidden=set() if advanced else ADVANCED,
-            key="models-train",
-            submit_label="Train",
-        )
-        if params is not None:
-            outcome = run_action("train_model", params)
-            if outcome is not None:
-                st.session_state["models-train-job"] = outcome.job_id
-        job_id = st.session_state.get("models-train-job")
-        if job_id is not None:
-            st.caption(f"Job {job_id}")
-            render_job(job_id, key="models-train-job-view")
+    job_form(
+        "train_model",
+        defaults=TRAIN_DEFAULTS,
+        hidden=ADVANCED,
+        key="models-train",
+        submit_label="Train",
+        doing="Training",
+        caption="Price data: one symbol, features from its past; classification predicts the "
+        "direction of the next `horizon` days, regression their return. For an uploaded "
+        "table set dataset_id and target_column (all parameters).",
+    )
+
+with compare_tab:
+    job_form(
+        "compare_models",
+        defaults=COMPARE_DEFAULTS,
+        hidden=SEARCH_ADVANCED,
+        key="models-compare",
+        submit_label="Compare",
+        doing="Comparing models",
+        caption="Every model on identical walk-forward splits of the same data, each recorded "
+        "as a trial; the chart shows each model's per-fold difference to the best.",
+    )
+
+with tune_tab:
+    job_form(
+        "tune_model",
+        defaults=TUNE_DEFAULTS,
+        hidden=SEARCH_ADVANCED | {"model_params"},
+        key="models-tune",
+        submit_label="Tune",
+        doing="Tuning",
+        caption="An Optuna study over the model's search space (see the catalogue's "
+        "parameter details); every trial is recorded.",
+    )
 
 with trial_tab:
     recent = trial_query.recent_frame(user, limit=200)

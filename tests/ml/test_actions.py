@@ -84,7 +84,9 @@ def test_compare_models_uses_identical_splits_and_records_each_model(comparison)
     scores = comparison.tables["fold_scores"]
     for trial in recorded:
         mine = scores[scores["model_id"] == trial.model_id].set_index("split")
-        stored = {r.split: r.metrics.get("balanced_accuracy") for r in trials.model_results(trial.id)}
+        stored = {
+            r.split: r.metrics.get("balanced_accuracy") for r in trials.model_results(trial.id)
+        }
         assert list(mine.index) == list(stored)
         for split, value in stored.items():
             assert mine.loc[split, "balanced_accuracy"] == pytest.approx(value)

@@ -4,6 +4,7 @@ search the catalogue, read a trial's details, and submit the train form."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -136,15 +137,57 @@ def test_train_form_submits_a_training_job(people):
     from storage.repositories import jobs
 
     at = models_page("alice")
-    assert at.text_input(key="models-train-model_id").value == "sklearn.RandomForestClassifier"
-    at.text_input(key="models-train-model_id").input("decision tree")
-    at.text_input(key="models-train-start").input("2016-01-01")
+    picker = at.selectbox(key="models-train-model_id")
+    assert picker.value == "sklearn.RandomForestClassifier"
+    assert len(picker.options) >= 140  # the whole catalogue, searchable, grouped by family
+    families = [option.split(" · ")[0] for option in picker.options]
+    assert families == sorted(families)
+    picker.set_value("sklearn.DecisionTreeClassifier")
+    at.date_input(key="models-train-start").set_value(date(2016, 1, 1))
+    at.selectbox(key="models-train-metric").set_value("roc_auc")
     at.button(key="FormSubmitter:models-train-Train").click().run()
     assert not at.exception, at.exception
     assert not errors(at), errors(at)
     job_id = at.session_state["models-train-job"]
     job = jobs.get_job(job_id)
-    assert job.action == "train_model" and job.params["model_id"] == "decision tree"
+    assert job.action == "train_model"
+    assert job.params["model_id"] == "sklearn.DecisionTreeClassifier"
+    assert str(job.params["start"]) == "2016-01-01" and job.params["metric"] == "roc_auc"
     assert job.params["symbols"] == ["SPX"] and job.params["horizon"] == 5
     assert any(caption.value == f"Job {job_id}" for caption in at.caption)
     executor.cancel_as_operator(job_id)
+
+
+def test_compare_and_tune_are_forms(people):
+    from engine import executor
+    from storage.repositories import jobs
+
+    at = models_page("alice")
+    picker = at.multiselect(key="models-compare-model_ids")
+    assert picker.value == [
+        "sklearn.LogisticRegression",
+        "sklearn.RandomForestClassifier",
+        "sklearn.HistGradientBoostingClassifier",
+    ]
+    picker.set_value(["sklearn.DecisionTreeClassifier", "sklearn.GaussianNB"])
+    at.date_input(key="models-compare-start").set_value(date(2015, 1, 1))
+    at.button(key="FormSubmitter:models-compare-Compare").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    job = jobs.get_job(at.session_state["models-compare-job"])
+    assert job.action == "compare_models"
+    assert job.params["model_ids"] == ["sklearn.DecisionTreeClassifier", "sklearn.GaussianNB"]
+    finished = executor.wait(job.id, timeout=300)
+    assert finished.status == "succeeded", finished.error
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    titles = chart_titles(at)
+    # the paired comparison: each model minus the best, per fold, on SPX over its period
+    assert any("minus" in t and "per fold" in t and "SPX" in t for t in titles), titles
+    at.selectbox(key="models-tune-model_id").set_value("sklearn.DecisionTreeClassifier")
+    at.number_input(key="models-tune-n_trials").set_value(3)
+    at.button(key="FormSubmitter:models-tune-Tune").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    job = jobs.get_job(at.session_state["models-tune-job"])
+    assert job.action == "tune_model" and job.params["n_trials"] == 3
+    assert job.params["model_id"] == "sklearn.DecisionTreeClassifier"
+    executor.cancel_as_operator(job.id)
