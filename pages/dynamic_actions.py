@@ -156,6 +156,38 @@ def start(action: str, params: dict[str, Any], state_key: str) -> None:
 # ----------------------------------------------------------------------------- browse
 
 records = service.listing(user)
+STARTER_SOURCE = (
+    "import pandas as pd\n\n\ndef run(data, window: int = 20):\n"
+    "    returns = data.pct_change()\n"
+    "    return returns.rolling(window).std() * 252 ** 0.5\n"
+)
+CODE_EDITOR_STYLE = (
+    "<style>.st-key-dyn-code-source textarea {font-family: ui-monospace, SFMono-Regular, "
+    "Menlo, Consolas, monospace; font-size: 0.85rem; line-height: 1.4; tab-size: 4;}</style>"
+)
+
+
+class SourceCheck:
+    """What the validator says about the source being edited (no code runs)."""
+
+    def __init__(self, ok: bool, message: str):
+        self.ok, self.message = ok, message
+
+
+def source_check(source: str) -> SourceCheck:
+    try:
+        report = validator.inspect_source(source)
+    except validator.ValidationFailed as failed:
+        violation = failed.violation
+        where = f"line {violation.line}: " if violation.line else ""
+        return SourceCheck(False, f"{where}{violation.message} (rule {violation.rule})")
+    parameters = ", ".join(
+        f"{p.name}: {p.type}" + ("" if p.required else f" = {p.default!r}")
+        for p in report.parameters
+    )
+    return SourceCheck(True, f"Valid: run(data{', ' + parameters if parameters else ''}).")
+
+
 tab_browse, tab_template, tab_code = st.tabs(["Actions", "New from template", "New from code"])
 
 with tab_browse:
@@ -316,18 +348,28 @@ with tab_template:
 with tab_code:
     st.caption(
         "Imports only from: " + ", ".join(sorted(validator.ALLOWED_MODULES)) + ". "
-        "The code is validated, then test-run in the sandbox before it is saved."
+        "The code is validated as you edit (leave the editor or press Ctrl+Enter), then "
+        "test-run in the sandbox before it is saved."
     )
+    # A monospace editor (a constant style for this one widget; no user text is HTML).
+    st.html(CODE_EDITOR_STYLE)
+    source = st.text_area(
+        "Source (Python)",
+        STARTER_SOURCE,
+        height=300,
+        key="dyn-code-source",
+        help="Tab moves focus; indent with spaces. The highlighted, numbered copy below is "
+        "what will be validated and run.",
+    )
+    check = source_check(source)
+    if check.ok:
+        st.success(md_escape(check.message), icon=":material/check:")
+    else:
+        st.error(md_escape(check.message))
+    st.code(source, language="python", line_numbers=True)
     with st.form("dyn-code"):
         code_name = st.text_input("Name", "my_indicator")
         code_description = st.text_input("Description", "")
-        source = st.text_area(
-            "Source",
-            "import pandas as pd\n\n\ndef run(data, window: int = 20):\n"
-            "    returns = data.pct_change()\n"
-            "    return returns.rolling(window).std() * 252 ** 0.5\n",
-            height=260,
-        )
         code_symbols = st.multiselect("Test on", SYMBOLS, default=["AAPL", "MSFT"])
         raw_params = st.text_input("Test parameters (JSON)", "{}")
         left, right = st.columns(2)

@@ -113,3 +113,21 @@ def test_the_page_reports_the_sandbox_layers_and_a_refusal(seeded, monkeypatch):
     finally:
         monkeypatch.delenv(runner.DISABLE_VARIABLE)
         runner.active_layers(refresh=True)
+
+
+def test_code_editor_highlights_and_validates_as_you_edit(seeded):
+    at = open_page("alice")
+    editor = at.text_area(key="dyn-code-source")
+    shown = [block.value.strip() for block in at.code]
+    assert editor.value.strip() in shown  # the numbered, highlighted copy of what will run
+    # messages are Markdown-escaped (ui.text.md_escape): compare them unescaped
+    assert any(s.value.replace("\\", "").startswith("Valid: run(data, window") for s in at.success)
+    editor.input("import os\n\n\ndef run(data):\n    return os.listdir('/')\n").run()
+    assert not at.exception, at.exception
+    problems = [e.value.replace("\\", "") for e in at.error]
+    assert any(p.startswith("line 1:") and "os" in p for p in problems), problems
+    assert "import os" in "".join(block.value for block in at.code)
+    editor = at.text_area(key="dyn-code-source")
+    editor.input(ZSCORE).run()
+    valid = [s.value.replace("\\", "") for s in at.success]
+    assert any("Valid: run(data, window: integer = 20)" in v for v in valid), valid
