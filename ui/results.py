@@ -43,7 +43,17 @@ BOOKKEEPING = {
     "fingerprint",
 }
 # Units the number's format already says (no label suffix needed).
-SELF_EVIDENT = {"fraction", "ratio", "date", "count", "days", "correlation", "beta", "currency"}
+SELF_EVIDENT = {
+    "fraction",
+    "ratio",
+    "date",
+    "count",
+    "days",
+    "seconds",
+    "correlation",
+    "beta",
+    "currency",
+}
 _ISO_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00:00(?:\.0+)?(?:Z|[+-]00:00)?$")
 
 

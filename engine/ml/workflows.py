@@ -96,13 +96,34 @@ def run_result(
     chart_tables, series = run_charts_data(run)
     tables.update(chart_tables)
     artifacts = {"model": artifact} if artifact else {}
+    values.update(data_period(run.data))
     return ActionResult(
         summary=run_summary(run, trial_id),
         values=json_safe(values),
         tables=tables,
         series=series,
         artifacts=artifacts,
+        value_units=run_value_units(values),
     )
+
+
+def run_value_units(values: dict[str, Any]) -> dict[str, str]:
+    """A training run's headline numbers (the primary metric out of sample and on the
+    hold-out, the strategy's Sharpe beside buy and hold's, the data's size) and dates."""
+    primary = str(values.get("metric_name"))
+    units = {
+        "metric_value": primary,
+        f"holdout_{primary}": primary,
+        "sharpe": "ratio",
+        "benchmark_sharpe": "ratio",
+        "n_samples": "count",
+        "n_features": "count",
+        "n_folds": "count",
+        "fit_seconds": "seconds",
+        "period_start": "date",
+        "period_end": "date",
+    }
+    return {name: unit for name, unit in units.items() if name in values}
 
 
 def overfitting_of(

@@ -59,14 +59,51 @@ def progress_figure(
     if not names:
         return None
     xs = points_column(points, "elapsed_s")
+    measured = [name for name in names if name not in COUNTERS]
+    counters = [name for name in names if name in COUNTERS]
     traces = [
-        go.Scatter(x=xs, y=points_column(points, name), mode="lines", name=label(name))
-        for name in names
+        go.Scatter(x=xs, y=points_column(points, name), mode="lines+markers", name=label(name))
+        for name in measured
+    ]
+    # A counter (fold 0..4, trial 0..n) on its own right-hand axis, as steps: on the
+    # metric's axis it would flatten the metric it counts.
+    traces += [
+        go.Scatter(
+            x=xs,
+            y=points_column(points, name),
+            mode="lines+markers",
+            line={"shape": "hv", "dash": "dot", "color": "grey"},
+            name=label(name),
+            yaxis="y2" if measured else "y",
+        )
+        for name in counters
     ]
     figure = go.Figure(data=traces)
+    axes: dict[str, Any] = {
+        "yaxis": {"title": {"text": label(measured[0]) if len(measured) == 1 else "metric"}}
+    }
+    if measured and counters:
+        axes["yaxis2"] = {
+            "title": {"text": label(", ".join(counters))},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+            "rangemode": "tozero",
+            "tickformat": "d",
+        }
     if title is None:
-        return _layout(figure, height, xaxis_title="seconds", margin=dict(l=10, r=10, t=10, b=10))
-    return _layout(figure, height, xaxis_title="seconds", title=title)
+        return _layout(
+            figure,
+            height,
+            xaxis_title="seconds",
+            margin=dict(l=10, r=10, t=10, b=10),
+            **axes,
+        )
+    return _layout(figure, height, xaxis_title="seconds", title=title, **axes)
+
+
+# Progress values that count steps rather than measure anything.
+COUNTERS = frozenset({"fold", "trial", "step", "epoch", "iteration", "round", "rebalance"})
 
 
 def importance_figure(

@@ -228,3 +228,22 @@ def test_comparison_without_fold_scores_still_avoids_bars_from_zero():
     chart = figures_for("compare_models", result)["leaderboard"]
     assert [t.type for t in chart.data] == ["scatter"]
     assert list(chart.data[0].y) == ["B", "A", "C"]
+
+
+def test_live_progress_keeps_the_metric_on_its_own_axis_and_the_fold_counter_apart():
+    from ui.jobs import progress_figure
+
+    points = [
+        {"elapsed_s": 1.0 + i, "fraction": i / 5, "fold": i, "balanced_accuracy": 0.5 + i / 100}
+        for i in range(5)
+    ]
+    chart = progress_figure(points)
+    traces = {trace.name: trace for trace in chart.data}
+    assert traces["balanced_accuracy"].yaxis in (None, "y")
+    assert traces["fold"].yaxis == "y2"
+    assert chart.layout.yaxis.title.text == "balanced_accuracy"
+    assert chart.layout.yaxis2.overlaying == "y" and chart.layout.yaxis2.side == "right"
+    np.testing.assert_allclose(traces["balanced_accuracy"].y, [0.5, 0.51, 0.52, 0.53, 0.54])
+    # a single point already shows (markers), as the first fold finishes
+    first = progress_figure(points[:1])
+    assert "markers" in first.data[0].mode
