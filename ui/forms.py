@@ -197,6 +197,21 @@ def _weights_field(label: str, help_text: str | None, default: Any, key: str) ->
     return parse_weights(raw)
 
 
+def _families_picker(label: str, help_text: str | None, default: Any, key: str) -> Any:
+    from engine.ml import catalogue_view
+
+    families = catalogue_view.families()
+    chosen = st.multiselect(
+        label,
+        families,
+        default=[f for f in (default or []) if f in families],
+        placeholder="Any family",
+        help=help_text,
+        key=key,
+    )
+    return chosen or None
+
+
 Picker = Callable[[str, str | None, Any, str], Any]
 # Parameters known by name: the widget an analyst expects rather than the schema's type.
 PICKERS: dict[str, Picker] = {
@@ -204,6 +219,7 @@ PICKERS: dict[str, Picker] = {
     "final_model_id": _model_picker,
     "model_ids": _models_picker,
     "metric": _metric_picker,
+    "families": _families_picker,
     "weight_bounds": _weight_bounds,
     "weights": _weights_field,
 }

@@ -29,7 +29,7 @@ def test_invalid_goal_shows_a_clear_message(fresh_db, make_user):
     at.switch_page("pages/goals.py").run()
     at.text_input(key="goal_form-name").input("bad")
     at.text_input(key="goal_form-symbols").input("SPX")
-    at.text_input(key="goal_form-metric").input("rmse")
+    at.selectbox(key="goal_form-metric").set_value("rmse")  # the metric picker
     at.button(key="FormSubmitter:goal_form-Create goal").click().run()
     assert not at.exception
     assert any("does not fit" in e.value for e in at.error)

@@ -247,3 +247,13 @@ def test_live_progress_keeps_the_metric_on_its_own_axis_and_the_fold_counter_apa
     # a single point already shows (markers), as the first fold finishes
     first = progress_figure(points[:1])
     assert "markers" in first.data[0].mode
+
+
+def test_weights_are_typed_as_symbol_and_percent_pairs():
+    from ui.forms import parse_weights
+
+    assert parse_weights("AAPL 40%, MSFT 0.6") == {"AAPL": 0.4, "MSFT": 0.6}
+    assert parse_weights("aapl=0.5; ^GSPC: 50%") == {"AAPL": 0.5, "^GSPC": 0.5}
+    assert parse_weights("MACRO:cpi 0.5, xom 50") == {"MACRO:cpi": 0.5, "XOM": 50.0}
+    assert parse_weights("  ") is None
+    assert parse_weights('{"AAPL": 1}') == '{"AAPL": 1}'  # the action says what is wrong
