@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 PLACEHOLDER = "CHANGE_ME"
-SECRETISH = re.compile(r"PASSWORD|SECRET|TOKEN|API_KEY|COOKIE_KEY|AUDIT_KEY|DATABASE_URL|REDIS_URL")
+SECRETISH = re.compile(
+    r"PASSWORD|SECRET|TOKEN|API_KEY|COOKIE_KEY|AUDIT_KEY|DATABASE_URL|REDIS_URL"
+)
 
 
 def _load() -> dict[str, list[dict]]:

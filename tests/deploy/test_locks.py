@@ -88,7 +88,9 @@ def test_every_pin_is_locked_at_the_same_version(requirements, lock):
     "requirements, lock",
     [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
 )
-def test_no_package_is_locked_as_a_direct_requirement_that_is_no_longer_pinned(requirements, lock):
+def test_no_package_is_locked_as_a_direct_requirement_that_is_no_longer_pinned(
+    requirements, lock
+):
     pins = _pins(requirements)
     sources = {"-r requirements.txt", "-r requirements-dev.txt"}
     stale = sorted(
