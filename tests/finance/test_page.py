@@ -206,3 +206,6 @@ def test_new_finance_panels_run_from_their_forms(people):
     assert "count" not in headings and "seed" not in headings
     shown = [m.value for m in at.metric if m.label.startswith("total return")]
     assert shown and shown[0].endswith(" %")
+    # tables show dates without times
+    dated = [frame.value for frame in at.dataframe if "date" in frame.value.columns]
+    assert dated and all(str(f["date"].iloc[0]) == str(f["date"].iloc[0])[:10] for f in dated)
