@@ -66,11 +66,19 @@ def test_regression_residuals_are_actual_minus_predicted_per_split(ridge):
 
 def test_leaderboard_and_tuning_history_charts():
     comparison = run("compare_models", **PRICE, model_ids=["decision tree", "sklearn.GaussianNB"])
-    bar = figures_for("compare_models", stored(comparison))["leaderboard"].data[0]
+    chart = figures_for("compare_models", stored(comparison))["leaderboard"]
     board = comparison.tables["leaderboard"]
     metric = comparison.values["metric_name"]
-    assert list(bar.x) == board["model"].tolist()
-    assert list(bar.y) == pytest.approx(board[metric].tolist())
+    best, other = board["model"].tolist()
+    # each model's per-fold difference to the best (paired: identical folds); the mean
+    # difference is the difference of the cross-validated means
+    means = next(t for t in chart.data if t.name.startswith("mean difference"))
+    assert list(means.y) == [other]
+    expected = board[metric].iloc[1] - board[metric].iloc[0]
+    assert means.x[0] == pytest.approx(expected)
+    folds = next(t for t in chart.data if t.name == "one fold")
+    assert len(folds.x) == comparison.values["n_folds"]
+    assert best in chart.layout.title.text and "AAPL" in chart.layout.title.text
     tuned = run("tune_model", **PRICE, model_id="decision tree", n_trials=3, seed=4)
     lines = {t.name: t for t in figures_for("tune_model", stored(tuned))["history"].data}
     best = np.asarray(lines["best so far"].y, dtype=float)
