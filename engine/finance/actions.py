@@ -472,6 +472,9 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
         units={f"{params.horizon_days}-day return": "fraction", "count": "windows"},
     )
     values["histogram_bin_width"] = float(edges[1] - edges[0])
+    # the historical VaR and CVaR again at the top level: the headline numbers
+    values["historical_var"] = values["var"]["historical"]["var"]
+    values["historical_cvar"] = values["var"]["historical"]["cvar"]
     name = params.symbols[0] if len(params.symbols) == 1 else "Portfolio"
     hist = values["var"]["historical"]
     summary = (
@@ -519,15 +522,20 @@ def risk_report(params: RiskReportParams, ctx: ActionContext) -> ActionResult:
 
 def _risk_value_units(values: dict[str, Any], horizon: int) -> dict[str, str]:
     """The risk report's headline numbers and their units (beta and GARCH when present)."""
+    lost = f"fraction of value lost over {horizon} day{'s' if horizon > 1 else ''}"
     units = {
         "volatility": ANNUAL,
-        "cagr": ANNUAL,
-        "annual_return": ANNUAL,
         "sharpe": RATIO,
-        "sortino": RATIO,
         "max_drawdown": FRACTION,
+        "historical_var": lost,
+        "historical_cvar": lost,
+        "beta": RATIO,
+        "cagr": ANNUAL,
+        "sortino": RATIO,
+        "annual_return": ANNUAL,
         "calmar": RATIO,
         "ewma_volatility": ANNUAL,
+        "correlation": "correlation",
         "confidence": FRACTION,
         "horizon_days": "days",
         "start": DATE,
@@ -537,8 +545,6 @@ def _risk_value_units(values: dict[str, Any], horizon: int) -> dict[str, str]:
         "max_drawdown_trough": DATE,
         "max_drawdown_recovery": DATE,
     }
-    if "beta" in values:
-        units.update({"beta": RATIO, "correlation": "correlation"})
     return {name: unit for name, unit in units.items() if name in values}
 
 

@@ -562,6 +562,21 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     }
     if best_run.holdout is not None:
         values[f"holdout_{primary}"] = best_run.holdout.get(primary)
+    values.update(data_period(data))
+    value_units = {
+        name: unit
+        for name, unit in (
+            ("metric_value", primary),
+            (f"holdout_{primary}", primary),
+            ("n_trials", "count"),
+            ("n_completed", "count"),
+            ("n_failed", "count"),
+            ("n_samples", "count"),
+            ("period_start", "date"),
+            ("period_end", "date"),
+        )
+        if name in values
+    }
     summary = (
         f"Tuned {spec.name} on {data.describe()} with {n} Optuna (TPE) trials on identical "
         f"{plan.evaluation.replace('_', '-')} splits. Best {primary} "
@@ -574,7 +589,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         f"{n - len(completed)} trial(s) failed."
     )
     overfitting = overfitting_of(list(completed), data, params.task, primary, ctx)
-    return _with_overfitting(summary, values, {"trials": history}, overfitting)
+    return _with_overfitting(summary, values, {"trials": history}, overfitting, value_units)
 
 
 # --- ensembles -----------------------------------------------------------------------------
