@@ -257,3 +257,13 @@ def test_weights_are_typed_as_symbol_and_percent_pairs():
     assert parse_weights("MACRO:cpi 0.5, xom 50") == {"MACRO:cpi": 0.5, "XOM": 50.0}
     assert parse_weights("  ") is None
     assert parse_weights('{"AAPL": 1}') == '{"AAPL": 1}'  # the action says what is wrong
+
+
+def test_risk_report_headline_has_its_var_at_the_horizon():
+    result = run("risk_report", symbols=["JPM"], horizon_days=10, confidence=0.99, garch=False)
+    tiles = headline(result)
+    value, unit = tiles["historical_var"]
+    assert value == result.values["var"]["historical"]["var"]
+    assert unit == "fraction of value lost over 10 days"
+    assert format_value(value, unit) == f"{value * 100:,.2f} %"
+    assert value_label("historical_var", unit) == "historical var (of value lost over 10 days)"
