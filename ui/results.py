@@ -54,6 +54,9 @@ SELF_EVIDENT = {
     "beta",
     "currency",
 }
+_ISO_DATE_TEXT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
 _ISO_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]00:00:00(?:\.0+)?(?:Z|[+-]00:00)?$")
 
 
@@ -194,8 +197,7 @@ def _date_like(column: pd.Series) -> bool:
         return False
     sample = column.dropna().head(20)
     return bool(len(sample)) and all(
-        isinstance(v, str) and re.match(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}:\d{2})?", v)
-        for v in sample
+        isinstance(v, str) and _ISO_DATE_TEXT.match(v.strip()) for v in sample
     )
 
 
@@ -216,7 +218,9 @@ def display_table(
         unit = units.get(name)
         if _date_like(shown[column]) or is_date_unit(unit):
             dates = pd.to_datetime(shown[column], errors="coerce", utc=False)
-            if dates.notna().any() and (dates.dropna() == dates.dropna().dt.normalize()).all():
+            parsed = dates.dropna()
+            complete = len(parsed) and len(parsed) == shown[column].notna().sum()
+            if complete and (parsed == parsed.dt.normalize()).all():
                 shown[column] = dates.dt.date
                 config[name] = st.column_config.DateColumn(name, format="YYYY-MM-DD")
             continue
