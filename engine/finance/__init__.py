@@ -10,8 +10,11 @@ throughout the package (and in ``docs/finance.md``):
 
 Modules: :mod:`~engine.finance.options`, :mod:`~engine.finance.portfolio`,
 :mod:`~engine.finance.risk`, :mod:`~engine.finance.indicators`,
-:mod:`~engine.finance.backtest`, :mod:`~engine.finance.metrics`; the actions live
-in :mod:`~engine.finance.actions`.
+:mod:`~engine.finance.backtest`, :mod:`~engine.finance.metrics`,
+:mod:`~engine.finance.analytics` (correlation, rolling beta, risk contributions),
+:mod:`~engine.finance.walkforward` (walk-forward backtest of an optimised portfolio);
+the actions live in :mod:`~engine.finance.actions`, their offline-planner intents in
+:mod:`~engine.finance.intents`.
 """
 
 TRADING_DAYS = 252
