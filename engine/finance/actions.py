@@ -1125,7 +1125,10 @@ def backtest_portfolio(params: PortfolioBacktestParams, ctx: ActionContext) -> A
         values=values,
         tables={"equity": table, "weights": out.weights},
         units={
-            "equity": {**BACKTEST_UNITS, "equal_weight_equity": "equity (start = 1)"},
+            "equity": {
+                **{k: v for k, v in BACKTEST_UNITS.items() if k in table.columns},
+                "equal_weight_equity": "equity (start = 1)",
+            },
             "weights": weight_units,
         },
         series={

@@ -13,7 +13,7 @@ from engine.actions.registry import load_catalog
 from storage.repositories import jobs
 from tests.data.conftest import fred_payload
 
-STORED_KEYS = {"summary", "values", "tables", "series", "units", "artifacts"}
+STORED_KEYS = {"summary", "values", "tables", "series", "units", "artifacts", "value_units"}
 # What Plotly JSON is made of: a figure ({"data", "layout"}), traces ({"type": "scatter",
 # ...}), templates, and the library's own name.
 PLOTLY_TRACE_TYPES = {"scatter", "scattergl", "bar", "candlestick", "heatmap", "histogram"}
@@ -26,6 +26,10 @@ CASES = {
     "risk_report": {"symbols": ["AAPL"], "benchmark": "SPX", "mc_paths": 2000},
     "compute_indicators": {"symbols": ["SPX"], "start": "2010-01-01"},
     "backtest_strategy": {"symbols": ["AAPL", "KO"], "strategy": "sma_crossover"},
+    "correlation_matrix": {"symbols": ["AAPL", "KO", "XOM"]},
+    "rolling_beta": {"symbols": ["AAPL"], "benchmark": "SPX"},
+    "risk_contributions": {"symbols": ["AAPL", "KO"], "weights": {"AAPL": 0.6, "KO": 0.4}},
+    "backtest_portfolio": {"symbols": ["AAPL", "KO"], "start": "2012-01-01", "end": "2016-12-31"},
     "list_datasets": {},
     "load_prices": {"symbols": ["SPX"], "field": "ohlcv"},
     "fetch_fred_series": {"series_id": "DGS10"},
@@ -79,6 +83,7 @@ def test_stored_results_hold_data_and_never_plotly_json(name, fred, isolated_db)
     for table, units in stored.get("units", {}).items():  # units name real columns
         columns = stored["tables"][table]
         assert columns["data"] and set(units) <= set(columns["columns"]), table
+    assert set(stored.get("value_units", {})) <= set(stored["values"])  # and real values
     back = ActionResult.from_json(stored)
     assert back.to_json(columnar=True) == stored  # reads back to the same data
     assert back.to_json() == outcome.result.to_json()  # and the same tables, row by row
