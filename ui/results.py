@@ -50,6 +50,7 @@ SELF_EVIDENT = {
     "count",
     "days",
     "seconds",
+    "id",
     "correlation",
     "beta",
     "currency",
@@ -119,6 +120,8 @@ def format_value(value: Any, unit: str | None = None) -> str:
             return f"{value * 100:,.2f} %"
         if unit in ("count", "days"):
             return f"{round(value):,}"
+        if unit == "id":
+            return str(round(value))
         if unit in ("ratio", "beta") or (unit and unit.startswith("ratio")):
             return f"{value:,.2f}"
         if unit == "correlation":

@@ -1020,9 +1020,10 @@ MAX_WALK_FORWARD_WORK = MAX_FRONTIER_WORK
     drifting with prices, until the next rebalance; costs (cost_bps commission +
     slippage_bps, on by default) are charged on the turnover. No look-ahead: a
     rebalance never sees a later price, so the first one is the first period end with
-    lookback_days of returns after `start` (the results start there). Compared with the equal-weight portfolio on
-    the same days and costs. Returns total return, CAGR, volatility, Sharpe, max
-    drawdown, turnover, the equity curves and the weights at each rebalance.
+    lookback_days of returns after `start` (the results start there). Compared with
+    the equal-weight portfolio on the same days and costs. Returns total return, CAGR,
+    volatility, Sharpe, max drawdown, turnover, the equity curves and the weights at
+    each rebalance.
     {CONVENTIONS}""",
     params=PortfolioBacktestParams,
     category="finance",

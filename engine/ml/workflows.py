@@ -112,6 +112,7 @@ def run_value_units(values: dict[str, Any]) -> dict[str, str]:
     hold-out, the strategy's Sharpe beside buy and hold's, the data's size) and dates."""
     primary = str(values.get("metric_name"))
     units = {
+        "trial_id": "id",
         "metric_value": primary,
         f"holdout_{primary}": primary,
         "sharpe": "ratio",
@@ -119,7 +120,6 @@ def run_value_units(values: dict[str, Any]) -> dict[str, str]:
         "n_samples": "count",
         "n_features": "count",
         "n_folds": "count",
-        "fit_seconds": "seconds",
         "period_start": "date",
         "period_end": "date",
     }
@@ -378,7 +378,7 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     if best_run.holdout is not None:
         values[f"holdout_{primary}"] = best_run.holdout.get(primary)
     values.update(data_period(data))
-    value_units = {"metric_value": primary}
+    value_units = {"best_trial_id": "id", "metric_value": primary}
     if f"holdout_{primary}" in values:
         value_units[f"holdout_{primary}"] = primary
     value_units.update(
@@ -566,6 +566,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     value_units = {
         name: unit
         for name, unit in (
+            ("best_trial_id", "id"),
             ("metric_value", primary),
             (f"holdout_{primary}", primary),
             ("n_trials", "count"),

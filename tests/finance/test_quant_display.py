@@ -45,6 +45,7 @@ def test_values_are_formatted_by_their_unit():
     assert format_value(float("nan"), "fraction") == "n/a"
     assert format_value(None, "ratio") == "n/a"
     assert format_value(0.38666, "per vol point") == "0.3867"
+    assert format_value(12345, "id") == "12345"
     assert format_date("2019-01-02 15:30:00") == "2019-01-02 15:30"
 
 
