@@ -37,41 +37,42 @@ def _symbols(text: str, at_least: int = 1) -> list[str]:
 
 def build_correlation(text: str) -> dict[str, Any]:
     params: dict[str, Any] = {"symbols": _symbols(text, at_least=2)}
-    if re.search(r"spearman|\brank", text, re.I):
+    if extract.search(r"spearman|\brank\w*", text):
         params["method"] = "spearman"
+    extract.search(r"pearson", text)
     return _dates(text, params)
 
 
-BENCHMARK = re.compile(
+BENCHMARK = (
     r"(?:\bto|\bvs\.?|\bversus|\bagainst|relative to|benchmark(?:ed)?(?: to| against)?)\s+"
-    r"(?:the\s+)?(\^?[\w&.:]+(?:\s*500)?)",
-    re.I,
+    r"(?:the\s+)?(\^?[\w&.:]+(?:\s*500)?)"
 )
 
 
 def build_rolling_beta(text: str) -> dict[str, Any]:
-    symbols = _symbols(text)
     params: dict[str, Any] = {}
-    match = BENCHMARK.search(text)
+    match = extract.search(BENCHMARK, text)
     if match:
         named = extract.extract_symbols(match.group(1))
         if named:
             params["benchmark"] = named[0]
         elif re.match(r"market|index", match.group(1), re.I):
             params["benchmark"] = "SPX"
+    symbols = _symbols(text)
     if "benchmark" in params and params["benchmark"] in symbols and len(symbols) > 1:
         symbols.remove(params["benchmark"])
     params["symbols"] = symbols
-    window = re.search(
-        r"(\d{2,4})[- ]?(?:trading[- ])?(?:day|d)\b(?:\s+(?:rolling|window))?|window of (\d{2,4})",
+    window = extract.search(
+        r"(\d{2,4})[- ]?(?:trading[- ])?(?:day|d)\b(?:\s+(?:rolling|window))?"
+        r"|window of (\d{2,4})",
         text,
-        re.I,
     )
-    months = re.search(r"(\d{1,2})[- ]?months?\b(?:\s+rolling|\s+window)?", text, re.I)
     if window:
         params["window"] = int(next(g for g in window.groups() if g))
-    elif months and re.search(r"rolling|window", text, re.I):
-        params["window"] = int(months.group(1)) * 21
+    elif re.search(r"rolling|window", text, re.I):
+        months = extract.search(r"(\d{1,2})[- ]?months?\b(?:\s+rolling|\s+window)?", text)
+        if months:
+            params["window"] = int(months.group(1)) * 21
     return _dates(text, params)
 
 
@@ -88,6 +89,7 @@ def _weights(text: str, symbols: list[str]) -> dict[str, float] | None:
             continue
         value = float(number)
         weights[resolved[0]] = value / 100 if percent or value > 1 else value
+        extract.take(match.start(), match.end(), text)
     return weights or None
 
 
@@ -115,12 +117,11 @@ FREQUENCIES = (
 
 def _cap(text: str) -> float | None:
     """'no stock above 40%', 'cap 30%', 'max weight 25%' -> 0.4, 0.3, 0.25."""
-    match = re.search(
+    match = extract.search(
         r"(?:no (?:single )?(?:stock|symbol|asset|name|position|weight)s? (?:above|over|more than)"
-        r"|caps?(?:ped)?(?: at| of)?|max(?:imum)? (?:weight|position)(?: of)?"
+        r"|(?:weights? )?caps?(?:ped)?(?: at| of)?|max(?:imum)? (?:weight|position)(?: of)?"
         r"|at most|weights? (?:below|under|up to))\s*" + PERCENT,
         text,
-        re.I,
     )
     if not match:
         return None
@@ -129,13 +130,12 @@ def _cap(text: str) -> float | None:
 
 
 def _lookback_days(text: str) -> int | None:
-    match = re.search(
+    match = extract.search(
         r"(?:lookback|look-back|estimat\w*|trailing|past|last)\s+(?:of\s+|window\s+of\s+)?"
         r"(\d{1,4})\s*-?\s*(days?|weeks?|months?|years?)\b"
         r"|(\d{1,4})\s*-?\s*(days?|weeks?|months?|years?)\s+(?:lookback|look-back|window|"
         r"of (?:history|data) (?:each|per|at each))",
         text,
-        re.I,
     )
     if not match:
         return None
@@ -147,26 +147,28 @@ def _lookback_days(text: str) -> int | None:
 def build_portfolio_backtest(text: str) -> dict[str, Any]:
     params: dict[str, Any] = {"symbols": _symbols(text, at_least=2)}
     for pattern, objective in OBJECTIVES:
-        if re.search(pattern, text, re.I):
+        if extract.search(pattern, text):
             params["objective"] = objective
             break
     for pattern, frequency in FREQUENCIES:
-        if re.search(pattern, text, re.I):
+        if extract.search(pattern, text):
             params["rebalance"] = frequency
+            extract.search(r"\b(?:re-?balanc\w*|re-?optimi[sz]\w*)", text)
             break
+    extract.search(r"\bwalk[- ]?forward\b", text)
     lookback = _lookback_days(text)
     if lookback is not None:
         params["lookback_days"] = lookback
-    cost = re.search(r"(\d+(?:\.\d+)?)\s*(?:bps|bp|basis points?)", text, re.I)
+    cost = extract.search(r"(\d+(?:\.\d+)?)\s*(?:bps|bp|basis points?)", text)
     if cost:
         params["cost_bps"] = float(cost.group(1))
-    elif re.search(
-        r"\b(?:no|zero|without)\s+(?:trading\s+)?costs?\b|costless|frictionless", text, re.I
+    elif extract.search(
+        r"\b(?:no|zero|without)\s+(?:trading\s+)?costs?\b|costless|frictionless", text
     ):
         params["cost_bps"] = 0.0
         params["slippage_bps"] = 0.0
     cap = _cap(text)
-    shorts = re.search(r"long[/ -]short|allow(?:ing)? shorts?|short selling", text, re.I)
+    shorts = extract.search(r"long[/ -]short|allow(?:ing)? shorts?|short selling", text)
     if cap is not None or shorts:
         params["weight_bounds"] = (-1.0 if shorts else 0.0, cap if cap is not None else 1.0)
     return _dates(text, params)
@@ -213,11 +215,17 @@ for intent in (
             (
                 r"(?:backtest|back-test|simulate)\w*\b.*\b(?:optimi[sz]\w*|max[- ]?sharpe|"
                 r"min(?:imum)?[- ]?variance|risk[- ]parity|\bhrp\b|portfolio)",
-                5,
+                8,
             ),
-            (r"walk[- ]?forward", 3),
-            (r"rebalanc", 2),
-            (r"re-?optimi[sz]", 2),
+            (r"walk[- ]?forward", 5),
+            (r"rebalanc", 3),
+            (r"re-?optimi[sz]", 3),
+            # a trading strategy on several symbols is backtest_strategy's
+            (
+                r"\bsma\b|crossover|moving average|momentum|mean[- ]reversion|\brsi\b|"
+                r"buy[- ](?:and|&)[- ]hold|strateg|signal",
+                -6,
+            ),
         ),
         build_portfolio_backtest,
         "Backtest a max-Sharpe portfolio of AAPL, MSFT, JPM and XOM rebalanced monthly "

@@ -15,6 +15,21 @@ CASES = [
         {"symbols": ["MSFT"], "benchmark": "SPX", "window": 60, "start": "2010-01-01"},
     ),
     (
+        "rolling 6 month beta of KO to the market",
+        "rolling_beta",
+        {"symbols": ["KO"], "benchmark": "SPX", "window": 126},
+    ),
+    (
+        "backtest a min variance portfolio of AAPL and MSFT since 2010",
+        "backtest_portfolio",
+        {"objective": "min_variance", "start": "2010-01-01"},
+    ),
+    (
+        "Backtest a momentum strategy on a portfolio of AAPL and MSFT",
+        "backtest_strategy",
+        {"strategy": "momentum"},
+    ),
+    (
         "correlation matrix of AAPL, MSFT, JPM and XOM since 2010",
         "correlation_matrix",
         {"symbols": ["AAPL", "MSFT", "JPM", "XOM"], "start": "2010-01-01"},
@@ -76,6 +91,18 @@ def test_cross_asset_requests(request_text, action, expected):
     assert call.action == action, call.describe()
     for name, value in expected.items():
         assert call.params[name] == (pytest.approx(value) if isinstance(value, dict) else value)
+    assert result.not_understood == []  # every stated value was used
+
+
+def test_what_the_portfolio_backtest_cannot_take_is_named():
+    result = plan(
+        "backtest a long/short max sharpe portfolio of AAPL, KO and XOM with no costs, "
+        "weights capped at 30%, 10% turnover limit"
+    )
+    call = result.calls[0]
+    assert call.action == "backtest_portfolio"
+    assert call.params["weight_bounds"] == (-1.0, 0.3) and call.params["cost_bps"] == 0.0
+    assert any("turnover" in part for part in result.not_understood), result.not_understood
 
 
 def test_missing_symbols_are_asked_for():
