@@ -200,11 +200,9 @@ class Comparison:
 
     def ranked(self) -> list[ComparedTrial]:
         """Trials with a value of the metric, best first."""
-        valued = [t for t in self.trials if self.primary(t) is not None]
-        return sorted(
-            valued,
-            key=lambda t: -(self.primary(t) or 0.0) if self.greater_is_better else self.primary(t),
-        )
+        sign = -1.0 if self.greater_is_better else 1.0
+        valued = [(v, t) for t in self.trials if (v := self.primary(t)) is not None]
+        return [t for _, t in sorted(valued, key=lambda pair: sign * pair[0])]
 
     def best(self) -> ComparedTrial | None:
         ranked = self.ranked()

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from engine.actions.base import ActionError
+from engine.actions.bounds import MAX_COMPARE_TRIALS
 from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.auth.permissions import Resource
@@ -28,7 +29,7 @@ from storage.access import OwnerScope
 from storage.repositories import trials as repo
 from storage.repositories.trials import TrialFilter
 
-MAX_COMPARE = 500  # trials one comparison holds (engine.trials.compare)
+MAX_COMPARE = MAX_COMPARE_TRIALS  # trials one comparison holds (engine.trials.compare)
 PAGE_SIZES = (25, 50, 100, 200)
 SORT_LABELS = {
     "created_at": "created",

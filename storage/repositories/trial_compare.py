@@ -114,6 +114,7 @@ class ChatFilter:
 
     model_ids: tuple[str, ...] = ()
     symbol: str | None = None
+    dataset_id: int | None = None
     with_value: bool = False
 
 
@@ -125,6 +126,8 @@ def _chat_query(
         query = query.where(Trial.model_id.in_(list(extra.model_ids)))
     if extra.symbol:
         query = query.where(_has_symbol(dialect, extra.symbol))
+    if extra.dataset_id is not None:
+        query = query.where(Trial.dataset_id == extra.dataset_id)
     if extra.with_value:
         query = query.where(Trial.metric_value.is_not(None))
     return query
@@ -142,9 +145,11 @@ def find_trials(
     """The newest (or best, by ``sort``) ``limit`` matching trials and how many match."""
     dialect = get_engine().dialect.name
     column = SORTABLE.get(sort, Trial.created_at)
-    order = (column.desc(), Trial.id.desc()) if descending else (column.asc(), Trial.id.asc())
+    order: list[Any] = (
+        [column.desc(), Trial.id.desc()] if descending else [column.asc(), Trial.id.asc()]
+    )
     if sort == "metric_value":  # trials without a value last, whichever the direction
-        order = (Trial.metric_value.is_(None), *order)
+        order.insert(0, Trial.metric_value.is_(None))
     query = _chat_query(select(*_columns(dialect)), flt, extra, scope, dialect)
     count = _chat_query(select(func.count(Trial.id)), flt, extra, scope, dialect)
     with session_scope() as session:
@@ -221,3 +226,15 @@ __all__ = [
     "matching_ids",
     "metric_counts",
 ]
+
+
+def database_today() -> datetime:
+    """The database server's current UTC time (relative periods such as "last week"
+    count from it, like every other timestamp the app compares)."""
+    from storage.clock import database_now
+
+    with session_scope() as session:
+        value = session.scalar(select(database_now()))
+    if not isinstance(value, datetime):  # pragma: no cover - every dialect answers one
+        raise RuntimeError(f"the database answered {value!r} for its clock")
+    return value
