@@ -392,7 +392,7 @@ class Curve:
     name: str
     x: list[Any]
     y: list[float | None]
-    total_points: int
+    total_points: int | None  # before downsampling, where known (equity curves)
     baseline: bool
 
 
@@ -445,7 +445,7 @@ def curves(
                 name=name,
                 x=[p.get("elapsed_s") for p in events],
                 y=[_finite(p.get(name)) for p in events],
-                total_points=len(events),
+                total_points=None,  # the executor's min-max decimation does not say
                 baseline=t.id == comparison.baseline.id,
             )
         )

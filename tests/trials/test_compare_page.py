@@ -13,7 +13,6 @@ from tests.foundation.apptest_helpers import errors
 from tests.trials.conftest import add_job, add_trial, spread
 from tests.trials.test_trials_page import captions, trials_page
 
-
 # Plain dataframes carry no key in AppTest: each table is told by a column only it has.
 MARKS = {
     "compare-overview": "Δ vs baseline",
