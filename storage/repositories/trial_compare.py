@@ -101,9 +101,13 @@ def _has_symbol(dialect: str, symbol: str) -> Any:
             else_=cast(literal("[]"), Trial.params.type),
         )
         elements = func.json_array_elements_text(array).table_valued("value")
-    else:
-        elements = func.json_each(Trial.params, "$.symbols").table_valued("value")
-    return exists(select(literal(1)).select_from(elements).where(elements.c.value == symbol))
+        return exists(select(literal(1)).select_from(elements).where(elements.c.value == symbol))
+    elements = func.json_each(Trial.params, "$.symbols").table_valued("value")
+    # a list only, as on PostgreSQL (json_each would also walk a single string)
+    is_list = func.json_type(Trial.params, "$.symbols") == "array"
+    return is_list & exists(
+        select(literal(1)).select_from(elements).where(elements.c.value == symbol)
+    )
 
 
 @dataclass(frozen=True)
