@@ -220,6 +220,7 @@ def compare_trials(params: CompareTrialsParams, ctx: ActionContext) -> ActionRes
             )
             tables["importance"] = importance.table
             values["most_important"] = importance.ranked[:5]
+            values["importance_trials"] = importance.n_trials
     return ActionResult("\n".join(line for line in lines if line), values, tables)
 
 

@@ -141,6 +141,14 @@ def test_compare_my_last_20_xgboost_trials_offline(people):
     assert values["best_trial_id"] == newest[-1]
     overview = outcome.result.tables["overview"]
     assert list(overview["Δ vs baseline"]) == pytest.approx([i / 100 for i in range(20)])
+    # the chat draws the deltas from the stored result (data, not figures)
+    from engine.actions.base import ActionResult
+    from ui.presenters import figures_for
+
+    stored = ActionResult.from_json(outcome.result.to_json(columnar=True))
+    drawn = figures_for("compare_trials", stored)
+    assert list(drawn) == ["deltas"]
+    assert list(drawn["deltas"].data[0].y) == pytest.approx([i / 100 for i in range(20)])
 
 
 def test_compare_trial_ids_treats_foreign_like_missing(people):

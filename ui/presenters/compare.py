@@ -1,5 +1,6 @@
 """Figures of a trial comparison (:mod:`engine.trials.compare`), drawn only when the
-Trials page shows them: overlaid curves, parallel coordinates, parameter importance.
+Trials page shows them: overlaid curves, parallel coordinates, parameter importance; and
+the chat's ``compare_trials`` answer (deltas against the baseline, importance).
 
 Every text that came from a user or a model is HTML-escaped: Plotly renders a few tags
 (``<b>``, ``<a href>``) in labels.
@@ -13,8 +14,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from engine.actions.base import ActionResult
 from engine.trials.compare import Axis, Curve, Importance
-from ui.presenters.registry import axis, figure
+from ui.presenters.registry import axis, figure, presents, table
 
 IMPORTANCE_BARS = 25
 
@@ -106,3 +108,39 @@ def importance_figure(result: Importance, top: int = IMPORTANCE_BARS) -> go.Figu
         xaxis=axis("share of the metric's variance explained"),
         legend={"orientation": "h"},
     )
+
+
+@presents("compare_trials")
+def draw_compare_result(result: ActionResult) -> dict[str, go.Figure]:
+    """The chat's compare_trials answer: the metric of each trial against the baseline, and
+    the parameter importance when it was computed."""
+    figures: dict[str, go.Figure] = {}
+    overview = table(result, "overview")
+    if overview is not None and len(overview) and "Δ vs baseline" in overview:
+        known = overview[overview["Δ vs baseline"].notna()]
+        if len(known):
+            figures["deltas"] = figure(
+                [
+                    {
+                        "type": "bar",
+                        "x": [f"trial {int(t)}" for t in known["trial"]],
+                        "y": known["Δ vs baseline"].tolist(),
+                        "name": "Δ vs baseline",
+                    }
+                ],
+                f"{label(result.values.get('metric') or 'metric')} against baseline trial "
+                f"{result.values.get('baseline')}",
+                yaxis=axis("Δ vs baseline"),
+            )
+    ranked = table(result, "importance")
+    if ranked is not None and len(ranked):
+        drawn = importance_figure(
+            Importance(
+                result.values.get("metric"),
+                int(len(overview)) if overview is not None else 0,
+                ranked,
+            )
+        )
+        if drawn is not None:
+            figures["importance"] = drawn
+    return figures
