@@ -736,7 +736,6 @@ def export_csv(comparison: Comparison, diff_only: bool = True) -> str:
     frame = comparison.table(diff_only)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([f"# baseline trial {comparison.baseline.id}; metric {comparison.metric}"])
     writer.writerow(list(frame.columns))
     for row in frame.itertuples(index=False):
         writer.writerow([_csv_cell(None if _missing(v) else v) for v in row])
@@ -784,7 +783,7 @@ def _latex_cell(value: Any) -> str:
     if _missing(value):
         return "--"
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return "yes" if value else "no"
     if isinstance(value, float):
         return latex_escape(f"{value:.4g}")
     return latex_escape(value)

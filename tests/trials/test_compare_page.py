@@ -134,12 +134,21 @@ def test_export_buttons_and_their_content(people):
     assert "Comparison (CSV)" in labels and "Comparison (LaTeX)" in labels
     comparison = compare.build(alice, [t.id for t in trials], trials[1].id)
     text = compare.export_csv(comparison)
-    lines = text.splitlines()
-    assert lines[0] == f"# baseline trial {trials[1].id}; metric balanced_accuracy"
-    header = lines[1].split(",")
-    assert header[:4] == ["trial", "baseline", "model", "family"]
-    assert "max_depth" in header and "n_estimators" not in header  # diff only
-    assert "n_estimators" in compare.export_csv(comparison, diff_only=False).splitlines()[1]
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [int(r["trial"]) for r in rows] == [t.id for t in trials]
+    assert [r["baseline"] for r in rows] == ["False", "True", "False"]
+    assert [float(r["Δ vs baseline"]) for r in rows] == pytest.approx([-0.1, 0.0, 0.1])
+    assert [r["max_depth"] for r in rows] == ["2", "3", "4"]
+    assert list(rows[0])[:4] == ["trial", "baseline", "model", "family"]
+    assert "n_estimators" not in rows[0]  # diff only
+    assert "Δ balanced_accuracy (holdout)" in rows[0]
+    everything = list(csv.DictReader(io.StringIO(compare.export_csv(comparison, False))))
+    assert [r["n_estimators"] for r in everything] == ["100", "100", "100"]
+    latex = compare.export_latex(comparison)
+    assert f"baseline trial {trials[1].id} (balanced\\_accuracy)" in latex
 
 
 def test_compare_refuses_too_many_or_invisible_trials(people):
