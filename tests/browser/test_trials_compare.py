@@ -70,7 +70,8 @@ def test_compare_and_pin_a_baseline(page, server):
     x(page).to_have_url(re.compile(rf"[?&]baseline={ids[3]}(&|$)"))
     x(
         page.get_by_text(
-            f"Best: trial {ids[3]} (RandomForest), balanced_accuracy 0.5900, +0.0000 against the baseline."
+            f"Best: trial {ids[3]} (RandomForest), balanced_accuracy 0.5900, "
+            "+0.0000 against the baseline."
         )
     ).to_be_visible()
 
