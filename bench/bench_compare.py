@@ -11,8 +11,9 @@ events), then for 100 and 500 trials, interleaved in each repeat:
   before: ``repo.get_trials`` + ``parse``),
 - load, now: the lean columns (``compare.load_trials``),
 - assembly: load + the comparison and its tables (overview, parameters, metrics),
-- importance: fANOVA (Optuna, 16 trees of depth 8) + random forest (impurity and
-  permutation), and fANOVA with Optuna's default 64 trees of depth 64 for reference,
+- importance: fANOVA (Optuna, 32 trees of depth 6) + random forest (impurity and
+  permutation), and with Optuna's default fANOVA (64 trees of depth 64) for reference
+  (--reference-sizes only: 264 s of CPU for 500 trials),
 - curves: the 20 curves (min-max events, LTTB equity) of the comparison,
 - the Trials page's compare view rendered by Streamlit's AppTest (first render, which
   computes the importance, and reruns, which reuse it).
@@ -109,21 +110,27 @@ def bench_size(n: int, ids: list[int], admin, args) -> list[tuple]:
         )
         imp.run(lambda: compare.importance(comparison))
         curves.run(lambda: compare.curves(admin, comparison))
-    saved = compare.FANOVA_TREES, compare.FANOVA_DEPTH
-    compare.FANOVA_TREES, compare.FANOVA_DEPTH = 64, 64
-    for _ in range(max(1, args.repeats // 2)):
-        fan64.run(lambda: compare.importance(comparison))
-    compare.FANOVA_TREES, compare.FANOVA_DEPTH = saved
+    if n in args.reference_sizes:
+        saved = compare.FANOVA_TREES, compare.FANOVA_DEPTH
+        compare.FANOVA_TREES, compare.FANOVA_DEPTH = 64, 64
+        for _ in range(max(1, args.repeats // 2)):
+            fan64.run(lambda: compare.importance(comparison))
+        compare.FANOVA_TREES, compare.FANOVA_DEPTH = saved
     result = compare.importance(comparison)
     rows += [
         before.row(f"{n} trials: load, before (full rows parsed)"),
         now.row(f"{n} trials: load, now (lean columns)"),
         build.row(f"{n} trials: assembly (load + overview, parameters, metrics)"),
         imp.row(
-            f"{n} trials: importance, fANOVA 16x8 + forest "
+            f"{n} trials: importance, fANOVA "
+            f"{compare.FANOVA_TREES}x{compare.FANOVA_DEPTH} + forest "
             f"({result.n_trials} trials, {len(result.table)} parameters)"
         ),
-        fan64.row(f"{n} trials: importance with Optuna's default fANOVA 64x64"),
+        *(
+            [fan64.row(f"{n} trials: importance with Optuna's default fANOVA 64x64")]
+            if fan64.wall
+            else []
+        ),
         curves.row(f"{n} trials: 20 curves (min-max events, LTTB equity)"),
     ]
 
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-job", type=int, default=1_000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--reference-sizes", type=int, nargs="*", default=[100])
     args = parser.parse_args(argv)
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for backend in args.backends:
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 dispose_all()
                 bench_seed.drop_schema(POSTGRES_URL, f"bench_compare_{os.getpid()}")
-        print(f"\n{backend}\n")
+        print(f"\n{backend}\n", flush=True)
         print("| what | median | max | CPU (median) |")
         print("| --- | --- | --- | --- |")
         for row in rows:

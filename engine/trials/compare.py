@@ -45,10 +45,12 @@ CURVE_POINTS = 500  # points per curve, downsampled on the server
 MIN_IMPORTANCE_TRIALS = 8  # fewer trials than this say nothing about importance
 PARAM_COVERAGE = 0.8  # a parameter enters importance when this share of trials has it
 MAX_PARALLEL_AXES = 12
-# fANOVA's forest: 16 trees of depth 8 rank like Optuna's default 64 x 64 on the compared
-# trials at a tenth of the CPU (500 trials: 0.5 s instead of 5.6 s; bench/bench_compare.py)
-FANOVA_TREES = 16
-FANOVA_DEPTH = 8
+# fANOVA's forest: 32 trees of depth 6. Optuna's default (64 trees, unbounded depth) grows
+# trees to fit noise: on 500 trials where no parameter matters it took 264 s of CPU, 16 x 8
+# took 4.8 s, 32 x 6 takes 0.7 s; where one parameter drives the metric all rank it the
+# same (bench/bench_compare.py, BENCHMARKS.md).
+FANOVA_TREES = 32
+FANOVA_DEPTH = 6
 
 
 # --- the trials ------------------------------------------------------------------------
