@@ -1,6 +1,7 @@
 """Trials: every evaluated configuration, filtered, sorted and paginated in the database;
-one trial in detail (and re-run); up to ten side by side. The view is in the URL
-(``?trial=12`` or ``?compare=12,15``) so it can be bookmarked and shared."""
+one trial in detail (and re-run); up to 500 compared against a pinned baseline. The view
+is in the URL (``?trial=12`` or ``?compare=12,15&baseline=15``) so it can be bookmarked
+and shared."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ui.reproduce import bundle_button, notebook_button
 from ui.run import run_action
 from ui.session import has_role, require_user
 from ui.text import md_escape
+from ui.trials_compare import draw_compare as draw_trials_compare
 
 user = require_user()
 can_run = has_role(user, "analyst")
@@ -171,6 +173,16 @@ def draw_table() -> None:
         show(compare=",".join(map(str, selected)))
     if len(selected) > MAX_COMPARE:
         p4.caption(f"Select at most {MAX_COMPARE} trials to compare.")
+    if (
+        not selected
+        and page.total >= 2
+        and p4.button(
+            f"Compare all {min(page.total, MAX_COMPARE):,} matching",
+            key="trials_compare_matching",
+            help=f"The first {MAX_COMPARE} trials of these filters in this order",
+        )
+    ):
+        show(compare=",".join(map(str, query.matching_ids(user, trial_query, MAX_COMPARE))))
     p5.download_button(
         "Export filtered table (CSV)",
         data=partial(export.export_csv, user, trial_query),
@@ -369,25 +381,7 @@ def draw_overfitting(report: dict | None, key: str) -> None:
 
 # --- comparison ------------------------------------------------------------------------
 def draw_compare(raw: str) -> None:
-    try:
-        trials = query.compare_trials(user, query.parse_ids(raw))
-    except ActionError as error:
-        st.error(md_escape(error))
-        return
-    st.subheader(f"Comparing {len(trials)} trials")
-    st.dataframe(trial_detail.compare_frame(trials), width="stretch", key="compare-table")
-    draw_overfitting(overfitting.report_for_trials(trials), "compare")
-    chart(figures.overlay_figure(user, trials), "compare-progress")
-    # Plotly draws parallel coordinates with WebGL: seconds in a browser without a GPU
-    # (software rendering), so only on request.
-    if st.toggle("Parallel coordinates: parameters against the metric", key="compare_parallel"):
-        chart(figures.parallel_figure(trials), "compare-parallel")
-    c1, c2 = st.columns([3, 1])
-    chosen = c1.selectbox(
-        "Open one", [t.id for t in trials], format_func=lambda i: f"trial {i}", key="cmp_open"
-    )
-    if c2.button("Open", key="cmp_open_btn"):
-        show(trial=str(chosen))
+    draw_trials_compare(user, raw, show=show, draw_overfitting=draw_overfitting)
 
 
 # --- page ------------------------------------------------------------------------------

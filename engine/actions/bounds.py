@@ -33,6 +33,8 @@ MAX_OPTION_BATCH = 10_000
 MAX_SIGNAL_POINTS = 100_000
 MAX_LIST_ITEMS = 1_000
 MAX_PARAMS_BYTES = 4_000_000
+MAX_COMPARE_TRIALS = 500  # trials one comparison holds (compare_trials, the Trials page)
+MAX_QUERY_ROWS = 100  # rows a read-only listing returns to chat (query_trials, query_jobs)
 
 Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
 Note = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]

@@ -307,26 +307,3 @@ def rerun_call(detail: TrialDetail) -> tuple[str, dict[str, Any]]:
         if _validates(action, params):
             return action, params
     return trial.action, recorded
-
-
-def compare_frame(trials: list[Trial]) -> pd.DataFrame:
-    """Rows: model, status, primary metric, every metric's mean (± std) and hold-out,
-    duration; one column per trial."""
-    columns: dict[str, dict[str, Any]] = {}
-    for t in trials:
-        column: dict[str, Any] = {
-            "model": t.model_id or "",
-            "family": t.family or "",
-            "status": t.status,
-            "primary metric": t.metric_name or "",
-            "value": "" if t.metric_value is None else f"{t.metric_value:.4f}",
-        }
-        for name, stats in (t.metrics.cv if t.metrics is not None else {}).items():
-            if stats.mean is not None:
-                column[f"{name} (cv)"] = format_mean_std(stats.mean, stats.std)
-        for name, value in (t.holdout or {}).items():
-            if value is not None:
-                column[f"{name} (holdout)"] = f"{value:.4f}"
-        column["seconds"] = "" if t.duration_s is None else f"{t.duration_s:.1f}"
-        columns[f"trial {t.id}"] = column
-    return pd.DataFrame(columns).fillna("")

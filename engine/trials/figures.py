@@ -9,7 +9,6 @@ HTML-escaped, because Plotly interprets a few tags (``<b>``, ``<a href>``) in la
 from __future__ import annotations
 
 import html
-import json
 import logging
 import math
 from collections.abc import Iterable
@@ -19,8 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from engine.actions.context import UserRef
-from engine.trials.detail import TrialDetail, artifact_file, flatten_params, points_column
+from engine.trials.detail import TrialDetail, artifact_file, points_column
 from engine.trials.record import EquityCurve, Importances, Trial
 
 log = logging.getLogger("mltrainer.trials")
@@ -256,98 +254,3 @@ def result_figures(detail: TrialDetail) -> dict[str, go.Figure]:
     if figure is not None:
         figures["holdout_equity"] = figure
     return figures
-
-
-# --- comparison ------------------------------------------------------------------------
-
-
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (int, float, str, bool))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def parallel_figure(trials: list[Trial]) -> go.Figure | None:
-    """Parallel coordinates: each trial's parameters (numbers, and categories as ranks)
-    then its metric; lines coloured by the metric."""
-    if not trials:
-        return None
-    flats = [flatten_params(t.params) for t in trials]
-    names: list[str] = []
-    for flat in flats:
-        names += [n for n, v in flat.items() if n not in names and _scalar(v)]
-    varying = [n for n in names if len({json.dumps(f.get(n), default=str) for f in flats}) > 1]
-    names = (varying or names)[:MAX_PARALLEL_DIMENSIONS]
-    dimensions = []
-    for name in names:
-        values = [f.get(name) for f in flats]
-        numbers = [_number(v) for v in values]
-        if all(n is not None or v is None for n, v in zip(numbers, values, strict=True)) and any(
-            n is not None for n in numbers
-        ):
-            dimensions.append(dict(label=label(name), values=numbers))
-        else:
-            categories = sorted({str(v) for v in values})
-            dimensions.append(
-                dict(
-                    label=label(name),
-                    values=[categories.index(str(v)) for v in values],
-                    tickvals=list(range(len(categories))),
-                    ticktext=[label(c) for c in categories],
-                )
-            )
-    metric_names = {t.metric_name for t in trials if t.metric_name}
-    metric_label = metric_names.pop() if len(metric_names) == 1 else "metric"
-    metric_values = [t.metric_value for t in trials]
-    dimensions.append(dict(label=label(metric_label), values=metric_values))
-    known = [v for v in metric_values if v is not None]
-    line: dict[str, Any] = dict(color=[v if v is not None else math.nan for v in metric_values])
-    if known:
-        line.update(colorscale="Viridis", showscale=True, cmin=min(known), cmax=max(known))
-    figure = go.Figure(go.Parcoords(dimensions=dimensions, line=line))
-    return _layout(figure, 380, title="Parameters against the metric")
-
-
-def overlay_figure(
-    user: UserRef, trials: list[Trial], total_points: int = COMPARE_POINTS
-) -> go.Figure | None:
-    """Each trial's progress curve of its primary metric (or its first metric) on one
-    chart, for the jobs ``user`` may read (a job is private to its owner and admins);
-    the point budget is shared so the chart stays light."""
-    from engine import executor
-    from engine.auth import permissions
-    from engine.auth.permissions import Resource
-
-    jobs = {
-        job.id: job
-        for job in (executor.status(t.job_id) for t in trials if t.job_id is not None)
-        if job is not None and permissions.allowed(user, "read", Resource.owned("job", job.user_id))
-    }
-    with_jobs = [t for t in trials if t.job_id in jobs]
-    if not with_jobs:
-        return None
-    budget = max(50, total_points // len(with_jobs))
-    figure = go.Figure()
-    for t in with_jobs:
-        if t.job_id is None:  # never: with_jobs holds trials whose job was read above
-            continue
-        points = executor.events(t.job_id, budget)
-        if not points:
-            continue
-        names = sorted({k for p in points for k in p if k not in ("elapsed_s", "fraction")})
-        if not names:
-            continue
-        name = t.metric_name if t.metric_name in names else names[0]
-        figure.add_scatter(
-            x=points_column(points, "elapsed_s"),
-            y=points_column(points, name),
-            mode="lines",
-            name=label(f"trial {t.id} · {name}"),
-        )
-    if not figure.data:
-        return None
-    return _layout(figure, 320, xaxis_title="seconds", title="Progress curves")

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from engine.actions.base import ActionError
+from engine.actions.bounds import MAX_COMPARE_TRIALS
 from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.auth.permissions import Resource
@@ -28,7 +29,7 @@ from storage.access import OwnerScope
 from storage.repositories import trials as repo
 from storage.repositories.trials import TrialFilter
 
-MAX_COMPARE = 10
+MAX_COMPARE = MAX_COMPARE_TRIALS  # trials one comparison holds (engine.trials.compare)
 PAGE_SIZES = (25, 50, 100, 200)
 SORT_LABELS = {
     "created_at": "created",
@@ -309,14 +310,15 @@ def parse_ids(text: str | Iterable[Any]) -> list[int]:
     return out
 
 
-def compare_trials(user: UserRef, trial_ids: list[int]) -> list[Trial]:
-    """The trials to compare, in the order asked; every one must be visible."""
-    if len(trial_ids) > MAX_COMPARE:
-        raise ActionError(f"Compare at most {MAX_COMPARE} trials at a time.")
-    found = {row.id: row for row in repo.get_trials(trial_ids, scope(user))}
-    missing = [i for i in trial_ids if i not in found]
-    if missing:
-        raise ActionError(
-            "Not found or not visible to you: " + ", ".join(f"trial {i}" for i in missing)
-        )
-    return [parse(found[i]) for i in trial_ids]
+def matching_ids(user: UserRef, query: TrialQuery, limit: int = MAX_COMPARE) -> list[int]:
+    """The ids of the first ``limit`` trials of the table's filters and order, visible to
+    ``user`` (what "compare all matching" compares)."""
+    from storage.repositories import trial_compare
+
+    return trial_compare.matching_ids(
+        to_filter(query),
+        scope(user),
+        sort=query.sort,
+        descending=query.descending,
+        limit=max(1, min(int(limit), MAX_COMPARE)),
+    )

@@ -44,6 +44,9 @@ MATRIX: dict[str, tuple[str, dict]] = {
     "goal_insights": ("viewer", {"goal_id": 999999}),
     "export_bundle": ("viewer", {"kind": "trial", "id": 999999}),
     "export_notebook": ("viewer", {"kind": "trial", "id": 999999}),
+    "query_trials": ("viewer", {"symbol": "NO_SUCH_SYMBOL", "order": "best"}),
+    "compare_trials": ("viewer", {"trial_ids": [999998, 999999]}),
+    "query_jobs": ("viewer", {"status": ["failed"]}),
     # analysts: anything that computes, records, writes a dataset or spends quota
     "load_prices": ("analyst", {"symbols": NOWHERE}),
     "describe_dataset": ("analyst", {"symbols": NOWHERE}),

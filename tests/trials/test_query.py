@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engine.actions import ActionError
+from engine.trials import compare, figures, query
 from engine.trials import detail as trial_detail
-from engine.trials import figures, query
 from engine.trials.query import TrialQuery
 from storage.access import OwnerScope
 from storage.repositories import trials as trial_repo
@@ -75,7 +75,7 @@ def test_single_reads_answer_the_same_for_missing_and_foreign_trials(people):
     with pytest.raises(ActionError):
         trial_detail.load_detail(alice, bobs.id)
     with pytest.raises(ActionError, match=f"trial {bobs.id}"):
-        query.compare_trials(alice, [add_trial(alice).id, bobs.id])
+        compare.load_trials(alice, [add_trial(alice).id, bobs.id])
     job = add_job(bob)
     add_trial(bob, job_id=job)
     assert query.trial_for_job(alice, job) is None
@@ -138,14 +138,8 @@ def test_a_trials_job_is_shown_only_to_who_may_read_the_job(people):
     for reader in (alice, root):
         detail = trial_detail.load_detail(reader, trials[0].id)
         assert detail.job is not None and len(detail.points) == 20
-        assert (
-            len(
-                figures.overlay_figure(
-                    reader, query.compare_trials(reader, [trials[0].id, trials[1].id])
-                ).data
-            )
-            == 2
-        )
+        shown = compare.curves(reader, compare.build(reader, [trials[0].id, trials[1].id]))
+        assert [c.trial_id for c in shown] == [trials[0].id, trials[1].id]
     detail = trial_detail.load_detail(vic, trials[0].id)
     assert detail.job is None and detail.points == [] and trial_detail.event_log(detail).empty
-    assert figures.overlay_figure(vic, query.compare_trials(vic, [t.id for t in trials])) is None
+    assert compare.curves(vic, compare.build(vic, [t.id for t in trials])) == []

@@ -158,45 +158,6 @@ def test_artifact_outside_the_data_directory_is_not_offered(people, tmp_path):
     assert "No saved model for this trial." in captions(at)
 
 
-def test_compare_side_by_side_with_parallel_coordinates(people):
-    alice = people["alice"]
-    trials = [
-        add_trial(
-            alice,
-            job_id=add_job(alice, events=50),
-            metric_value=0.5 + i / 10,
-            params={"model_id": "RandomForest", "model_params": {"max_depth": 2 + i, "crit": c}},
-        )
-        for i, c in enumerate(["gini", "entropy", "gini"])
-    ]
-    at = trials_page("alice", compare=",".join(str(t.id) for t in trials))
-    frame = frame_with(at, "model")
-    assert list(frame.columns) == [f"trial {t.id}" for t in trials]
-    assert frame.loc["value"].tolist() == ["0.5000", "0.6000", "0.7000"]
-    # WebGL parallel coordinates (seconds in a browser without a GPU) only on request
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert [s["data"][0]["type"] for s in specs] == ["scatter"]
-    at.toggle(key="compare_parallel").set_value(True).run()
-    assert not at.exception, at.exception
-    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    parcoords = next(s for s in specs if s["data"][0]["type"] == "parcoords")
-    dims = {d["label"]: d["values"] for d in parcoords["data"][0]["dimensions"]}
-    assert dims["max_depth"] == [2, 3, 4]
-    assert dims["crit"] == [1, 0, 1]  # categories as ranks (entropy, gini)
-    assert dims["balanced_accuracy"] == pytest.approx([0.5, 0.6, 0.7])
-    overlay = next(s for s in specs if s["layout"]["title"]["text"] == "Progress curves")
-    assert len(overlay["data"]) == 3
-
-
-def test_compare_refuses_too_many_or_invisible_trials(people):
-    mine = spread(11, people["alice"])
-    at = trials_page("alice", compare=",".join(str(t.id) for t in mine))
-    assert "at most 10" in errors(at)[0]
-    bobs = add_trial(people["bob"])
-    at = trials_page("alice", compare=f"{mine[0].id},{bobs.id}")
-    assert f"trial {bobs.id}" in errors(at)[0]
-
-
 @pytest.fixture
 def fit_action():
     from tests.trials import fit_action

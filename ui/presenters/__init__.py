@@ -11,7 +11,7 @@ import logging
 import plotly.graph_objects as go
 
 from engine.actions.base import ActionResult
-from ui.presenters import data, finance, ml  # noqa: F401 - they register presenters
+from ui.presenters import compare, data, finance, ml  # noqa: F401 - they register presenters
 from ui.presenters.registry import PRESENTERS, draw_series, presenter_for, presents
 
 log = logging.getLogger("mltrainer.ui")
