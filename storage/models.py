@@ -7,12 +7,13 @@ column with an index.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -262,6 +263,10 @@ class Trial(Base):
         Index("ix_trials_created", "created_at"),
         Index("ix_trials_user_created", "user_id", "created_at"),
         Index("ix_trials_metric", "metric_name", "metric_value"),
+        # The table's other sort orders (each with the id that breaks ties), so a page
+        # of 100,000 trials sorted by them is read from an index, not sorted.
+        Index("ix_trials_metric_value_id", "metric_value", "id"),
+        Index("ix_trials_duration_id", "duration_s", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -292,6 +297,37 @@ class Trial(Base):
     # Recorded by an attempt of its job that was lost and replaced by the retry's own
     # copy: kept for the record, left out of listings and counts.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class TrialRollup(Base):
+    """Counted (not superseded) trials summed per UTC day and per value of every filter
+    of the Trials page but the metric range: the page's totals, filter choices and
+    charts read these rows instead of the trials. Kept in step by the repository that
+    writes trials (``storage.repositories.trials``), in the same transaction."""
+
+    __tablename__ = "trial_rollups"
+    __table_args__ = (
+        Index("ix_trial_rollups_user_day", "user_id", "day"),
+        Index("ix_trial_rollups_goal_day", "goal_id", "day"),
+        Index("ix_trial_rollups_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The bucket's identity (day and the six values below as JSON text): unique, so
+    # writers add to one row with an upsert.
+    bucket: Mapped[str] = mapped_column(String(400), unique=True)
+    day: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    goal_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(100))
+    family: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16))
+    metric_name: Mapped[str | None] = mapped_column(String(40))
+    trials: Mapped[int] = mapped_column(Integer, default=0)
+    valued: Mapped[int] = mapped_column(Integer, default=0)  # with a metric value
+    value_sum: Mapped[float | None] = mapped_column(Float)
+    value_min: Mapped[float | None] = mapped_column(Float)
+    value_max: Mapped[float | None] = mapped_column(Float)
 
 
 class ModelResult(Base):

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from typing import Any
 
-from sqlalchemy import Float, Select, Text, case, cast, func, literal, select, update
+from sqlalchemy import (
+    Date,
+    Float,
+    Select,
+    String,
+    Text,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from storage.access import OwnerScope
 from storage.db import get_engine, session_scope
-from storage.models import Goal, ModelResult, Trial, User
+from storage.models import Goal, ModelResult, Trial, TrialRollup, User
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,8 @@ def create_trial(**fields: Any) -> TrialRecord:
         row = Trial(**fields)
         session.add(row)
         session.flush()
+        if not row.superseded:
+            _add_to_rollups(session, row)
         return _trial(row)
 
 
@@ -177,10 +195,11 @@ def search_statements(
     offset: int = 0,
     limit: int = 50,
 ) -> tuple[Select, Select]:
-    """(count, page) statements of :func:`search_trials` (also used to show query plans)."""
-    count = _apply(select(func.count(Trial.id)), flt, scope)
-    rows = _ordered(_apply(select(Trial), flt, scope), sort, descending)
-    return count, rows.offset(offset).limit(limit)
+    """(count, page ids) statements of :func:`search_trials` (also used to show query
+    plans). The page is found as ids first (read from the sort's index), then only
+    those rows are loaded."""
+    ids = _ordered(_apply(select(Trial.id), flt, scope), sort, descending)
+    return count_statement(flt, scope), ids.offset(offset).limit(limit)
 
 
 def _ordered(query: Select, sort: str, descending: bool) -> Select:
@@ -204,9 +223,14 @@ def search_trials(
         flt, scope, sort=sort, descending=descending, offset=offset, limit=limit
     )
     with session_scope() as session:
-        total = session.scalar(count) or 0
-        rows = session.scalars(page)
-        return [_trial(row) for row in rows], total
+        total = int(session.scalar(count) or 0)
+        ids = list(session.scalars(page))
+        if not ids:
+            return [], total
+        rows = {
+            row.id: _trial(row) for row in session.scalars(select(Trial).where(Trial.id.in_(ids)))
+        }
+        return [rows[i] for i in ids if i in rows], total
 
 
 def _guarded(column: Any, prefixes: tuple[str, ...]) -> Any:
@@ -350,14 +374,22 @@ def trials_for_job(job_id: int) -> list[TrialRecord]:
 
 def supersede_job_trials(job_id: int, keep: set[int]) -> int:
     """Mark the job's counted trials other than ``keep`` superseded (a retry replaces
-    them); returns how many."""
-    statement = update(Trial).where(Trial.job_id == job_id, _COUNTED)
+    them); returns how many. Their rollup buckets are recounted in the same
+    transaction."""
+    condition = [Trial.job_id == job_id, _COUNTED]
     if keep:
-        statement = statement.where(Trial.id.not_in(sorted(keep)))
+        condition.append(Trial.id.not_in(sorted(keep)))
     with session_scope() as session:
+        touched = session.execute(select(*_BUCKET_COLUMNS).where(*condition)).all()
+        if not touched:
+            return 0
         result = session.execute(
-            statement.values(superseded=True).execution_options(synchronize_session=False)
+            update(Trial)
+            .where(*condition)
+            .values(superseded=True)
+            .execution_options(synchronize_session=False)
         )
+        _recount_buckets(session, {_bucket_of(*values) for values in touched})
         return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -371,8 +403,10 @@ def usernames(
         if user_ids is None:
             if scope is None:
                 raise ValueError("usernames of trial owners need the reader's scope")
-            owners = _scoped(
-                select(Trial.user_id).where(Trial.user_id.is_not(None)).distinct(), scope
+            owners = _apply_rollups(
+                select(TrialRollup.user_id).where(TrialRollup.user_id.is_not(None)).distinct(),
+                TrialFilter(),
+                scope,
             )
             query = query.where(User.id.in_(owners))
         else:
@@ -413,15 +447,18 @@ def trials_for_goal(goal_id: int) -> list[TrialRecord]:
 
 
 def distinct_values(column_name: str, scope: OwnerScope) -> list[str]:
-    """The distinct non-empty values of one column over the trials ``scope`` may see."""
-    column = {
-        "family": Trial.family,
-        "action": Trial.action,
-        "status": Trial.status,
-        "metric_name": Trial.metric_name,
-        "model_id": Trial.model_id,
-    }[column_name]
-    query = _scoped(select(column).distinct().order_by(column), scope)
+    """The distinct non-empty values of one column over the trials ``scope`` may see
+    (read from the rollups; the model id, which they do not hold, from the trials)."""
+    if column_name == "model_id":
+        query = _scoped(select(Trial.model_id).distinct().order_by(Trial.model_id), scope)
+    else:
+        column = {
+            "family": TrialRollup.family,
+            "action": TrialRollup.action,
+            "status": TrialRollup.status,
+            "metric_name": TrialRollup.metric_name,
+        }[column_name]
+        query = _apply_rollups(select(column).distinct().order_by(column), TrialFilter(), scope)
     with session_scope() as session:
         return [v for v in session.scalars(query) if v]
 
@@ -502,3 +539,357 @@ def succeeded_on_dataset(
     query = _scoped(query, scope).order_by(Trial.id.desc()).limit(limit)
     with session_scope() as session:
         return [_trial(row) for row in session.scalars(query)]
+
+
+# --- rollups: counted trials summed per day and filter values -------------------------
+#
+# ``trial_rollups`` holds, per UTC day and per (owner, goal, action, family, status,
+# metric name), how many counted trials there are and the sum, minimum and maximum of
+# their metric values. create_trial adds to a bucket with an upsert in its own
+# transaction; supersede_job_trials recounts the buckets it touched from the trials.
+# The Trials page's totals, filter choices and charts read the rollups whenever the
+# filter is one they can answer (no metric range, whole days), so their cost grows with
+# days × filter values, not with trials.
+
+_BUCKET_COLUMNS = (
+    Trial.created_at,
+    Trial.user_id,
+    Trial.goal_id,
+    Trial.action,
+    Trial.family,
+    Trial.status,
+    Trial.metric_name,
+)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    day: date
+    user_id: int | None
+    goal_id: int | None
+    action: str
+    family: str | None
+    status: str
+    metric_name: str | None
+
+    @property
+    def key(self) -> str:
+        """The bucket's unique text (its values as a JSON list: no two buckets share it)."""
+        return json.dumps(
+            [
+                self.day.isoformat(),
+                self.user_id,
+                self.goal_id,
+                self.action,
+                self.family,
+                self.status,
+                self.metric_name,
+            ],
+            separators=(",", ":"),
+        )
+
+
+def utc_day(moment: datetime) -> date:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+def _bucket_of(created_at, user_id, goal_id, action, family, status, metric_name) -> Bucket:
+    return Bucket(utc_day(created_at), user_id, goal_id, action, family, status, metric_name)
+
+
+def _upsert_rollup(session: Session, bucket: Bucket, add: dict[str, Any]) -> None:
+    """Add counts and values to one bucket (created when missing), atomically."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+
+        lowest, highest = func.least, func.greatest
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
+        lowest, highest = func.min, func.max  # SQLite's two-argument scalar forms
+    statement = dialect_insert(TrialRollup).values(
+        bucket=bucket.key,
+        day=bucket.day,
+        user_id=bucket.user_id,
+        goal_id=bucket.goal_id,
+        action=bucket.action,
+        family=bucket.family,
+        status=bucket.status,
+        metric_name=bucket.metric_name,
+        **add,
+    )
+    old, new = TrialRollup.__table__.c, statement.excluded
+
+    def either(a, b):  # NULL only when both are
+        return func.coalesce(a, b)
+
+    statement = statement.on_conflict_do_update(
+        index_elements=[old.bucket],
+        set_={
+            "trials": old.trials + new.trials,
+            "valued": old.valued + new.valued,
+            "value_sum": func.coalesce(old.value_sum + new.value_sum, old.value_sum, new.value_sum),
+            "value_min": lowest(
+                either(old.value_min, new.value_min), either(new.value_min, old.value_min)
+            ),
+            "value_max": highest(
+                either(old.value_max, new.value_max), either(new.value_max, old.value_max)
+            ),
+        },
+    )
+    session.execute(statement)
+
+
+def _add_to_rollups(session: Session, row: Trial) -> None:
+    value = row.metric_value
+    _upsert_rollup(
+        session,
+        _bucket_of(*(getattr(row, column.key) for column in _BUCKET_COLUMNS)),
+        {
+            "trials": 1,
+            "valued": 0 if value is None else 1,
+            "value_sum": value,
+            "value_min": value,
+            "value_max": value,
+        },
+    )
+
+
+def _is(column: Any, value: Any) -> Any:
+    return column.is_(None) if value is None else column == value
+
+
+def _recount_buckets(session: Session, buckets: Iterable[Bucket]) -> None:
+    """Set each bucket to what the counted trials say now. The bucket's row is locked
+    first (PostgreSQL), so a concurrent create_trial's increment lands after the
+    recount, not inside it."""
+    for bucket in sorted(buckets, key=lambda b: b.key):  # one lock order: no deadlocks
+        session.execute(
+            select(TrialRollup.id).where(TrialRollup.bucket == bucket.key).with_for_update()
+        ).all()
+        start = datetime.combine(bucket.day, day_time.min, UTC)
+        trials, valued, total, low, high = session.execute(
+            select(
+                func.count(Trial.id),
+                func.count(Trial.metric_value),
+                func.sum(Trial.metric_value),
+                func.min(Trial.metric_value),
+                func.max(Trial.metric_value),
+            ).where(
+                _COUNTED,
+                Trial.created_at >= start,
+                Trial.created_at < start + timedelta(days=1),
+                _is(Trial.user_id, bucket.user_id),
+                _is(Trial.goal_id, bucket.goal_id),
+                Trial.action == bucket.action,
+                _is(Trial.family, bucket.family),
+                Trial.status == bucket.status,
+                _is(Trial.metric_name, bucket.metric_name),
+            )
+        ).one()
+        if not trials:
+            session.execute(delete(TrialRollup).where(TrialRollup.bucket == bucket.key))
+            continue
+        session.execute(delete(TrialRollup).where(TrialRollup.bucket == bucket.key))
+        _upsert_rollup(
+            session,
+            bucket,
+            {
+                "trials": trials,
+                "valued": valued,
+                "value_sum": total,
+                "value_min": low,
+                "value_max": high,
+            },
+        )
+
+
+def _day_of_created(dialect: str) -> Any:
+    """The UTC day of ``trials.created_at`` in SQL (a date on PostgreSQL, 'YYYY-MM-DD'
+    text on SQLite)."""
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", Trial.created_at), Date)
+    return func.substr(cast(Trial.created_at, String), 1, 10)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def rebuild_rollups() -> int:
+    """Recount every bucket from the trials (after a bulk load that bypassed
+    create_trial, or to repair); returns the number of buckets."""
+    engine = get_engine()
+    day = _day_of_created(engine.dialect.name)
+    keys = (
+        Trial.user_id,
+        Trial.goal_id,
+        Trial.action,
+        Trial.family,
+        Trial.status,
+        Trial.metric_name,
+    )
+    query = (
+        select(
+            day,
+            *keys,
+            func.count(Trial.id),
+            func.count(Trial.metric_value),
+            func.sum(Trial.metric_value),
+            func.min(Trial.metric_value),
+            func.max(Trial.metric_value),
+        )
+        .where(_COUNTED)
+        .group_by(day, *keys)
+    )
+    with session_scope() as session:
+        session.execute(delete(TrialRollup))
+        rows = []
+        for (
+            raw_day,
+            user_id,
+            goal_id,
+            action,
+            family,
+            status,
+            metric,
+            n,
+            valued,
+            total,
+            low,
+            high,
+        ) in session.execute(query):
+            bucket = Bucket(_as_date(raw_day), user_id, goal_id, action, family, status, metric)
+            rows.append(
+                {
+                    "bucket": bucket.key,
+                    "day": bucket.day,
+                    "user_id": user_id,
+                    "goal_id": goal_id,
+                    "action": action,
+                    "family": family,
+                    "status": status,
+                    "metric_name": metric,
+                    "trials": n,
+                    "valued": valued,
+                    "value_sum": total,
+                    "value_min": low,
+                    "value_max": high,
+                }
+            )
+        for start in range(0, len(rows), 5000):
+            session.execute(TrialRollup.__table__.insert(), rows[start : start + 5000])
+        return len(rows)
+
+
+def _whole_day(moment: datetime | None, *, end: bool) -> bool:
+    if moment is None:
+        return True
+    clock = moment.astimezone(UTC).timetz().replace(tzinfo=None)
+    return clock == (day_time.max if end else day_time.min)
+
+
+def rollups_answer(flt: TrialFilter) -> bool:
+    """Whether the rollups hold the answer for ``flt``: no metric range, model or id
+    list, and dates that are whole UTC days."""
+    return (
+        flt.metric_min is None
+        and flt.metric_max is None
+        and flt.model_id is None
+        and not flt.ids
+        and _whole_day(flt.created_from, end=False)
+        and _whole_day(flt.created_to, end=True)
+    )
+
+
+def _apply_rollups(query: Select, flt: TrialFilter, scope: OwnerScope) -> Select:
+    condition = scope.where(TrialRollup.user_id)
+    if condition is not None:
+        query = query.where(condition)
+    conditions = {
+        TrialRollup.goal_id: flt.goal_id,
+        TrialRollup.family: flt.family,
+        TrialRollup.action: flt.action,
+        TrialRollup.status: flt.status,
+        TrialRollup.user_id: flt.user_id,
+        TrialRollup.metric_name: flt.metric_name,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            query = query.where(column == value)
+    if flt.created_from is not None:
+        query = query.where(TrialRollup.day >= utc_day(flt.created_from))
+    if flt.created_to is not None:
+        query = query.where(TrialRollup.day <= utc_day(flt.created_to))
+    return query
+
+
+def count_statement(flt: TrialFilter, scope: OwnerScope) -> Select:
+    """How many trials match: summed from the rollups when they can answer, else
+    counted in the trials."""
+    if rollups_answer(flt):
+        return _apply_rollups(select(func.coalesce(func.sum(TrialRollup.trials), 0)), flt, scope)
+    return _apply(select(func.count(Trial.id)), flt, scope)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """Counted trials of one UTC day, family, status and metric name."""
+
+    day: date
+    family: str | None
+    status: str
+    metric_name: str | None
+    trials: int
+    valued: int
+    value_sum: float | None
+    value_min: float | None
+    value_max: float | None
+
+
+def summary_statement(flt: TrialFilter, scope: OwnerScope) -> Select:
+    """Counts and metric sums per day, family, status and metric name of the trials
+    matching ``flt``: from the rollups when they can answer, else aggregated over the
+    trials in the database."""
+    if rollups_answer(flt):
+        keys: tuple[Any, ...] = (
+            TrialRollup.day,
+            TrialRollup.family,
+            TrialRollup.status,
+            TrialRollup.metric_name,
+        )
+        query = select(
+            *keys,
+            func.sum(TrialRollup.trials),
+            func.sum(TrialRollup.valued),
+            func.sum(TrialRollup.value_sum),
+            func.min(TrialRollup.value_min),
+            func.max(TrialRollup.value_max),
+        )
+        return _apply_rollups(query, flt, scope).group_by(*keys).order_by(*keys)
+    day = _day_of_created(get_engine().dialect.name)
+    keys = (day, Trial.family, Trial.status, Trial.metric_name)
+    query = select(
+        *keys,
+        func.count(Trial.id),
+        func.count(Trial.metric_value),
+        func.sum(Trial.metric_value),
+        func.min(Trial.metric_value),
+        func.max(Trial.metric_value),
+    )
+    return _apply(query, flt, scope).group_by(*keys).order_by(*keys)
+
+
+def summary(flt: TrialFilter, scope: OwnerScope) -> list[SummaryRow]:
+    with session_scope() as session:
+        return [
+            SummaryRow(
+                _as_date(day), family, status, metric, int(n), int(valued or 0), total, low, high
+            )
+            for day, family, status, metric, n, valued, total, low, high in session.execute(
+                summary_statement(flt, scope)
+            )
+        ]
