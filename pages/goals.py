@@ -6,8 +6,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from engine.goals import live as live_trials
 from engine.goals import service as goals
-from engine.trials.record import parse_all
 from ui.forms import action_form
 from ui.reproduce import bundle_button, notebook_button
 from ui.results import render_result
@@ -66,10 +66,9 @@ def progress_figure(goal, trials) -> go.Figure:
     return figure
 
 
-def trials_table(rows) -> pd.DataFrame:
+def trials_table(trials) -> pd.DataFrame:
     """The goal's trials; the runs that scored a best model's hold-out (once, after the
     search chose it on walk-forward scores) are marked and carry that hold-out."""
-    trials = parse_all(rows)
     proposals = {t.id: t.reproducibility.proposal for t in trials}
     return pd.DataFrame(
         [
@@ -93,13 +92,12 @@ def trials_table(rows) -> pd.DataFrame:
     )
 
 
-def holdout_caption(goal, rows) -> str | None:
+def holdout_caption(goal, trials) -> str | None:
     """The reported best model's walk-forward score against its hold-out, once scored."""
     from pydantic import ValidationError
 
     from engine.feedback.insights import holdout_gap
 
-    trials = parse_all(rows)
     checks = [t for t in trials if t.reproducibility.holdout_check_of is not None]
     if not checks:
         return None
@@ -119,8 +117,9 @@ def holdout_caption(goal, rows) -> str | None:
 
 def draw_goal(goal_id: int) -> None:
     goal = goals.get(user, goal_id)
-    rows = goals.trials(user, goal.id)
-    trials = [r for r in rows if not (r.reproducibility or {}).get("holdout_check_of")]
+    # Only the trials written since the last refresh are read (engine.goals.live).
+    every = live_trials.goal_trials(user, goal.id)
+    trials = [t for t in every if t.reproducibility.holdout_check_of is None]
     spec = goal.spec
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("status", goal.status)
@@ -132,13 +131,13 @@ def draw_goal(goal_id: int) -> None:
     c4.metric("trials", f"{goal.trials_run} / {spec['max_trials']}")
     if goal.stop_reason:
         st.caption(f"Stopped because: {md_escape(goal.stop_reason)}")
-    checked = holdout_caption(goal, rows)
+    checked = holdout_caption(goal, every)
     if checked:  # numbers and words of our own, no user text
         st.caption(checked)
     if trials:
         st.plotly_chart(progress_figure(goal, trials), key=f"goal-{goal.id}-chart", width="stretch")
         st.dataframe(
-            trials_table(rows), hide_index=True, width="stretch", key=f"goal-{goal.id}-trials"
+            trials_table(every), hide_index=True, width="stretch", key=f"goal-{goal.id}-trials"
         )
         if st.button("Insights and recommendations", key=f"goal-{goal.id}-insights-button"):
             st.session_state[f"insights-{goal.id}"] = run_action(

@@ -5,6 +5,7 @@ and shared."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
@@ -16,7 +17,7 @@ from engine.feedback import overfitting
 from engine.reports import trial_report_html
 from engine.reproduce import rerun
 from engine.trials import detail as trial_detail
-from engine.trials import export, figures, query
+from engine.trials import export, figures, query, summary
 from engine.trials.query import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
 from ui.reproduce import bundle_button, notebook_button
@@ -65,7 +66,8 @@ def _optional_choice(column, label: str, options: list, key: str, format_func=st
     )
 
 
-def read_query() -> tuple[TrialQuery, int]:
+def read_filters() -> TrialQuery:
+    """The filter widgets (a change reruns the page: table and charts)."""
     options = query.filter_options(user)
     with st.container(border=True):
         c1, c2, c3, c4, c5 = st.columns(5)
@@ -88,13 +90,7 @@ def read_query() -> tuple[TrialQuery, int]:
         metric_name = _optional_choice(d3, "Metric", options.metric_names, "tf_metric")
         metric_min = d4.number_input("Metric ≥", value=None, format="%.6g", key="tf_min")
         metric_max = d5.number_input("Metric ≤", value=None, format="%.6g", key="tf_max")
-        s1, s2, s3, _ = st.columns([2, 1, 1, 1])
-        sort = s1.selectbox(
-            "Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="tf_sort"
-        )
-        descending = s2.toggle("Descending", value=True, key="tf_desc")
-        page_size = s3.selectbox("Rows per page", PAGE_SIZES, index=1, key="tf_size")
-    trial_query = TrialQuery(
+    return TrialQuery(
         goal_id=goal_id,
         family=family,
         action=action,
@@ -105,13 +101,20 @@ def read_query() -> tuple[TrialQuery, int]:
         metric_name=metric_name,
         metric_min=metric_min,
         metric_max=metric_max,
-        sort=sort,
-        descending=descending,
     )
+
+
+def read_order(filters: TrialQuery) -> tuple[TrialQuery, int]:
+    """Sort and page size (inside the table's fragment: a change reruns only the table)."""
+    s1, s2, s3, _ = st.columns([2, 1, 1, 1])
+    sort = s1.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="tf_sort")
+    descending = s2.toggle("Descending", value=True, key="tf_desc")
+    page_size = s3.selectbox("Rows per page", PAGE_SIZES, index=1, key="tf_size")
+    trial_query = replace(filters, sort=sort, descending=descending)
     signature = repr((trial_query, page_size))
     if st.session_state.get("trials_signature") != signature:
         st.session_state["trials_signature"] = signature
-        st.session_state["trials_page"] = 1  # new filters start on the first page
+        st.session_state["trials_page"] = 1  # new filters or order start on the first page
     return trial_query, page_size
 
 
@@ -121,7 +124,26 @@ def _step_page(delta: int, pages: int) -> None:
 
 
 def draw_table() -> None:
-    trial_query, page_size = read_query()
+    """Filters, then the table (a fragment: sorting, paging and selecting rerun only
+    it), then charts of everything the filters match (from the rollups)."""
+    filters = read_filters()
+    st.fragment(draw_page_of_trials)(filters)
+    draw_summary(filters)
+
+
+def draw_summary(filters: TrialQuery) -> None:
+    result = summary.summarise(user, filters)
+    if not result.total:
+        return
+    left, right = st.columns(2)
+    with left:
+        chart(summary.counts_figure(result), "trials-summary-counts")
+    with right:
+        chart(summary.metric_figure(result), "trials-summary-metric")
+
+
+def draw_page_of_trials(filters: TrialQuery) -> None:
+    trial_query, page_size = read_order(filters)
     page = query.search(user, trial_query, st.session_state.get("trials_page", 1), page_size)
     st.session_state["trials_page"] = page.page
     if not page.total:
@@ -193,6 +215,8 @@ def draw_table() -> None:
         disabled=not page.total,
     )
 
+
+def draw_lookup() -> None:
     with st.expander("Open or compare by id", icon=":material/search:"):
         o1, o2 = st.columns(2)
         with o1.form("trials_open_form", border=False):
@@ -400,3 +424,4 @@ elif view_compare:
     draw_compare(view_compare)
 else:
     draw_table()
+    draw_lookup()

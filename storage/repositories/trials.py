@@ -438,12 +438,26 @@ def goal_names(
         return dict(session.execute(query.order_by(Goal.id.desc())).all())
 
 
-def trials_for_goal(goal_id: int) -> list[TrialRecord]:
+def trials_for_goal(goal_id: int, after_id: int = 0) -> list[TrialRecord]:
+    """The goal's counted trials, oldest first; with ``after_id`` only the newer ones
+    (a live view adds what the loop wrote since its last look)."""
+    query = select(Trial).where(Trial.goal_id == goal_id, _COUNTED)
+    if after_id:
+        query = query.where(Trial.id > after_id)
     with session_scope() as session:
-        rows = session.scalars(
-            select(Trial).where(Trial.goal_id == goal_id, _COUNTED).order_by(Trial.id)
-        )
-        return [_trial(row) for row in rows]
+        return [_trial(row) for row in session.scalars(query.order_by(Trial.id))]
+
+
+def goal_trials_mark(goal_id: int) -> tuple[int, int]:
+    """(how many counted trials the goal has, the newest one's id; 0 when none): a live
+    view compares it with what it holds and reads trials only when it moved."""
+    with session_scope() as session:
+        count, newest = session.execute(
+            select(func.count(Trial.id), func.max(Trial.id)).where(
+                Trial.goal_id == goal_id, _COUNTED
+            )
+        ).one()
+        return int(count), int(newest or 0)
 
 
 def distinct_values(column_name: str, scope: OwnerScope) -> list[str]:

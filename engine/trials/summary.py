@@ -1,0 +1,190 @@
+"""What the filtered trials add up to, for the Trials page's charts: how many trials
+per period and family, and the primary metric's mean, lowest and highest per period.
+
+Read from the trial rollups (``storage.repositories.trials.summary``: per UTC day and
+filter value, summed in the database), never from the trials themselves, so the cost
+follows days × families rather than the number of trials; then coarsened to at most
+``MAX_PERIODS`` periods (days, weeks or months) so the charts carry a few hundred
+points whatever the span. A metric range filter, which the rollups cannot answer, is
+aggregated over the trials in the database instead (same result, slower).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import plotly.graph_objects as go
+
+from engine.actions.context import UserRef
+from engine.trials.query import TrialQuery, scope, to_filter
+from storage.repositories import trials as repo
+
+MAX_PERIODS = 120
+PERIODS = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class PeriodMetric:
+    start: date
+    trials: int  # trials with a value of the metric in this period
+    mean: float
+    lowest: float
+    highest: float
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    """The filtered trials per period: counts by family, and one metric's statistics."""
+
+    total: int
+    period: str  # day | week | month
+    periods: list[date]
+    counts: dict[str, list[int]]  # family ("" when none) -> trials per period
+    failed: list[int]  # trials per period whose status is not "succeeded"
+    metric: str | None  # the filter's metric, else the one most trials report
+    metric_series: list[PeriodMetric] = field(default_factory=list)
+
+
+def period_of(span_days: int) -> str:
+    """The finest period that keeps a span within MAX_PERIODS points."""
+    if span_days <= MAX_PERIODS:
+        return "day"
+    if span_days <= MAX_PERIODS * 7:
+        return "week"
+    return "month"
+
+
+def period_start(day: date, period: str) -> date:
+    if period == "week":
+        return day - timedelta(days=day.weekday())  # Monday
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def build(rows: list[repo.SummaryRow], metric_name: str | None) -> TrialSummary:
+    """The summary of rollup rows (pure: tests feed it rows)."""
+    if not rows:
+        return TrialSummary(0, "day", [], {}, [], metric_name)
+    first = min(r.day for r in rows)
+    last = max(r.day for r in rows)
+    period = period_of((last - first).days + 1)
+    starts = sorted({period_start(r.day, period) for r in rows})
+    index = {start: i for i, start in enumerate(starts)}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(starts))
+    failed = [0] * len(starts)
+    valued_by_metric: dict[str, int] = defaultdict(int)
+    for r in rows:
+        i = index[period_start(r.day, period)]
+        counts[r.family or ""][i] += r.trials
+        if r.status != "succeeded":
+            failed[i] += r.trials
+        if r.metric_name and r.valued:
+            valued_by_metric[r.metric_name] += r.valued
+    metric = metric_name or (
+        max(sorted(valued_by_metric), key=valued_by_metric.__getitem__)
+        if valued_by_metric
+        else None
+    )
+    sums: dict[int, list[float]] = {}
+    for r in rows:
+        if r.metric_name != metric or not r.valued or r.value_sum is None:
+            continue
+        i = index[period_start(r.day, period)]
+        n, total, low, high = sums.get(i, [0, 0.0, float("inf"), float("-inf")])
+        sums[i] = [
+            n + r.valued,
+            total + r.value_sum,
+            min(low, r.value_min if r.value_min is not None else low),
+            max(high, r.value_max if r.value_max is not None else high),
+        ]
+    series = [
+        PeriodMetric(starts[i], int(n), total / n, low, high)
+        for i, (n, total, low, high) in sorted(sums.items())
+    ]
+    return TrialSummary(
+        total=sum(r.trials for r in rows),
+        period=period,
+        periods=starts,
+        counts={family: counts[family] for family in sorted(counts)},
+        failed=failed,
+        metric=metric,
+        metric_series=series,
+    )
+
+
+def summarise(user: UserRef, query: TrialQuery) -> TrialSummary:
+    """The summary of the trials ``user`` may see that match ``query`` (its order is
+    irrelevant), the access scope inside the database's query."""
+    return build(repo.summary(to_filter(query), scope(user)), query.metric_name)
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
+    figure.update_layout(
+        height=260,
+        title=title,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(orientation="h"),
+        yaxis_title=y_title,
+    )
+    return figure
+
+
+def counts_figure(summary: TrialSummary) -> go.Figure | None:
+    """Trials per period, stacked by model family."""
+    if not summary.periods:
+        return None
+    from engine.trials.figures import label
+
+    figure = go.Figure(
+        [
+            go.Bar(x=summary.periods, y=values, name=label(family or "no family"))
+            for family, values in summary.counts.items()
+        ]
+    )
+    figure.update_layout(barmode="stack")
+    return _layout(figure, f"Trials per {summary.period}", "trials")
+
+
+def metric_figure(summary: TrialSummary) -> go.Figure | None:
+    """The metric's mean per period between its lowest and highest value."""
+    if not summary.metric_series or summary.metric is None:
+        return None
+    from engine.trials.figures import label
+
+    xs = [p.start for p in summary.metric_series]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                x=xs,
+                y=[p.highest for p in summary.metric_series],
+                mode="lines",
+                line=dict(width=0),
+                name="highest",
+                showlegend=False,
+            ),
+            go.Scatter(
+                x=xs,
+                y=[p.lowest for p in summary.metric_series],
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                name="lowest–highest",
+            ),
+            go.Scatter(
+                x=xs,
+                y=[p.mean for p in summary.metric_series],
+                mode="lines+markers",
+                name="mean",
+                customdata=[p.trials for p in summary.metric_series],
+                hovertemplate="%{x}: mean %{y:.4f} over %{customdata} trials<extra></extra>",
+            ),
+        ]
+    )
+    name = label(summary.metric)
+    return _layout(figure, f"{name} per {summary.period}", name)
