@@ -841,10 +841,12 @@ def _apply_rollups(query: Select, flt: TrialFilter, scope: OwnerScope) -> Select
     return query
 
 
-def count_statement(flt: TrialFilter, scope: OwnerScope) -> Select:
-    """How many trials match: summed from the rollups when they can answer, else
-    counted in the trials."""
-    if rollups_answer(flt):
+def count_statement(
+    flt: TrialFilter, scope: OwnerScope, *, use_rollups: bool | None = None
+) -> Select:
+    """How many trials match: summed from the rollups when they can answer (or
+    ``use_rollups`` says so), else counted in the trials."""
+    if rollups_answer(flt) if use_rollups is None else use_rollups:
         return _apply_rollups(select(func.coalesce(func.sum(TrialRollup.trials), 0)), flt, scope)
     return _apply(select(func.count(Trial.id)), flt, scope)
 
@@ -864,11 +866,13 @@ class SummaryRow:
     value_max: float | None
 
 
-def summary_statement(flt: TrialFilter, scope: OwnerScope) -> Select:
+def summary_statement(
+    flt: TrialFilter, scope: OwnerScope, *, use_rollups: bool | None = None
+) -> Select:
     """Counts and metric sums per day, family, status and metric name of the trials
-    matching ``flt``: from the rollups when they can answer, else aggregated over the
-    trials in the database."""
-    if rollups_answer(flt):
+    matching ``flt``: from the rollups when they can answer (or ``use_rollups`` says
+    so), else aggregated over the trials in the database."""
+    if rollups_answer(flt) if use_rollups is None else use_rollups:
         keys: tuple[Any, ...] = (
             TrialRollup.day,
             TrialRollup.family,
@@ -897,13 +901,16 @@ def summary_statement(flt: TrialFilter, scope: OwnerScope) -> Select:
     return _apply(query, flt, scope).group_by(*keys).order_by(*keys)
 
 
-def summary(flt: TrialFilter, scope: OwnerScope) -> list[SummaryRow]:
+def summary(
+    flt: TrialFilter, scope: OwnerScope, *, use_rollups: bool | None = None
+) -> list[SummaryRow]:
+    statement = summary_statement(flt, scope, use_rollups=use_rollups)
     with session_scope() as session:
         return [
             SummaryRow(
                 _as_date(day), family, status, metric, int(n), int(valued or 0), total, low, high
             )
             for day, family, status, metric, n, valued, total, low, high in session.execute(
-                summary_statement(flt, scope)
+                statement
             )
         ]
