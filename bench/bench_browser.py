@@ -121,6 +121,8 @@ def _env(data_dir: Path) -> dict[str, str]:
         MLTRAINER_JOB_STALE_SECONDS="86400",  # seeded jobs have no worker
         PYTHONUNBUFFERED="1",
     )
+    if os.environ.get("BENCH_DATABASE_URL"):  # --scale: an already seeded database
+        env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
     (data_dir / "metrics").mkdir(parents=True, exist_ok=True)
     return env
 
@@ -326,6 +328,210 @@ def apptest_figures(
     return figures
 
 
+# --- the Trials page at scale (--scale) -----------------------------------------------
+#
+#   .venv/bin/python bench/bench_browser.py --scale \
+#       --database-url postgresql+psycopg://postgres@127.0.0.1:5432/mlt_scale \
+#       --base /work/wt/scale-base --base-database-url postgresql+psycopg://...mlt_scale_base
+#
+# One server per checkout over an already seeded database (bench/seed_trials.py; the base's
+# copy migrated down to the base's schema), both visited by one Chromium, alternating
+# which goes first in each round. Each round, from a fresh page:
+# - first view: ``goto /trials`` until the table, its "Showing 1–50 of N" caption and
+#   every chart (the two Vega-Lite summary charts; the base has none) are drawn and
+#   nothing is running;
+# - filter: pick the "Model family" ``SCALE_FAMILY`` until the caption's total changes;
+# - page: "Next" until the caption says "Showing 51–100";
+# - sort: "Sort by" metric value until the caption is back on "Showing 1–50"
+#   (a new order starts on page 1);
+# each also as the server process's CPU seconds (its own and its children's) over the
+# same interval. Peak RSS is the server process's high-water mark (VmHWM) at the end.
+
+SCALE_STEPS = ("first view", "filter", "page", "sort")
+# Every Vega-Lite chart on the page drawn (its canvas or SVG marks are in the DOM).
+VEGA_DRAWN = """(count) => {
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  return charts.length >= count
+    && charts.every((c) => c.querySelector('canvas, svg .mark-group, svg .marks'));
+}"""
+SCALE_FAMILY = "boosting"
+CAPTION = '[data-testid="stCaptionContainer"]'
+
+
+def _server_cpu(pid: int) -> float:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        total = sum(process.cpu_times()[:2])
+        for child in process.children(recursive=True):
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return float("nan")
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _showing(page) -> str:
+    return page.locator(CAPTION).filter(has_text="Showing").first.inner_text()
+
+
+def _charts_on(page) -> int:
+    return page.locator(".js-plotly-plot").count()
+
+
+def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[float, float]]:
+    """One visit of the Trials page and three interactions; (wall s, server CPU s) each."""
+    from playwright.sync_api import expect
+
+    out: dict[str, tuple[float, float]] = {}
+    page = context.new_page()
+
+    def timed(step: str, act, done, prepare=None) -> None:
+        if prepare is not None:  # not timed: e.g. opening a dropdown
+            prepare()
+        cpu, started = _server_cpu(pid), time.perf_counter()
+        act()
+        done()
+        settled(page)
+        if charts:
+            page.wait_for_function(VEGA_DRAWN, arg=charts, timeout=180_000)
+        out[step] = (time.perf_counter() - started, _server_cpu(pid) - cpu)
+
+    def first_view() -> None:
+        expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+        expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).to_be_visible()
+
+    timed("first view", lambda: page.goto(f"{url}/trials"), first_view)
+    before = _showing(page)
+
+    def open_choices(label: str, option: str):
+        """Open a select's dropdown (from the keyboard, again until its option shows: a
+        select that a rerun redraws may drop the first attempt)."""
+
+        def prepare() -> None:
+            box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+            choice = page.get_by_role("option", name=option, exact=True)
+            for _ in range(10):
+                box.locator("input").focus()
+                page.keyboard.press("ArrowDown")
+                try:
+                    choice.wait_for(timeout=3_000)
+                    return
+                except Exception:  # noqa: BLE001 - playwright's TimeoutError: again
+                    page.keyboard.press("Escape")
+            raise RuntimeError(f"the {label!r} select did not open")
+
+        return prepare
+
+    def pick(option: str):
+        return lambda: page.get_by_role("option", name=option, exact=True).click()
+
+    timed(
+        "filter",
+        pick(SCALE_FAMILY),
+        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).not_to_have_text(
+            before
+        ),
+        open_choices("Model family", SCALE_FAMILY),
+    )
+    timed(
+        "page",
+        lambda: page.get_by_role("button", name="Next").click(),
+        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 51–100 of")).to_be_visible(),
+    )
+    timed(
+        "sort",
+        pick("metric value"),
+        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).to_be_visible(),
+        open_choices("Sort by", "metric value"),
+    )
+    page.close()
+    return out
+
+
+def scale_main(args) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import CHROMIUM_ARGS
+
+    expect.set_options(timeout=180_000)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    trees = {"after": (ROOT, args.database_url)}
+    if args.base is not None:
+        trees = {"before": (args.base.resolve(), args.base_database_url), **trees}
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    try:
+        for label, (tree, database_url) in trees.items():
+            data = workdir / label
+            data.mkdir()
+            os.environ["BENCH_DATABASE_URL"] = database_url
+            servers[label] = start_server(tree, data)
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+            contexts = {}
+            for label, (_, url) in servers.items():
+                visitor = Visitor(browser, url, [])
+                contexts[label] = visitor.context
+            charts = {label: (2 if label == "after" else 0) for label in servers}
+            for label in servers:  # warm: first script runs, caches
+                scale_round(
+                    contexts[label], servers[label][1], servers[label][0].pid, charts[label]
+                )
+            load_before = os.getloadavg()[0]
+            for round_index in range(args.rounds):
+                order = list(servers) if round_index % 2 == 0 else list(reversed(servers))
+                for label in order:
+                    process, url = servers[label]
+                    for step, figure in scale_round(
+                        contexts[label], url, process.pid, charts[label]
+                    ).items():
+                        times.setdefault((label, step), []).append(figure)
+                print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
+            load_after = os.getloadavg()[0]
+            peaks = {label: _peak_rss_mb(process.pid) for label, (process, _) in servers.items()}
+            browser.close()
+    finally:
+        for process, _ in servers.values():
+            stop_server(process)
+    print(
+        f"Trials page in Chromium (headless, software WebGL), {args.rounds} rounds, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+        f"{load_before:.1f} → {load_after:.1f}\n"
+    )
+    labels = list(servers)
+    header = [f"{label}: wall s" for label in labels] + [
+        f"{label}: server CPU s" for label in labels
+    ]
+    print("| step (median, min–max) | " + " | ".join(header) + " |")
+    print("|---|" + "---|" * len(header))
+    for step in SCALE_STEPS:
+        cells = []
+        for index in (0, 1):
+            for label in labels:
+                values = [figure[index] for figure in times[(label, step)]]
+                cells.append(
+                    f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+                )
+        print(f"| {step} | " + " | ".join(cells) + " |")
+    print(
+        "| peak RSS of the Streamlit process (VmHWM) | "
+        + " | ".join(f"{peaks[label]:.0f} MB" for label in labels)
+        + " |"
+        + " |" * len(labels)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -336,7 +542,13 @@ def main() -> None:
     parser.add_argument(
         "--chromium", default=os.environ.get("MLTRAINER_CHROMIUM", "/usr/bin/chromium")
     )
+    parser.add_argument("--scale", action="store_true", help="the Trials page at scale")
+    parser.add_argument("--database-url", help="--scale: the seeded database (after)")
+    parser.add_argument("--base-database-url", help="--scale: the base's copy of it")
     args = parser.parse_args()
+    if args.scale:
+        scale_main(args)
+        return
     from playwright.sync_api import expect, sync_playwright
 
     from tests.browser.conftest import CHROMIUM_ARGS

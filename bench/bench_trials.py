@@ -287,6 +287,105 @@ def bench_backend(name: str, url: str, args) -> tuple[list[tuple], list[tuple[st
     return rows, plans
 
 
+# --- queries of the Trials page over an already seeded database (--scale) -------------
+#
+#   .venv/bin/python bench/bench_trials.py --scale URL [--base-tree DIR --base-url URL]
+#
+# Each round runs one process per checkout (alternating which goes first) that times the
+# page's server-side work for an administrator: one page of 50 with its total for the
+# default view, a family filter, a metric sort, a duration sort and the last page; the
+# filter choices; and (where the checkout has them) the charts' summary. Medians of the
+# rounds' medians; CPU is the process's CPU time over the same calls.
+
+SCALE_SCRIPT = """
+import json, os, statistics, sys, time
+sys.path.insert(0, os.getcwd())
+os.environ["DATABASE_URL"] = sys.argv[1]
+repeats = int(sys.argv[2])
+from engine.actions import UserRef
+from engine.trials import query
+from engine.trials.query import TrialQuery
+from storage.repositories import users
+record = users.get_user("root")
+admin = UserRef(record.id, record.username, record.role)
+total = query.search(admin, TrialQuery(), 1, 50).total
+last = -(-total // 50)
+cases = {
+    "page 1, newest first": lambda: query.search(admin, TrialQuery(), 1, 50),
+    "family filter": lambda: query.search(admin, TrialQuery(family="boosting"), 1, 50),
+    "sort by metric value": lambda: query.search(admin, TrialQuery(sort="metric_value"), 1, 50),
+    "sort by duration": lambda: query.search(admin, TrialQuery(sort="duration_s"), 1, 50),
+    f"last page ({last:,})": lambda: query.search(admin, TrialQuery(), last, 50),
+    "filter choices": lambda: query._load_filter_options(admin),
+}
+try:
+    from engine.trials import summary
+    cases["charts' summary (all trials)"] = lambda: summary.summarise(admin, TrialQuery())
+    cases["charts' summary (family filter)"] = lambda: summary.summarise(
+        admin, TrialQuery(family="boosting"))
+except ImportError:
+    pass
+out = {}
+for name, fn in cases.items():
+    fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        w, c = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - w)
+        cpu.append(time.process_time() - c)
+    out[name] = [statistics.median(wall), statistics.median(cpu)]
+print(json.dumps({"total": total, "cases": out}))
+"""
+
+
+def scale_queries(args) -> None:
+    import json
+    import subprocess
+
+    trees = {"after": (ROOT, args.scale)}
+    if args.base_tree:
+        trees = {"before": (Path(args.base_tree).resolve(), args.base_url), **trees}
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    results: dict[str, dict[str, list[list[float]]]] = {label: {} for label in trees}
+    load_before = os.getloadavg()[0]
+    total = 0
+    for round_index in range(args.rounds):
+        order = list(trees) if round_index % 2 == 0 else list(reversed(trees))
+        for label in order:
+            tree, url = trees[label]
+            done = subprocess.run(
+                [sys.executable, "-c", SCALE_SCRIPT, url, str(args.repeats)],
+                cwd=tree,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            total = figures["total"]
+            for name, pair in figures["cases"].items():
+                results[label].setdefault(name, []).append(pair)
+    load_after = os.getloadavg()[0]
+    labels = list(trees)
+    print(
+        f"Trials page queries, {total:,} trials, {args.rounds} rounds × {args.repeats} "
+        f"repeats, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average "
+        f"{load_before:.1f} → {load_after:.1f}\n"
+    )
+    header = [f"{label}: wall" for label in labels] + [f"{label}: CPU" for label in labels]
+    print("| query (median of round medians) | " + " | ".join(header) + " |")
+    print("|---|" + "---|" * len(header))
+    names = list(results[labels[-1]])
+    for name in names:
+        cells = []
+        for index in (0, 1):
+            for label in labels:
+                pairs = results[label].get(name)
+                cells.append(ms(statistics.median(p[index] for p in pairs)) if pairs else "(none)")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="sqlite,postgres")
@@ -295,7 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-per-job", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--scale", help="time the page's queries over this seeded database")
+    parser.add_argument("--base-tree", help="--scale: a checkout to compare with (before)")
+    parser.add_argument("--base-url", help="--scale: the base's copy of the database")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.scale:
+        scale_queries(args)
+        return 0
     import logging
     import platform
     import socket

@@ -19,6 +19,7 @@ from engine.reproduce import rerun
 from engine.trials import detail as trial_detail
 from engine.trials import export, figures, query, summary
 from engine.trials.query import MAX_COMPARE, PAGE_SIZES, SORT_LABELS, TrialQuery
+from ui import summary_charts
 from ui.jobs import LIVE_REFRESH_SECONDS, render_job
 from ui.reproduce import bundle_button, notebook_button
 from ui.run import run_action
@@ -132,14 +133,7 @@ def draw_table() -> None:
 
 
 def draw_summary(filters: TrialQuery) -> None:
-    result = summary.summarise(user, filters)
-    if not result.total:
-        return
-    left, right = st.columns(2)
-    with left:
-        chart(summary.counts_figure(result), "trials-summary-counts")
-    with right:
-        chart(summary.metric_figure(result), "trials-summary-metric")
+    summary_charts.draw(summary.summarise(user, filters), key="trials-summary")
 
 
 def draw_page_of_trials(filters: TrialQuery) -> None:

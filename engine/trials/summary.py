@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import plotly.graph_objects as go
+import pandas as pd
 
 from engine.actions.context import UserRef
 from engine.trials.query import TrialQuery, scope, to_filter
@@ -121,70 +121,33 @@ def summarise(user: UserRef, query: TrialQuery) -> TrialSummary:
     return build(repo.summary(to_filter(query), scope(user)), query.metric_name)
 
 
-# --- figures ---------------------------------------------------------------------------
+# --- the charts' data ------------------------------------------------------------------
 
 
-def _layout(figure: go.Figure, title: str, y_title: str) -> go.Figure:
-    figure.update_layout(
-        height=260,
-        title=title,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h"),
-        yaxis_title=y_title,
-    )
-    return figure
+def counts_frame(summary: TrialSummary) -> pd.DataFrame:
+    """Long form for a stacked bar chart: one row per period and family with trials."""
+    rows = [
+        {"period": pd.Timestamp(start), "family": family or "no family", "trials": values[i]}
+        for family, values in summary.counts.items()
+        for i, start in enumerate(summary.periods)
+        if values[i]
+    ]
+    return pd.DataFrame(rows, columns=["period", "family", "trials"])
 
 
-def counts_figure(summary: TrialSummary) -> go.Figure | None:
-    """Trials per period, stacked by model family."""
-    if not summary.periods:
-        return None
-    from engine.trials.figures import label
-
-    figure = go.Figure(
+def metric_frame(summary: TrialSummary) -> pd.DataFrame:
+    """One row per period: the metric's mean, lowest and highest value, and over how
+    many trials."""
+    return pd.DataFrame(
         [
-            go.Bar(x=summary.periods, y=values, name=label(family or "no family"))
-            for family, values in summary.counts.items()
-        ]
+            {
+                "period": pd.Timestamp(p.start),
+                "mean": p.mean,
+                "lowest": p.lowest,
+                "highest": p.highest,
+                "trials": p.trials,
+            }
+            for p in summary.metric_series
+        ],
+        columns=["period", "mean", "lowest", "highest", "trials"],
     )
-    figure.update_layout(barmode="stack")
-    return _layout(figure, f"Trials per {summary.period}", "trials")
-
-
-def metric_figure(summary: TrialSummary) -> go.Figure | None:
-    """The metric's mean per period between its lowest and highest value."""
-    if not summary.metric_series or summary.metric is None:
-        return None
-    from engine.trials.figures import label
-
-    xs = [p.start for p in summary.metric_series]
-    figure = go.Figure(
-        [
-            go.Scatter(
-                x=xs,
-                y=[p.highest for p in summary.metric_series],
-                mode="lines",
-                line=dict(width=0),
-                name="highest",
-                showlegend=False,
-            ),
-            go.Scatter(
-                x=xs,
-                y=[p.lowest for p in summary.metric_series],
-                mode="lines",
-                line=dict(width=0),
-                fill="tonexty",
-                name="lowest–highest",
-            ),
-            go.Scatter(
-                x=xs,
-                y=[p.mean for p in summary.metric_series],
-                mode="lines+markers",
-                name="mean",
-                customdata=[p.trials for p in summary.metric_series],
-                hovertemplate="%{x}: mean %{y:.4f} over %{customdata} trials<extra></extra>",
-            ),
-        ]
-    )
-    name = label(summary.metric)
-    return _layout(figure, f"{name} per {summary.period}", name)

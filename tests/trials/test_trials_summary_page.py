@@ -3,33 +3,22 @@ page of the table, and follow the filters (not the order or the page)."""
 
 from __future__ import annotations
 
-import base64
 import json
 
-import numpy as np
+import pandas as pd
+import pyarrow as pa
 
 from tests.trials.conftest import spread
 from tests.trials.test_trials_page import captions, table, trials_page
 
 
-def values(trace_values) -> list[float]:
-    if isinstance(trace_values, dict):  # Plotly's typed arrays
-        data = np.frombuffer(base64.b64decode(trace_values["bdata"]), dtype=trace_values["dtype"])
-        return data.tolist()
-    return list(trace_values)
-
-
-def charts(at) -> dict[str, dict]:
+def charts(at) -> dict[str, pd.DataFrame]:
+    """Each Vega-Lite chart's data by its title."""
     out = {}
-    for chart in at.get("plotly_chart"):
-        spec = json.loads(chart.proto.spec)
-        title = spec["layout"]["title"]
-        out[title["text"] if isinstance(title, dict) else title] = spec
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec)["title"]["text"]
+        out[title] = pa.ipc.open_stream(chart.proto.data.data).read_pandas()
     return out
-
-
-def bar_total(spec: dict) -> int:
-    return int(sum(sum(values(trace["y"])) for trace in spec["data"] if trace["type"] == "bar"))
 
 
 def test_charts_add_up_the_filtered_trials(people):
@@ -38,24 +27,27 @@ def test_charts_add_up_the_filtered_trials(people):
     drawn = charts(at)
     assert set(drawn) == {"Trials per day", "balanced_accuracy per day"}
     counts = drawn["Trials per day"]
-    assert bar_total(counts) == 60  # all 60, though the table shows 50
-    assert {trace["name"] for trace in counts["data"]} == {"boosting", "ensemble", "linear"}
-    mean = next(t for t in drawn["balanced_accuracy per day"]["data"] if t["name"] == "mean")
-    weights = values(mean["customdata"])  # trials per period
-    overall = sum(m * w for m, w in zip(values(mean["y"]), weights, strict=True)) / sum(weights)
+    assert counts["trials"].sum() == 60  # all 60, though the table shows 50
+    assert set(counts["family"]) == {"boosting", "ensemble", "linear"}
+    metric = drawn["balanced_accuracy per day"]
+    assert metric["trials"].sum() == 60
+    overall = (metric["mean"] * metric["trials"]).sum() / metric["trials"].sum()
     assert abs(overall - sum(t.metric_value for t in made) / 60) < 1e-9
+    assert metric["lowest"].min() == min(t.metric_value for t in made)
+    assert metric["highest"].max() == max(t.metric_value for t in made)
 
     at.button(key="trials_next").click().run()  # paging redraws the table only
     assert "Showing 51–60 of 60 trials" in captions(at)
-    assert bar_total(charts(at)["Trials per day"]) == 60
+    assert charts(at)["Trials per day"]["trials"].sum() == 60
 
     at.selectbox(key="tf_family").set_value("linear").run()
     assert len(table(at)) == 20
-    assert bar_total(charts(at)["Trials per day"]) == 20
+    assert charts(at)["Trials per day"]["trials"].sum() == 20
     at.number_input(key="tf_min").set_value(0.8).run()  # not in the rollups: same answer
     high = [t for t in made if t.family == "linear" and t.metric_value >= 0.8]
     assert len(table(at)) == len(high) == 10
-    assert bar_total(charts(at)["Trials per day"]) == len(high)
+    assert charts(at)["Trials per day"]["trials"].sum() == len(high)
+    assert set(charts(at)["Trials per day"]["family"]) == {"linear"}
     at.number_input(key="tf_min").set_value(5.0).run()  # none: no charts
     assert "No trials match these filters yet." in [i.value for i in at.info]
     assert not charts(at)
