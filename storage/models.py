@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -263,10 +264,23 @@ class Trial(Base):
         Index("ix_trials_created", "created_at"),
         Index("ix_trials_user_created", "user_id", "created_at"),
         Index("ix_trials_metric", "metric_name", "metric_value"),
-        # The table's other sort orders (each with the id that breaks ties), so a page
-        # of 100,000 trials sorted by them is read from an index, not sorted.
-        Index("ix_trials_metric_value_id", "metric_value", "id"),
-        Index("ix_trials_duration_id", "duration_s", "id"),
+        # The table's sort orders with the id that breaks ties, over the counted trials
+        # only (the listings' condition, in the form each dialect's SQL writes it): a
+        # page of 100,000 trials, even the last, is read from the index alone.
+        *(
+            Index(
+                f"ix_trials_counted_{name}",
+                column,
+                "id",
+                postgresql_where=text("superseded IS false"),
+                sqlite_where=text("superseded IS 0"),
+            )
+            for name, column in (
+                ("created", "created_at"),
+                ("metric_value", "metric_value"),
+                ("duration", "duration_s"),
+            )
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,6 +11,8 @@ aggregated over the trials in the database instead (same result, slower).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -115,10 +117,36 @@ def build(rows: list[repo.SummaryRow], metric_name: str | None) -> TrialSummary:
     )
 
 
+SUMMARY_TTL = 10.0  # seconds a process reuses a summary (as the filter choices: 15 s)
+_cache: dict[tuple, tuple[float, TrialSummary]] = {}
+_lock = threading.Lock()
+
+
 def summarise(user: UserRef, query: TrialQuery) -> TrialSummary:
     """The summary of the trials ``user`` may see that match ``query`` (its order is
-    irrelevant), the access scope inside the database's query."""
-    return build(repo.summary(to_filter(query), scope(user)), query.metric_name)
+    irrelevant), the access scope inside the database's query. Reused for SUMMARY_TTL
+    seconds by every session with the same scope and filters: charts per day or week
+    need not follow each new trial within seconds, and every visit of the page asks."""
+    from engine.config import get_settings
+
+    flt, readers = to_filter(query), scope(user)
+    key = (get_settings().database_url, readers, repr(flt))
+    now = time.monotonic()
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and now - hit[0] < SUMMARY_TTL:
+        return hit[1]
+    result = build(repo.summary(flt, readers), query.metric_name)
+    with _lock:
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[key] = (now, result)
+    return result
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
 
 
 # --- the charts' data ------------------------------------------------------------------

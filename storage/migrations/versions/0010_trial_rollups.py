@@ -1,6 +1,6 @@
 """trial_rollups: counted trials summed per UTC day and filter values (the Trials
-page's totals, filter choices and charts at 100,000 trials); trials indexes for the
-metric-value and duration sort orders
+page's totals, filter choices and charts at 100,000 trials); partial indexes of the
+counted trials for the table's sort orders
 
 The rollup rows are filled from the trials already stored. Their ``bucket`` text is
 the JSON list [day, user_id, goal_id, action, family, status, metric_name] that
@@ -21,6 +21,14 @@ revision = "0010"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
+
+# The Trials table's sort orders, with the id that breaks ties, over counted trials only
+# (the listings' condition as each dialect's SQL writes it).
+SORT_INDEXES = (
+    ("created", "created_at"),
+    ("metric_value", "metric_value"),
+    ("duration", "duration_s"),
+)
 
 
 def upgrade() -> None:
@@ -44,8 +52,14 @@ def upgrade() -> None:
     op.create_index("ix_trial_rollups_user_day", "trial_rollups", ["user_id", "day"])
     op.create_index("ix_trial_rollups_goal_day", "trial_rollups", ["goal_id", "day"])
     op.create_index("ix_trial_rollups_day", "trial_rollups", ["day"])
-    op.create_index("ix_trials_metric_value_id", "trials", ["metric_value", "id"])
-    op.create_index("ix_trials_duration_id", "trials", ["duration_s", "id"])
+    for name, column in SORT_INDEXES:
+        op.create_index(
+            f"ix_trials_counted_{name}",
+            "trials",
+            [column, "id"],
+            postgresql_where=sa.text("superseded IS false"),
+            sqlite_where=sa.text("superseded IS 0"),
+        )
     _fill()
 
 
@@ -138,8 +152,8 @@ def _fill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_trials_duration_id", table_name="trials")
-    op.drop_index("ix_trials_metric_value_id", table_name="trials")
+    for name, _column in SORT_INDEXES:
+        op.drop_index(f"ix_trials_counted_{name}", table_name="trials")
     op.drop_index("ix_trial_rollups_day", table_name="trial_rollups")
     op.drop_index("ix_trial_rollups_goal_day", table_name="trial_rollups")
     op.drop_index("ix_trial_rollups_user_day", table_name="trial_rollups")
