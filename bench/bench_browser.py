@@ -358,20 +358,35 @@ SCALE_FAMILY = "boosting"
 CAPTION = '[data-testid="stCaptionContainer"]'
 
 
-def _server_cpu(pid: int) -> float:
-    import psutil
-
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc; 0 when it is gone)."""
     try:
-        process = psutil.Process(pid)
-        total = sum(process.cpu_times()[:2])
-        for child in process.children(recursive=True):
-            try:
-                total += sum(child.cpu_times()[:2])
-            except psutil.Error:
-                pass
-        return total
-    except psutil.Error:
-        return float("nan")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            out += [child, *_descendants(child)]
+    return out
+
+
+def _server_cpu(pid: int) -> float:
+    """CPU seconds of the server process and its live children (the executor's
+    workers)."""
+    return _process_cpu(pid) + sum(_process_cpu(child) for child in _descendants(pid))
 
 
 def _peak_rss_mb(pid: int) -> float:

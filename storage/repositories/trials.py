@@ -19,6 +19,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     literal,
     select,
     update,
@@ -403,11 +404,16 @@ def usernames(
         if user_ids is None:
             if scope is None:
                 raise ValueError("usernames of trial owners need the reader's scope")
-            owners = _apply_rollups(
-                select(TrialRollup.user_id).where(TrialRollup.user_id.is_not(None)).distinct(),
-                TrialFilter(),
-                scope,
-            )
+            if get_engine().dialect.name == "sqlite":  # see distinct_values
+                owners = _scoped(
+                    select(Trial.user_id).where(Trial.user_id.is_not(None)).distinct(), scope
+                )
+            else:
+                owners = _apply_rollups(
+                    select(TrialRollup.user_id).where(TrialRollup.user_id.is_not(None)).distinct(),
+                    TrialFilter(),
+                    scope,
+                )
             query = query.where(User.id.in_(owners))
         else:
             ids = [i for i in user_ids if i is not None]
@@ -461,10 +467,19 @@ def goal_trials_mark(goal_id: int) -> tuple[int, int]:
 
 
 def distinct_values(column_name: str, scope: OwnerScope) -> list[str]:
-    """The distinct non-empty values of one column over the trials ``scope`` may see
-    (read from the rollups; the model id, which they do not hold, from the trials)."""
-    if column_name == "model_id":
-        query = _scoped(select(Trial.model_id).distinct().order_by(Trial.model_id), scope)
+    """The distinct non-empty values of one column over the trials ``scope`` may see.
+    PostgreSQL reads them from the rollups (it has no skip scan: a DISTINCT walks a
+    whole index); SQLite from the trials' own indexes, which it skips through."""
+    sqlite = get_engine().dialect.name == "sqlite"
+    if column_name == "model_id" or sqlite:
+        column = {
+            "family": Trial.family,
+            "action": Trial.action,
+            "status": Trial.status,
+            "metric_name": Trial.metric_name,
+            "model_id": Trial.model_id,
+        }[column_name]
+        query = _scoped(select(column).distinct().order_by(column), scope)
     else:
         column = {
             "family": TrialRollup.family,
@@ -613,47 +628,62 @@ def _bucket_of(created_at, user_id, goal_id, action, family, status, metric_name
     return Bucket(utc_day(created_at), user_id, goal_id, action, family, status, metric_name)
 
 
-def _upsert_rollup(session: Session, bucket: Bucket, add: dict[str, Any]) -> None:
-    """Add counts and values to one bucket (created when missing), atomically."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+def _merged(old: Any, new: Any, lowest: Any, highest: Any) -> dict[str, Any]:
+    """The SET of an upsert that adds ``new``'s counts and values to ``old``'s."""
 
-        lowest, highest = func.least, func.greatest
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-
-        lowest, highest = func.min, func.max  # SQLite's two-argument scalar forms
-    statement = dialect_insert(TrialRollup).values(
-        bucket=bucket.key,
-        day=bucket.day,
-        user_id=bucket.user_id,
-        goal_id=bucket.goal_id,
-        action=bucket.action,
-        family=bucket.family,
-        status=bucket.status,
-        metric_name=bucket.metric_name,
-        **add,
-    )
-    old, new = TrialRollup.__table__.c, statement.excluded
-
-    def either(a, b):  # NULL only when both are
+    def either(a: Any, b: Any) -> Any:  # NULL only when both are
         return func.coalesce(a, b)
 
-    statement = statement.on_conflict_do_update(
-        index_elements=[old.bucket],
-        set_={
-            "trials": old.trials + new.trials,
-            "valued": old.valued + new.valued,
-            "value_sum": func.coalesce(old.value_sum + new.value_sum, old.value_sum, new.value_sum),
-            "value_min": lowest(
-                either(old.value_min, new.value_min), either(new.value_min, old.value_min)
+    return {
+        "trials": old.trials + new.trials,
+        "valued": old.valued + new.valued,
+        "value_sum": func.coalesce(old.value_sum + new.value_sum, old.value_sum, new.value_sum),
+        "value_min": lowest(
+            either(old.value_min, new.value_min), either(new.value_min, old.value_min)
+        ),
+        "value_max": highest(
+            either(old.value_max, new.value_max), either(new.value_max, old.value_max)
+        ),
+    }
+
+
+def _upsert_rollup(session: Session, bucket: Bucket, add: dict[str, Any]) -> None:
+    """Add counts and values to one bucket (created when missing), atomically."""
+    values = {
+        "bucket": bucket.key,
+        "day": bucket.day,
+        "user_id": bucket.user_id,
+        "goal_id": bucket.goal_id,
+        "action": bucket.action,
+        "family": bucket.family,
+        "status": bucket.status,
+        "metric_name": bucket.metric_name,
+        **add,
+    }
+    old = TrialRollup.__table__.c
+    statement: Any
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(TrialRollup).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[old.bucket],
+            set_=_merged(old, statement.excluded, func.least, func.greatest),
+        )
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(TrialRollup).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[old.bucket],
+            # SQLite's two-argument min() and max() are scalar functions
+            set_=_merged(
+                old,
+                statement.excluded,
+                lambda a, b: func.min(a, b),
+                lambda a, b: func.max(a, b),
             ),
-            "value_max": highest(
-                either(old.value_max, new.value_max), either(new.value_max, old.value_max)
-            ),
-        },
-    )
+        )
     session.execute(statement)
 
 
@@ -795,7 +825,7 @@ def rebuild_rollups() -> int:
                 }
             )
         for start in range(0, len(rows), 5000):
-            session.execute(TrialRollup.__table__.insert(), rows[start : start + 5000])
+            session.execute(insert(TrialRollup), rows[start : start + 5000])
         return len(rows)
 
 

@@ -13,6 +13,7 @@ Create Date: 2026-12-05
 
 import json
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -75,6 +76,7 @@ def _fill() -> None:
             ).split()
         ),
     )
+    day: Any
     if bind.dialect.name == "postgresql":
         day = sa.cast(sa.func.timezone("UTC", trials.c.created_at), sa.Date)
     else:
