@@ -458,7 +458,10 @@ _BLOCKED_DEPENDENTS = (
     select(Job.id, _parent.id, _parent.action, _parent.status)
     .join(JobDependency, JobDependency.job_id == Job.id)
     .join(_parent, _parent.id == JobDependency.depends_on_id)
-    .where(Job.status == "queued", _parent.status.in_(("failed", "cancelled")))
+    .where(
+        Job.status == "queued",
+        _parent.status.in_(("failed", "cancelled", "budget_exhausted")),
+    )
     .order_by(Job.id, _parent.id)
 )
 
