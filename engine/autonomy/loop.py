@@ -150,7 +150,10 @@ def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, 
     try:
         outcome = call("train_model", params, user, goal_id=goal_id, wait=TRIAL_TIMEOUT_SECONDS)
     except BudgetConfirmation as error:
-        raise BudgetStop(f"the next trial would cross a budget: {error}") from None
+        estimate = (error.estimate or {}).get("text", "its estimate")
+        raise BudgetStop(
+            f"the next trial ({estimate}) would cross a budget: it would reach {error.over}"
+        ) from None
     except BudgetExhausted as error:
         raise BudgetStop(str(error)) from None
     except ActionError as error:

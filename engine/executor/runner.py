@@ -283,8 +283,7 @@ def execute_job(
             events.flush_final()
         except Exception:
             log.exception("could not write the last progress events of job %s", job_id)
-    if not _final_write(job, status, result_json, error, worker):
-        log.warning("job %s ended %s here but is no longer held by this worker", job_id, status)
+    # Charged before the outcome is written, so whoever waits for the job sees its usage.
     wall = time.perf_counter() - started
     cpu = meter.cpu_now() - cpu_started
     if not job.inline or cpu >= meter.INLINE_RECORD_MIN_CPU_SECONDS:
@@ -296,6 +295,8 @@ def execute_job(
             cpu_seconds=cpu,
             wall_seconds=wall,
         )
+    if not _final_write(job, status, result_json, error, worker):
+        log.warning("job %s ended %s here but is no longer held by this worker", job_id, status)
     ACTION_CALLS.labels(job.action, status).inc()
     ACTION_SECONDS.labels(job.action).observe(wall)
     kept = status in ("succeeded", "budget_exhausted")

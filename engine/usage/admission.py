@@ -57,4 +57,5 @@ def check_before_start(
             f"{'; '.join(over)}. Confirm to run it anyway: it stops cleanly when the budget "
             "is spent, keeping what it finished.",
             estimate.to_json(),
+            "; ".join(over),
         )

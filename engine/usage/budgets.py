@@ -40,9 +40,12 @@ class BudgetConfirmation(NeedsConfirmation):
     """The run's estimate would cross a budget: it starts only when the user confirms
     (and then stops cleanly at the line)."""
 
-    def __init__(self, message: str, estimate: dict[str, Any] | None = None):
+    def __init__(
+        self, message: str, estimate: dict[str, Any] | None = None, over: str | None = None
+    ):
         super().__init__(message)
         self.estimate = estimate
+        self.over = over  # which budgets it would reach, and how far
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,8 @@ class Scope:
             after = (spent.cpu_seconds + estimate.cpu_seconds) / 60
             if after > limits.cpu_minutes:
                 problems.append(
-                    f"{after:.2f} of {self.label}'s {limits.cpu_minutes:g} CPU-minutes "
-                    f"({spent.cpu_seconds / 60:.2f} used today)"
+                    f"{after:.3g} of {self.label}'s {limits.cpu_minutes:g} CPU-minutes "
+                    f"({spent.cpu_seconds / 60:.3g} used today)"
                 )
         if limits.tokens is not None and estimate.tokens:
             after_tokens = spent.tokens + estimate.tokens
