@@ -9,7 +9,8 @@ folds)::
 
 fitted as a Bayesian ridge regression around a stated prior: b1 = b2 = b3 = 0.7 and
 exp(b0) = the CPU seconds of the family's catalogue cost class at 2,000 rows × 30
-features × 5 folds (fast 1.5 s, medium 15 s, slow 90 s), worth ``PRIOR_WEIGHT`` records.
+features × 5 folds (fast 0.2 s, medium 2 s, slow 20 s: measured fits of the
+catalogue on one core, bench/bench_estimates.py), worth ``PRIOR_WEIGHT`` records.
 With few records the prior dominates; by ``PRIOR_RECORDS`` recorded evaluations of a
 family the data does (bench/bench_estimates.py measures the error). Wall time is the CPU
 estimate times the family's median wall/CPU ratio (prior 1.15). The 80 % range comes from
@@ -49,7 +50,7 @@ PRIOR_SIGMA = 0.6  # log-scale spread of the prior: about ×1.8 either way
 # CPU seconds of one evaluation (5 folds + the final fit) at 2,000 rows × 30 features,
 # by the catalogue's cost class (engine/ml/catalog_spec.py: one fit fast < ~1 s,
 # medium ~1-10 s, slow > 10 s).
-PRIOR_CLASS_SECONDS = {"fast": 1.5, "medium": 15.0, "slow": 90.0}
+PRIOR_CLASS_SECONDS = {"fast": 0.2, "medium": 2.0, "slow": 20.0}
 PRIOR_WALL_PER_CPU = 1.15
 REFERENCE = (2000.0, 30.0, 6.0)  # rows, cols, fits of the prior's intercept
 PRIOR_JOB_SECONDS = 2.0
