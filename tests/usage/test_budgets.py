@@ -25,6 +25,16 @@ def _job_count() -> int:
         return int(session.scalar(select(func.count()).select_from(Job)))
 
 
+def _exported_cpu(action: str) -> float:
+    """mltrainer_usage_cpu_seconds_total{action} summed over every process's samples."""
+    from engine.observability.metrics import metrics_registry
+
+    value = metrics_registry().get_sample_value(
+        "mltrainer_usage_cpu_seconds_total", {"action": action}
+    )
+    return value or 0.0
+
+
 def _set(admin, **request):
     return call("set_budget", request, admin)
 
@@ -93,6 +103,7 @@ def test_a_tune_stops_at_its_cpu_budget_and_keeps_finished_trials(
     alice = make_user("alice")
     _set(admin, scope="user", username="alice", max_cpu_minutes=0.1)  # 6 CPU-seconds
     params = {**PRICE, **TREE, "n_trials": 200, "seed": 3}
+    exported_before = _exported_cpu("tune_model")
     with pytest.raises(BudgetConfirmation):  # 200 trials would cross the line
         call("tune_model", params, alice)
     outcome = call("tune_model", params, alice, confirmed=True, wait=600)
@@ -114,8 +125,16 @@ def test_a_tune_stops_at_its_cpu_budget_and_keeps_finished_trials(
 
     assert len(cost_history("tree")) == values["n_completed"]
     # and the next long run is refused outright
+    from engine.observability.metrics import BUDGET_EXHAUSTED
+
+    refused_before = BUDGET_EXHAUSTED.labels("user", "cpu")._value.get()
     with pytest.raises(BudgetExhausted):
         call("train_model", {**PRICE, **TREE}, alice)
+    assert BUDGET_EXHAUSTED.labels("user", "cpu")._value.get() == refused_before + 1
+    # the worker's CPU is exported as a metric (aggregated over the pool's processes)
+    assert _exported_cpu("tune_model") - exported_before == pytest.approx(
+        spent.cpu_seconds, rel=0.01
+    )
 
 
 def test_the_goal_loop_stops_with_budget_exhausted(running_executor, make_user):
