@@ -47,10 +47,14 @@ os.environ["MLTRAINER_METRICS_PORT"] = "0"
 (_TMP / "metrics").mkdir(parents=True, exist_ok=True)
 
 FAMILIES = {
-    # family: (model id, model params, catalogue cost class)
+    # family: (model id, model params); the cost class is the catalogue's
     "linear": ("sklearn.LogisticRegression", {}),
     "tree": ("sklearn.DecisionTreeClassifier", {"max_depth": 6}),
     "naive_bayes": ("sklearn.GaussianNB", {}),
+    "ensemble": (
+        "sklearn.RandomForestClassifier",
+        {"n_estimators": 40, "min_samples_leaf": 20},
+    ),
 }
 SYMBOLS = ["AAPL", "MSFT", "JPM", "XOM", "SPX"]
 START_YEARS = [1995, 2000, 2004, 2008, 2011, 2014, 2016, 2018]
@@ -133,7 +137,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-family", type=int, default=25)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--families",
+        default="linear,tree,naive_bayes",
+        help=f"comma-separated, of {', '.join(FAMILIES)}",
+    )
     args = parser.parse_args()
+    for name in [f for f in FAMILIES if f not in args.families.split(",")]:
+        FAMILIES.pop(name)
     pinned = pin_one_core()
     load = os.getloadavg()
     started = time.perf_counter()

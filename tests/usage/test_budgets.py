@@ -69,9 +69,7 @@ def test_only_admins_change_budgets(fresh_db, make_user):
     assert [b.scope_key for b in usage.list_budgets()] == ["default"]
 
 
-def test_a_spent_budget_refuses_before_any_job_and_users_are_independent(
-    fresh_db, make_user
-):
+def test_a_spent_budget_refuses_before_any_job_and_users_are_independent(fresh_db, make_user):
     admin = make_user("root", "admin")
     alice = make_user("alice")
     bob = make_user("bob")
@@ -96,9 +94,7 @@ def test_a_spent_budget_refuses_before_any_job_and_users_are_independent(
     assert _job_count() == before
 
 
-def test_a_tune_stops_at_its_cpu_budget_and_keeps_finished_trials(
-    running_executor, make_user
-):
+def test_a_tune_stops_at_its_cpu_budget_and_keeps_finished_trials(running_executor, make_user):
     admin = make_user("root", "admin")
     alice = make_user("alice")
     _set(admin, scope="user", username="alice", max_cpu_minutes=0.1)  # 6 CPU-seconds
@@ -143,9 +139,7 @@ def test_the_goal_loop_stops_with_budget_exhausted(running_executor, make_user):
 
     admin = make_user("root", "admin")
     alice = make_user("alice")
-    goal = make_goal(
-        alice, threshold=0.99, max_trials=40, stagnation_trials=40, max_minutes=60
-    )
+    goal = make_goal(alice, threshold=0.99, max_trials=40, stagnation_trials=40, max_minutes=60)
     # the history says a trial costs a few hundredths of a second, so each trial is
     # admitted; the trials' measured CPU then spends the goal's 3 seconds
     seed_family("linear", 25, noise=0.0)
