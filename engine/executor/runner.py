@@ -283,19 +283,20 @@ def execute_job(
             events.flush_final()
         except Exception:
             log.exception("could not write the last progress events of job %s", job_id)
-    # Charged before the outcome is written, so whoever waits for the job sees its usage.
+    # What the job spent, measured here in its worker: written with its outcome (one
+    # transaction), so whoever sees the outcome sees the usage.
     wall = time.perf_counter() - started
     cpu = meter.cpu_now() - cpu_started
+    usage = None
     if not job.inline or cpu >= meter.INLINE_RECORD_MIN_CPU_SECONDS:
-        meter.charge_cpu(
+        usage = meter.cpu_usage_row(
             action=job.action,
             user_id=job.user_id,
             goal_id=job.goal_id,
-            job_id=job_id,
             cpu_seconds=cpu,
             wall_seconds=wall,
         )
-    if not _final_write(job, status, result_json, error, worker):
+    if not _final_write(job, status, result_json, error, worker, usage):
         log.warning("job %s ended %s here but is no longer held by this worker", job_id, status)
     ACTION_CALLS.labels(job.action, status).inc()
     ACTION_SECONDS.labels(job.action).observe(wall)
@@ -321,21 +322,30 @@ def _final_write(
     result_json: dict[str, Any] | None,
     error: str | None,
     worker: str | None,
+    usage: dict[str, Any] | None = None,
 ) -> bool:
-    """Store the outcome, retrying through an outage. Whether it landed (False: the job is
-    no longer held by this worker, or the outage outlasted the retry budget, in which
-    case the job's heartbeat has stopped and recovery takes it over)."""
+    """Store the outcome (with ``usage``, what the attempt spent), retrying through an
+    outage. Whether it landed (False: the job is no longer held by this worker, or the
+    outage outlasted the retry budget, in which case the job's heartbeat has stopped and
+    recovery takes it over)."""
     from engine.executor import recovery
     from storage.repositories import jobs
+    from storage.repositories import usage as usage_repo
 
     what = f"the outcome of job {job.id}"
     try:
         if status != "interrupted":
             return retry_through_outage(
-                lambda: jobs.finish(job.id, status, result=result_json, error=error, worker=worker),
+                lambda: jobs.finish(
+                    job.id, status, result=result_json, error=error, worker=worker, usage=usage
+                ),
                 what=what,
             )
         assert error is not None
+        if usage is not None:  # an interrupted attempt still spent its CPU
+            retry_through_outage(
+                lambda: usage_repo.add_usage(job_id=job.id, **usage), what=f"the usage of {what}"
+            )
         if not retry_through_outage(
             lambda: jobs.mark_interrupted(job.id, error, worker=worker), what=what
         ):

@@ -42,34 +42,32 @@ def _metrics():
     return metrics
 
 
-def charge_cpu(
+def cpu_usage_row(
     *,
     action: str,
     user_id: int | None,
     goal_id: int | None,
-    job_id: int | None,
     cpu_seconds: float,
     wall_seconds: float,
-) -> None:
-    """Record a job's CPU seconds (never raises: accounting must not fail a job)."""
-    from storage.repositories import usage
-
+) -> dict[str, Any]:
+    """The ``usage_records`` columns of a job's CPU (written with its outcome by
+    ``storage.repositories.jobs.finish``); counted in the metrics here."""
     cpu_seconds = max(float(cpu_seconds), 0.0)
-    try:
-        usage.add_usage(
-            kind="cpu",
-            source=action,
-            user_id=user_id,
-            goal_id=goal_id,
-            job_id=job_id,
-            cpu_seconds=cpu_seconds,
-            wall_seconds=max(float(wall_seconds), 0.0),
-        )
-    except Exception:  # noqa: BLE001
-        log.exception("could not record the CPU time of job %s", job_id)
     metrics = _metrics()
     if metrics is not None:
         metrics.USAGE_CPU_SECONDS.labels(action).inc(cpu_seconds)
+    return {
+        "kind": "cpu",
+        "source": action[:100],
+        "user_id": user_id,
+        "goal_id": goal_id,
+        "cpu_seconds": cpu_seconds,
+        "wall_seconds": max(float(wall_seconds), 0.0),
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "dollars": 0.0,
+        "model": None,
+    }
 
 
 def charge_llm(

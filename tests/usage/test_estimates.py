@@ -33,13 +33,15 @@ def true_cost(rows: float, cols: float, folds: float) -> float:
     return 0.05 * (rows / 1000) ** 0.9 * (cols / 10) ** 0.5 * (folds + 1) ** 1.1
 
 
-def seed_family(family: str, n: int, *, noise: float = 0.05, seed: int = 0) -> None:
+def seed_family(
+    family: str, n: int, *, noise: float = 0.05, seed: int = 0, scale: float = 1.0
+) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(n):
         rows = int(rng.integers(500, 20_000))
         cols = int(rng.integers(5, 60))
         folds = int(rng.integers(2, 10))
-        cpu = true_cost(rows, cols, folds) * math.exp(rng.normal(0, noise))
+        cpu = scale * true_cost(rows, cols, folds) * math.exp(rng.normal(0, noise))
         usage.add_cost_record(
             trial_id=None,
             job_id=None,
