@@ -160,6 +160,9 @@ def set_budget(params: BudgetParams, ctx: ActionContext) -> ActionResult:
         label = f"goal {goal_id}"
     else:
         label = "the default"
+    from engine.usage.budgets import forget_cached_limits
+
+    forget_cached_limits()  # other processes' caches expire within seconds
     key = usage.scope_key(user_id, goal_id)
     if params.clear:
         removed = usage.delete_budget(key)

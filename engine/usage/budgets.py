@@ -156,11 +156,43 @@ def user_limits(user_id: int) -> Limits:
     return _limits(rows.get(usage.scope_key(user_id=user_id)), _limits(rows.get("default")))
 
 
+# A worker reads the limits of each job it starts through this cache (one query saved
+# per job; the limits a running job holds were read when it started anyway).
+LIMITS_CACHE_SECONDS = 2.0
+_limits_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+
+
+def _budget_rows(keys: list[str], cached: bool) -> dict[str, Any]:
+    from storage.repositories import usage
+
+    if not cached:
+        return usage.get_budgets(keys)
+    now = time.monotonic()
+    hit = _limits_cache.get(tuple(keys))
+    if hit is not None and now - hit[0] < LIMITS_CACHE_SECONDS:
+        return hit[1]
+    rows = usage.get_budgets(keys)
+    if len(_limits_cache) > 4096:
+        _limits_cache.clear()
+    _limits_cache[tuple(keys)] = (now, rows)
+    return rows
+
+
+def forget_cached_limits() -> None:
+    """Drop this process's cached limits (a budget was changed here)."""
+    _limits_cache.clear()
+
+
 def scopes_for(
-    user_id: int | None, goal_id: int | None, username: str | None = None
+    user_id: int | None,
+    goal_id: int | None,
+    username: str | None = None,
+    *,
+    cached: bool = False,
 ) -> list[Scope]:
     """The budgets a run of ``user_id`` (for ``goal_id``) counts against: the user's
-    (default plus override) and the goal's; only those that set a limit."""
+    (default plus override) and the goal's; only those that set a limit. ``cached``:
+    limits up to LIMITS_CACHE_SECONDS old will do (a worker starting a job)."""
     from storage.repositories import usage
 
     keys = ["default"]
@@ -168,7 +200,7 @@ def scopes_for(
         keys.append(usage.scope_key(user_id=user_id))
     if goal_id is not None:
         keys.append(usage.scope_key(goal_id=goal_id))
-    rows = usage.get_budgets(keys)
+    rows = _budget_rows(keys, cached)
     scopes = []
     if user_id is not None:
         limits = _limits(rows.get(usage.scope_key(user_id=user_id)), _limits(rows.get("default")))
@@ -212,7 +244,7 @@ class BudgetGuard:
     @classmethod
     def for_job(cls, user_id: int | None, goal_id: int | None) -> BudgetGuard:
         try:
-            return cls(scopes_for(user_id, goal_id))
+            return cls(scopes_for(user_id, goal_id, cached=True))
         except Exception:  # noqa: BLE001 - the database blinked: no guard this time
             log.warning("could not read the budgets of a job; it runs unguarded", exc_info=True)
             return cls([])
