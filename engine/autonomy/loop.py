@@ -334,6 +334,9 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         if spent is not None:
             return _budget_stop(ctx, goal.id, spent, history, trial_ids, tally, fallbacks)
         if ctx.cancelled():
+            spent = ctx.budget_exhausted()  # the guard trips through the cancel check
+            if spent is not None:
+                return _budget_stop(ctx, goal.id, spent, history, trial_ids, tally, fallbacks)
             goal_repo.set_status_if(
                 goal.id, ("active",), "stopped", stop_reason="the loop job was cancelled"
             )

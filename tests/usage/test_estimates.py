@@ -66,7 +66,7 @@ def test_the_cost_model_is_fitted_on_the_family_history(fresh_db):
     assert model.coef[2] == pytest.approx(0.5, abs=0.1)
     for rows, cols, folds in ((1_000, 8, 3), (15_000, 50, 8), (4_000, 20, 5)):
         mid, low, high = model.predict(rows, cols, folds)
-        assert mid == pytest.approx(true_cost(rows, cols, folds), rel=0.15)
+        assert mid == pytest.approx(true_cost(rows, cols, folds), rel=0.25)
         assert low < mid < high
     assert model.wall_per_cpu == pytest.approx(1.5)
     assert "fitted on 40 recorded evaluations" in model.basis
