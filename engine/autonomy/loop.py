@@ -330,7 +330,9 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
                 f"Goal {goal.id} loop ended: the goal is {goal.status}.",
                 {"goal_id": goal.id, "status": goal.status},
             )
-        spent = ctx.budget_exhausted() or budget_spent(ctx.user, goal.id)
+        spent = ctx.budget_exhausted() or budget_spent(
+            ctx.user, goal.id, claude=isinstance(proposer, ClaudeProposer)
+        )
         if spent is not None:
             return _budget_stop(ctx, goal.id, spent, history, trial_ids, tally, fallbacks)
         if ctx.cancelled():
@@ -426,12 +428,13 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         )
 
 
-def budget_spent(user: UserRef, goal_id: int) -> str | None:
-    """Why the goal's or its owner's daily budget is spent (tokens of the proposer and
-    CPU of the trials count), else None."""
+def budget_spent(user: UserRef, goal_id: int, *, claude: bool) -> str | None:
+    """Why the goal's or its owner's daily budget is spent, else None: the CPU of the
+    trials, and with Claude proposing its tokens and dollars."""
     from engine.usage.budgets import scopes_for, spent_line
 
-    return spent_line(scopes_for(user.id, goal_id, user.username))
+    resources = ("cpu", "tokens", "dollars") if claude else ("cpu",)
+    return spent_line(scopes_for(user.id, goal_id, user.username), resources)
 
 
 def _budget_stop(

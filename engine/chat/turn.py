@@ -24,6 +24,8 @@ from engine.usage.meter import charge_llm
 from storage.repositories import conversations as repo
 
 log = logging.getLogger("mltrainer.chat")
+# The budgets a chat turn spends (a spent CPU budget does not silence the chat).
+CLAUDE_RESOURCES = ("tokens", "dollars")
 
 
 @dataclass
@@ -275,7 +277,7 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
     latency_ms = None
     chat = ClaudeChat()
     scopes = scopes_for(user.id, None, user.username)
-    spent = spent_line(scopes)
+    spent = spent_line(scopes, CLAUDE_RESOURCES)
     if spent is not None:  # checked here, on the server, before any request
         refusal = f"Not sent to Claude: {spent}. It resets at midnight UTC."
         reply = repo.add_message(
@@ -298,7 +300,7 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
             user_id=user.id,
             count_tokens=False,  # the client counts the chat's tokens itself
         )
-        return spent_line(scopes) if scopes else None
+        return spent_line(scopes, CLAUDE_RESOURCES) if scopes else None
 
     try:
         for event in chat.run_turn(history, text, user, execute_tool, spend=spend):

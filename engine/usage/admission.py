@@ -11,9 +11,11 @@ from typing import Any
 from engine.usage.budgets import (
     BudgetConfirmation,
     BudgetExhausted,
+    Scope,
     count_exhausted,
     scopes_for,
 )
+from storage.repositories.usage import UsageTotals
 
 log = logging.getLogger("mltrainer.usage")
 
@@ -25,22 +27,14 @@ def check_before_start(
     goal_id: int | None,
     confirmed: bool,
 ) -> None:
-    """Refuse a run when a budget is spent; ask for confirmation when its estimate would
-    cross one. Costs one query when no budget applies."""
+    """Refuse a run when a budget it spends is spent (CPU; tokens and dollars too when
+    it calls Claude); ask for confirmation when its estimate would cross one. Costs one
+    query when no budget applies."""
     scopes = scopes_for(user.id, goal_id, getattr(user, "username", None))
     if not scopes:
         return
-    for scope in scopes:
-        spent = scope.spent()
-        crossed = scope.crossed(spent)
-        if crossed is not None:
-            count_exhausted("goal" if scope.goal_id is not None else "user", crossed[0])
-            raise BudgetExhausted(
-                f"Not started: {crossed[1]}. It resets at midnight UTC; an administrator "
-                "can raise it on the Users page."
-            )
-    if confirmed:
-        return
+    spent = [scope.spent() for scope in scopes]
+    _refuse_if_spent(scopes, spent, ("cpu",))
     from engine.usage.estimate import estimate_call
 
     try:
@@ -48,9 +42,14 @@ def check_before_start(
     except Exception as error:  # noqa: BLE001 - no estimate: the guard still stops the run
         log.info("no estimate for %s (%s); the running budget check still applies", action, error)
         return
-    if estimate is None or estimate.upper_bound:
+    if estimate.tokens:  # it will call Claude: its token and dollar budgets count too
+        _refuse_if_spent(scopes, spent, ("tokens", "dollars"))
+    if confirmed or estimate.upper_bound:
         return
-    over = [why for scope in scopes if (why := scope.would_cross(scope.spent(), estimate))]
+    crossings = (
+        scope.would_cross(used, estimate) for scope, used in zip(scopes, spent, strict=True)
+    )
+    over = [why for why in crossings if why]
     if over:
         raise BudgetConfirmation(
             f"'{action}' is estimated at {estimate.describe()}; that would reach "
@@ -59,3 +58,14 @@ def check_before_start(
             estimate.to_json(),
             "; ".join(over),
         )
+
+
+def _refuse_if_spent(scopes: list[Scope], spent: list[UsageTotals], resources: tuple[str, ...]):
+    for scope, used in zip(scopes, spent, strict=True):
+        crossed = scope.crossed(used, resources=resources)
+        if crossed is not None:
+            count_exhausted("goal" if scope.goal_id is not None else "user", crossed[0])
+            raise BudgetExhausted(
+                f"Not started: {crossed[1]}. It resets at midnight UTC; an administrator "
+                "can raise it on the Users page."
+            )

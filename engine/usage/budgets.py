@@ -83,25 +83,31 @@ class Scope:
         )
 
     def crossed(
-        self, spent: UsageTotals, cpu: float = 0.0, tokens: int = 0, dollars: float = 0.0
+        self,
+        spent: UsageTotals,
+        cpu: float = 0.0,
+        tokens: int = 0,
+        dollars: float = 0.0,
+        resources: tuple[str, ...] = RESOURCES,
     ) -> tuple[str, str] | None:
-        """(resource, reason) of the first limit that ``spent`` plus the extra reaches."""
+        """(resource, reason) of the first limit among ``resources`` that ``spent`` plus
+        the extra reaches."""
         limits = self.limits
-        if limits.cpu_minutes is not None:
+        if limits.cpu_minutes is not None and "cpu" in resources:
             used = (spent.cpu_seconds + cpu) / 60
             if used >= limits.cpu_minutes:
                 return "cpu", (
                     f"{self.label}'s daily CPU budget of {limits.cpu_minutes:g} min is spent "
                     f"({used:.2f} min)"
                 )
-        if limits.tokens is not None:
+        if limits.tokens is not None and "tokens" in resources:
             used_tokens = spent.tokens + tokens
             if used_tokens >= limits.tokens:
                 return "tokens", (
                     f"{self.label}'s daily token budget of {limits.tokens:,} is spent "
                     f"({used_tokens:,} tokens)"
                 )
-        if limits.dollars is not None:
+        if limits.dollars is not None and "dollars" in resources:
             used_dollars = spent.dollars + dollars
             if used_dollars >= limits.dollars:
                 return "dollars", (
@@ -213,10 +219,10 @@ def scopes_for(
     return scopes
 
 
-def spent_line(scopes: list[Scope]) -> str | None:
-    """The reason of the first budget already spent today, else None."""
+def spent_line(scopes: list[Scope], resources: tuple[str, ...] = RESOURCES) -> str | None:
+    """The reason of the first budget (of ``resources``) already spent today, else None."""
     for scope in scopes:
-        crossed = scope.crossed(scope.spent())
+        crossed = scope.crossed(scope.spent(), resources=resources)
         if crossed is not None:
             return crossed[1]
     return None
@@ -235,8 +241,11 @@ class BudgetGuard:
     """The running job's budget check: today's usage (re-read every REFRESH_SECONDS)
     plus the job's own CPU so far, against every budget that applies."""
 
-    def __init__(self, scopes: list[Scope]):
+    def __init__(self, scopes: list[Scope], resources: tuple[str, ...] = ("cpu",)):
         self.scopes = scopes
+        # A job is held to the CPU it spends; Claude's tokens are checked where they are
+        # spent (the chat turn, the goal loop before each proposal).
+        self.resources = resources
         self.reason: str | None = None
         self._spent: list[UsageTotals] = []
         self._read_at = -1e18
@@ -267,7 +276,7 @@ class BudgetGuard:
                 if not self._spent:
                     return None
         for scope, spent in zip(self.scopes, self._spent, strict=True):
-            crossed = scope.crossed(spent, cpu_seconds, tokens, dollars)
+            crossed = scope.crossed(spent, cpu_seconds, tokens, dollars, self.resources)
             if crossed is not None:
                 self.reason = crossed[1]
                 count_exhausted("goal" if scope.goal_id is not None else "user", crossed[0])
