@@ -59,6 +59,12 @@ def test_a_chat_turn_stops_when_its_token_budget_is_spent(claude, make_user):
     assert "Not sent to Claude" in "".join(e.text for e in refused if e.kind == "text")
     stored = repo.list_messages(conversation.id)
     assert stored[-1].role == "assistant" and "token budget" in stored[-1].content
+    # work that calls no Claude is not held to the token budget
+    from engine.usage.admission import check_before_start
+    from tests.usage.test_estimates import PRICE
+
+    tree = {**PRICE, "model_id": "sklearn.DecisionTreeClassifier"}
+    check_before_start("train_model", tree, alice, None, confirmed=False)
     # bob's budget is his own (no limit): his turn runs
     claude.enqueue(text_reply("Hello Bob."))
     other = conversations.start(bob, "hi")
@@ -89,9 +95,9 @@ def test_the_claude_proposer_is_charged_to_the_goal_and_its_budget_stops_the_loo
     outcome = call("run_goal_loop", {"goal_id": goal.id}, alice, goal_id=goal.id, wait=600)
     assert outcome.status == "budget_exhausted", outcome.error
     assert len(claude.message_requests) == 2  # 150, then 300 >= 200: no third request
-    # the second proposal spent the goal's tokens: its trial is refused (the goal's day
-    # is over), the first trial stays recorded
-    assert len(searched(goal.id)) == 1
+    # the second proposal crossed the goal's token line: its trial (tokens already paid,
+    # CPU within budget) still runs, then the loop stops before asking Claude again
+    assert len(searched(goal.id)) == 2
     after = goal_repo.get_goal(goal.id)
     assert after.status == "budget_exhausted"
     assert f"goal {goal.id}'s daily token budget of 200 is spent" in after.stop_reason
