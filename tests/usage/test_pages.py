@@ -4,6 +4,8 @@ every user sees their own usage on the Home page."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from storage.db import session_scope
@@ -21,8 +23,8 @@ def test_the_train_form_shows_an_estimate_without_running(fresh_db, make_user):
     make_user("alice", "analyst")
     at = log_in(new_app(), "alice")
     at.switch_page("pages/models.py").run()
-    at.text_input(key="models-train-model_id").input("decision tree")
-    at.text_input(key="models-train-start").input("2016-01-01")
+    at.selectbox(key="models-train-model_id").set_value("sklearn.DecisionTreeClassifier")
+    at.date_input(key="models-train-start").set_value(date(2016, 1, 1))
     at.button(key="FormSubmitter:models-train-Estimate").click().run()
     assert not at.exception, at.exception
     assert not errors(at), errors(at)
