@@ -116,6 +116,12 @@ def cmd_action(args) -> int:
         from engine.actions.dispatch import resolve_action
 
         action = resolve_action(args.name)
+        if args.estimate:  # what it would cost, from the recorded history; nothing runs
+            from engine.usage.estimate import estimate_for
+
+            estimate = estimate_for(args.name, params, user)
+            _print({"ok": True, "action": action.name, "estimate": estimate.to_json()})
+            return 0
         if action.long:
             from engine import executor
 
@@ -128,7 +134,7 @@ def cmd_action(args) -> int:
         logging.getLogger("mltrainer.cli").exception("action %s crashed", args.name)
         return _fail(f"Internal error ({type(error).__name__}); see the logs.")
     payload = outcome.to_json()
-    if outcome.status in ("failed", "cancelled", "interrupted"):
+    if outcome.status in ("failed", "cancelled", "interrupted", "budget_exhausted"):
         payload["ok"] = False
         _print(payload)
         return EXIT_ERROR
@@ -251,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--user",
         help="run as this user (default: the built-in system user); the OS account running "
         "the command is recorded on the jobs and audit events either way",
+    )
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the estimate (wall time, CPU seconds, tokens, dollars, and what it is "
+        "based on) without running the action",
     )
     run.add_argument(
         "--wait",

@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
+from engine.actions import call
 from engine.actions.base import ActionError
 from engine.auth import service as auth_service
 from engine.auth.permissions import ROLES
 from engine.chat import conversations
+from storage.repositories import usage as usage_repo
 from ui.session import require_role
 from ui.text import md_escape
 
@@ -84,3 +86,70 @@ if usage:
     )
 else:
     st.caption("No Claude replies yet (offline mode, or nobody has chatted).")
+
+st.subheader("Budgets")
+st.caption(
+    "Daily limits (UTC days). The default applies to every user; a user's override replaces "
+    "it limit by limit (an empty field keeps the default's); a goal's limits apply to its "
+    "loop and trials as well. A run that would cross a limit asks for confirmation; a "
+    "running one stops cleanly at the line (status budget_exhausted), keeping its results."
+)
+budgets = usage_repo.list_budgets()
+if budgets:
+    names = {u.id: u.username for u in users}
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "scope": "default"
+                    if b.scope_key == "default"
+                    else (f"user {names.get(b.user_id, b.user_id)}" if b.user_id else b.scope_key),
+                    "CPU-minutes / day": b.max_cpu_minutes,
+                    "tokens / day": b.max_tokens,
+                    "dollars / day": b.max_dollars,
+                    "updated": b.updated_at,
+                }
+                for b in budgets
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+with st.form("set_budget"):
+    scope_col, who_col = st.columns(2)
+    scope = scope_col.selectbox("Scope", ("default", "user", "goal"), key="budget_scope")
+    who = who_col.selectbox("User (scope user)", [u.username for u in users], key="budget_user")
+    goal_for = who_col.number_input("Goal id (scope goal)", min_value=1, step=1, key="budget_goal")
+    c1, c2, c3 = st.columns(3)
+    cpu = c1.number_input("CPU-minutes / day", min_value=0.0, value=None, key="budget_cpu")
+    tokens = c2.number_input("Tokens / day", min_value=0, value=None, step=1000, key="budget_tok")
+    dollars = c3.number_input("Dollars / day", min_value=0.0, value=None, key="budget_usd")
+    save, clear = st.columns(2)
+    saved = save.form_submit_button("Save budget")
+    cleared = clear.form_submit_button("Remove this scope's limits")
+if saved or cleared:
+    request = {"scope": scope, "clear": bool(cleared)}
+    if scope == "user":
+        request["username"] = who
+    if scope == "goal":
+        request["goal_id"] = int(goal_for)
+    if saved:
+        request.update(max_cpu_minutes=cpu, max_tokens=tokens, max_dollars=dollars)
+    try:
+        # set_budget is admin-only in the action layer: the same check for every caller
+        outcome = call("set_budget", request, admin)
+        st.success(md_escape(outcome.result.summary if outcome.result else outcome.status))
+        st.rerun()
+    except ActionError as error:
+        st.error(md_escape(error))
+
+st.subheader("Usage today")
+today_usage = usage_repo.usage_by_user(usage_repo.day_start())
+if today_usage:
+    st.dataframe(
+        pd.DataFrame(today_usage)[["user", "cpu_minutes", "tokens", "dollars"]],
+        hide_index=True,
+        width="stretch",
+    )
+else:
+    st.caption("Nothing recorded today.")

@@ -109,6 +109,8 @@ def draw_message(message, full: bool) -> None:
             status = payload.get("status")
             if status == "awaiting_confirmation":
                 st.warning(f"'{md_escape(action)}' needs your confirmation before it runs.")
+                if estimate := payload.get("estimate"):  # long work: what it would cost
+                    st.caption(md_escape(f"{message.content} ({estimate.get('basis')})"))
                 if can_write:
                     yes, no = st.columns(2)
                     if yes.button("Confirm", key=f"confirm-{message.id}", type="primary"):
@@ -160,6 +162,8 @@ else:
 if not can_write:
     st.caption("Viewers can read conversations but cannot start actions.")
 else:
+    if mode == "claude" and (cost := turn.turn_estimate(user)):
+        st.caption(md_escape(cost))
     prompt = st.chat_input("Ask mlTrainer…", key="chat_prompt")
     if prompt:
         try:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.goals import live as live_trials
 from engine.goals import service as goals
-from ui.forms import action_form
+from ui.forms import action_form, estimate_text
 from ui.reproduce import bundle_button, notebook_button
 from ui.results import render_result
 from ui.run import run_action
@@ -160,9 +160,11 @@ for goal in goals.listing(user):
         else:
             draw_goal(goal.id)
         if can_write:
-            commands = {"active": ["pause", "stop"], "paused": ["resume", "stop"]}.get(
-                goal.status, []
-            )
+            commands = {
+                "active": ["pause", "stop"],
+                "paused": ["resume", "stop"],
+                "budget_exhausted": ["resume", "stop"],
+            }.get(goal.status, [])
             if goal.status == "active" and goal.loop_job_id is None:
                 commands = ["start", *commands]
             columns = st.columns(max(len(commands), 1) + 1)
@@ -172,3 +174,7 @@ for goal in goals.listing(user):
                         "control_goal", {"goal_id": goal.id, "command": command}, confirmed=True
                     ):
                         st.rerun()
+            if {"start", "resume"} & set(commands) and columns[-1].button(
+                "Estimate", key=f"goal-{goal.id}-estimate", help="What the loop may cost"
+            ):
+                st.caption(md_escape(estimate_text("run_goal_loop", {"goal_id": goal.id})))

@@ -20,6 +20,40 @@ else:
         icon=":material/cloud_off:",
     )
 
+if user.id is not None:
+    from engine.usage.budgets import usage_report
+
+    report = usage_report(user.id)
+    limits = report["limits"]
+    st.subheader("Your usage")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "": label,
+                    "CPU-minutes": report[period]["cpu_minutes"],
+                    "Claude tokens": report[period]["tokens"],
+                    "Claude dollars": report[period]["dollars"],
+                }
+                for label, period in (("today", "today"), ("this month", "month"))
+            ]
+            + [
+                {
+                    "": "daily budget",
+                    "CPU-minutes": limits["max_cpu_minutes"],
+                    "Claude tokens": limits["max_tokens"],
+                    "Claude dollars": limits["max_dollars"],
+                }
+            ]
+        ),
+        hide_index=True,
+        column_config={"Claude dollars": st.column_config.NumberColumn(format="$%.4f")},
+    )
+    st.caption(
+        "CPU time is measured in the workers that ran your jobs; tokens come from Claude's "
+        "replies. Budgets reset at midnight UTC; an empty budget is no limit."
+    )
+
 actions = all_actions()
 st.subheader(f"{len(actions)} actions available")
 st.dataframe(

@@ -16,7 +16,15 @@ from ui.run import run_action
 from ui.session import has_role, require_user
 from ui.text import md_escape
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+STATUSES = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "interrupted",
+    "budget_exhausted",
+)
 ACTIVE = ("queued", "running")
 LIVE_JOBS = 10  # running jobs drawn with their own live chart
 

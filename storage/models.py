@@ -406,4 +406,76 @@ class DynamicAction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-JOB_TERMINAL_STATES = ("succeeded", "failed", "cancelled", "interrupted")
+class UsageRecord(Base):
+    """Compute or Claude tokens spent, measured on the server: the CPU seconds of one job
+    (from its worker process) or the tokens of one Claude request (from the API's usage
+    fields) with their price. Budgets sum these rows per user or goal and day."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_user_at", "user_id", "at"),
+        Index("ix_usage_records_goal_at", "goal_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # cpu | llm
+    source: Mapped[str] = mapped_column(String(100))  # the action, "chat" or "proposer"
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    dollars: Mapped[float] = mapped_column(Float, default=0.0)
+    model: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Budget(Base):
+    """Daily limits: the default for every user (``scope_key`` "default"), one user's
+    override ("user:<id>") or one goal's ("goal:<id>"). A NULL limit is no limit."""
+
+    __tablename__ = "budgets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_key: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id", ondelete="CASCADE"))
+    max_cpu_minutes: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    max_dollars: Mapped[float | None] = mapped_column(Float)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CostRecord(Base):
+    """What one recorded model evaluation cost, with the sizes that explain it: the
+    history the run-time estimator (engine.usage.estimate) is fitted on."""
+
+    __tablename__ = "cost_records"
+    __table_args__ = (Index("ix_cost_records_family_id", "family", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int | None] = mapped_column(ForeignKey("trials.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(100))
+    family: Mapped[str] = mapped_column(String(40))
+    model_id: Mapped[str | None] = mapped_column(String(120))
+    rows: Mapped[int] = mapped_column(Integer)
+    cols: Mapped[int] = mapped_column(Integer)
+    folds: Mapped[int] = mapped_column(Integer)
+    cpu_seconds: Mapped[float] = mapped_column(Float)
+    wall_seconds: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# A job stopped cleanly because its user's or goal's budget was spent: what it finished
+# before the line (trials, a partial result) is kept.
+JOB_TERMINAL_STATES = (
+    "succeeded",
+    "failed",
+    "cancelled",
+    "interrupted",
+    "budget_exhausted",
+)

@@ -11,6 +11,7 @@ action layer), so the form cannot drift from it.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from datetime import date
@@ -19,6 +20,9 @@ from typing import Any
 import streamlit as st
 
 from engine.actions import get_action
+from ui.text import md_escape
+
+log = logging.getLogger("mltrainer.app")
 
 SCALAR_TYPES = ("number", "integer", "string", "boolean")
 EARLIEST_DATE = date(1900, 1, 1)
@@ -337,5 +341,27 @@ def action_form(
             value = _field(name, spec, default, f"{form_key}-{name}")
             if value is not None and value != "":
                 values[name] = value
-        submitted = st.form_submit_button(submit_label)
+        if not action.long:
+            submitted = st.form_submit_button(submit_label)
+            return values if submitted else None
+        run_col, estimate_col, note_col = st.columns([1, 1, 4], vertical_alignment="center")
+        submitted = run_col.form_submit_button(submit_label)
+        if estimate_col.form_submit_button("Estimate", help="What it would cost; runs nothing"):
+            note_col.caption(md_escape(estimate_text(action_name, values)))
     return values if submitted else None
+
+
+def estimate_text(action_name: str, values: dict[str, Any]) -> str:
+    """The run's estimate in one line (from the recorded history), or why there is none."""
+    from engine.actions import ActionError
+    from engine.usage.estimate import estimate_for
+    from ui.session import require_user
+
+    try:
+        estimate = estimate_for(action_name, values, require_user())
+    except ActionError as error:
+        return f"No estimate: {error}"
+    except Exception:  # noqa: BLE001 - an estimate must never break the form
+        log.exception("estimate of %s failed", action_name)
+        return "No estimate (see the server log)."
+    return f"Estimate: {estimate.describe()}. Based on {estimate.basis}."

@@ -97,13 +97,16 @@ def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
     if not job.terminal:
         st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_block)(job_id, key)
         return
-    if job.status == "succeeded" and job.result and show_result:
+    kept = job.status in ("succeeded", "budget_exhausted")  # a budget stop keeps its results
+    if job.status == "budget_exhausted":
+        st.warning(md_escape(job.error or "Stopped: the daily budget is spent."))
+    if kept and job.result and show_result:
         render_result(finished_result(job.id, job.finished_at), key=key, action=job.action)
         points = executor.events(job_id, CHART_POINTS)
         figure = progress_figure(points)
         if figure is not None:
             with st.expander("Progress metrics"):
                 st.plotly_chart(figure, key=f"{key}-progress", width="stretch")
-    elif job.status != "succeeded":
+    elif not kept:
         st.error(md_escape(job.error or f"The job ended as {job.status}."))
     st.caption(f"job {job.id} · {job.status}")

@@ -32,4 +32,6 @@ def run_action(
     if outcome.status in ("failed", "cancelled", "interrupted"):
         st.error(md_escape(outcome.error or f"'{name}' ended as {outcome.status}."))
         return None
+    if outcome.status == "budget_exhausted":  # stopped cleanly; what it finished is kept
+        st.warning(md_escape(outcome.error or "Stopped: the daily budget is spent."))
     return outcome

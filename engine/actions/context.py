@@ -29,6 +29,10 @@ def _never_cancelled() -> bool:
     return False
 
 
+def _no_budget_stop() -> str | None:
+    return None
+
+
 def _discard_progress(fraction: float, metrics: dict[str, float]) -> None:
     return None
 
@@ -48,6 +52,10 @@ class ActionContext:
     seed: int = 0
     _progress_sink: ProgressSink = field(default=_discard_progress, repr=False)
     _cancel_check: Callable[[], bool] = field(default=_never_cancelled, repr=False)
+    # Why the run must stop for its budget (the executor's budget guard trips it, polled
+    # with the cancel check: once tripped, ``cancelled()`` is True too).
+    _budget_check: Callable[[], str | None] = field(default=_no_budget_stop, repr=False)
+    _budget_reason: str | None = field(default=None, repr=False)
     started_at: float = field(default_factory=time.monotonic)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -73,3 +81,14 @@ class ActionContext:
             from engine.actions.base import JobCancelled
 
             raise JobCancelled()
+
+    def budget_exhausted(self) -> str | None:
+        """Why the run's budget is spent (it then stops cleanly, keeping what it finished),
+        else None. Actions that can keep partial results check it when ``cancelled()``."""
+        if self._budget_reason is None:
+            self._budget_reason = self._budget_check()
+        return self._budget_reason
+
+    def stop_for_budget(self, reason: str) -> None:
+        """Mark the run as stopped by a budget (an action that checked one itself)."""
+        self._budget_reason = reason

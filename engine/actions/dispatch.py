@@ -161,6 +161,15 @@ def call(
 
     if action.long:
         from engine import executor
+        from engine.usage.admission import check_before_start
+
+        # Server-side budgets: a spent one refuses, an estimate that would cross one asks
+        # for confirmation (the executor's guard stops a confirmed run at the line).
+        try:
+            check_before_start(action.name, validated, user, goal_id, confirmed)
+        except ActionError:
+            ACTION_CALLS.labels(action.name, "over_budget").inc()
+            raise
 
         # Validated above, once; the worker validates the stored row again when it runs.
         kind = executor.JobKind(action.name, action.cpu_bound, action.idempotent)

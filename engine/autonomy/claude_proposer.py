@@ -376,6 +376,8 @@ class ClaudeProposer:
         options: ClaudeOptions | None = None,
         client: anthropic.Anthropic | None = None,
         minutes_used: Callable[[], float] | None = None,
+        user_id: int | None = None,
+        job_id: int | None = None,
     ):
         if settings is None:
             from engine.config import get_settings
@@ -390,6 +392,8 @@ class ClaudeProposer:
         self.model = self.options.model or settings.claude_model
         self._client = client
         self._minutes_used = minutes_used
+        self.user_id = user_id  # who the tokens are charged to (with the goal)
+        self.job_id = job_id
         self._off_reason: str | None = None  # Claude stays off for this run
         self._cooldown = 0
         self._cooldown_reason = ""
@@ -603,6 +607,17 @@ class ClaudeProposer:
         if metrics:
             metrics.LLM_REQUESTS.labels("ok").inc()
             metrics.LLM_SECONDS.observe(time.perf_counter() - started)
+        from engine.usage.meter import charge_llm
+
+        # Charged from the reply's usage fields to the goal and its owner (budgets).
+        charge_llm(
+            source="proposer",
+            model=self.model,
+            usage=getattr(message, "usage", None) or {},
+            user_id=self.user_id,
+            goal_id=self.goal_id,
+            job_id=self.job_id,
+        )
         return message
 
     @staticmethod

@@ -30,6 +30,7 @@ from engine.goals import service as goals_service
 from engine.goals.service import spec_of
 from engine.goals.spec import GoalSpec
 from engine.ml.validation_plan import trial_params
+from engine.usage.estimate import Estimate, estimator
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import annotate_trial, trial_for_job, trials_for_goal
 
@@ -135,11 +136,26 @@ def check_holdout(user: UserRef, goal_id: int, trial_id: int) -> tuple[float | N
     return outcome.result.values.get(f"holdout_{metric}"), "ok"
 
 
+class BudgetStop(Exception):
+    """The goal's or its owner's daily budget is spent, or the next trial would cross it."""
+
+
 def run_trial(user: UserRef, goal_id: int, params: dict) -> tuple[float | None, int | None, str]:
     """One trial through the registry (compliance, job, trial row); returns its metric,
-    its trial id (None when the call was refused before a trial existed) and a note."""
+    its trial id (None when the call was refused before a trial existed) and a note.
+    Raises :class:`BudgetStop` when a budget refuses the trial (nobody is there to
+    confirm an autonomous trial that would cross one)."""
+    from engine.usage.budgets import BudgetConfirmation, BudgetExhausted
+
     try:
         outcome = call("train_model", params, user, goal_id=goal_id, wait=TRIAL_TIMEOUT_SECONDS)
+    except BudgetConfirmation as error:
+        estimate = (error.estimate or {}).get("text", "its estimate")
+        raise BudgetStop(
+            f"the next trial ({estimate}) would cross a budget: it would reach {error.over}"
+        ) from None
+    except BudgetExhausted as error:
+        raise BudgetStop(str(error)) from None
     except ActionError as error:
         return None, None, str(error)
     if outcome.status != "succeeded" or outcome.result is None:
@@ -196,6 +212,8 @@ def make_proposer(
     *,
     seed: int,
     minutes_used,
+    user_id: int | None = None,
+    job_id: int | None = None,
 ) -> BanditProposer | ClaudeProposer:
     """Claude (with the bandit as its fallback) when a key is set, else the bandit;
     ``MLTRAINER_LOOP_PROPOSER`` = claude | bandit overrides the choice."""
@@ -215,7 +233,15 @@ def make_proposer(
     if choice == "bandit" or (choice == "auto" and not settings.anthropic_api_key):
         return bandit
     # With "claude" and no key every step falls back to the bandit and says why.
-    return ClaudeProposer(goal_id, spec, bandit, settings=settings, minutes_used=minutes_used)
+    return ClaudeProposer(
+        goal_id,
+        spec,
+        bandit,
+        settings=settings,
+        minutes_used=minutes_used,
+        user_id=user_id,
+        job_id=job_id,
+    )
 
 
 def _record_proposal(trial_id: int | None, proposal: Proposal, proposer) -> None:
@@ -269,6 +295,8 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         history,
         seed=ctx.seed or goal.id,
         minutes_used=lambda: minutes + (time.monotonic() - started) / 60,
+        user_id=ctx.user.id,
+        job_id=ctx.job_id,
     )
     tally = {"claude": 0, "bandit": 0}
     fallbacks: list[str] = []
@@ -302,7 +330,15 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
                 f"Goal {goal.id} loop ended: the goal is {goal.status}.",
                 {"goal_id": goal.id, "status": goal.status},
             )
+        spent = ctx.budget_exhausted() or budget_spent(
+            ctx.user, goal.id, claude=isinstance(proposer, ClaudeProposer)
+        )
+        if spent is not None:
+            return _budget_stop(ctx, goal.id, spent, history, trial_ids, tally, fallbacks)
         if ctx.cancelled():
+            spent = ctx.budget_exhausted()  # the guard trips through the cancel check
+            if spent is not None:
+                return _budget_stop(ctx, goal.id, spent, history, trial_ids, tally, fallbacks)
             goal_repo.set_status_if(
                 goal.id, ("active",), "stopped", stop_reason="the loop job was cancelled"
             )
@@ -357,9 +393,12 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         tally[source] += 1
         if isinstance(proposer, ClaudeProposer) and proposer.last_fallback:
             fallbacks.append(proposer.last_fallback)
-        value, trial_id, note = run_trial(
-            ctx.user, goal.id, train_params(spec, proposal, seed=len(values))
-        )
+        try:
+            value, trial_id, note = run_trial(
+                ctx.user, goal.id, train_params(spec, proposal, seed=len(values))
+            )
+        except BudgetStop as stop:
+            return _budget_stop(ctx, goal.id, str(stop), history, trial_ids, tally, fallbacks)
         _record_proposal(trial_id, proposal, proposer)
         if isinstance(proposer, ClaudeProposer):
             proposer.observe(proposal, value, recorded=trial_id is not None, note=note)
@@ -389,6 +428,46 @@ def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
         )
 
 
+def budget_spent(user: UserRef, goal_id: int, *, claude: bool) -> str | None:
+    """Why the goal's or its owner's daily budget is spent, else None: the CPU of the
+    trials, and with Claude proposing its tokens and dollars."""
+    from engine.usage.budgets import scopes_for, spent_line
+
+    resources = ("cpu", "tokens", "dollars") if claude else ("cpu",)
+    return spent_line(scopes_for(user.id, goal_id, user.username), resources)
+
+
+def _budget_stop(
+    ctx: ActionContext,
+    goal_id: int,
+    reason: str,
+    history: list[tuple[str, float | None]],
+    trial_ids: list[int | None],
+    tally: dict[str, int],
+    fallbacks: list[str],
+) -> ActionResult:
+    """Stop cleanly: the goal and the loop's job end ``budget_exhausted``; the trials
+    run so far stay recorded and the best of them stays the goal's best."""
+    goal_repo.set_status_if(goal_id, ("active",), "budget_exhausted", stop_reason=reason)
+    ctx.stop_for_budget(reason)
+    values = [value for _, value in history]
+    goal = goal_repo.get_goal(goal_id)
+    about, proposals = _proposals_summary(tally, fallbacks)
+    log.info("goal %s stopped: %s", goal_id, reason)
+    return ActionResult(
+        f"Goal {goal_id} stopped after {len(values)} trial(s): {reason}.{about}",
+        {
+            "goal_id": goal_id,
+            "status": "budget_exhausted",
+            "best": goal.best_value if goal else None,
+            "best_trial_id": goal.best_trial_id if goal else None,
+            "trials": len(values),
+            "budget_exhausted": reason,
+            **proposals,
+        },
+    )
+
+
 def _gap(spec: GoalSpec, cv: float | None, holdout: float | None) -> float | None:
     """Walk-forward minus hold-out, oriented so that a positive gap means the hold-out
     did worse (the walk-forward score was optimistic)."""
@@ -402,3 +481,49 @@ def launch(user: UserRef, goal_id: int) -> int:
     outcome = call("run_goal_loop", {"goal_id": goal_id}, user, goal_id=goal_id)
     goal_repo.update_goal(goal_id, loop_job_id=outcome.job_id)
     return outcome.job_id
+
+
+@estimator("run_goal_loop")
+def estimate_loop(params: LoopParams, user: UserRef, goal_id: int | None) -> Estimate:
+    """At most the goal's remaining trials, each priced on the goal's data for the model
+    families the loop may pick (an even share each), capped by the goal's time budget;
+    with Claude proposing, one proposal's tokens per trial. A ceiling: the loop may stop
+    early (reached, stagnation)."""
+    from engine.autonomy.proposer import eligible_models
+    from engine.config import get_settings
+    from engine.ml.catalog import get_model
+    from engine.ml.estimates import data_size
+    from engine.ml.params import TrainParams
+    from engine.usage.estimate import evaluation_estimate, proposer_estimate
+
+    goal = goals_service.get(user, params.goal_id)
+    spec = spec_of(goal)
+    remaining = max(spec.max_trials - goal.trials_run, 0)
+    models = eligible_models(spec)
+    if not models:
+        raise ActionError("No eligible model for this goal.")
+    family, ids = next(iter(models.items()))
+    probe = Proposal(ids[0], family, {}, "estimate")
+    rows, cols, folds = data_size(TrainParams.model_validate(train_params(spec, probe, 0)), user)
+    share = remaining / len(models)
+    evaluations = [(name, get_model(ids_[0]).cost, share) for name, ids_ in models.items()]
+    estimate = evaluation_estimate("run_goal_loop", evaluations, rows, cols, folds)
+    cap = spec.max_minutes * 60 - sum(t.duration_s or 0 for t in trials_for_goal(goal.id))
+    if estimate.wall_seconds > max(cap, 0.0) > 0:
+        scale = cap / estimate.wall_seconds
+        estimate.wall_seconds *= scale
+        estimate.cpu_seconds *= scale
+        estimate.cpu_low *= scale
+        estimate.cpu_high *= scale
+        estimate.basis += f"; capped by the goal's {spec.max_minutes:g}-minute budget"
+    settings = get_settings()
+    claude = settings.loop_proposer == "claude" or (
+        settings.loop_proposer == "auto" and bool(settings.anthropic_api_key)
+    )
+    if claude and remaining:
+        tokens = proposer_estimate(settings.claude_model, remaining)
+        estimate.tokens, estimate.dollars = tokens.tokens, tokens.dollars
+        estimate.basis += f"; Claude proposer: {tokens.basis}"
+    estimate.basis = f"at most {remaining} more trial(s); " + estimate.basis
+    estimate.upper_bound = True
+    return estimate

@@ -19,9 +19,13 @@ from engine.actions.base import NeedsConfirmation
 from engine.actions.context import UserRef
 from engine.chat import conversations
 from engine.chat.citations import TurnSources, check_reply, result_id
+from engine.usage.budgets import scopes_for, spent_line
+from engine.usage.meter import charge_llm
 from storage.repositories import conversations as repo
 
 log = logging.getLogger("mltrainer.chat")
+# The budgets a chat turn spends (a spent CPU budget does not silence the chat).
+CLAUDE_RESOURCES = ("tokens", "dollars")
 
 
 @dataclass
@@ -58,6 +62,9 @@ def record_tool_call(
         outcome = call(action, params, user, confirmed=confirmed)
     except NeedsConfirmation as pending:
         payload["status"] = "awaiting_confirmation"
+        estimate = confirmation_estimate(pending, action, params, user)
+        if estimate is not None:
+            payload["estimate"] = estimate
         message = repo.add_message(conversation_id, "tool", str(pending), payload=payload)
         return message, None, str(pending)
     except ActionError as error:
@@ -70,6 +77,42 @@ def record_tool_call(
         conversation_id, "tool", content, payload=payload, job_id=outcome.job_id
     )
     return message, outcome, outcome.error
+
+
+def confirmation_estimate(
+    pending: NeedsConfirmation, action: str, params: dict[str, Any], user: UserRef
+) -> dict[str, Any] | None:
+    """The estimate shown with a confirmation of long work: the one the budget check
+    made, else one made now (None for quick actions, or when none can be made)."""
+    from engine.usage.budgets import BudgetConfirmation
+
+    if isinstance(pending, BudgetConfirmation) and pending.estimate is not None:
+        return pending.estimate
+    try:
+        if not get_action(action).long:
+            return None
+        from engine.usage.estimate import estimate_call
+
+        return estimate_call(action, params, user).to_json()
+    except Exception:  # noqa: BLE001 - no estimate: the confirmation still stands
+        log.info("no estimate for the pending %s", action, exc_info=True)
+        return None
+
+
+def turn_estimate(user: UserRef) -> str | None:
+    """What one Claude chat turn of ``user`` is expected to cost (tokens, dollars)."""
+    from engine.config import get_settings
+    from engine.usage.estimate import chat_turn_estimate
+
+    try:
+        estimate = chat_turn_estimate(user.id, get_settings().claude_model)
+    except Exception:  # noqa: BLE001 - a caption, never a reason to fail the page
+        log.info("no chat turn estimate", exc_info=True)
+        return None
+    return (
+        f"A Claude turn costs ~{estimate.tokens:,} tokens (${estimate.dollars:,.3f}); "
+        f"{estimate.basis}."
+    )
 
 
 def confirm_pending(user: UserRef, conversation_id: int, message_id: int) -> TurnEvent:
@@ -233,8 +276,34 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
     usage: dict[str, Any] = {}
     latency_ms = None
     chat = ClaudeChat()
+    scopes = scopes_for(user.id, None, user.username)
+    spent = spent_line(scopes, CLAUDE_RESOURCES)
+    if spent is not None:  # checked here, on the server, before any request
+        refusal = f"Not sent to Claude: {spent}. It resets at midnight UTC."
+        reply = repo.add_message(
+            conversation_id,
+            "assistant",
+            refusal,
+            payload={"mode": "claude", "error": "budget_exhausted"},
+        )
+        yield TurnEvent("text", refusal, reply.id)
+        yield TurnEvent("done", message_id=reply.id)
+        return
+
+    def spend(request_usage: Any) -> str | None:
+        """Record one request's tokens (from the API's usage) and say whether a budget
+        is now spent."""
+        charge_llm(
+            source="chat",
+            model=chat.model,
+            usage=request_usage or {},
+            user_id=user.id,
+            count_tokens=False,  # the client counts the chat's tokens itself
+        )
+        return spent_line(scopes, CLAUDE_RESOURCES) if scopes else None
+
     try:
-        for event in chat.run_turn(history, text, user, execute_tool):
+        for event in chat.run_turn(history, text, user, execute_tool, spend=spend):
             if event.kind in ("text", "notice"):
                 piece = event.text if event.kind == "text" else f"\n\n_{event.text}_\n\n"
                 chunks.append(piece)

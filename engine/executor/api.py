@@ -16,7 +16,7 @@ from storage.repositories.jobs import JobRecord
 
 # States after which a job never changes again. ``interrupted`` is only a moment in this
 # executor's life (it is resolved into a retry, ``failed`` or ``cancelled`` right away).
-SETTLED = ("succeeded", "failed", "cancelled")
+SETTLED = ("succeeded", "failed", "cancelled", "budget_exhausted")
 # wait(): longest pause between two status reads without a notification.
 RECHECK_SECONDS = 0.25
 LOCAL_RECHECK_SECONDS = 1.0

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
 from engine.executor.protocol import JobRunner, installed_runner
 from engine.executor.result_limits import check_result_size
+from engine.usage import meter
+from engine.usage.budgets import BudgetGuard
 from storage.outage import Backoff, describe, is_transient, retry_through_outage
 
 if TYPE_CHECKING:
@@ -128,17 +131,30 @@ class EventBuffer:
 
 class CancelPoller:
     """``ctx.cancelled()``: polls the row at most every CANCEL_POLL_SECONDS; while the
-    database is away it answers what it last knew and polls again with backoff."""
+    database is away it answers what it last knew and polls again with backoff.
 
-    def __init__(self, job_id: int):
+    With a budget ``guard`` it also answers True once the job's CPU so far (``cpu_used``)
+    plus the day's usage crosses a budget: the action stops at its next safe point."""
+
+    def __init__(
+        self,
+        job_id: int,
+        guard: BudgetGuard | None = None,
+        cpu_used: Callable[[], float] | None = None,
+    ):
         self.job_id = job_id
         self.last_poll = 0.0
         self.cancelled = False
         self.backoff = Backoff()
+        self.guard = guard if guard is not None and guard.active else None
+        self.cpu_used = cpu_used
 
     def __call__(self) -> bool:
         from storage.repositories import jobs
 
+        if self.guard is not None and self.cpu_used is not None:
+            if self.guard.check(self.cpu_used()) is not None:
+                return True
         now = time.monotonic()
         if (
             not self.cancelled
@@ -216,9 +232,14 @@ def execute_job(
     if job is None:
         return JobRun("failed", None, f"Job {job_id} does not exist.")
     events = EventBuffer(job_id)
-    poller = CancelPoller(job_id)
+    cpu_started = meter.cpu_now()
+    # Background jobs are held to their user's and goal's budgets while they run (quick
+    # inline calls are checked before they start, in engine.actions.call).
+    guard = None if job.inline else BudgetGuard.for_job(job.user_id, job.goal_id)
+    poller = CancelPoller(job_id, guard, lambda: meter.cpu_now() - cpu_started)
     started = time.perf_counter()
     status, result, result_json, error = "failed", None, None, None
+    ctx: ActionContext | None = None
     try:
         user = resolve_user(job.user_id)
         ctx = ActionContext(
@@ -228,14 +249,22 @@ def execute_job(
             seed=int(job.params.get("seed", 0) or 0) if isinstance(job.params, dict) else 0,
             _progress_sink=events.add,
             _cancel_check=poller,
+            _budget_check=lambda: guard.reason if guard is not None else None,
         )
         result = runner.run(job.action, params if params is not None else job.params, ctx)
         if not isinstance(result, ActionResult):
             raise TypeError(f"action {job.action} returned {type(result).__name__}")
         result_json = check_result_size(job.action, serialise_result(result))
         status = "succeeded"
+        budget = ctx.budget_exhausted()
+        if budget is not None:  # it stopped early and returned what it finished
+            status, error = "budget_exhausted", f"Stopped: {budget}."
     except JobCancelled:
-        status, error = "cancelled", "Cancelled by request."
+        budget = ctx.budget_exhausted() if ctx is not None else None
+        if budget is not None:
+            status, error = "budget_exhausted", f"Stopped: {budget}."
+        else:
+            status, error = "cancelled", "Cancelled by request."
     except Exception as exc:
         if is_transient(exc):  # the database went away under the action: not its failure
             log.warning("job %s (%s): database unavailable: %s", job_id, job.action, describe(exc))
@@ -254,11 +283,25 @@ def execute_job(
             events.flush_final()
         except Exception:
             log.exception("could not write the last progress events of job %s", job_id)
-    if not _final_write(job, status, result_json, error, worker):
+    # What the job spent, measured here in its worker: written with its outcome (one
+    # transaction), so whoever sees the outcome sees the usage.
+    wall = time.perf_counter() - started
+    cpu = meter.cpu_now() - cpu_started
+    usage = None
+    if not job.inline or cpu >= meter.INLINE_RECORD_MIN_CPU_SECONDS:
+        usage = meter.cpu_usage_row(
+            action=job.action,
+            user_id=job.user_id,
+            goal_id=job.goal_id,
+            cpu_seconds=cpu,
+            wall_seconds=wall,
+        )
+    if not _final_write(job, status, result_json, error, worker, usage):
         log.warning("job %s ended %s here but is no longer held by this worker", job_id, status)
     ACTION_CALLS.labels(job.action, status).inc()
-    ACTION_SECONDS.labels(job.action).observe(time.perf_counter() - started)
-    return JobRun(status, result if status == "succeeded" else None, error)
+    ACTION_SECONDS.labels(job.action).observe(wall)
+    kept = status in ("succeeded", "budget_exhausted")
+    return JobRun(status, result if kept else None, error)
 
 
 def _database_lost(job: JobRecord, error: BaseException) -> tuple[str, str]:
@@ -279,21 +322,30 @@ def _final_write(
     result_json: dict[str, Any] | None,
     error: str | None,
     worker: str | None,
+    usage: dict[str, Any] | None = None,
 ) -> bool:
-    """Store the outcome, retrying through an outage. Whether it landed (False: the job is
-    no longer held by this worker, or the outage outlasted the retry budget, in which
-    case the job's heartbeat has stopped and recovery takes it over)."""
+    """Store the outcome (with ``usage``, what the attempt spent), retrying through an
+    outage. Whether it landed (False: the job is no longer held by this worker, or the
+    outage outlasted the retry budget, in which case the job's heartbeat has stopped and
+    recovery takes it over)."""
     from engine.executor import recovery
     from storage.repositories import jobs
+    from storage.repositories import usage as usage_repo
 
     what = f"the outcome of job {job.id}"
     try:
         if status != "interrupted":
             return retry_through_outage(
-                lambda: jobs.finish(job.id, status, result=result_json, error=error, worker=worker),
+                lambda: jobs.finish(
+                    job.id, status, result=result_json, error=error, worker=worker, usage=usage
+                ),
                 what=what,
             )
         assert error is not None
+        if usage is not None:  # an interrupted attempt still spent its CPU
+            retry_through_outage(
+                lambda: usage_repo.add_usage(job_id=job.id, **usage), what=f"the usage of {what}"
+            )
         if not retry_through_outage(
             lambda: jobs.mark_interrupted(job.id, error, worker=worker), what=what
         ):

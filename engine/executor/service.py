@@ -209,7 +209,7 @@ class ExecutorService:
         for outcome in outcomes:
             self._inflight.pop(outcome.job_id, None)
             if outcome.kind == "done":
-                if outcome.status in ("failed", "cancelled"):
+                if outcome.status in ("failed", "cancelled", "budget_exhausted"):
                     self._cascade.set()
                 elif outcome.status == CLAIM_ERROR:
                     self._claim_failed(outcome)

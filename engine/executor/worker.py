@@ -126,6 +126,10 @@ def child_main(conn, parent_pid: int, runner: JobRunner) -> None:
     except Exception:
         log.exception("worker process %s could not start", os.getpid())
         raise
+    # One job at a time runs here: its CPU time is this process's (every thread of it).
+    from engine.usage.meter import mark_dedicated_process
+
+    mark_dedicated_process()
     conn.send(("ready", os.getpid()))
     while True:
         try:

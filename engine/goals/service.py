@@ -9,10 +9,10 @@ from engine.goals.spec import GoalSpec
 from storage.repositories import goals as repo
 
 TRANSITIONS = {
-    "start": (("paused", "active"), "active"),
+    "start": (("paused", "active", "budget_exhausted"), "active"),
     "pause": (("active",), "paused"),
-    "resume": (("paused",), "active"),
-    "stop": (("active", "paused"), "stopped"),
+    "resume": (("paused", "budget_exhausted"), "active"),
+    "stop": (("active", "paused", "budget_exhausted"), "stopped"),
 }
 
 

@@ -16,7 +16,9 @@ from engine.ml.params import (
     REGRESSION_METRICS,
 )
 
-GOAL_STATES = ("active", "paused", "achieved", "exhausted", "stopped")
+# budget_exhausted: a daily CPU, token or dollar budget (engine.usage.budgets) ran out;
+# the goal can be resumed once it resets.
+GOAL_STATES = ("active", "paused", "achieved", "exhausted", "stopped", "budget_exhausted")
 Families = Annotated[list[Name], Field(max_length=len(FAMILIES))]
 
 

@@ -907,13 +907,17 @@ class ClaudeChat:
         *,
         tools: list[dict[str, Any]] | None = None,
         system_extra: str | None = None,
+        spend: Callable[[Any], str | None] | None = None,
     ) -> Iterator[ChatEvent]:
         """Run one chat turn and yield its events; the last one has kind ``done``.
 
         ``history``: earlier messages (``{"role": "user"|"assistant", "content": ...}``),
         for example ``engine.memory`` 's context window. ``tools`` overrides the tool
         list (default: every action ``user``'s role allows). ``system_extra`` is
-        appended to the per-session part of the system prompt.
+        appended to the per-session part of the system prompt. ``spend`` is called with
+        each reply's ``usage`` (the caller records it) and returns why the token budget
+        is spent, or None: the turn then stops before its next request, its pending tool
+        calls answered as not run, with stop reason ``budget_exhausted``.
         Raises :class:`ClaudeUnavailable` when Claude cannot be reached.
         """
         if not user_message or not user_message.strip():
@@ -949,6 +953,32 @@ class ClaudeChat:
             if content:
                 messages.append({"role": "assistant", "content": content})
             tool_uses = [block for block in message.content if block.type == "tool_use"]
+            spent = spend(message.usage) if spend is not None else None
+            if spent is not None and (
+                stop_reason == "pause_turn" or (stop_reason == "tool_use" and tool_uses)
+            ):
+                if tool_uses:  # every tool_use keeps a result: the transcript stays valid
+                    messages.append(
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "tool_result",
+                                    "tool_use_id": block.id,
+                                    "content": "Not run: the token budget is spent.",
+                                    "is_error": True,
+                                }
+                                for block in tool_uses
+                            ],
+                        }
+                    )
+                stop_reason = "budget_exhausted"
+                yield ChatEvent(
+                    "notice",
+                    text=f"Stopped: {spent}. The results so far are above.",
+                    stop_reason="budget_exhausted",
+                )
+                break
 
             if stop_reason == "pause_turn":
                 if steps >= max_steps:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
 from engine.actions.base import json_safe
+from engine.ml import estimates as _estimates  # noqa: F401 - registers the ML estimators
 from engine.ml import predict as prediction
 from engine.ml import workflows
 from engine.ml.catalogue_view import catalogue_row

@@ -143,8 +143,12 @@ def record_run(
     params: dict[str, Any],
     extra: dict[str, Any] | None = None,
     started: float | None = None,
+    cost_started: tuple[float, float] | None = None,
 ):
-    """Save the model and its predictions, then write the trial and its model results."""
+    """Save the model and its predictions, then write the trial and its model results.
+
+    ``cost_started``: (``time.perf_counter()``, ``engine.usage.meter.cpu_now()``) when the
+    evaluation began; what it cost is then recorded for the run-time estimator."""
     from engine.ml import checkpoint
     from storage.repositories import trials
 
@@ -205,7 +209,39 @@ def record_run(
     except BaseException:
         persistence.remove_model(path)
         raise
+    if cost_started is not None:
+        record_cost(run, ctx, action, trial.id, cost_started)
     return trial
+
+
+def record_cost(
+    run: TrainingRun,
+    ctx: ActionContext,
+    action: str,
+    trial_id: int | None,
+    cost_started: tuple[float, float],
+) -> None:
+    """What the evaluation cost (CPU of this worker, wall), with the sizes that explain
+    it: one row of the estimator's history (never raises)."""
+    from engine.usage.meter import cpu_now
+    from storage.repositories import usage
+
+    wall_started, cpu_started = cost_started
+    try:
+        usage.add_cost_record(
+            trial_id=trial_id,
+            job_id=ctx.job_id,
+            action=action,
+            family=run.config.family or "unknown",
+            model_id=run.config.model_id,
+            rows=int(run.data.n_rows),
+            cols=max(len(run.data.feature_names), 1),
+            folds=int(run.plan.n_folds),
+            cpu_seconds=max(cpu_now() - cpu_started, 0.0),
+            wall_seconds=max(time.perf_counter() - wall_started, 0.0),
+        )
+    except Exception:  # noqa: BLE001 - the trial is recorded; its cost is a bonus
+        log.exception("could not record the cost of trial %s", trial_id)
 
 
 def record_failure(

@@ -45,6 +45,7 @@ from engine.ml.pipeline import (
 )
 from engine.ml.recording import record_failure, record_run
 from engine.trials.record import parse
+from engine.usage.meter import cpu_now
 
 SHARED_FIELDS = tuple(
     name for name in TrainParams.model_fields if name not in ("model_id", "model_params")
@@ -185,6 +186,12 @@ def data_period(data: Any) -> dict[str, Any]:
     }
 
 
+def stopped_by_budget(ctx: ActionContext) -> bool:
+    """The run's budget is spent (checked with the cancel poll): stop, keeping what is
+    finished (the executor records the job as budget_exhausted)."""
+    return ctx.cancelled() and ctx.budget_exhausted() is not None
+
+
 # --- train ---------------------------------------------------------------------------------
 
 
@@ -200,6 +207,7 @@ def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model
         config = config_for(spec, params.model_params, params.seed)
         data, plan = setup(params, ctx)
         dataset.refuse_binary_wrapper(spec.name, spec.multiclass_only, data)
+        cost_started = (time.perf_counter(), cpu_now())
         run = evaluate(
             config,
             data,
@@ -218,6 +226,7 @@ def train(params: TrainParams, ctx: ActionContext, *, action: str = "train_model
             params=record_params,
             extra={"requested_model": params.model_id},
             started=started,
+            cost_started=cost_started,
         )
     except JobCancelled:
         raise
@@ -299,9 +308,12 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
     runs: dict[int, TrainingRun] = {}
     n = len(configs)
     for position, (spec, config) in enumerate(zip(specs, configs, strict=True)):
+        if stopped_by_budget(ctx):
+            break
         ctx.raise_if_cancelled()
         record_params = train_params(params, spec.id, {}).model_dump(mode="json")
         started = time.perf_counter()
+        cost_started = (started, cpu_now())
         extra = {"comparison": {"models": [s.id for s in specs], "position": position}}
         try:
             run = evaluate(
@@ -320,8 +332,11 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
                 params=record_params,
                 extra=extra,
                 started=started,
+                cost_started=cost_started,
             )
         except JobCancelled:
+            if ctx.budget_exhausted():
+                break  # the budget ran out mid-model: keep the finished ones
             raise
         except ActionError as error:
             failed = record_failure(
@@ -350,7 +365,10 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
             continue
         runs[trial.id] = run
         rows.append(_leaderboard_row(run, trial.id))
+    budget = ctx.budget_exhausted()
     if not runs:
+        if budget:
+            raise JobCancelled()  # nothing finished before the budget ran out
         reasons = "; ".join(f"{row['model']}: {row['error']}" for row in rows)
         raise ActionError(f"Every model failed. {reasons}")
     board = rank(pd.DataFrame(rows), primary)
@@ -405,6 +423,9 @@ def compare(params: CompareParams, ctx: ActionContext) -> ActionResult:
         summary += (
             f" Left out {', '.join(s.name for s in dropped)}: on two classes it is its base model."
         )
+    if budget:
+        values["budget_exhausted"] = budget
+        summary += f" Stopped after {len(rows)} of {len(specs)} models: {budget}."
     overfitting = overfitting_of(list(runs), data, params.task, primary, ctx)
     tables = {"leaderboard": board, "fold_scores": fold_scores(list(runs.values()), primary)}
     return _with_overfitting(summary, values, tables, overfitting, value_units)
@@ -449,6 +470,8 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
             **({"best": best_value} if best_value is not None else {}),
         )
     for number in range(state.next_number, n):
+        if stopped_by_budget(ctx):
+            break
         ctx.raise_if_cancelled()
         optuna_trial = study.ask()
         suggested = suggest_space(optuna_trial, space)
@@ -464,6 +487,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
             }
         }
         started = time.perf_counter()
+        cost_started = (started, cpu_now())
         try:
             config = config_for(spec, model_params, params.seed)
             run = evaluate(
@@ -476,10 +500,18 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
                 span=(number / n, (number + 1) / n),
             )
             trial = record_run(
-                run, ctx, action="tune_model", params=record_params, extra=extra, started=started
+                run,
+                ctx,
+                action="tune_model",
+                params=record_params,
+                extra=extra,
+                started=started,
+                cost_started=cost_started,
             )
         except JobCancelled:
             study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
+            if ctx.budget_exhausted():
+                break  # the budget ran out mid-trial: keep the finished ones
             raise
         except ActionError as error:
             study.tell(optuna_trial, state=optuna.trial.TrialState.FAIL)
@@ -533,7 +565,10 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
             trial=number,
             **({"best": best_value} if best_value is not None else {}),
         )
+    budget = ctx.budget_exhausted()
     if not completed:
+        if budget:
+            raise JobCancelled()  # nothing finished before the budget ran out
         raise ActionError(f"Every trial failed; the first error: {rows[0].get('error')}")
     history = pd.DataFrame(rows)
     scored = history.dropna(subset=[primary])
@@ -553,7 +588,7 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
         "greater_is_better": greater,
         "n_trials": n,
         "n_completed": len(completed),
-        "n_failed": n - len(completed),
+        "n_failed": len(rows) - len(completed),
         "n_samples": data.n_rows,
         "split_fingerprint": plan.fingerprint(),
         "dataset_id": data.dataset_id,
@@ -586,9 +621,12 @@ def tune(params: TuneParams, ctx: ActionContext) -> ActionResult:
     if best_run.holdout is not None:
         summary += f"; its hold-out {primary} is {best_run.holdout.get(primary, math.nan):.4f}"
     summary += (
-        f". The best of {n} cross-validated scores is biased upwards; trust the hold-out. "
-        f"{n - len(completed)} trial(s) failed."
+        f". The best of {len(rows)} cross-validated scores is biased upwards; trust the "
+        f"hold-out. {len(rows) - len(completed)} trial(s) failed."
     )
+    if budget:
+        values["budget_exhausted"] = budget
+        summary += f" Stopped after {len(rows)} of {n} trials: {budget}."
     overfitting = overfitting_of(list(completed), data, params.task, primary, ctx)
     return _with_overfitting(summary, values, {"trials": history}, overfitting, value_units)
 

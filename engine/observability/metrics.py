@@ -59,6 +59,21 @@ LLM_SECONDS = Histogram(
     "Claude request latency",
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
 )
+USAGE_CPU_SECONDS = Counter(
+    "mltrainer_usage_cpu_seconds_total",
+    "CPU seconds spent by jobs, measured in their worker, by action",
+    ["action"],
+)
+USAGE_DOLLARS = Counter(
+    "mltrainer_usage_dollars_total",
+    "Claude spend in dollars (usage fields priced from engine/usage/prices.toml) by source",
+    ["source"],
+)
+BUDGET_EXHAUSTED = Counter(
+    "mltrainer_budget_exhausted_total",
+    "Runs refused or stopped because a daily budget was spent, by scope and resource",
+    ["scope", "resource"],
+)
 CHAT_NUMBERS = Counter(
     "mltrainer_chat_numbers_total",
     "Numbers in chat replies by verdict (verified, request, unverified) and mode",

@@ -224,11 +224,13 @@ def compare_trials(params: CompareTrialsParams, ctx: ActionContext) -> ActionRes
     return ActionResult("\n".join(line for line in lines if line), values, tables)
 
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "interrupted"]
+JobStatus = Literal[
+    "queued", "running", "succeeded", "failed", "cancelled", "interrupted", "budget_exhausted"
+]
 
 
 class QueryJobsParams(BaseModel):
-    status: Annotated[list[JobStatus], Field(max_length=6)] | None = Field(
+    status: Annotated[list[JobStatus], Field(max_length=7)] | None = Field(
         None, description="Only jobs in these states."
     )
     action: Name | None = Field(None, description="Only jobs of this action.")

@@ -18,7 +18,15 @@ from storage.access import OwnerScope
 from storage.actor import process_actor
 from storage.clock import database_now, older_than
 from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
-from storage.models import JOB_TERMINAL_STATES, Job, JobAttempt, JobDependency, JobEvent, utcnow
+from storage.models import (
+    JOB_TERMINAL_STATES,
+    Job,
+    JobAttempt,
+    JobDependency,
+    JobEvent,
+    UsageRecord,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ _INSERT_RUNNING_JOB = (
 _INSERT_DEPENDENCY = insert(JobDependency)
 # Attempt stamps come from the database's clock too (storage.clock).
 _INSERT_ATTEMPT = insert(JobAttempt).values(at=database_now())
+_INSERT_USAGE = insert(UsageRecord).values(at=database_now())
 
 
 @contextmanager
@@ -264,11 +273,14 @@ def finish(
     error: str | None = None,
     only_from: tuple[str, ...] = ("queued", "running"),
     worker: str | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> bool:
     """Store the result or error together with the terminal state, in one transaction.
 
     ``worker``: only if the job is still held by that worker (a worker that was declared
-    dead and replaced cannot overwrite the new attempt).
+    dead and replaced cannot overwrite the new attempt). ``usage``: the columns of a
+    ``usage_records`` row (what the attempt spent), written in the same transaction when
+    the outcome lands, so whoever sees the outcome sees its usage too.
     """
     if status not in JOB_TERMINAL_STATES:
         raise ValueError(f"{status!r} is not a terminal state")
@@ -280,18 +292,22 @@ def finish(
         parameters["f_worker"] = worker
     if result is not None:
         parameters["f_result"] = result
-    if status == "failed" and worker is not None and error:
-        # A worker's own attempt failed: keep its error in the job's attempt history too.
+    failed_attempt = status == "failed" and worker is not None and bool(error)
+    if failed_attempt or usage is not None:
         with _transaction() as connection:
             attempt = connection.execute(
                 statement.returning(_JOBS.c.attempts), parameters
             ).scalar_one_or_none()
             if attempt is None:
                 return False
-            connection.execute(
-                _INSERT_ATTEMPT,
-                {"job_id": job_id, "attempt": attempt, "error": error, "counted": True},
-            )
+            if failed_attempt:
+                # A worker's own attempt failed: keep its error in the attempt history too.
+                connection.execute(
+                    _INSERT_ATTEMPT,
+                    {"job_id": job_id, "attempt": attempt, "error": error, "counted": True},
+                )
+            if usage is not None:
+                connection.execute(_INSERT_USAGE, {"job_id": job_id, **usage})
             return True
     with _single() as connection:
         return connection.execute(statement, parameters).rowcount == 1
@@ -458,7 +474,10 @@ _BLOCKED_DEPENDENTS = (
     select(Job.id, _parent.id, _parent.action, _parent.status)
     .join(JobDependency, JobDependency.job_id == Job.id)
     .join(_parent, _parent.id == JobDependency.depends_on_id)
-    .where(Job.status == "queued", _parent.status.in_(("failed", "cancelled")))
+    .where(
+        Job.status == "queued",
+        _parent.status.in_(("failed", "cancelled", "budget_exhausted")),
+    )
     .order_by(Job.id, _parent.id)
 )
 

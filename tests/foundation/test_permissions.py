@@ -47,6 +47,7 @@ MATRIX: dict[str, tuple[str, dict]] = {
     "query_trials": ("viewer", {"symbol": "NO_SUCH_SYMBOL", "order": "best"}),
     "compare_trials": ("viewer", {"trial_ids": [999998, 999999]}),
     "query_jobs": ("viewer", {"status": ["failed"]}),
+    "usage_report": ("viewer", {"goal_id": 999999}),
     # analysts: anything that computes, records, writes a dataset or spends quota
     "load_prices": ("analyst", {"symbols": NOWHERE}),
     "describe_dataset": ("analyst", {"symbols": NOWHERE}),
@@ -87,6 +88,8 @@ MATRIX: dict[str, tuple[str, dict]] = {
     # admins: approvals
     "approve_dynamic_action": ("admin", {"name": "matrix_probe"}),
     "retire_dynamic_action": ("admin", {"name": "matrix_probe"}),
+    # admins: budgets
+    "set_budget": ("admin", {"scope": "user", "username": "nobody_here", "max_tokens": 1}),
 }
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 

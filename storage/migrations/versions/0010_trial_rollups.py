@@ -7,7 +7,7 @@ the JSON list [day, user_id, goal_id, action, family, status, metric_name] that
 ``storage.repositories.trials.Bucket.key`` writes.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
