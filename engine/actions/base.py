@@ -15,8 +15,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel
+
+from engine.lazy import pandas as pd
 
 if TYPE_CHECKING:
     from engine.actions.context import ActionContext
