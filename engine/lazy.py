@@ -7,7 +7,9 @@ catalogue (every CLI call, pool and Dask worker start) thereby skips pandas and 
 (~0.3 s of CPU) until an action touches a frame; type checkers see the real module.
 
 Modules that use pandas only inside functions import it this way; code that needs it at
-import time (a module-level ``pd.`` expression) must import it normally.
+import time (a module-level ``pd.`` expression) must import it normally. The namespace is
+taken once: a name rebound on the real module afterwards (a test's monkeypatch) is not
+seen through the stand-in, so patch where the name is used, not pandas itself.
 """
 
 from __future__ import annotations

@@ -387,7 +387,7 @@ def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list
                         actor,
                         key=key,
                     )
-                    values = {
+                    values: dict[str, Any] = {
                         "created_at": created_at,
                         "user_id": event.user_id,
                         "username": event.username,
@@ -403,6 +403,7 @@ def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list
                         "actor": actor,
                     }
                     inserted = connection.execute(_INSERT_EVENT, values).inserted_primary_key
+                    assert inserted is not None  # an INSERT of one row
                     records.append(ComplianceRecord(id=inserted[0], **values))
                     prev_hash = digest
             _record_checkpoint(
