@@ -23,6 +23,10 @@ children, from ``wait4``; wall from just before the start to its exit):
   runs with ``PYTHONDONTWRITEBYTECODE=1`` (the image's setting), so the project's own
   modules are compiled from source in each process, as they were in the image before.
 
+Each checkout's engine/ and storage/ are copied (without ``__pycache__``) into a
+temporary directory and run from there, so bytecode left by a test run in one checkout
+cannot favour it.
+
 ``--base DIR`` runs the catalogue, CLI and worker cases on a second checkout too (e.g.
 ``git worktree add --detach /work/wt/start-base 6440955``, the commit before the change),
 interleaved with this tree's: each round runs every case once, the order reversed every
@@ -129,7 +133,14 @@ def build_cases(trees: dict[str, Path], workdir: Path) -> dict[str, object]:
         ),
         "spawned bare process, started and joined": ("worker", "bare", ROOT, workdir / "bare"),
     }
-    for label, tree in trees.items():
+    for label, checkout in trees.items():
+        # A copy of the checkout's engine/ and storage/ without __pycache__: a test run
+        # in one checkout must not give it bytecode the other compiles from source.
+        tree = workdir / f"{label}-tree"
+        for package in ("engine", "storage"):
+            shutil.copytree(
+                checkout / package, tree / package, ignore=shutil.ignore_patterns("__pycache__")
+            )
         data = workdir / label
         data.mkdir(parents=True, exist_ok=True)
         env = _env(data)

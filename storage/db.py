@@ -12,6 +12,7 @@ locked".
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -35,6 +36,17 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+class EncodedJSON(str):
+    """A JSON value already encoded (e.g. a job's result, encoded once to measure it):
+    bound to a JSON column as it is, not encoded a second time."""
+
+
+def _encode_json(value: Any) -> str:
+    # the engines' JSON serializer: SQLAlchemy's default (json.dumps), but encoded text
+    # passes through (psycopg wraps it in Json(value, dumps=this), SQLite binds the text)
+    return value if type(value) is EncodedJSON else json.dumps(value)
 
 
 def _seconds(name: str, default: float) -> float:
@@ -115,6 +127,7 @@ def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
             engine = create_engine(
                 url,
                 connect_args={"timeout": sqlite_busy_seconds(), "check_same_thread": False},
+                json_serializer=_encode_json,
                 **options,
             )
             event.listen(engine, "connect", _configure_sqlite)
@@ -129,6 +142,7 @@ def _cached_engine(url: str | None, *, autocommit: bool) -> Engine:
                 pool_size=10,
                 max_overflow=20,
                 connect_args=connect_args,
+                json_serializer=_encode_json,
                 **options,
             )
         _instrument(engine)

@@ -15,8 +15,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel
+
+from engine.lazy import pandas as pd
 
 if TYPE_CHECKING:
     from engine.actions.context import ActionContext
@@ -67,6 +68,11 @@ def _column_list(values: Any) -> list[Any]:
     if array.dtype.kind in "iub":
         return array.tolist()
     if array.dtype.kind == "M":
+        missing = np.isnat(array)
+        seconds = array.astype("datetime64[s]")
+        if (missing | (seconds == array)).all():  # whole seconds: isoformat's text, at once
+            text = np.datetime_as_string(seconds, unit="s").tolist()
+            return [None if gap else one for one, gap in zip(text, missing.tolist(), strict=True)]
         return [None if pd.isna(v) else v.isoformat() for v in pd.DatetimeIndex(array)]
     return [json_safe(v) for v in array.tolist()]
 
@@ -270,10 +276,19 @@ class ActionResult:
 
 
 def _frame_columns(frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
-    if not isinstance(frame.index, pd.RangeIndex):
-        frame = frame.reset_index()
-    names = [str(column) for column in frame.columns]
-    return names, [_column_list(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    index = frame.index
+    names: list[str] = []
+    columns: list[list[Any]] = []
+    if isinstance(index, pd.MultiIndex) or (
+        not isinstance(index, pd.RangeIndex) and (index.name is None or index.name in frame)
+    ):
+        frame = frame.reset_index()  # names the index column(s) as reset_index does
+    elif not isinstance(index, pd.RangeIndex):  # a named index: its column, without a copy
+        names.append(str(index.name))
+        columns.append(_column_list(index))
+    names += [str(column) for column in frame.columns]
+    columns += [_column_list(column) for _, column in frame.items()]  # by position
+    return names, columns
 
 
 def frame_to_columns(frame: pd.DataFrame) -> dict[str, Any]:

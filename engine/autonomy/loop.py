@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, call, register
-from engine.autonomy.claude_proposer import ClaudeProposer, proposed_by
 from engine.autonomy.proposer import BanditProposer, Proposal
 from engine.goals import service as goals_service
 from engine.goals.service import spec_of
@@ -33,6 +33,9 @@ from engine.ml.validation_plan import trial_params
 from engine.usage.estimate import Estimate, estimator
 from storage.repositories import goals as goal_repo
 from storage.repositories.trials import annotate_trial, trial_for_job, trials_for_goal
+
+if TYPE_CHECKING:
+    from engine.autonomy.claude_proposer import ClaudeProposer
 
 log = logging.getLogger("mltrainer.autonomy")
 TRIAL_TIMEOUT_SECONDS = 3600
@@ -233,6 +236,9 @@ def make_proposer(
     if choice == "bandit" or (choice == "auto" and not settings.anthropic_api_key):
         return bandit
     # With "claude" and no key every step falls back to the bandit and says why.
+    # the Claude proposer (and the Claude client) load only when a loop uses them
+    from engine.autonomy.claude_proposer import ClaudeProposer
+
     return ClaudeProposer(
         goal_id,
         spec,
@@ -245,6 +251,8 @@ def make_proposer(
 
 
 def _record_proposal(trial_id: int | None, proposal: Proposal, proposer) -> None:
+    from engine.autonomy.claude_proposer import proposed_by
+
     if trial_id is None:
         return
     note = {"by": proposed_by(proposal), "reason": proposal.reason}
@@ -281,6 +289,8 @@ def _proposals_summary(tally: dict[str, int], fallbacks: list[str]) -> tuple[str
     category="goals",
 )
 def run_goal_loop(params: LoopParams, ctx: ActionContext) -> ActionResult:
+    from engine.autonomy.claude_proposer import ClaudeProposer, proposed_by
+
     # Only the goal's owner (or an admin) spends trials on it; a goal the user may not
     # see answers like a missing one.
     goal = goals_service.get(ctx.user, params.goal_id)

@@ -6,7 +6,6 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
@@ -14,6 +13,7 @@ from engine.actions.bounds import SourceName, Symbol
 from engine.data.loader import PriceData, load_dataset, load_prices, record, recorded_datasets
 from engine.data.provenance import column_label
 from engine.data.series import price_series
+from engine.lazy import pandas as pd
 
 FieldName = Literal["close", "open", "high", "low", "adj_close", "volume", "vwap", "value", "ohlcv"]
 

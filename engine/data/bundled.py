@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
+from engine.lazy import pandas as pd
 
 STOCK_NAMES = {
     "AAPL": "Apple",

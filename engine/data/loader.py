@@ -25,13 +25,12 @@ import difflib
 from datetime import date, datetime
 from typing import Any
 
-import pandas as pd
-
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.data.provenance import build_provenance, column_label, fingerprint
 from engine.data.sources import PriceData as PriceData  # the shared frame types live there
 from engine.data.sources import SourceFrames as SourceFrames
+from engine.lazy import pandas as pd
 
 FIELDS = ("open", "high", "low", "close", "adj_close", "volume", "vwap", "transactions", "value")
 FIELD_ALIASES = {

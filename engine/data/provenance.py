@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
+
+from engine.lazy import pandas as pd
 
 FINGERPRINT_METHOD = "sha256-v1"
 _CANONICAL_NAN = np.frombuffer(np.uint64(0x7FF8000000000000).tobytes(), dtype="<f8")[0]

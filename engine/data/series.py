@@ -10,11 +10,11 @@ volume) so the candles stay true to the data.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import MAX_SERIES_POINTS, Series
 from engine.data.bundled import macro_unit
 from engine.data.provenance import column_label
+from engine.lazy import pandas as pd
 
 OHLC = ("open", "high", "low", "close")
 FIELD_UNITS = {"volume": "volume"}

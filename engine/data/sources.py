@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-import pandas as pd
+from engine.lazy import pandas as pd
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from engine.actions.base import ActionError, ActionResult, JobCancelled
 from engine.actions.context import ActionContext, UserRef
 from engine.executor.protocol import JobRunner, installed_runner
-from engine.executor.result_limits import check_result_size
+from engine.executor.result_limits import encode_result
 from engine.usage import meter
 from engine.usage.budgets import BudgetGuard
 from storage.outage import Backoff, describe, is_transient, retry_through_outage
@@ -33,6 +33,7 @@ from storage.outage import Backoff, describe, is_transient, retry_through_outage
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from storage.db import EncodedJSON
     from storage.repositories.jobs import JobRecord
 
 log = logging.getLogger("mltrainer.executor")
@@ -238,7 +239,8 @@ def execute_job(
     guard = None if job.inline else BudgetGuard.for_job(job.user_id, job.goal_id)
     poller = CancelPoller(job_id, guard, lambda: meter.cpu_now() - cpu_started)
     started = time.perf_counter()
-    status, result, result_json, error = "failed", None, None, None
+    status, result, error = "failed", None, None
+    result_json: EncodedJSON | None = None
     ctx: ActionContext | None = None
     try:
         user = resolve_user(job.user_id)
@@ -254,7 +256,7 @@ def execute_job(
         result = runner.run(job.action, params if params is not None else job.params, ctx)
         if not isinstance(result, ActionResult):
             raise TypeError(f"action {job.action} returned {type(result).__name__}")
-        result_json = check_result_size(job.action, serialise_result(result))
+        result_json = encode_result(job.action, serialise_result(result))  # encoded once
         status = "succeeded"
         budget = ctx.budget_exhausted()
         if budget is not None:  # it stopped early and returned what it finished
@@ -319,7 +321,7 @@ def _database_lost(job: JobRecord, error: BaseException) -> tuple[str, str]:
 def _final_write(
     job: JobRecord,
     status: str,
-    result_json: dict[str, Any] | None,
+    result_json: EncodedJSON | None,
     error: str | None,
     worker: str | None,
     usage: dict[str, Any] | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions import ActionContext, ActionError, ActionResult, Series, register
 from engine.actions.base import json_safe
@@ -32,6 +31,7 @@ from engine.finance.params import (
     RiskReportParams,
     RollingBetaParams,
 )
+from engine.lazy import pandas as pd
 
 CONVENTIONS = (
     "Conventions: simple daily returns, 252 trading days a year, rates and "

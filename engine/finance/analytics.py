@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS
+from engine.lazy import pandas as pd
 
 MIN_COMMON_RETURNS = 20
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS, metrics
 from engine.finance.indicators import rsi as rsi_indicator
+from engine.lazy import pandas as pd
 
 STRATEGIES = ("buy_and_hold", "sma_crossover", "momentum", "mean_reversion", "rsi", "signal")
 STRATEGY_DEFAULTS: dict[str, dict[str, float]] = {

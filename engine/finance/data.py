@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.data.sources import PriceData, load_prices
+from engine.lazy import pandas as pd
 
 
 def _load(symbols: list[str], source: str, start, end, field: str) -> PriceData:

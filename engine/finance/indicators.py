@@ -40,10 +40,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS
+from engine.lazy import pandas as pd
 
 INDICATORS = (
     "sma",

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from engine.finance import TRADING_DAYS
+from engine.lazy import pandas as pd
 
 
 def _clean(returns) -> np.ndarray:

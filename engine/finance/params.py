@@ -34,7 +34,7 @@ Signal = Annotated[dict[DateText, float], Field(max_length=MAX_SIGNAL_POINTS)]
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class OptionParams(_Params):

@@ -23,10 +23,10 @@ fitted by the ``arch`` package on returns in percent.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS, metrics
+from engine.lazy import pandas as pd
 
 VAR_METHODS = ("historical", "parametric", "monte_carlo")
 MIN_RETURNS = 20

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import backtest, portfolio
+from engine.lazy import pandas as pd
 
 FREQUENCIES = {"weekly": "W", "monthly": "M", "quarterly": "Q"}
 

@@ -9,13 +9,10 @@ is recorded as a trial with what is needed to reproduce it exactly.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from engine.actions import ActionContext, ActionError, ActionResult, register
 from engine.actions.base import json_safe
+from engine.lazy import pandas as pd
 from engine.ml import estimates as _estimates  # noqa: F401 - registers the ML estimators
-from engine.ml import predict as prediction
-from engine.ml import workflows
 from engine.ml.catalogue_view import catalogue_row
 from engine.ml.params import (
     CompareParams,
@@ -108,6 +105,9 @@ def list_models(params: ListModelsParams, ctx: ActionContext) -> ActionResult:
     category="ml",
 )
 def train_model(params: TrainParams, ctx: ActionContext) -> ActionResult:
+    # the training code loads when an action runs, not with the catalogue (start-up)
+    from engine.ml import workflows
+
     return workflows.train(params, ctx)
 
 
@@ -125,6 +125,8 @@ def train_model(params: TrainParams, ctx: ActionContext) -> ActionResult:
     category="ml",
 )
 def compare_models(params: CompareParams, ctx: ActionContext) -> ActionResult:
+    from engine.ml import workflows
+
     return workflows.compare(params, ctx)
 
 
@@ -144,6 +146,8 @@ def compare_models(params: CompareParams, ctx: ActionContext) -> ActionResult:
     category="ml",
 )
 def tune_model(params: TuneParams, ctx: ActionContext) -> ActionResult:
+    from engine.ml import workflows
+
     return workflows.tune(params, ctx)
 
 
@@ -161,6 +165,8 @@ def tune_model(params: TuneParams, ctx: ActionContext) -> ActionResult:
     category="ml",
 )
 def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
+    from engine.ml import workflows
+
     return workflows.build_ensemble(params, ctx)
 
 
@@ -177,4 +183,6 @@ def build_ensemble(params: EnsembleParams, ctx: ActionContext) -> ActionResult:
     category="ml",
 )
 def predict(params: PredictParams, ctx: ActionContext) -> ActionResult:
+    from engine.ml import predict as prediction
+
     return prediction.predict(params, ctx)

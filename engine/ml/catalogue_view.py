@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+from engine.lazy import pandas as pd
 
 
 def catalogue_row(spec: Any) -> dict[str, Any]:

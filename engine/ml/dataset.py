@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
+from engine.lazy import pandas as pd
 from engine.ml.params import DataSpec
 from engine.ml.validation_plan import (
     detect_time_column,

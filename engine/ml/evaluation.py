@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.finance import TRADING_DAYS
+from engine.lazy import pandas as pd
 from engine.ml import metrics as mlm
 from engine.ml.dataset import PreparedData
 from engine.ml.params import (

@@ -35,7 +35,7 @@ ALLOW_SHUFFLED = (
 class DataSpec(BaseModel):
     """Where the rows come from: a price dataset (symbols) or an uploaded table."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     symbols: SymbolList | None = Field(
         None, description="Price data: one symbol to model (features from its own past)."
@@ -97,7 +97,7 @@ class TrainParams(DataSpec):
 class _EvaluationOptions(BaseModel):
     """How models are evaluated: the same settings (and names) as TrainParams."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     task: Task = Field(
         "classification",
@@ -116,6 +116,8 @@ class _EvaluationOptions(BaseModel):
 
 
 class _CompareModels(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # a mixin, never validated alone
+
     model_ids: list[Name] = Field(
         ...,
         min_length=2,
@@ -129,6 +131,8 @@ class CompareParams(_EvaluationOptions, _CompareModels, DataSpec):
 
 
 class _TuneModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # a mixin, never validated alone
+
     model_id: Name = Field(..., description="Catalogue id or name, e.g. 'XGBoost'.")
     n_trials: int = Field(20, ge=1, le=200, description="Optuna trials (each a recorded trial).")
     model_params: ModelParams = Field(
@@ -143,7 +147,7 @@ class TuneParams(_EvaluationOptions, _TuneModel, DataSpec):
 class PredictParams(BaseModel):
     """New data for a trained trial's model: price dates (or other symbols) or a table."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     trial_id: int = Field(..., ge=1, description="A succeeded trial (its saved model).")
     symbols: SymbolList | None = Field(
@@ -159,7 +163,7 @@ class PredictParams(BaseModel):
 class EnsembleParams(BaseModel):
     """Voting or stacking of the configurations of recorded trials."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     trial_ids: list[int] = Field(
         ..., min_length=2, max_length=10, description="Trials on the same data and task."
@@ -177,7 +181,7 @@ class EnsembleParams(BaseModel):
 class ListModelsParams(BaseModel):
     """Filters over the model catalogue."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     task: Task | None = Field(None, description="classification or regression; empty: both.")
     family: Name | None = Field(

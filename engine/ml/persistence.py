@@ -21,9 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from engine.actions.base import ActionError
+from engine.lazy import pandas as pd
 
 ALLOWED_MODULE_PREFIXES = ("sklearn.", "xgboost.", "lightgbm.", "numpy.")
 # LightGBM keeps its params in an OrderedDict; a stacking ensemble on a time series keeps

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError, Series
 from engine.actions.context import ActionContext
+from engine.lazy import pandas as pd
 from engine.ml import evaluation as ev
 from engine.ml.catalog_spec import ModelSpec
 from engine.ml.dataset import PreparedData

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, json_safe
 from engine.actions.context import ActionContext, UserRef
+from engine.lazy import pandas as pd
 from engine.ml import dataset, persistence
 from engine.ml.params import PredictParams
 from engine.trials.record import Trial, parse

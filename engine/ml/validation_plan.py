@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
+from engine.lazy import pandas as pd
 
 # Preferred names when a table has several date columns (lower case).
 TIME_NAMES = ("date", "datetime", "timestamp", "time", "day", "as_of", "asof", "period")

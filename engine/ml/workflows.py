@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError, ActionResult, JobCancelled, json_safe
 from engine.actions.context import ActionContext, UserRef
 from engine.feedback.overfitting import overfitting_table
+from engine.lazy import pandas as pd
 from engine.ml import checkpoint, dataset
 from engine.ml import evaluation as ev
 from engine.ml.budget import require_training_budget

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions import ActionContext, ActionResult, register
-from engine.reproduce.bundle import build
 
 Kind = Literal["trial", "job", "goal", "conversation"]
 
@@ -61,6 +60,8 @@ def _write(ctx: ActionContext, file_name: str, payload: bytes) -> ActionResult:
     category="reproduce",
 )
 def export_bundle(params: ExportParams, ctx: ActionContext) -> ActionResult:
+    from engine.reproduce.bundle import build  # loaded when run, not with the catalogue
+
     bundle = build(ctx.user, params.kind, params.id)
     result = _write(ctx, bundle.file_name, bundle.zip_bytes())
     result.values["steps"] = len(bundle.manifest.steps)
@@ -79,6 +80,7 @@ def export_bundle(params: ExportParams, ctx: ActionContext) -> ActionResult:
     category="reproduce",
 )
 def export_notebook(params: ExportParams, ctx: ActionContext) -> ActionResult:
+    from engine.reproduce.bundle import build
     from engine.reproduce.notebook import notebook_json
 
     bundle = build(ctx.user, params.kind, params.id)

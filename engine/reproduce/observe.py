@@ -17,8 +17,8 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from engine.lazy import pandas as pd
 from engine.reproduce.manifest import Observation
 from engine.trials.record import Trial
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.actions import ActionContext, ActionError, ActionResult, UserRef, register
@@ -24,6 +23,7 @@ from engine.actions.bounds import (
     Symbol,
 )
 from engine.auth import permissions
+from engine.lazy import pandas as pd
 from engine.sandbox import service, templates, validator
 
 CONTRACT = (

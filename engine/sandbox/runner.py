@@ -56,8 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from engine.lazy import pandas as pd
 from engine.sandbox import validator
 
 log = logging.getLogger("mltrainer.sandbox")

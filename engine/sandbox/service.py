@@ -28,7 +28,6 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from engine.actions.base import (
@@ -43,6 +42,7 @@ from engine.actions.base import (
 from engine.actions.bounds import MAX_LIST_ITEMS, DateText, Note, SourceName, Symbol
 from engine.actions.context import ActionContext, UserRef
 from engine.auth import permissions
+from engine.lazy import pandas as pd
 from engine.sandbox import runner, validator
 from storage.repositories import dynamic_actions as repo
 from storage.repositories.dynamic_actions import DynamicActionRecord

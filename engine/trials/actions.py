@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
 from engine.actions.bounds import MAX_QUERY_ROWS, Name, Symbol
+from engine.lazy import pandas as pd
 from engine.trials import ask, compare
 from engine.trials.query import MAX_COMPARE
 

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-import pandas as pd
-
 from engine.actions.base import ActionError
 from engine.actions.bounds import MAX_QUERY_ROWS
 from engine.actions.context import UserRef
 from engine.auth import permissions
+from engine.lazy import pandas as pd
 from engine.trials.compare import ComparedTrial, greater_is_better
 from engine.trials.query import params_summary, scope
 from storage.repositories import trial_compare as repo

@@ -31,10 +31,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
+from engine.lazy import pandas as pd
 from engine.trials.detail import flatten_params, short_value
 from engine.trials.query import MAX_COMPARE, scope
 from engine.trials.record import StrategyStats, TrialMetrics

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.auth.permissions import Resource
+from engine.lazy import pandas as pd
 from engine.trials.query import get_trial
 from engine.trials.record import EquityCurve, SplitResult, Trial
 from storage.repositories import trials as repo

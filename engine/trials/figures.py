@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
+from engine.lazy import pandas as pd
 from engine.trials.detail import TrialDetail, artifact_file, points_column
 from engine.trials.record import EquityCurve, Importances, Trial
 

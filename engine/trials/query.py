@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-import pandas as pd
-
 from engine.actions.base import ActionError
 from engine.actions.bounds import MAX_COMPARE_TRIALS
 from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.auth.permissions import Resource
+from engine.lazy import pandas as pd
 from engine.trials.record import Trial, parse, parse_all
 from storage.access import OwnerScope
 from storage.repositories import trials as repo

@@ -43,7 +43,7 @@ def _finite(value: Any) -> Any:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class MetricStats(_Record):
@@ -108,7 +108,7 @@ class TrialMetrics(BaseModel):
     """The ``metrics`` column: :class:`MetricStats` by metric name, and for price
     targets the pooled trading statistics."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     __pydantic_extra__: dict[str, MetricStats] = Field(init=False)
 
     strategy: StrategyStats | None = None

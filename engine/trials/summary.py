@@ -17,9 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import pandas as pd
-
 from engine.actions.context import UserRef
+from engine.lazy import pandas as pd
 from engine.trials.query import TrialQuery, scope, to_filter
 from storage.repositories import trials as repo
 

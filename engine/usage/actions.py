@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.actions import ActionContext, ActionError, ActionResult, register
@@ -14,6 +13,7 @@ from engine.actions.base import json_safe
 from engine.actions.bounds import Name
 from engine.auth import permissions
 from engine.auth.permissions import Resource
+from engine.lazy import pandas as pd
 
 
 class UsageParams(BaseModel):

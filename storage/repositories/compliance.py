@@ -25,9 +25,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.actor import process_actor
@@ -44,6 +44,7 @@ AUDIT_KEY_ENV = "MLTRAINER_AUDIT_KEY"
 CHECKPOINT_CACHE_KEY = "compliance:head:"
 
 log = logging.getLogger("mltrainer.compliance")
+_INSERT_EVENT = insert(cast(Table, ComplianceEvent.__table__))
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,10 @@ def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list
                     seq = head.seq + 1
                 else:  # written by a version before seq (a rolling upgrade): count
                     seq = (session.scalar(select(func.count(ComplianceEvent.id))) or 0) + 1
-                rows = []
+                # Core inserts on the session's connection (no unit of work), one per
+                # row: ids must follow the chain's order
+                connection = session.connection()
+                records = []
                 for offset, event in enumerate(events):
                     created_at = utcnow()
                     digest = keyed_hash(
@@ -383,28 +387,25 @@ def append_many(events: list[PendingEvent], *, actor: str | None = None) -> list
                         actor,
                         key=key,
                     )
-                    rows.append(
-                        ComplianceEvent(
-                            created_at=created_at,
-                            user_id=event.user_id,
-                            username=event.username,
-                            action=event.action,
-                            phase=event.phase,
-                            rule=event.rule,
-                            outcome=event.outcome,
-                            details=event.details,
-                            prev_hash=prev_hash,
-                            hash=digest,
-                            seq=seq + offset,
-                            hash_scheme=KEYED,
-                            actor=actor,
-                        )
-                    )
+                    values: dict[str, Any] = {
+                        "created_at": created_at,
+                        "user_id": event.user_id,
+                        "username": event.username,
+                        "action": event.action,
+                        "phase": event.phase,
+                        "rule": event.rule,
+                        "outcome": event.outcome,
+                        "details": event.details,
+                        "prev_hash": prev_hash,
+                        "hash": digest,
+                        "seq": seq + offset,
+                        "hash_scheme": KEYED,
+                        "actor": actor,
+                    }
+                    inserted = connection.execute(_INSERT_EVENT, values).inserted_primary_key
+                    assert inserted is not None  # an INSERT of one row
+                    records.append(ComplianceRecord(id=inserted[0], **values))
                     prev_hash = digest
-                    # one flush per row: ids must follow the chain's order
-                    session.add(rows[-1])
-                    session.flush()
-                records = [_record(row) for row in rows]
             _record_checkpoint(
                 records[-1], head.hash_scheme if head else None, head is not None, len(records)
             )

@@ -17,7 +17,13 @@ from sqlalchemy.orm import aliased
 from storage.access import OwnerScope
 from storage.actor import process_actor
 from storage.clock import database_now, older_than
-from storage.db import get_autocommit_engine, get_engine, rows_matched, session_scope
+from storage.db import (
+    EncodedJSON,
+    get_autocommit_engine,
+    get_engine,
+    rows_matched,
+    session_scope,
+)
 from storage.models import (
     JOB_TERMINAL_STATES,
     Job,
@@ -269,13 +275,14 @@ def finish(
     job_id: int,
     status: str,
     *,
-    result: dict[str, Any] | None = None,
+    result: dict[str, Any] | EncodedJSON | None = None,
     error: str | None = None,
     only_from: tuple[str, ...] = ("queued", "running"),
     worker: str | None = None,
     usage: dict[str, Any] | None = None,
 ) -> bool:
-    """Store the result or error together with the terminal state, in one transaction.
+    """Store the result (a dict, or its JSON text as :class:`storage.db.EncodedJSON`) or
+    error together with the terminal state, in one transaction.
 
     ``worker``: only if the job is still held by that worker (a worker that was declared
     dead and replaced cannot overwrite the new attempt). ``usage``: the columns of a

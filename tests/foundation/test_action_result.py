@@ -58,6 +58,44 @@ def test_rows_are_json_safe_whatever_the_column_types():
     assert frame_to_records(indexed) == [{"symbol": "AAPL", "v": 1.5}]
 
 
+def _rows_one_at_a_time(frame: pd.DataFrame) -> list[dict]:
+    """The reference: reset_index, then each value on its own (Timestamp.isoformat)."""
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    names = [str(column) for column in frame.columns]
+    return [
+        {
+            name: None if pd.isna(value) else value.isoformat()
+            for name, value in zip(names, row, strict=True)
+        }
+        for row in frame.itertuples(index=False)
+    ]
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2020-01-02", "NaT", "1999-12-31 23:59:59"],  # whole seconds (encoded at once)
+        ["2020-01-02 10:00:00.5", "2020-01-02"],  # a fraction of a second
+        ["2020-01-02 10:00:00.000000001", "NaT"],  # nanoseconds
+        ["NaT", "NaT"],
+        ["1677-09-22", "2262-04-11"],  # the ends of datetime64[ns]
+    ],
+)
+@pytest.mark.parametrize("unit", ["ns", "us"])
+def test_date_columns_and_indexes_are_written_as_timestamps_write_themselves(stamps, unit):
+    days = pd.DatetimeIndex(pd.to_datetime(stamps, format="ISO8601")).as_unit(unit)
+    frames = [
+        pd.DataFrame({"day": days}),
+        pd.DataFrame({"v": days}, index=days.rename("date")),  # a named index
+        pd.DataFrame({"v": days}, index=days),  # unnamed: reset_index calls it "index"
+        pd.DataFrame({"index": days, "w": days}, index=days),  # ... or "level_0"
+        pd.DataFrame({"v": days}, index=pd.MultiIndex.from_arrays([days, days], names=["a", "b"])),
+    ]
+    for frame in frames:
+        assert frame_to_records(frame) == _rows_one_at_a_time(frame)
+
+
 def test_a_result_round_trips_through_its_stored_form():
     frame = pd.DataFrame(
         {"equity": [1.0, 1.1, 0.9]}, index=pd.bdate_range("2024-01-01", periods=3, name="date")

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import get_engine
+from storage.db import EncodedJSON, get_engine
 from storage.migrate import current_revision
 from storage.models import utcnow
 from storage.repositories import jobs
@@ -91,6 +91,19 @@ def test_job_lifecycle_claim_is_exclusive_and_result_stored(any_db):
         1.0,
     )
     assert [e[2]["loss"] for e in jobs.read_events(job_id)] == [1.0, 0.5]
+
+
+def test_a_result_encoded_once_is_stored_as_it_is(any_db):
+    # the runner encodes a result once (to measure it) and stores that text, not a JSON
+    # string of it
+    job_id = jobs.create_job("echo", {"x": 1}, None, status="running")
+    text = EncodedJSON('{"summary":"done","values":{"x":[1,2.5,null]},"tables":{}}')
+    assert jobs.finish(job_id, "succeeded", result=text)
+    stored = jobs.get_job(job_id).result
+    assert stored == {"summary": "done", "values": {"x": [1, 2.5, None]}, "tables": {}}
+    other = jobs.create_job("echo", {"x": 2}, None, status="running")
+    assert jobs.finish(other, "succeeded", result={"summary": "a plain str is data"})
+    assert jobs.get_job(other).result == {"summary": "a plain str is data"}
 
 
 def test_each_lost_or_failed_attempt_is_kept_and_a_shutdown_is_not_counted(any_db):
