@@ -10,20 +10,87 @@ from engine.actions import ActionError
 from engine.actions.base import ActionResult
 from engine.actions.context import UserRef
 from engine.auth import permissions
+from engine.executor import views as executor_views
 from ui.results import render_result
 from ui.session import current_user
 from ui.text import md_escape
 
 LIVE_REFRESH_SECONDS = 1.0
+WATCH_SECONDS = 2.0  # how often the pages look for the user's jobs that ended
 CHART_POINTS = 500
+# Progress keys that count steps (a fold number, a tuning trial): shown as text and used
+# as the x axis, never drawn on a metric's axis.
+COUNTERS = ("fold", "trial", "step", "epoch", "iteration", "round")
+
+
+def _column(points: list[dict], name: str) -> list[float | None]:
+    return [point.get(name) for point in points]
+
+
+def split_progress(points: list[dict]) -> tuple[str | None, list[str]]:
+    """The counter the job reported (if any) and its metrics, from its progress points."""
+    names = sorted({k for p in points for k in p if k not in ("elapsed_s", "fraction")})
+    counter = next((c for c in COUNTERS if c in names), None)
+    return counter, [name for name in names if name not in COUNTERS]
+
+
+def progress_line(job, points: list[dict]) -> str:
+    """The progress bar's text: action, status, the step reached and the latest metrics."""
+    text = f"{job.action}: {job.status} · {job.progress:.0%}"
+    counter, metrics = split_progress(points)
+    if counter is not None:
+        reached = [p[counter] for p in points if p.get(counter) is not None]
+        if reached:
+            text += f" · {counter} {int(max(reached)) + 1} done"
+    for name in metrics:
+        values = [p[name] for p in points if p.get(name) is not None]
+        if values:
+            text += f" · {name} {values[-1]:.4g}"
+    return text
 
 
 def progress_figure(points: list[dict]) -> go.Figure | None:
-    """One line per metric the job reported, against elapsed seconds (numpy arrays: they
-    travel to the browser as compact typed arrays)."""
-    from engine.trials.figures import progress_figure as draw_progress
+    """Each metric the job reported on its own axis (one small panel per metric, stacked),
+    against the step counter when the job reports one (fold 1, 2, …: the chart grows as
+    folds finish) or elapsed seconds otherwise. The counter itself is never drawn as a
+    metric (it is in the progress text)."""
+    counter, metrics = split_progress(points)
+    if not metrics:
+        return None
+    from plotly.subplots import make_subplots
 
-    return draw_progress(points, title=None, height=260)
+    from engine.trials.figures import label
+
+    if counter is not None:
+        points = [p for p in points if p.get(counter) is not None]
+        xs: list = [int(p[counter]) + 1 for p in points]
+        x_title = counter
+    else:
+        xs = _column(points, "elapsed_s")
+        x_title = "seconds"
+    if not points:
+        return None
+    figure = make_subplots(
+        rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.08
+    )
+    for row, name in enumerate(metrics, start=1):
+        figure.add_trace(
+            go.Scatter(
+                x=xs,
+                y=_column(points, name),
+                mode="lines+markers" if counter is not None else "lines",
+                name=label(name),
+                showlegend=False,
+            ),
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(title_text=label(name), row=row, col=1)
+    figure.update_xaxes(title_text=x_title, row=len(metrics), col=1)
+    if counter is not None:
+        figure.update_xaxes(dtick=1)
+    figure.update_layout(height=110 + 150 * len(metrics), margin=dict(l=10, r=10, t=10, b=10))
+    return figure
 
 
 SIGNED_OUT_CANCEL = "Your session has ended: sign in again to cancel this job."
@@ -56,13 +123,14 @@ def _live_block(job_id: int, key: str) -> None:
     job = executor.status(job_id)
     if job is None or job.terminal:
         st.rerun()  # redraw the whole page once, now with the final result
-    text = md_escape(f"{job.action}: {job.status}")
+    points = executor.events(job_id, CHART_POINTS)
+    text = md_escape(progress_line(job, points))
     if job.status == "queued":
         text += " (waiting for a worker or for the jobs it depends on)"
     elif job.cancel_requested:
         text += " (cancel requested; it stops at its next check)"
     st.progress(min(max(job.progress, 0.0), 1.0), text=text)
-    figure = progress_figure(executor.events(job_id, CHART_POINTS))
+    figure = progress_figure(points)
     if figure is not None:
         st.plotly_chart(figure, key=f"{key}-live", width="stretch")
     if can_cancel(job) and not job.cancel_requested:
@@ -104,6 +172,70 @@ def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
         if figure is not None:
             with st.expander("Progress metrics"):
                 st.plotly_chart(figure, key=f"{key}-progress", width="stretch")
+    elif job.status == "cancelled":
+        # a cancellation someone asked for is an outcome, not an error
+        st.info(md_escape(cancel_note(job)), icon=":material/cancel:")
     elif job.status != "succeeded":
         st.error(md_escape(job.error or f"The job ended as {job.status}."))
     st.caption(f"job {job.id} · {job.status}")
+
+
+def cancel_note(job) -> str:
+    """What a cancelled job says: at whose request, and how far it got."""
+    reached = f" after {job.progress:.0%} of the work" if job.progress else ""
+    if job.cancel_requested:
+        return f"Cancelled on request{reached}."
+    return (job.error or "Cancelled.") + (f" (stopped{reached})" if reached else "")
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def _notice_text(job_id: int, action: str, status: str) -> tuple[str, str]:
+    icons = {
+        "succeeded": ":material/check_circle:",
+        "failed": ":material/error:",
+        "cancelled": ":material/cancel:",
+    }
+    return f"Job {job_id} ({action}) {status}.", icons.get(status, ":material/info:")
+
+
+def _watch_block(user_id: int | None) -> None:
+    watched: dict[int, str] = st.session_state.get("watched_jobs", {})
+    if not watched:
+        return
+    states = executor_views.job_statuses(list(watched))
+    ended = [(job_id, states.get(job_id, "gone")) for job_id in watched]
+    ended = [(job_id, state) for job_id, state in ended if state not in ("queued", "running")]
+    if not ended:
+        return
+    notices = st.session_state.setdefault("job_notices", [])
+    for job_id, state in ended:
+        notices.append(_notice_text(job_id, watched.pop(job_id), state))
+    # The page redraws once with the jobs' final state; the notices are shown by that run.
+    st.rerun(scope="app")
+
+
+def watch_jobs(user: UserRef | None) -> None:
+    """Notices (toasts) when a background job of ``user`` ends, on whichever page they are.
+
+    Shows the notices a previous check queued, then, only while the user has queued or
+    running jobs, a fragment that looks every ``WATCH_SECONDS`` (one small query) and
+    reruns the page when one of them ended, so tool messages and tables show the final
+    status. With no job running nothing refreshes."""
+    if user is None:
+        return
+    active = executor_views.running_jobs(user, limit=20)
+    watched: dict[int, str] = st.session_state.setdefault("watched_jobs", {})
+    active_ids = {job.id for job in active}
+    gone = [job_id for job_id in watched if job_id not in active_ids]
+    if gone:  # ended since the last look (this run came before the fragment saw it)
+        states = executor_views.job_statuses(gone)
+        notices = st.session_state.setdefault("job_notices", [])
+        for job_id in gone:
+            notices.append(_notice_text(job_id, watched.pop(job_id), states.get(job_id, "gone")))
+    for text, icon in st.session_state.pop("job_notices", []):
+        st.toast(text, icon=icon)
+    watched.update({job.id: job.action for job in active})
+    if watched:
+        st.fragment(run_every=WATCH_SECONDS)(_watch_block)(user.id)
