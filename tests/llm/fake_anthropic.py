@@ -428,8 +428,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _rejected_key(self) -> bool:
         """Answer 401 as the API does when the key is missing or not a valid one."""
-        key = self.headers.get("x-api-key")
-        if not key and not self.headers.get("authorization"):
+        bearer = self.headers.get("authorization") or ""
+        key = self.headers.get("x-api-key") or bearer.removeprefix("Bearer ").strip()
+        if not key:
             self._send_error(401, "authentication_error", "x-api-key header is required")
             return True
         if self.fake.valid_keys is not None and key not in self.fake.valid_keys:
