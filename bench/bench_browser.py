@@ -202,10 +202,13 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 BUSY = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSkeleton"], [data-stale="true"]'
-# Every Plotly chart on the page laid out (react-plotly sets _fullLayout when drawn).
+# Every chart on the page drawn: Plotly charts laid out (react-plotly sets _fullLayout
+# when drawn) and chart images (the chat's static SVG charts, ui/svgchart.py) decoded.
 CHARTS_DRAWN = """(count) => {
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  return plots.length >= count && plots.every((p) => p._fullLayout);
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+  return plots.length + images.length >= count && plots.every((p) => p._fullLayout)
+    && images.every((i) => i.complete && i.naturalWidth > 0);
 }"""
 
 

@@ -155,7 +155,7 @@ def draw_message(message, full: bool, last: bool = False) -> None:
                 st.error(md_escape(payload.get("error") or message.content))
             elif payload.get("job_id"):
                 if full or st.toggle("Show result", key=f"show-{message.id}"):
-                    render_job(payload["job_id"], key=f"msg-{message.id}")
+                    render_job(payload["job_id"], key=f"msg-{message.id}", light=True)
                 else:
                     st.text(payload.get("summary") or payload.get("error") or message.content)
 

@@ -11,7 +11,7 @@ from engine.actions.base import ActionResult
 from engine.actions.context import UserRef
 from engine.auth import permissions
 from engine.executor import views as executor_views
-from ui.results import render_result
+from ui.results import render_result, show_figure
 from ui.session import current_user
 from ui.text import md_escape
 
@@ -119,7 +119,7 @@ def _cancel(job_id: int, key: str) -> None:
         st.session_state[f"{key}-cancel-error"] = problem
 
 
-def _live_block(job_id: int, key: str) -> None:
+def _live_block(job_id: int, key: str, light: bool = False) -> None:
     job = executor.status(job_id)
     if job is None or job.terminal:
         st.rerun()  # redraw the whole page once, now with the final result
@@ -132,7 +132,7 @@ def _live_block(job_id: int, key: str) -> None:
     st.progress(min(max(job.progress, 0.0), 1.0), text=text)
     figure = progress_figure(points)
     if figure is not None:
-        st.plotly_chart(figure, key=f"{key}-live", width="stretch")
+        show_figure(figure, key=f"{key}-live", light=light)
     if can_cancel(job) and not job.cancel_requested:
         st.button(
             "Cancel",
@@ -154,24 +154,27 @@ def finished_result(job_id: int, finished_at) -> ActionResult | None:
     return ActionResult.from_json(job.result) if job is not None and job.result else None
 
 
-def render_job(job_id: int, *, key: str, show_result: bool = True) -> None:
+def render_job(job_id: int, *, key: str, show_result: bool = True, light: bool = False) -> None:
     """A job where it was started: live progress (a fragment that refreshes itself while
     the job runs, reading at most CHART_POINTS downsampled points), then its result or
-    error. ``show_result=False`` keeps a finished job to its status line."""
+    error. ``show_result=False`` keeps a finished job to its status line. ``light`` draws
+    charts as static images first (``ui.results.show_figure``)."""
     job = executor.status(job_id)
     if job is None:
         st.error(f"Job {job_id} no longer exists.")
         return
     if not job.terminal:
-        st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_block)(job_id, key)
+        st.fragment(run_every=LIVE_REFRESH_SECONDS)(_live_block)(job_id, key, light)
         return
     if job.status == "succeeded" and job.result and show_result:
-        render_result(finished_result(job.id, job.finished_at), key=key, action=job.action)
+        render_result(
+            finished_result(job.id, job.finished_at), key=key, action=job.action, light=light
+        )
         points = executor.events(job_id, CHART_POINTS)
         figure = progress_figure(points)
         if figure is not None:
             with st.expander("Progress metrics"):
-                st.plotly_chart(figure, key=f"{key}-progress", width="stretch")
+                show_figure(figure, key=f"{key}-progress", light=light)
     elif job.status == "cancelled":
         # a cancellation someone asked for is an outcome, not an error
         st.info(md_escape(cancel_note(job)), icon=":material/cancel:")
