@@ -719,8 +719,7 @@ def main() -> None:
         series = [times[(label, name)] for label in labels]
         series += [apptest[label].get(name, []) for label in labels]
         cells = [
-            f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})" if v else "—"
-            for v in series
+            f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})" if v else "—" for v in series
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(

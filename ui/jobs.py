@@ -70,9 +70,7 @@ def progress_figure(points: list[dict]) -> go.Figure | None:
         x_title = "seconds"
     if not points:
         return None
-    figure = make_subplots(
-        rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.08
-    )
+    figure = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for row, name in enumerate(metrics, start=1):
         figure.add_trace(
             go.Scatter(

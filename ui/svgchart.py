@@ -159,7 +159,9 @@ def _draw(spec: dict[str, Any], width: int) -> str:
     # axis pairs and their data
     pairs: dict[tuple[str, str], list[tuple[int, np.ndarray, np.ndarray, bool]]] = {}
     for index, trace in enumerate(traces):
-        x, x_dates = _numbers(trace.get("x") if trace.get("x") is not None else np.arange(len(trace.get("y") or [])))
+        x, x_dates = _numbers(
+            trace.get("x") if trace.get("x") is not None else np.arange(len(trace.get("y") or []))
+        )
         y, y_dates = _numbers(trace.get("y"))
         if y_dates or len(x) != len(y):
             raise _Unsupported("dates on y, or x and y of different lengths")

@@ -23,7 +23,9 @@ SETTLED = ("succeeded", "failed", "cancelled")  # "interrupted" is retried or fa
 
 def is_pending(message: repo.MessageRecord) -> bool:
     payload = message.payload or {}
-    return message.role == "tool" and payload.get("status") in PENDING and bool(payload.get("job_id"))
+    return (
+        message.role == "tool" and payload.get("status") in PENDING and bool(payload.get("job_id"))
+    )
 
 
 def settle(messages: list[repo.MessageRecord]) -> list[repo.MessageRecord]:

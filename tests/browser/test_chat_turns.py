@@ -40,9 +40,7 @@ def rejected_key_server(chromium_path, tmp_path_factory):
             stop_server(process)
 
 
-def test_a_rejected_key_ends_the_turn_and_the_offline_planner_answers(
-    page, rejected_key_server
-):
+def test_a_rejected_key_ends_the_turn_and_the_offline_planner_answers(page, rejected_key_server):
     server, fake = rejected_key_server
     x = expect()
     log_in(page, server, "claudia")

@@ -90,7 +90,10 @@ def test_the_offline_button_is_offered_only_on_the_last_failed_reply(
     conversation = conversations.start(alice, "x")
     repo.add_message(conversation.id, "user", "hello")
     repo.add_message(
-        conversation.id, "assistant", "Claude is unavailable: down", payload={"mode": "claude", "error": "server_error"}
+        conversation.id,
+        "assistant",
+        "Claude is unavailable: down",
+        payload={"mode": "claude", "error": "server_error"},
     )
     repo.add_message(conversation.id, "user", "again")
     fake.enqueue(text_reply("Hello again."))
@@ -101,9 +104,7 @@ def test_the_offline_button_is_offered_only_on_the_last_failed_reply(
     assert not [b for b in at.button if b.label == OFFLINE_BUTTON]
 
 
-def test_the_claude_turn_announces_each_tool_before_it_runs(
-    fake, monkeypatch, fresh_db, make_user
-):
+def test_the_claude_turn_announces_each_tool_before_it_runs(fake, monkeypatch, fresh_db, make_user):
     use_key(monkeypatch, GOOD_KEY)
     alice = make_user("alice")
     conversation = conversations.start(alice, "x")
@@ -126,9 +127,7 @@ def _check(**settings_changes):
     return check_connection(dataclasses.replace(get_settings(), **settings_changes))
 
 
-def test_the_key_check_tells_connected_rejected_unknown_model_and_unreachable(
-    fake, monkeypatch
-):
+def test_the_key_check_tells_connected_rejected_unknown_model_and_unreachable(fake, monkeypatch):
     use_key(monkeypatch, GOOD_KEY)
     connected = _check()
     assert connected.state == "connected" and connected.ok

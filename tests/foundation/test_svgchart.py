@@ -75,9 +75,7 @@ def test_figures_it_does_not_cover_are_left_to_plotly():
     assert figure_svg(go.Figure()) is None
 
 
-def test_the_chat_shows_the_chart_image_and_the_interactive_chart_on_request(
-    fresh_db, make_user
-):
+def test_the_chat_shows_the_chart_image_and_the_interactive_chart_on_request(fresh_db, make_user):
     from tests.chat.test_chat_page import open_chat
 
     make_user("alice")

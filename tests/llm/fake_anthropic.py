@@ -12,10 +12,11 @@ One scripted reply is rendered as a JSON message object when the request has no
 (``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` with
 ``text_delta`` / ``input_json_delta`` / ``thinking_delta`` / ``signature_delta``,
 ``content_block_stop``, ``message_delta`` with the stop reason and usage,
-``message_stop``). With ``valid_keys`` set, a request whose ``x-api-key`` is not one of
-them is answered 401 ``authentication_error`` on every route, like the real API. The
-Models API answers ``GET /v1/models`` and ``GET /v1/models/{id}`` (404 for other ids). Error replies use the API's error body and status codes
-(429 with ``retry-after``, 500, 529 overloaded, 401), or an ``error`` event in the
+``message_stop``). With ``valid_keys`` set, a request whose key (``x-api-key`` or a
+bearer token) is not one of them is answered 401 ``authentication_error`` on every
+route, like the real API. The Models API answers ``GET /v1/models`` and
+``GET /v1/models/{id}`` (404 for other ids). Error replies use the API's error body and
+status codes (429 with ``retry-after``, 500, 529 overloaded, 401), or an ``error`` event in the
 middle of a stream. The server also checks the request like the API would (required
 fields, tool names and schemas, tool_use/tool_result pairing, at most four cache
 breakpoints) and answers 400 ``invalid_request_error`` when it is malformed.
