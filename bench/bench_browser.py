@@ -202,9 +202,11 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 BUSY = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSkeleton"], [data-stale="true"]'
-# Every chart on the page drawn: Plotly charts laid out (react-plotly sets _fullLayout
-# when drawn) and chart images (the chat's static SVG charts, ui/svgchart.py) decoded.
-CHARTS_DRAWN = """(count) => {
+# Nothing running or waiting to be redrawn, and the charts drawn: checked on every
+# animation frame (Playwright's expect() re-checks after 100, 250, 500, then every 1000
+# ms, which would add up to a second to the times measured).
+SETTLED = """([busy, count]) => {
+  if (document.querySelector(busy)) return false;
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
   const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
   return plots.length + images.length >= count && plots.every((p) => p._fullLayout)
@@ -213,12 +215,12 @@ CHARTS_DRAWN = """(count) => {
 
 
 def settled(page, charts: int = 0) -> None:
-    from playwright.sync_api import expect
+    page.wait_for_function(SETTLED, arg=[BUSY, charts], polling="raf", timeout=180_000)
 
-    expect(page.locator(BUSY)).to_have_count(0, timeout=180_000)
-    if charts:
-        page.wait_for_function(CHARTS_DRAWN, arg=charts, timeout=180_000)
-    expect(page.locator(BUSY)).to_have_count(0, timeout=180_000)
+
+def visible(locator) -> None:
+    """Wait until ``locator`` is visible (checked on every animation frame)."""
+    locator.first.wait_for(state="visible", timeout=180_000)
 
 
 class Visitor:
@@ -252,14 +254,13 @@ class Visitor:
         page.wait_for_function(HAS_COOKIE)  # the browser ran the cookie writer
 
     def visit(self, name: str) -> float:
-        from playwright.sync_api import expect
 
         if name in ("login form", "login form visible"):
             context = self._new_context()
             page = context.new_page()
             started = time.perf_counter()
             page.goto(self.url)
-            expect(page.get_by_role("button", name="Log in")).to_be_visible()
+            visible(page.get_by_role("button", name="Log in"))
             if name == "login form":
                 settled(page)
             elapsed = time.perf_counter() - started
@@ -271,20 +272,20 @@ class Visitor:
         started = time.perf_counter()
         if name == "Trials page":
             page.goto(f"{self.url}/trials")
-            expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+            visible(page.get_by_test_id("stDataFrame"))
             settled(page)
         elif name == "compare 10":
             ids = ",".join(map(str, self.compare_ids))
             page.goto(f"{self.url}/trials?compare={ids}")
-            expect(page.get_by_text(f"Comparing {len(self.compare_ids)} trials")).to_be_visible()
+            visible(page.get_by_text(f"Comparing {len(self.compare_ids)} trials"))
             settled(page, charts=1)
         elif name == "chat with a result":
             page.goto(self.url)  # the chat page is the default page
             radio = page.get_by_test_id("stSidebar").get_by_test_id("stRadio")
-            expect(radio).to_be_visible()
+            visible(radio)
             settled(page)
             radio.get_by_test_id("stRadioOption").filter(has_text=CONVERSATION).click()
-            expect(page.get_by_test_id("stMetric").filter(has_text="price")).to_be_visible()
+            visible(page.get_by_test_id("stMetric").filter(has_text="price"))
             settled(page, charts=1)
         else:
             raise ValueError(name)
@@ -306,7 +307,7 @@ class Visitor:
         pressed_wall = time.time()
         started = time.perf_counter()
         box.press("Enter")
-        expect(page.get_by_test_id("stMetric").filter(has_text="price")).to_be_visible()
+        visible(page.get_by_test_id("stMetric").filter(has_text="price"))
         settled(page, charts=1)
         elapsed = time.perf_counter() - started
         self.server_done.append(turn_finished(self.database) - pressed_wall)

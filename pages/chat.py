@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import streamlit as st
@@ -139,7 +140,8 @@ def draw_message(message, full: bool, last: bool = False) -> None:
             cited_as = f"R{payload['job_id']} · " if payload.get("job_id") else ""
             st.caption(md_escape(f"{cited_as}{action} · {status_text(payload)}"))
             with st.expander("Parameters", expanded=False):
-                st.json(payload.get("params", {}))
+                # plain text: a JSON tree widget per message is costly for the browser
+                st.text(json.dumps(payload.get("params", {}), indent=2, default=str))
             status = payload.get("status")
             if status == "awaiting_confirmation":
                 st.warning(f"'{md_escape(action)}' needs your confirmation before it runs.")
