@@ -97,7 +97,9 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _tick_label(value: float, dates: bool, span: float) -> str:
+def _tick_label(value: float, dates: bool, span: float, percent: bool = False) -> str:
+    if percent:
+        return f"{value * 100:.{0 if span >= 0.05 else 1}f}%"
     if dates:
         stamp = pd.Timestamp(int(value), unit="ms")
         return stamp.strftime("%Y-%m-%d" if span < 4 * 365 * 86_400_000 else "%Y")
@@ -171,6 +173,14 @@ def _draw(spec: dict[str, Any], width: int) -> str:
     def axis_layout(ref: str) -> dict[str, Any]:
         return layout.get(ref[0] + "axis" + ref[1:]) or {}
 
+    for name, axis in layout.items():
+        if name[1:5] == "axis" and isinstance(axis, dict):
+            if axis.get("type") not in (None, "-", "linear", "date"):
+                raise _Unsupported(f"{axis.get('type')} axis")  # log, category: Plotly
+            tick_format = axis.get("tickformat")
+            if tick_format and not (name.startswith("y") and str(tick_format).endswith("%")):
+                raise _Unsupported("tick format")  # only percentages on a y axis
+
     def box(xref: str, yref: str) -> tuple[float, float, float, float]:
         xd = axis_layout(xref).get("domain") or [0, 1]
         yd = axis_layout(yref).get("domain") or [0, 1]
@@ -233,12 +243,13 @@ def _draw(spec: dict[str, Any], width: int) -> str:
             f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
             'fill="#fafafa" stroke="#ccc"/>'
         )
+        y_percent = bool(axis_layout(yref).get("tickformat"))  # only "…%" gets here
         for tick in _nice_ticks(ya, yb):
             ty = float(sy(tick))
             out.append(
                 f'<line x1="{x0:.1f}" y1="{ty:.1f}" x2="{x1:.1f}" y2="{ty:.1f}" stroke="#e5e5e5"/>'
                 f'<text x="{x0 - 4:.1f}" y="{ty + 4:.1f}" text-anchor="end" fill="#555">'
-                f"{_text(_tick_label(tick, False, yb - ya))}</text>"
+                f"{_text(_tick_label(tick, False, yb - ya, y_percent))}</text>"
             )
         for tick in _nice_ticks(xa, xb, 6):
             tx = float(sx(tick))

@@ -69,6 +69,19 @@ def test_dates_on_x_and_text_escaped():
     assert any(t and t.startswith("2020-") for t in texts)
 
 
+def test_percent_ticks_and_axes_it_does_not_cover():
+    figure = go.Figure(go.Scatter(x=[1, 2, 3], y=[-0.2, -0.1, 0.0]))
+    figure.update_yaxes(tickformat=".0%")
+    texts = [t.text for t in parse(figure_svg(figure)).iter(f"{SVG}text")]
+    assert "-20%" in texts and "0%" in texts
+    log = go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 10, 100]))
+    log.update_yaxes(type="log")
+    assert figure_svg(log) is None  # never drawn on a linear scale by mistake
+    dated = go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 2, 3]))
+    dated.update_xaxes(tickformat="%b %Y")
+    assert figure_svg(dated) is None
+
+
 def test_figures_it_does_not_cover_are_left_to_plotly():
     assert figure_svg(go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))) is None
     assert figure_svg(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]]))) is None
