@@ -4,9 +4,11 @@
 The chat stores a ``tool`` message when it calls an action; a long action is a job that
 is still queued at that moment. The job's row is the record of what happened, so when a
 conversation is read, every tool message still marked as pending is compared with its
-job and, if the job has settled (succeeded, failed, cancelled), its stored payload is
-updated: status, error, whether the cancel was requested, and the result's summary. The
-page, the transcript export and the context Claude reads then all say the same thing.
+job and, if the job has settled (succeeded, failed, cancelled), the stored message is
+updated: status, error, whether the cancel was requested, and the result's summary (its
+text becomes that summary, or the error). The page, the transcript export, the offline
+planner's "what did the last backtest return?" and the context Claude reads then all say
+the same thing.
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ def settle(messages: list[repo.MessageRecord]) -> list[repo.MessageRecord]:
 def _settle_one(message: repo.MessageRecord) -> repo.MessageRecord:
     payload: dict[str, Any] = dict(message.payload or {})
     job = jobs.get_job(int(payload["job_id"]))
+    content = None
     if job is None:
         payload.update(status="gone", error=f"Job {payload['job_id']} no longer exists.")
+        content = payload["error"]
     elif job.status in PENDING or job.status == payload.get("status"):
         return message
     elif job.status not in SETTLED:  # interrupted: retried or failed later; shown as it is
@@ -53,5 +57,6 @@ def _settle_one(message: repo.MessageRecord) -> repo.MessageRecord:
         summary = (job.result or {}).get("summary") if isinstance(job.result, dict) else None
         if summary:
             payload["summary"] = summary
-    repo.update_message_payload(message.id, payload)
-    return dataclasses.replace(message, payload=payload)
+        content = summary or job.error or f"The job ended as {job.status}."
+    repo.update_message_payload(message.id, payload, content=content)
+    return dataclasses.replace(message, payload=payload, content=content or message.content)

@@ -136,6 +136,10 @@ def recall_reply(conversation_id: int, action: str) -> tuple[str, repo.MessageRe
         payload = message.payload or {}
         if message.role != "tool" or payload.get("action") != action:
             continue
+        from engine.chat import statuses
+
+        [message] = statuses.settle([message])  # a job that has ended since: its result
+        payload = message.payload or {}
         params = ", ".join(f"{k}={v!r}" for k, v in (payload.get("params") or {}).items())
         status = payload.get("status")
         if status == "succeeded":

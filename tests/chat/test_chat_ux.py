@@ -206,7 +206,21 @@ def test_a_queued_tool_message_shows_how_its_job_ended(fresh_db, make_user):
     assert any(metric.label == "price" for metric in at.metric)
     [stored] = [m for m in repo.list_messages(conversation.id) if m.id == message.id]
     assert stored.payload["status"] == "succeeded"  # the record, not only the page
-    assert stored.payload["summary"] == done.result.summary
+    assert stored.payload["summary"] == stored.content == done.result.summary
+
+
+def test_recalling_a_result_reads_the_job_that_ended_since(fresh_db, make_user):
+    alice = make_user("alice")
+    done = call("price_option", OPTION, alice)
+    conversation = conversations.start(alice, PRICING)
+    job_id = jobs.create_job("price_option", OPTION, alice.id, status="running")
+    _tool_message(conversation.id, job_id)
+    text, _ = turn.recall_reply(conversation.id, "price_option")
+    assert "is queued" in text
+    assert jobs.finish(job_id, "succeeded", result=jobs.get_job(done.job_id).result)
+    text, message = turn.recall_reply(conversation.id, "price_option")
+    assert "returned" in text and done.result.summary in text
+    assert message.payload["status"] == "succeeded"
 
 
 def test_a_cancel_asked_for_is_not_an_error(fresh_db, make_user):
