@@ -18,19 +18,14 @@ from ui.text import md_escape
 LIVE_REFRESH_SECONDS = 1.0
 WATCH_SECONDS = 2.0  # how often the pages look for the user's jobs that ended
 CHART_POINTS = 500
-# Progress keys that count steps (a fold number, a tuning trial): shown as text and used
-# as the x axis, never drawn on a metric's axis.
-COUNTERS = ("fold", "trial", "step", "epoch", "iteration", "round")
-
-
-def _column(points: list[dict], name: str) -> list[float | None]:
-    return [point.get(name) for point in points]
 
 
 def split_progress(points: list[dict]) -> tuple[str | None, list[str]]:
     """The counter the job reported (if any) and its metrics, from its progress points."""
+    from engine.trials.figures import COUNTERS
+
     names = sorted({k for p in points for k in p if k not in ("elapsed_s", "fraction")})
-    counter = next((c for c in COUNTERS if c in names), None)
+    counter = next((c for c in sorted(COUNTERS) if c in names), None)
     return counter, [name for name in names if name not in COUNTERS]
 
 
@@ -50,45 +45,11 @@ def progress_line(job, points: list[dict]) -> str:
 
 
 def progress_figure(points: list[dict]) -> go.Figure | None:
-    """Each metric the job reported on its own axis (one small panel per metric, stacked),
-    against the step counter when the job reports one (fold 1, 2, …: the chart grows as
-    folds finish) or elapsed seconds otherwise. The counter itself is never drawn as a
-    metric (it is in the progress text)."""
-    counter, metrics = split_progress(points)
-    if not metrics:
-        return None
-    from plotly.subplots import make_subplots
+    """Each metric the job reported against elapsed seconds, a step counter (fold, trial)
+    on its own right-hand axis (``engine.trials.figures.progress_figure``)."""
+    from engine.trials.figures import progress_figure as draw_progress
 
-    from engine.trials.figures import label
-
-    if counter is not None:
-        points = [p for p in points if p.get(counter) is not None]
-        xs: list = [int(p[counter]) + 1 for p in points]
-        x_title = counter
-    else:
-        xs = _column(points, "elapsed_s")
-        x_title = "seconds"
-    if not points:
-        return None
-    figure = make_subplots(rows=len(metrics), cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    for row, name in enumerate(metrics, start=1):
-        figure.add_trace(
-            go.Scatter(
-                x=xs,
-                y=_column(points, name),
-                mode="lines+markers" if counter is not None else "lines",
-                name=label(name),
-                showlegend=False,
-            ),
-            row=row,
-            col=1,
-        )
-        figure.update_yaxes(title_text=label(name), row=row, col=1)
-    figure.update_xaxes(title_text=x_title, row=len(metrics), col=1)
-    if counter is not None:
-        figure.update_xaxes(dtick=1)
-    figure.update_layout(height=110 + 150 * len(metrics), margin=dict(l=10, r=10, t=10, b=10))
-    return figure
+    return draw_progress(points, title=None, height=260)
 
 
 SIGNED_OUT_CANCEL = "Your session has ended: sign in again to cancel this job."

@@ -7,7 +7,7 @@ and through the real anthropic SDK against the local fake Messages API:
   unknown model, unreachable), cached;
 - a tool message that said "queued" says how its job ended; a cancel asked for is not
   an error; a notice when one of the user's jobs ends;
-- the live progress chart puts each metric on its own axis against the fold counter.
+- the live progress line names the fold reached and the latest metric.
 """
 
 from __future__ import annotations
@@ -283,27 +283,17 @@ def test_a_notice_when_one_of_my_jobs_ends(fresh_db, make_user):
 # --------------------------------------------------------------------------- live progress
 
 
-def test_live_progress_puts_each_metric_on_its_own_axis_against_the_fold():
-    from ui.jobs import progress_figure, progress_line
+def test_the_live_progress_line_says_which_fold_finished_and_its_metric():
+    from ui.jobs import progress_line
 
     points = [
         {"elapsed_s": 1.0, "fraction": 0.2, "fold": 0.0, "balanced_accuracy": 0.52},
         {"elapsed_s": 2.0, "fraction": 0.4, "fold": 1.0, "balanced_accuracy": 0.55},
         {"elapsed_s": 3.0, "fraction": 0.6, "fold": 2.0, "balanced_accuracy": 0.51},
-        {"elapsed_s": 3.5, "fraction": 0.9, "fold": None, "balanced_accuracy": 0.527},
     ]
-    figure = progress_figure(points)
-    [trace] = figure.data  # the fold counter is not drawn as a metric
-    assert list(trace.x) == [1, 2, 3] and list(trace.y) == [0.52, 0.55, 0.51]
-    assert figure.layout.yaxis.title.text == "balanced_accuracy"
-    assert figure.layout.xaxis.title.text == "fold"
 
     class Job:
         action, status, progress = "train_model", "running", 0.6
 
-    line = progress_line(Job, points[:3])
+    line = progress_line(Job, points)
     assert "fold 3 done" in line and "balanced_accuracy 0.51" in line and "60%" in line
-
-    two = [{"elapsed_s": 1.0, "fraction": 0.5, "value": 0.4, "best": 0.45}]
-    figure = progress_figure(two)
-    assert len(figure.data) == 2 and figure.data[0].yaxis != figure.data[1].yaxis
