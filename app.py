@@ -5,6 +5,7 @@ import streamlit as st
 from engine.observability.metrics import PAGE_VIEWS
 from ui import auth
 from ui.bootstrap import boot
+from ui.jobs import watch_jobs
 from ui.navigation import visible_pages
 from ui.text import md_escape
 
@@ -32,6 +33,7 @@ def main() -> None:
         st.text(st.session_state.get("display_name") or user.username)
         st.caption(md_escape(f"{user.username} · role: {user.role}"))
         st.button("Log out", key="logout_button", icon=":material/logout:", on_click=auth.logout)
+        watch_jobs(user)  # a notice when one of the user's background jobs ends
 
     PAGE_VIEWS.labels(navigation.title).inc()
     navigation.run()

@@ -10,11 +10,19 @@ each server gets its own copy. Timed, each from ``page.goto`` until the page has
 finished drawing (no running indicator, no skeleton or stale element; Plotly charts laid
 out) — what a person waits for:
 
-- login form: a new browser context (no cookie) until the "Log in" button is shown;
+- login form visible: a new browser context (no cookie) until the "Log in" button is
+  shown (what the user first waits for);
+- login form: the same, until the page has also finished drawing;
 - Trials page: the table of the newest trials;
 - compare 10: ``/trials?compare=<10 ids>``: the comparison table and its charts;
 - chat with a result: the chat page, the conversation picked in the sidebar, until its
-  priced option (metric and chart) is drawn.
+  priced option (metric and chart) is drawn;
+- chat pricing request: on a settled chat page, a pricing request typed in the chat
+  (offline planner) from pressing Enter until its result (price metric and chart) is
+  drawn and the page has settled ("browser-settled"); beside it "server-done", from the
+  same Enter until the server had stored the turn's last message and finished its job
+  (timestamps in the database, same host clock). Their ratio and difference (the
+  browser's and the page's own overhead) are reported per round.
 
 Chromium runs headless with ``--disable-gpu`` as the browser tests do, so WebGL is
 software-rendered, as on most office machines without a usable GPU. With ``--base DIR``
@@ -45,7 +53,15 @@ ADMIN, PASSWORD = "root", "Correct-h0rse-1"
 OPTION = {"spot": 100, "strike": 105, "maturity_years": 0.5, "rate": 0.03, "volatility": 0.2}
 CONVERSATION = "Bench: price a call"
 HAS_COOKIE = "document.cookie.split('; ').some(c => c.startsWith('mltrainer_auth=v1.'))"
-PAGES = ("login form", "Trials page", "compare 10", "chat with a result")
+PRICING_REQUEST = "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%"
+PAGES = (
+    "login form visible",
+    "login form",
+    "Trials page",
+    "compare 10",
+    "chat with a result",
+    "chat pricing request",
+)
 
 
 def seed(data_dir: Path, trials: int, jobs: int, events: int) -> tuple[list[int], int]:
@@ -186,27 +202,34 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 BUSY = '[data-testid="stStatusWidgetRunningIcon"], [data-testid="stSkeleton"], [data-stale="true"]'
-# Every Plotly chart on the page laid out (react-plotly sets _fullLayout when drawn).
-CHARTS_DRAWN = """(count) => {
+# Nothing running or waiting to be redrawn, and the charts drawn: checked on every
+# animation frame (Playwright's expect() re-checks after 100, 250, 500, then every 1000
+# ms, which would add up to a second to the times measured).
+SETTLED = """([busy, count]) => {
+  if (document.querySelector(busy)) return false;
   const plots = [...document.querySelectorAll('.js-plotly-plot')];
-  return plots.length >= count && plots.every((p) => p._fullLayout);
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+  return plots.length + images.length >= count && plots.every((p) => p._fullLayout)
+    && images.every((i) => i.complete && i.naturalWidth > 0);
 }"""
 
 
 def settled(page, charts: int = 0) -> None:
-    from playwright.sync_api import expect
+    page.wait_for_function(SETTLED, arg=[BUSY, charts], polling="raf", timeout=180_000)
 
-    expect(page.locator(BUSY)).to_have_count(0, timeout=180_000)
-    if charts:
-        page.wait_for_function(CHARTS_DRAWN, arg=charts, timeout=180_000)
-    expect(page.locator(BUSY)).to_have_count(0, timeout=180_000)
+
+def visible(locator) -> None:
+    """Wait until ``locator`` is visible (checked on every animation frame)."""
+    locator.first.wait_for(state="visible", timeout=180_000)
 
 
 class Visitor:
     """One server seen from Chromium: a logged-in context for the pages behind login."""
 
-    def __init__(self, browser, url: str, compare_ids: list[int]):
+    def __init__(self, browser, url: str, compare_ids: list[int], database: Path):
         self.browser, self.url, self.compare_ids = browser, url, compare_ids
+        self.database = database
+        self.server_done: list[float] = []  # per pricing request, seconds after Enter
         self.context = self._new_context()
         page = self.context.new_page()
         page.goto(url)
@@ -231,42 +254,99 @@ class Visitor:
         page.wait_for_function(HAS_COOKIE)  # the browser ran the cookie writer
 
     def visit(self, name: str) -> float:
-        from playwright.sync_api import expect
 
-        if name == "login form":
+        if name in ("login form", "login form visible"):
             context = self._new_context()
             page = context.new_page()
             started = time.perf_counter()
             page.goto(self.url)
-            expect(page.get_by_role("button", name="Log in")).to_be_visible()
-            settled(page)
+            visible(page.get_by_role("button", name="Log in"))
+            if name == "login form":
+                settled(page)
             elapsed = time.perf_counter() - started
             context.close()
             return elapsed
+        if name == "chat pricing request":
+            return self._pricing_request()
         page = self.context.new_page()
         started = time.perf_counter()
         if name == "Trials page":
             page.goto(f"{self.url}/trials")
-            expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+            visible(page.get_by_test_id("stDataFrame"))
             settled(page)
         elif name == "compare 10":
             ids = ",".join(map(str, self.compare_ids))
             page.goto(f"{self.url}/trials?compare={ids}")
-            expect(page.get_by_text(f"Comparing {len(self.compare_ids)} trials")).to_be_visible()
+            visible(page.get_by_text(f"Comparing {len(self.compare_ids)} trials"))
             settled(page, charts=1)
         elif name == "chat with a result":
             page.goto(self.url)  # the chat page is the default page
             radio = page.get_by_test_id("stSidebar").get_by_test_id("stRadio")
-            expect(radio).to_be_visible()
+            visible(radio)
             settled(page)
             radio.get_by_test_id("stRadioOption").filter(has_text=CONVERSATION).click()
-            expect(page.get_by_test_id("stMetric").filter(has_text="price")).to_be_visible()
+            visible(page.get_by_test_id("stMetric").filter(has_text="price"))
             settled(page, charts=1)
         else:
             raise ValueError(name)
         elapsed = time.perf_counter() - started
         page.close()
         return elapsed
+
+    def _pricing_request(self) -> float:
+        """Enter -> result drawn and settled (returned); Enter -> the server's turn done
+        (appended to ``server_done``)."""
+        from playwright.sync_api import expect
+
+        page = self.context.new_page()
+        page.goto(self.url)  # the chat page, no conversation open
+        box = page.get_by_test_id("stChatInputTextArea")
+        expect(box).to_be_visible()
+        settled(page)
+        box.fill(PRICING_REQUEST)
+        pressed_wall = time.time()
+        started = time.perf_counter()
+        box.press("Enter")
+        visible(page.get_by_test_id("stMetric").filter(has_text="price"))
+        settled(page, charts=1)
+        elapsed = time.perf_counter() - started
+        self.server_done.append(turn_finished(self.database) - pressed_wall)
+        page.close()
+        return elapsed
+
+
+def _epoch(stamp) -> float:
+    from datetime import UTC, datetime
+
+    moment = datetime.fromisoformat(str(stamp))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def turn_finished(database: Path) -> float:
+    """When the newest conversation's turn was done on the server (epoch seconds): its
+    last message stored and the jobs its messages started finished."""
+    with sqlite3.connect(database) as connection:
+        [(conversation_id,)] = connection.execute(
+            "SELECT id FROM conversations ORDER BY id DESC LIMIT 1"
+        ).fetchall()
+        stamps = [
+            row[0]
+            for row in connection.execute(
+                "SELECT created_at FROM chat_messages WHERE conversation_id = ?",
+                (conversation_id,),
+            )
+        ]
+        stamps += [
+            row[0]
+            for row in connection.execute(
+                "SELECT finished_at FROM jobs WHERE finished_at IS NOT NULL AND id IN "
+                "(SELECT job_id FROM chat_messages WHERE conversation_id = ?)",
+                (conversation_id,),
+            )
+        ]
+    return max(_epoch(stamp) for stamp in stamps)
 
 
 APPTEST = """
@@ -297,8 +377,15 @@ def chat():
     at.session_state["conversation_id"] = conversation
     at.switch_page("pages/chat.py").run()
     assert not at.exception and any(m.label == "price" for m in at.metric)
+def pricing():
+    at.query_params.clear()
+    at.session_state["conversation_id"] = None
+    at.switch_page("pages/chat.py").run()
+    at.chat_input(key="chat_prompt").set_value(sys.argv[4]).run()
+    assert not at.exception and any(m.label == "price" for m in at.metric)
 figures = {"login form": timed(new_app), "Trials page": timed(trials),
-           "compare 10": timed(compare_ten), "chat with a result": timed(chat)}
+           "compare 10": timed(compare_ten), "chat with a result": timed(chat),
+           "chat pricing request": timed(pricing)}
 print(json.dumps(figures))
 """
 
@@ -316,6 +403,7 @@ def apptest_figures(
             str(rounds),
             ",".join(map(str, compare_ids)),
             str(conversation_id),
+            PRICING_REQUEST,
         ],
         cwd=tree,
         env=_env(data_dir),
@@ -591,11 +679,15 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             visitors = {
-                label: Visitor(browser, url, compare_ids) for label, (_, url) in servers.items()
+                label: Visitor(
+                    browser, url, compare_ids, workdir / label.replace(" ", "-") / "app.db"
+                )
+                for label, (_, url) in servers.items()
             }
             for visitor in visitors.values():  # warm: first script runs, caches
                 for name in PAGES:
                     visitor.visit(name)
+                visitor.server_done.clear()
             load_before = os.getloadavg()[0]
             for round_index in range(args.rounds):
                 order = list(visitors) if round_index % 2 == 0 else list(reversed(visitors))
@@ -626,9 +718,27 @@ def main() -> None:
     print("|---|" + "---|" * len(header))
     for name in PAGES:
         series = [times[(label, name)] for label in labels]
-        series += [apptest[label][name] for label in labels]
-        cells = [f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})" for v in series]
+        series += [apptest[label].get(name, []) for label in labels]
+        cells = [
+            f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})" if v else "—" for v in series
+        ]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        "\nChat pricing request, per round: browser-settled vs server-done (seconds after "
+        "Enter), their ratio and difference (medians, min–max)\n"
+    )
+    print("| checkout | browser-settled | server-done | ratio | difference |")
+    print("|---|---|---|---|---|")
+    for label in labels:
+        browser_times = times[(label, "chat pricing request")]
+        server_times = visitors[label].server_done
+        ratios = [b / s for b, s in zip(browser_times, server_times, strict=True)]
+        differences = [b - s for b, s in zip(browser_times, server_times, strict=True)]
+        cells = [
+            f"{statistics.median(v):.2f} ({min(v):.2f}–{max(v):.2f})"
+            for v in (browser_times, server_times, ratios, differences)
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

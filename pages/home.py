@@ -6,13 +6,23 @@ import streamlit as st
 from engine.actions import all_actions
 from engine.config import get_settings
 from ui.session import require_user
+from ui.text import md_escape
 
 user = require_user()
 settings = get_settings()
 st.title("mlTrainer")
 
 if settings.anthropic_api_key:
-    st.info(f"Claude is connected (model {settings.claude_model}).", icon=":material/smart_toy:")
+    from engine.llm.claude import check_connection
+
+    # one free request (the Models API), its verdict cached for a few minutes
+    claude = check_connection(settings)
+    if claude is not None and claude.ok:
+        st.success(md_escape(claude.message), icon=":material/smart_toy:")
+    elif claude is not None and claude.state == "unreachable":
+        st.warning(md_escape(claude.message), icon=":material/cloud_off:")
+    elif claude is not None:
+        st.error(md_escape(claude.message), icon=":material/key_off:")
 else:
     st.info(
         "Offline mode: no ANTHROPIC_API_KEY is set, so chat requests are mapped to actions by "

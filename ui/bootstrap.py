@@ -4,6 +4,7 @@ back with the next page view instead of leaving jobs queued."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import streamlit as st
@@ -19,6 +20,10 @@ def _boot_process() -> bool:
     upgrade()
     remove_dead_process_files()
     start_metrics_server()
+    # The modules imported by now live as long as the process: moved out of the
+    # collector's reach, a later full collection (automatic) scans only what runs create.
+    gc.collect()
+    gc.freeze()
     logging.getLogger("mltrainer.app").info("app started")
     return True
 

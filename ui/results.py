@@ -237,10 +237,29 @@ def display_table(
     return shown, config
 
 
-def render_result(result: ActionResult, *, key: str = "result", action: str | None = None) -> None:
+def show_figure(figure: Any, *, key: str, light: bool = False) -> None:
+    """A Plotly figure; ``light``: as a static SVG image first (no chart library to load
+    in the browser, see ``ui.svgchart``), the interactive chart on a toggle. Figures the
+    SVG drawing does not cover are drawn by Plotly."""
+    from ui.svgchart import figure_svg
+
+    interactive_key = f"{key}-interactive"
+    svg = figure_svg(figure) if light else None
+    if svg is None or st.session_state.get(interactive_key):
+        st.plotly_chart(figure, key=key, width="stretch")
+    else:
+        st.image(svg, width="stretch")
+    if svg is not None:
+        st.toggle("Interactive chart", key=interactive_key)
+
+
+def render_result(
+    result: ActionResult, *, key: str = "result", action: str | None = None, light: bool = False
+) -> None:
     """Summary, headline numbers, the other values, the charts ``action``'s presenter
     draws from the result (any result's series are drawn as lines when the action has
-    no presenter of its own) and the tables, with their columns' units."""
+    no presenter of its own) and the tables, with their columns' units. ``light`` draws
+    the charts as static images first (the chat; see :func:`show_figure`)."""
     if result.summary:
         st.text(result.summary)
     tiles = headline(result)
@@ -258,7 +277,7 @@ def render_result(result: ActionResult, *, key: str = "result", action: str | No
         with st.expander("All values", expanded=False):
             st.json(readable(others), expanded=1)
     for name, figure in figures_for(action, result).items():
-        st.plotly_chart(figure, key=f"{key}-fig-{name}", width="stretch")
+        show_figure(figure, key=f"{key}-fig-{name}", light=light)
     for name, table in result.tables.items():
         units = result.units.get(name)
         caption = name.replace("_", " ")

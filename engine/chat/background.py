@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from engine.actions import ActionError
 from engine.actions.context import UserRef
@@ -29,23 +29,24 @@ _running_lock = threading.Lock()
 
 
 class BackgroundTurn:
-    """One turn of ``turn.send`` running in a daemon thread."""
+    """One turn (the events ``source()`` yields: ``turn.send`` or ``turn.answer_offline``)
+    running in a daemon thread."""
 
-    def __init__(self, user: UserRef, conversation_id: int, text: str, mode: str = "auto"):
+    def __init__(self, conversation_id: int, source: Callable[[], Iterator[TurnEvent]]):
         self.conversation_id = conversation_id
         self.started = time.monotonic()
         self._events: queue.SimpleQueue = queue.SimpleQueue()
         self._finished = threading.Event()
         self._thread = threading.Thread(
             target=self._run,
-            args=(user, conversation_id, text, mode),
+            args=(conversation_id, source),
             name=f"chat-turn-{conversation_id}",
             daemon=True,
         )
 
-    def _run(self, user: UserRef, conversation_id: int, text: str, mode: str) -> None:
+    def _run(self, conversation_id: int, source: Callable[[], Iterator[TurnEvent]]) -> None:
         try:
-            for event in turn.send(user, conversation_id, text, mode=mode):
+            for event in source():
                 self._events.put(event)
         except Exception as error:  # noqa: BLE001 - handed to the page, which shows it
             if not isinstance(error, ActionError):
@@ -95,7 +96,19 @@ def start_turn(
 ) -> BackgroundTurn:
     """Start the turn for ``text`` in ``conversation_id``; it runs to its end whether or
     not anyone reads its events."""
-    return BackgroundTurn(user, conversation_id, text, mode).start()
+    return BackgroundTurn(
+        conversation_id, lambda: turn.send(user, conversation_id, text, mode=mode)
+    ).start()
+
+
+def start_offline_answer(user: UserRef, conversation_id: int) -> BackgroundTurn:
+    """Answer the conversation's last request again, with the offline planner (offered
+    when Claude could not answer it). Refused while another turn of it is running."""
+    if in_progress(conversation_id):
+        raise ActionError("This conversation is still answering a request; wait for it.")
+    return BackgroundTurn(
+        conversation_id, lambda: turn.answer_offline(user, conversation_id)
+    ).start()
 
 
 def in_progress(conversation_id: int) -> bool:

@@ -32,7 +32,9 @@ CLAUDE_RESOURCES = ("tokens", "dollars")
 class TurnEvent:
     """What the page draws as the turn unfolds."""
 
-    kind: str  # text | tool | confirm | error | waiting | done
+    # text | tool_start (an action is about to run) | tool (it was called: ``outcome``) |
+    # confirm | error | waiting | done
+    kind: str
     text: str = ""
     message_id: int | None = None
     action: str | None = None
@@ -177,6 +179,10 @@ def recall_reply(conversation_id: int, action: str) -> tuple[str, repo.MessageRe
         payload = message.payload or {}
         if message.role != "tool" or payload.get("action") != action:
             continue
+        from engine.chat import statuses
+
+        [message] = statuses.settle([message])  # a job that has ended since: its result
+        payload = message.payload or {}
         params = ", ".join(f"{k}={v!r}" for k, v in (payload.get("params") or {}).items())
         status = payload.get("status")
         if status == "succeeded":
@@ -219,6 +225,7 @@ def run_offline_turn(user: UserRef, conversation_id: int, text: str) -> Iterator
     )
     yield TurnEvent("text", message_text, reply.id)
     for planned_call in planned.calls:
+        yield TurnEvent("tool_start", action=planned_call.action, params=planned_call.params)
         message, outcome, error = record_tool_call(
             user, conversation_id, planned_call.action, planned_call.params
         )
@@ -310,6 +317,8 @@ def run_claude_turn(user: UserRef, conversation_id: int, text: str) -> Iterator[
                 if event.kind == "notice":
                     notices.append(event.text)
                 yield TurnEvent("text", piece)
+            elif event.kind == "tool_call":
+                yield TurnEvent("tool_start", action=event.name, params=event.input or {})
             elif event.kind == "tool_result":
                 if event.outcome is not None:
                     sources.add_tool_result(event.outcome.content_for_claude, event.input)

@@ -77,3 +77,11 @@ def attempts_frame(job_id: int) -> pd.DataFrame:
         for record in attempt_history(job_id)
     ]
     return pd.DataFrame(rows, columns=ATTEMPT_COLUMNS)
+
+
+def job_statuses(job_ids: list[int]) -> dict[int, str]:
+    """The current status of each of ``job_ids`` (missing ones are left out): one query,
+    for a page that watches a few jobs end."""
+    from storage.repositories import jobs
+
+    return jobs.statuses(job_ids)

@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -549,6 +550,122 @@ def unavailable_error(
     )
 
 
+# --------------------------------------------------------------------------- key check
+
+CHECK_MAX_AGE = 300.0  # seconds a connected / rejected verdict is reused
+CHECK_RETRY_AGE = 30.0  # seconds before an unreachable or failed check is tried again
+CHECK_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class ClaudeStatus:
+    """Whether Claude answers with the configured key, from a cheap request.
+
+    ``state``: ``connected``, ``invalid_key`` (401), ``not_allowed`` (403),
+    ``model_unavailable`` (the key works but the model is not found), ``unreachable``
+    (no connection or no answer in time), ``error`` (another API error) or
+    ``not_configured`` (no key). ``message`` says it to the user; ``checked_at`` is the
+    ``time.time()`` of the request (the verdict may come from the cache).
+    """
+
+    state: str
+    message: str
+    model: str
+    checked_at: float
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "connected"
+
+
+_checks: dict[tuple[str, str, str], ClaudeStatus] = {}
+_checks_lock = threading.Lock()
+
+
+def _key_fingerprint(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def check_connection(
+    settings: Any | None = None,
+    *,
+    max_age: float = CHECK_MAX_AGE,
+    timeout: float = CHECK_TIMEOUT,
+    client: anthropic.Anthropic | None = None,
+    cached_only: bool = False,
+) -> ClaudeStatus | None:
+    """Check the API key and model with one free request (the Models API's
+    ``GET /v1/models/{model}``: no tokens are spent), without retries, within ``timeout``
+    seconds. The verdict is kept per key, base URL and model for ``max_age`` seconds
+    (``CHECK_RETRY_AGE`` when Claude could not be reached), so a page can ask on every
+    run. With ``cached_only``, no request is made: the cached verdict or None."""
+    if settings is None:
+        from engine.config import get_settings
+
+        settings = get_settings()
+    model = settings.claude_model
+    key = getattr(settings, "anthropic_api_key", None)
+    if not key:
+        return ClaudeStatus(
+            "not_configured",
+            "No ANTHROPIC_API_KEY is set: the offline planner answers chat requests.",
+            model,
+            time.time(),
+        )
+    cache_key = (_key_fingerprint(key), getattr(settings, "anthropic_base_url", None) or "", model)
+    now = time.time()
+    with _checks_lock:
+        known = _checks.get(cache_key)
+    if known is not None:
+        age = now - known.checked_at
+        if age < (max_age if known.state not in ("unreachable", "error") else CHECK_RETRY_AGE):
+            return known
+    if cached_only:
+        return known
+    import anthropic
+
+    options = ClaudeOptions(max_retries=0, timeout=timeout, connect_timeout=min(timeout, 3.0))
+    try:
+        client = client or build_client(settings, options)
+        client.models.retrieve(model, timeout=timeout)
+        state, message = "connected", f"Claude is connected (model {model}); the key was accepted."
+    except anthropic.AuthenticationError:
+        state = "invalid_key"
+        message = (
+            "Claude rejected the API key (401): check ANTHROPIC_API_KEY. Chat requests fail "
+            "until it is fixed; each failed request offers the offline planner."
+        )
+    except anthropic.PermissionDeniedError:
+        state = "not_allowed"
+        message = f"The API key may not use model {model} (403): check the key's permissions."
+    except anthropic.NotFoundError:
+        state = "model_unavailable"
+        message = (
+            f"The API key works, but model {model} was not found: set MLTRAINER_CLAUDE_MODEL "
+            "to a model the key can use."
+        )
+    except (anthropic.APIConnectionError, anthropic.APITimeoutError):
+        where = getattr(settings, "anthropic_base_url", None) or "the Anthropic API"
+        state = "unreachable"
+        message = f"Claude could not be reached at {where} within {timeout:g} s."
+    except anthropic.APIError as error:
+        state = "error"
+        status = getattr(error, "status_code", None)
+        message = f"Claude answered the key check with an error ({status or type(error).__name__})."
+    verdict = ClaudeStatus(state, message, model, now)
+    with _checks_lock:
+        _checks[cache_key] = verdict
+    return verdict
+
+
+def forget_connection_checks() -> None:
+    """Drop the cached verdicts (tests; an operator who just changed the key)."""
+    with _checks_lock:
+        _checks.clear()
+
+
 # What the SDK raises on a reply it cannot parse: invalid JSON in an SSE event
 # (ValueError), events out of order (RuntimeError), an unknown delta (AssertionError from
 # assert_never), a stream without its final message (AssertionError), or a body of the
@@ -1061,12 +1178,14 @@ __all__ = [
     "ClaudeAuthError",
     "ClaudeChat",
     "ClaudeOptions",
+    "ClaudeStatus",
     "ClaudeUnavailable",
     "ExecuteTool",
     "ToolOutcome",
     "Usage",
     "action_executor",
     "build_client",
+    "check_connection",
     "compact_outcome",
     "normalise_history",
     "unavailable_error",

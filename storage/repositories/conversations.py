@@ -149,11 +149,15 @@ def add_message(
         return _message(row)
 
 
-def update_message_payload(message_id: int, payload: dict[str, Any]) -> None:
+def update_message_payload(
+    message_id: int, payload: dict[str, Any], *, content: str | None = None
+) -> None:
+    """Replace a message's payload (and its text, when ``content`` is given)."""
+    values: dict[str, Any] = {"payload": payload}
+    if content is not None:
+        values["content"] = content
     with session_scope() as session:
-        session.execute(
-            update(ChatMessage).where(ChatMessage.id == message_id).values(payload=payload)
-        )
+        session.execute(update(ChatMessage).where(ChatMessage.id == message_id).values(**values))
 
 
 def set_pinned(conversation_id: int, message_id: int, pinned: bool) -> bool:

@@ -91,9 +91,12 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-def start_server(data_dir: Path) -> tuple[subprocess.Popen, Server]:
+def start_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, Server]:
     """`streamlit run app.py` on a free port over ``data_dir`` (its database, cookie key
-    and metrics live there, so a second server on the same folder is a restart)."""
+    and metrics live there, so a second server on the same folder is a restart).
+    ``extra_env`` is added to its environment (a Claude key and base URL, for example)."""
     port, metrics_port = free_port(), free_port()
     env = {
         key: value
@@ -107,6 +110,7 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen, Server]:
             "MLTRAINER_METRICS_PORT": str(metrics_port),
             "PROMETHEUS_MULTIPROC_DIR": str(data_dir / "metrics"),
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         }
     )
     (data_dir / "metrics").mkdir(exist_ok=True)

@@ -103,6 +103,8 @@ def test_first_run_chat_trials_goal_and_logout(page, server):
     # chat, offline planner: a backtest and its equity chart
     x(page.get_by_text("Offline mode")).to_be_visible()
     chat(page, "Backtest a 20/50 SMA crossover on AAPL with 5 bps costs")
+    # (the chat draws line charts as light static images, ui/svgchart.py; the backtest's
+    # log-scale equity and filled drawdown are drawn by Plotly)
     x(page.get_by_test_id("stPlotlyChart").first).to_be_visible(timeout=TRAIN_TIMEOUT_MS)
     x(page.locator(".js-plotly-plot .main-svg").first).to_be_visible()
     screenshot(page, "chat", focus=page.get_by_test_id("stPlotlyChart").first)

@@ -76,15 +76,17 @@ def test_an_empty_reply_after_a_tool_call_leaves_the_result_as_the_answer(claude
     assert events[-1].kind == "done" and events[-1].message_id == stored[-1].id
 
 
-def test_the_page_shows_the_error_and_stops_the_spinner(claude, make_user):
+def test_the_page_shows_the_error_and_ends_the_turn(claude, make_user):
     make_user("alice")
     claude.enqueue(Reply(raw_events=MALFORMED), Reply(raw_events=MALFORMED))
     at = open_chat("alice")
     at.chat_input(key="chat_prompt").set_value("hello").run()
     assert not at.exception, at.exception
     assert any("could not be read" in error.value for error in at.error)
-    assert [status.state for status in at.status] == ["error"]
-    assert at.status[0].label.startswith("Stopped after")
+    # the turn is over: no "Working…" status is left, the error is the stored reply
+    assert not at.status
+    assert [m.name for m in at.get("chat_message")] == ["user", "assistant"]
+    assert [b.label for b in at.button if b.label == "Answer with the offline planner"]
 
 
 def test_an_empty_stored_reply_is_not_drawn(claude, make_user):

@@ -33,9 +33,10 @@ def test_offline_turn_runs_the_action_and_persists_everything(fresh_db, make_use
     conversation = conversations.start(alice, OPTION_REQUEST)
     events = list(turn.send(alice, conversation.id, OPTION_REQUEST, mode="offline"))
     kinds = [event.kind for event in events]
-    assert kinds == ["text", "tool", "done"]
+    assert kinds == ["text", "tool_start", "tool", "done"]
     assert "price_option" in events[0].text and "strike=105.0" in events[0].text
-    outcome = events[1].outcome
+    assert events[1].action == "price_option"
+    outcome = events[2].outcome
     assert outcome.status == "succeeded"
     assert outcome.result.values["price"] == pytest.approx(
         black_scholes_call(100, 105, 0.5, 0.05, 0.2)

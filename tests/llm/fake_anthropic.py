@@ -12,8 +12,11 @@ One scripted reply is rendered as a JSON message object when the request has no
 (``message_start``, ``content_block_start``, ``ping``, ``content_block_delta`` with
 ``text_delta`` / ``input_json_delta`` / ``thinking_delta`` / ``signature_delta``,
 ``content_block_stop``, ``message_delta`` with the stop reason and usage,
-``message_stop``). Error replies use the API's error body and status codes
-(429 with ``retry-after``, 500, 529 overloaded, 401), or an ``error`` event in the
+``message_stop``). With ``valid_keys`` set, a request whose key (``x-api-key`` or a
+bearer token) is not one of them is answered 401 ``authentication_error`` on every
+route, like the real API. The Models API answers ``GET /v1/models`` and
+``GET /v1/models/{id}`` (404 for other ids). Error replies use the API's error body and
+status codes (429 with ``retry-after``, 500, 529 overloaded, 401), or an ``error`` event in the
 middle of a stream. The server also checks the request like the API would (required
 fields, tool names and schemas, tool_use/tool_result pairing, at most four cache
 breakpoints) and answers 400 ``invalid_request_error`` when it is malformed.
@@ -149,7 +152,8 @@ class RecordedRequest:
 class FakeAnthropic:
     """The server; a context manager. ``url`` is what ANTHROPIC_BASE_URL should be."""
 
-    def __init__(self) -> None:
+    def __init__(self, valid_keys: set[str] | None = None) -> None:
+        self.valid_keys = valid_keys
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
@@ -423,22 +427,45 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ----------------------------------------------------------------- routes
 
+    def _rejected_key(self) -> bool:
+        """Answer 401 as the API does when the key is missing or not a valid one."""
+        bearer = self.headers.get("authorization") or ""
+        key = self.headers.get("x-api-key") or bearer.removeprefix("Bearer ").strip()
+        if not key:
+            self._send_error(401, "authentication_error", "x-api-key header is required")
+            return True
+        if self.fake.valid_keys is not None and key not in self.fake.valid_keys:
+            self._send_error(401, "authentication_error", "invalid x-api-key")
+            return True
+        return False
+
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
         self.fake.record(RecordedRequest("GET", self.path, self._headers(), None))
-        if self.path.split("?")[0] == "/v1/models":
-            data = [
-                {
-                    "type": "model",
-                    "id": model_id,
-                    "display_name": model_id,
-                    "created_at": "2026-09-28T00:00:00Z",
-                    "lifecycle": "active",
-                }
-                for model_id in MODEL_IDS
-            ]
+        if self._rejected_key():
+            return
+        path = self.path.split("?")[0]
+        data = [
+            {
+                "type": "model",
+                "id": model_id,
+                "display_name": model_id,
+                "created_at": "2026-09-28T00:00:00Z",
+                "lifecycle": "active",
+            }
+            for model_id in MODEL_IDS
+        ]
+        if path == "/v1/models":
             page = {"data": data, "has_more": False, "first_id": data[0]["id"]}
             page["last_id"] = data[-1]["id"]
             self._send_json(200, page)
+            return
+        if path.startswith("/v1/models/"):
+            wanted = path.removeprefix("/v1/models/")
+            found = next((model for model in data if model["id"] == wanted), None)
+            if found is not None:
+                self._send_json(200, found)
+                return
+            self._send_error(404, "not_found_error", f"model: {wanted}")
             return
         self._send_error(404, "not_found_error", f"Not found: {self.path}")
 
@@ -453,8 +480,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] != "/v1/messages":
             self._send_error(404, "not_found_error", f"Not found: {self.path}")
             return
-        if not self.headers.get("x-api-key") and not self.headers.get("authorization"):
-            self._send_error(401, "authentication_error", "x-api-key header is required")
+        if self._rejected_key():
             return
         problem = validate_messages_request(body)
         if problem:
