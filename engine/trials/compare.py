@@ -738,7 +738,8 @@ def export_csv(comparison: Comparison, diff_only: bool = True) -> str:
     frame = comparison.table(diff_only)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(list(frame.columns))
+    # column names are user text too: nested parameter keys (model_params) name columns
+    writer.writerow([_csv_cell(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
         writer.writerow([_csv_cell(None if _missing(v) else v) for v in row])
     return out.getvalue()
