@@ -36,7 +36,7 @@ import pandas as pd
 from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.trials.detail import flatten_params, short_value
-from engine.trials.query import MAX_COMPARE, scope
+from engine.trials.query import MAX_COMPARE, MAX_ROW_ID, scope
 from engine.trials.record import StrategyStats, TrialMetrics
 from storage.repositories import trial_compare as repo
 
@@ -143,7 +143,9 @@ def load_trials(user: UserRef | None, trial_ids: Sequence[int]) -> list[Compared
         raise ActionError("Give at least one trial to compare.")
     if len(ids) > MAX_COMPARE:
         raise ActionError(f"Compare at most {MAX_COMPARE} trials at a time ({len(ids)} given).")
-    found = {row.id: row for row in repo.compare_records(ids, scope(user))}
+    # an id outside the database's integer column cannot exist (and fails the query)
+    possible = [i for i in ids if 1 <= i <= MAX_ROW_ID]
+    found = {row.id: row for row in repo.compare_records(possible, scope(user))}
     missing = [i for i in ids if i not in found]
     if missing:
         shown = ", ".join(f"trial {i}" for i in missing[:20])
