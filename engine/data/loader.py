@@ -22,6 +22,7 @@ returns that value.
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -236,12 +237,12 @@ def _bundled(symbols: list[str]) -> SourceFrames:
 def _recorded(dataset_id_text: str, symbols: list[str], source: str) -> SourceFrames:
     from engine.data.upload import price_frames_from_dataset
 
-    try:
-        dataset_id = int(dataset_id_text)
-    except ValueError:
-        raise ActionError(
-            f"Source {source!r} needs a numeric dataset id, e.g. 'upload:3'."
-        ) from None
+    # ASCII digits only: int() also reads '+3', '0_3' and ' 3 ', which the permission
+    # check in engine.actions.dispatch (dataset_references) does not take for an id, so
+    # another analyst's upload was loadable under such a spelling.
+    if not re.fullmatch(r"[0-9]+", dataset_id_text):
+        raise ActionError(f"Source {source!r} needs a numeric dataset id, e.g. 'upload:3'.")
+    dataset_id = int(dataset_id_text)
     return price_frames_from_dataset(
         dataset_id, symbols, require_upload=source.startswith("upload")
     )

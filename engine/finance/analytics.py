@@ -29,6 +29,25 @@ from engine.finance import TRADING_DAYS
 from engine.lazy import pandas as pd
 
 MIN_COMMON_RETURNS = 20
+# Daily returns that vary by less than this (largest minus smallest) are treated as not
+# varying: a series growing at a constant rate has exactly constant returns, but their
+# computed variance is rounding noise (~1e-35; a rolling variance keeps ~1e-19 of the
+# values that left its window), and a beta or correlation divided by it is a meaningless
+# huge number rather than an error. The range is exact where a variance is not.
+MIN_RETURN_RANGE = 1e-10
+
+
+def _flat(returns: pd.Series | np.ndarray) -> bool:
+    values = np.asarray(returns, dtype=float)
+    return not float(np.ptp(values)) > MIN_RETURN_RANGE
+
+
+def _distinct(returns: pd.DataFrame, what: str) -> None:
+    if returns.shape[1] < 2:
+        raise ActionError(
+            f"{what} needs at least two different symbols "
+            f"(got {', '.join(map(str, returns.columns))})"
+        )
 
 
 def daily_returns(prices: pd.DataFrame) -> pd.DataFrame:
@@ -48,7 +67,8 @@ def correlation_matrix(prices: pd.DataFrame, method: str = "pearson") -> pd.Data
     if method not in ("pearson", "spearman"):
         raise ActionError("method must be 'pearson' or 'spearman'")
     returns = daily_returns(prices)
-    flat = [str(c) for c in returns.columns if not returns[c].std(ddof=1) > 0]
+    _distinct(returns, "a correlation matrix")
+    flat = [str(c) for c in returns.columns if _flat(returns[c])]
     if flat:
         raise ActionError(f"returns with no variation: {', '.join(flat)}")
     values = returns.to_numpy(dtype=float)
@@ -81,15 +101,28 @@ def rolling_beta(asset: pd.Series, benchmark: pd.Series, window: int = 126) -> B
             "shorter window or a longer date range"
         )
     a, b = returns["asset"], returns["benchmark"]
+    if _flat(b):
+        raise ActionError("the benchmark's returns have no variation; beta is undefined")
+    if _flat(a):
+        raise ActionError(
+            f"the returns of {asset.name} have no variation; its correlation with the "
+            "benchmark is undefined"
+        )
     cov = a.rolling(window).cov(b, ddof=1)
     var = b.rolling(window).var(ddof=1)
-    rolling_corr = a.rolling(window).corr(b)
-    beta_t = cov / var.where(var > 0)
+    # windows where either series is flat have no beta or correlation (NaN, not noise)
+    b_moves = (b.rolling(window).max() - b.rolling(window).min()) > MIN_RETURN_RANGE
+    a_moves = (a.rolling(window).max() - a.rolling(window).min()) > MIN_RETURN_RANGE
+    rolling_corr = a.rolling(window).corr(b).where(b_moves & a_moves)
+    beta_t = (cov / var).where(b_moves)
     rolling = pd.DataFrame({"beta": beta_t, "correlation": rolling_corr}).rename_axis("date")
+    if rolling["beta"].isna().all():
+        raise ActionError(
+            f"the benchmark's returns have no variation in any {window}-day window; the "
+            "rolling beta is undefined"
+        )
     a_values, b_values = a.to_numpy(), b.to_numpy()
     covariance = np.cov(a_values, b_values, ddof=1)
-    if not covariance[1, 1] > 0:
-        raise ActionError("the benchmark's returns have no variation; beta is undefined")
     beta = float(covariance[0, 1] / covariance[1, 1])
     corr = float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
     alpha = float((a_values.mean() - beta * b_values.mean()) * TRADING_DAYS)
@@ -135,6 +168,7 @@ def risk_contributions(
                 f"weights must add up to 1 (they add up to {w.sum():.6g}); e.g. 0.4 for 40 %"
             )
     returns = daily_returns(prices.set_axis(symbols, axis=1))
+    _distinct(returns, "risk contributions")
     cov = returns.cov(ddof=1).to_numpy() * TRADING_DAYS
     variance = float(w @ cov @ w)
     if not variance > 0:

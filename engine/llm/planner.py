@@ -1148,6 +1148,15 @@ def recall_action(text: str) -> str | None:
 
 
 FOLLOW_UP_JOIN = " ;; "
+# Longest request the planner reads (a longer one is refused before any pattern runs:
+# some patterns cost time quadratic in the length of a run of digits or words), and the
+# longest chain of follow-ups it replays (each follow-up is planned over the requests it
+# builds on; a longer chain is refused rather than cut, which would silently drop the
+# changes made in the middle of it).
+MAX_REQUEST_CHARS = 2000
+MAX_CHAIN_CHARS = 8000
+# Longest run of digits read as a number (the number patterns cost time quadratic in it).
+MAX_DIGITS = 30
 
 
 def _follow_up_text(text: str, previous: Plan) -> str:
@@ -1183,7 +1192,22 @@ def plan(text: str, previous: Plan | None = None) -> Plan:
     from engine.actions import load_catalog
 
     available = load_catalog()
-    request = extract.repair_typos(" ".join(text.split()))
+    request = " ".join(text.split())
+    if len(request) > MAX_REQUEST_CHARS:
+        return Plan(
+            message=f"That request is {len(request):,} characters long; the offline planner "
+            f"reads requests of up to {MAX_REQUEST_CHARS:,} characters. Ask for one thing at "
+            "a time, in fewer words.",
+            request=request[:MAX_REQUEST_CHARS],
+        )
+    digits = re.search(rf"\d{{{MAX_DIGITS + 1},}}", request)
+    if digits:
+        return Plan(
+            message=f"That request holds a number {len(digits.group(0)):,} digits long; no "
+            f"parameter takes a number of more than {MAX_DIGITS} digits.",
+            request=request,
+        )
+    request = extract.repair_typos(request)
     if re.fullmatch(HELP, request, re.I):
         return Plan(message=help_text(), request=request)
     recalled = recall_action(request)
@@ -1218,6 +1242,13 @@ def plan(text: str, previous: Plan | None = None) -> Plan:
         ):
             intent, follow_up = previous_intent, True
             planned_text = _follow_up_text(request, previous)
+            if len(planned_text) > MAX_CHAIN_CHARS:
+                return Plan(
+                    message="This follow-up builds on a chain of earlier requests longer than "
+                    f"{MAX_CHAIN_CHARS:,} characters, more than the offline planner replays. "
+                    "Write the whole request again (with every value you want).",
+                    request=request,
+                )
     if intent is None:
         return Plan(message=miss_message(request), request=request)
     ends = tuple(m.start() for m in re.finditer(re.escape(FOLLOW_UP_JOIN), planned_text))

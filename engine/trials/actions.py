@@ -15,9 +15,10 @@ from engine.actions import ActionContext, ActionError, ActionResult, register
 from engine.actions.bounds import MAX_QUERY_ROWS, Name, Symbol
 from engine.lazy import pandas as pd
 from engine.trials import ask, compare
-from engine.trials.query import MAX_COMPARE
+from engine.trials.query import MAX_COMPARE, MAX_ROW_ID
 
-TrialId = Annotated[int, Field(ge=1)]
+TrialId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class TrialQuestionParams(BaseModel):
@@ -26,7 +27,7 @@ class TrialQuestionParams(BaseModel):
     symbol: Symbol | None = Field(
         None, description="Only trials trained on this symbol, e.g. KO or SPX."
     )
-    dataset_id: int | None = Field(None, description="Only trials on this recorded dataset.")
+    dataset_id: RowId | None = Field(None, description="Only trials on this recorded dataset.")
     model: Name | None = Field(
         None,
         description="A model name or catalogue id ('xgboost', 'random forest', "
@@ -38,7 +39,7 @@ class TrialQuestionParams(BaseModel):
         description="The primary metric (sharpe, balanced_accuracy, rmse...): only trials "
         "ranked by it. Default: the most common among the matches.",
     )
-    goal_id: int | None = None
+    goal_id: RowId | None = None
     status: Literal["succeeded", "failed"] | None = None
     period: ask.Period | None = Field(
         None,
@@ -140,7 +141,7 @@ class CompareTrialsParams(TrialQuestionParams):
     last: int = Field(
         20, ge=2, le=MAX_COMPARE, description="How many of the newest matching trials."
     )
-    baseline: int | None = Field(
+    baseline: TrialId | None = Field(
         None, description="The trial the others are measured against (default: the first)."
     )
     importance: bool = Field(
@@ -234,7 +235,7 @@ class QueryJobsParams(BaseModel):
         None, description="Only jobs in these states."
     )
     action: Name | None = Field(None, description="Only jobs of this action.")
-    goal_id: int | None = None
+    goal_id: RowId | None = None
     everyone: bool = Field(False, description="Every user's jobs (admins only).")
     limit: int = Field(20, ge=1, le=MAX_QUERY_ROWS)
 

@@ -36,7 +36,7 @@ from engine.actions.base import ActionError
 from engine.actions.context import UserRef
 from engine.lazy import pandas as pd
 from engine.trials.detail import flatten_params, short_value
-from engine.trials.query import MAX_COMPARE, scope
+from engine.trials.query import MAX_COMPARE, MAX_ROW_ID, scope
 from engine.trials.record import StrategyStats, TrialMetrics
 from storage.repositories import trial_compare as repo
 
@@ -143,7 +143,9 @@ def load_trials(user: UserRef | None, trial_ids: Sequence[int]) -> list[Compared
         raise ActionError("Give at least one trial to compare.")
     if len(ids) > MAX_COMPARE:
         raise ActionError(f"Compare at most {MAX_COMPARE} trials at a time ({len(ids)} given).")
-    found = {row.id: row for row in repo.compare_records(ids, scope(user))}
+    # an id outside the database's integer column cannot exist (and fails the query)
+    possible = [i for i in ids if 1 <= i <= MAX_ROW_ID]
+    found = {row.id: row for row in repo.compare_records(possible, scope(user))}
     missing = [i for i in ids if i not in found]
     if missing:
         shown = ", ".join(f"trial {i}" for i in missing[:20])
@@ -738,7 +740,8 @@ def export_csv(comparison: Comparison, diff_only: bool = True) -> str:
     frame = comparison.table(diff_only)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(list(frame.columns))
+    # column names are user text too: nested parameter keys (model_params) name columns
+    writer.writerow([_csv_cell(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False):
         writer.writerow([_csv_cell(None if _missing(v) else v) for v in row])
     return out.getvalue()

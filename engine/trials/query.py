@@ -29,6 +29,9 @@ from storage.repositories import trials as repo
 from storage.repositories.trials import TrialFilter
 
 MAX_COMPARE = MAX_COMPARE_TRIALS  # trials one comparison holds (engine.trials.compare)
+# Row ids fit the database's integer column: a larger one failed inside the query
+# (OverflowError on SQLite, out of range on PostgreSQL) as an internal error.
+MAX_ROW_ID = 2**31 - 1
 PAGE_SIZES = (25, 50, 100, 200)
 SORT_LABELS = {
     "created_at": "created",
@@ -298,15 +301,14 @@ def table_frame(
 def parse_ids(text: str | Iterable[Any]) -> list[int]:
     """'12, 15 18' -> [12, 15, 18] (duplicates dropped, order kept)."""
     parts = text.replace(",", " ").split() if isinstance(text, str) else list(text)
-    out: list[int] = []
+    out: dict[int, None] = {}  # a dict: linear in the number of ids (a long address)
     for part in parts:
         try:
             value = int(str(part).strip().lstrip("#"))
         except ValueError:
             raise ActionError(f"'{part}' is not a trial id.") from None
-        if value not in out:
-            out.append(value)
-    return out
+        out[value] = None
+    return list(out)
 
 
 def matching_ids(user: UserRef, query: TrialQuery, limit: int = MAX_COMPARE) -> list[int]:

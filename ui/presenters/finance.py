@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import plotly.graph_objects as go
@@ -9,6 +10,13 @@ import plotly.graph_objects as go
 from engine.actions.base import ActionError, ActionResult
 from engine.finance.profile import PROFILE_GREEKS, PROFILE_POINTS, option_profile
 from ui.presenters.registry import axis, figure, line_traces, presents, table
+
+
+def _label(text: Any) -> str:
+    """A symbol as chart text: an uploaded file's column names are the symbols, and
+    Plotly renders a few tags (``<a href>``, ``<b>``) in labels and titles."""
+    return html.escape(str(text), quote=False)
+
 
 # Payoff/value on top (full width), the four Greeks in 2 x 2 panels below.
 PROFILE_PANELS = (
@@ -458,12 +466,12 @@ def correlation_matrix(result: ActionResult) -> dict[str, go.Figure]:
         return {}
     matrix = matrix.set_index("symbol")
     values = matrix.to_numpy(dtype=float)
-    labels = [str(s) for s in matrix.columns]
+    labels = [_label(s) for s in matrix.columns]
     heatmap = {
         "type": "heatmap",
         "z": values,
         "x": labels,
-        "y": [str(s) for s in matrix.index],
+        "y": [_label(s) for s in matrix.index],
         "zmin": -1,
         "zmax": 1,
         "colorscale": "RdBu",
@@ -498,7 +506,7 @@ def rolling_beta(result: ActionResult) -> dict[str, go.Figure]:
         return {}
     betas = table(result, "betas")
     full = dict(zip(betas["symbol"], betas["beta"], strict=True)) if betas is not None else {}
-    traces = line_traces(series)
+    traces = [{**trace, "name": _label(trace["name"])} for trace in line_traces(series)]
     shapes = [
         {
             "type": "line",
@@ -534,11 +542,11 @@ def rolling_beta(result: ActionResult) -> dict[str, go.Figure]:
                 "xanchor": "left",
                 "yanchor": "bottom",
                 "showarrow": False,
-                "text": f"{symbol} full period {beta:.2f}",
+                "text": f"{_label(symbol)} full period {beta:.2f}",
                 "font": {"size": 11},
             }
         )
-    benchmark = result.values.get("benchmark", "the benchmark")
+    benchmark = _label(result.values.get("benchmark", "the benchmark"))
     window = result.values.get("window")
     return {
         "rolling_beta": figure(
@@ -559,7 +567,7 @@ def risk_contributions(result: ActionResult) -> dict[str, go.Figure]:
     if contributions is None or contributions.empty:
         return {}
     ordered = contributions.sort_values("percent_contribution", ascending=True)
-    symbols = ordered["symbol"].astype(str).tolist()
+    symbols = [_label(s) for s in ordered["symbol"]]
     bars = [
         {
             "type": "bar",
@@ -636,7 +644,7 @@ def backtest_portfolio(result: ActionResult) -> dict[str, go.Figure]:
                 "type": "scatter",
                 "x": weights.x,
                 "y": column,
-                "name": name,
+                "name": _label(name),
                 "stackgroup": "weights",
                 "mode": "lines",
                 "line": {"shape": "hv", "width": 0.5},
