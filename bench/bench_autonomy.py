@@ -140,16 +140,18 @@ HELDOUT_FIXED_TARGET = "down_move_next10"
 HELDOUT_DRAWN = 3
 
 
-def draw_heldout(seed: int) -> dict:
+def draw_heldout(seed: int, exclude: tuple[Path, ...] = ()) -> dict:
     """The held-out tasks: the fixed target on a drawn stock, then HELDOUT_DRAWN
     (stock, target) pairs of other stocks and targets, all by ``random.Random(seed)``
-    over sorted pools, so the file can be re-derived from the seed."""
+    over sorted pools, so the file can be re-derived from the seed. ``exclude``: earlier
+    held-out files whose stocks are left out of the pools (a new set must be new)."""
     from engine.autonomy.meta_tasks import TARGETS
     from engine.data.bundled import STOCK_NAMES
     from tools.build_portfolio import META_SYMBOLS
 
     fixed_symbols = {t.symbol for t in TASKS}
-    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols)
+    seen = {t["symbol"] for path in exclude for t in json.loads(path.read_text())["tasks"]}
+    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols - seen)
     rng = random.Random(seed)
     first = rng.choice(symbols)
     chosen = [(first, HELDOUT_FIXED_TARGET)]
@@ -158,9 +160,11 @@ def draw_heldout(seed: int) -> dict:
     chosen += [
         (symbol, t) for symbol, t in zip(others, rng.sample(targets, HELDOUT_DRAWN), strict=True)
     ]
+    excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
     return {
         "seed": seed,
-        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}",
+        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}{excluded}",
+        **({"excluded_symbols": sorted(seen)} if exclude else {}),
         "symbol_pool": symbols,
         "target_pool": targets,
         "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
@@ -356,6 +360,13 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
     parser.add_argument("--task-file", type=Path, default=None, help="held-out tasks (JSON)")
     parser.add_argument("--draw-heldout", type=int, default=None, metavar="SEED")
+    parser.add_argument(
+        "--exclude-heldout",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --draw-heldout: an earlier held-out file whose stocks are not drawn",
+    )
     parser.add_argument("--compare-portfolio", type=Path, default=None)
     parser.add_argument(
         "--baseline",
@@ -375,7 +386,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.draw_heldout is not None:
-        print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
+        print(json.dumps(draw_heldout(args.draw_heldout, tuple(args.exclude_heldout)), indent=1))
         return
     started_all = time.perf_counter()
     if args.task_file:
