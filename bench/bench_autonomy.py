@@ -311,10 +311,11 @@ def run_loop(
     others: list[tuple[Task, Pilot]],
     portfolio: bool = True,
     portfolios: dict | None = None,
+    previous_policy: bool = False,
 ) -> tuple[int, list]:
     """Trials the loop needs on a fresh database; and the (model, value) of each trial."""
     from engine.autonomy.portfolio import portfolio_for
-    from engine.autonomy.proposer import BanditProposer, eligible_models
+    from engine.autonomy.proposer import DEFAULT_PRIOR, BanditProposer, Prior, eligible_models
     from storage.repositories import goals as goal_repo
 
     run_dir = workdir / f"loop-{task.key}-{mode}-{seed}"
@@ -332,7 +333,21 @@ def run_loop(
         entries = portfolio_for(spec.task, eligible_models(spec), portfolios)
     else:
         entries = None  # the shipped one
-    proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
+    if previous_policy:
+        # The proposer as it was before the family policy of issue 17's last part: the
+        # hand-set family prior and UCB alone after the portfolio.
+        proposer = BanditProposer(
+            goal.id,
+            spec,
+            [],
+            seed=seed,
+            storage=storage,
+            portfolio=entries,
+            prior=Prior(dict(DEFAULT_PRIOR)),
+        )
+        proposer.policy.exploit_every = 0
+    else:
+        proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
     tried = []
     for n in range(1, budget + 1):
         proposal = proposer.propose()
@@ -368,6 +383,12 @@ def main() -> None:
         help="with --draw-heldout: an earlier held-out file whose stocks are not drawn",
     )
     parser.add_argument("--compare-portfolio", type=Path, default=None)
+    parser.add_argument(
+        "--compare-previous",
+        action="store_true",
+        help="with --compare-portfolio: the compared loop also runs the previous family "
+        "policy (hand-set prior, UCB only after the portfolio), i.e. the previous loop",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -490,6 +511,7 @@ def main() -> None:
                     others,
                     portfolio=not args.no_portfolio,
                     portfolios=compare if mode == "compared" else None,
+                    previous_policy=mode == "compared" and args.compare_previous,
                 )
                 counts.append(count)
                 paths.append(tried)
