@@ -28,7 +28,9 @@ warm start, FLAML's start of every learner from its default configuration):
 4. **The best family, then UCB, alternately** (:class:`FamilyPolicy`): after the
    opening every :data:`EXPLOIT_EVERY`-th trial searches the family of the goal's best
    trial so far (a threshold goal needs one good configuration; without this the
-   bandit drifted away from the family that had produced it), the others go to
+   bandit drifted away from the family that had produced it) — unless that family's
+   last :data:`EXPLOIT_PATIENCE` trials did not improve on it, then the best family
+   still improving — the others go to
    UCB1-Tuned (Auer, Cesa-Bianchi & Fischer 2002) over families,
    with the prior counted as :data:`PRIOR_WEIGHT` pseudo-observations of each family.
    Its exploration bonus uses the observed variance of a family's rewards (capped at
@@ -127,6 +129,10 @@ COST_RANK = {"fast": 0, "medium": 1, "slow": 2}
 # benchmark's tasks.
 EXPLOIT_EVERY = 2
 EXPLOIT_OFFSET = 1  # which trial of each EXPLOIT_EVERY after the opening exploits
+# A family whose last EXPLOIT_PATIENCE trials did not beat its best is not exploited
+# (its search has stalled, e.g. TPE repeating a small space's best point); the next
+# best family that has not stalled is.
+EXPLOIT_PATIENCE = 3
 
 
 @cache
@@ -354,8 +360,10 @@ class FamilyPolicy:
     starts (``opening_families``) when there is no portfolio. After it, every
     ``exploit_every``-th trial (at ``exploit_offset``) goes to the family of the best
     trial so far — a threshold goal needs one good configuration, and the family that
-    produced the best one is where TPE is likeliest to find a better one — and the
-    others to UCB1-Tuned, which keeps every family in reach.
+    produced the best one is where TPE is likeliest to find a better one — unless that
+    family's last ``exploit_patience`` trials did not improve on it (then the best family
+    still improving: a successive-halving flavour), and the others go to UCB1-Tuned,
+    which keeps every family in reach.
     """
 
     order: list[str]  # families, highest prior first
@@ -365,6 +373,7 @@ class FamilyPolicy:
     higher_is_better: bool = True
     exploit_every: int = EXPLOIT_EVERY
     exploit_offset: int = EXPLOIT_OFFSET
+    exploit_patience: int = EXPLOIT_PATIENCE
 
     def rewards(self, history: Sequence[tuple[str, float | None]]) -> dict[str, list[float]]:
         values = [
@@ -396,16 +405,27 @@ class FamilyPolicy:
             out[family] = (mean, math.sqrt(log_total / count * variance))
         return out
 
-    def incumbent(self, history: Sequence[tuple[str, float | None]]) -> str | None:
-        """The family of the best succeeded trial (the earliest on a tie)."""
-        best: tuple[float, str] | None = None
+    def incumbent(
+        self,
+        history: Sequence[tuple[str, float | None]],
+        allowed: Sequence[str] | None = None,
+    ) -> str | None:
+        """The family with the best succeeded trial among those whose search has not
+        stalled (fewer than ``exploit_patience`` trials since their best; 0 = never
+        stalls); the earliest on a tie; None when there is none."""
+        best: dict[str, float] = {}
+        since: dict[str, int] = {}
         for family, value in history:
-            if value is None or not math.isfinite(value) or family not in self.order:
+            if family not in self.order or (allowed is not None and family not in allowed):
                 continue
-            oriented_value = value if self.higher_is_better else -value
-            if best is None or oriented_value > best[0]:
-                best = (oriented_value, family)
-        return None if best is None else best[1]
+            ok = value is not None and math.isfinite(value)
+            oriented_value = (value if self.higher_is_better else -value) if ok else None
+            if oriented_value is not None and (family not in best or oriented_value > best[family]):
+                best[family], since[family] = oriented_value, 0
+            elif family in best:
+                since[family] += 1
+        live = [f for f in best if not self.exploit_patience or since[f] < self.exploit_patience]
+        return max(live, key=lambda f: best[f]) if live else None
 
     def choose(
         self,
@@ -425,11 +445,11 @@ class FamilyPolicy:
                 )
         after = len(history) - self.opening
         if self.exploit_every and after >= 0 and after % self.exploit_every == self.exploit_offset:
-            best = self.incumbent(history)
-            if best is not None and best in families:
+            best = self.incumbent(history, families)
+            if best is not None:
                 return best, (
-                    f"family '{best}' produced the best trial so far: searching it further "
-                    f"({len(rewards[best])} trial(s) in it)"
+                    f"family '{best}' has the best trial of the families still improving: "
+                    f"searching it further ({len(rewards[best])} trial(s) in it)"
                 )
         scores = self.scores(history)
         best = max(families, key=lambda f: scores[f][0] + scores[f][1])

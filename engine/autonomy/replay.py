@@ -41,6 +41,7 @@ from engine.autonomy.proposer import (
     DEFAULT_PRIOR,
     EXPLOIT_EVERY,
     EXPLOIT_OFFSET,
+    EXPLOIT_PATIENCE,
     FamilyPolicy,
     Prior,
 )
@@ -56,11 +57,13 @@ class Variant:
     learned_prior: bool = True
     exploit_every: int = EXPLOIT_EVERY
     exploit_offset: int = EXPLOIT_OFFSET
+    exploit_patience: int = EXPLOIT_PATIENCE
 
     def label(self) -> str:
         prior = "meta-task prior" if self.learned_prior else "default prior"
         exploit = (
-            f"best family every {self.exploit_every} (at {self.exploit_offset})"
+            f"best family every {self.exploit_every} (at {self.exploit_offset}, "
+            f"patience {self.exploit_patience or 'none'})"
             if self.exploit_every
             else "UCB only"
         )
@@ -107,6 +110,7 @@ def policy_for(
         opening=opening,
         exploit_every=variant.exploit_every,
         exploit_offset=variant.exploit_offset,
+        exploit_patience=variant.exploit_patience,
     )
 
 

@@ -14,6 +14,7 @@ from engine.autonomy import portfolio as pf
 from engine.autonomy import replay as rp
 from engine.autonomy.proposer import (
     DEFAULT_PRIOR,
+    EXPLOIT_PATIENCE,
     BanditProposer,
     FamilyPolicy,
     Prior,
@@ -80,7 +81,7 @@ def test_after_the_opening_every_second_trial_goes_to_the_family_of_the_best_tri
     assert "upper confidence bound" in why
     history.append((first, 0.0))
     family, why = chooser.choose(history)  # after = 1: the best trial's family
-    assert family == "tree" and "best trial so far" in why
+    assert family == "tree" and "best trial of the families still improving" in why
     history.append(("tree", 0.3))
     assert "upper confidence bound" in chooser.choose(history)[1]
     history.append(("svm", 0.5))  # a new best in another family
@@ -111,14 +112,31 @@ def test_the_proposer_exploits_the_best_family_after_its_portfolio():
         learn_from_other_goals=False,
         portfolio=entries,
     )
-    scores = {"linear": 0.35, "ensemble": 0.1, "neighbors": 0.0}
-    families = []
-    for _ in range(9):
+    # Linear improves until the 9th trial, then stays; the others score less.
+    scores = {"ensemble": 0.1, "neighbors": 0.0}
+    families, reasons = [], []
+    for n in range(21):
         proposal = proposer.propose()
         families.append(proposal.family)
-        proposer.observe(proposal, scores.get(proposal.family, -0.5))
+        reasons.append(proposal.reason)
+        value = 0.30 + 0.01 * min(n, 8) if proposal.family == "linear" else None
+        proposer.observe(
+            proposal, value if value is not None else scores.get(proposal.family, -0.5)
+        )
     assert families[:3] == ["linear", "ensemble", "neighbors"]  # the portfolio
-    assert families[4] == families[6] == families[8] == "linear"  # the best trial's family
+    exploit = range(4, 21, 2)  # every second trial after the portfolio
+    assert all("still improving" in reasons[n] for n in exploit)
+    assert all("upper confidence bound" in reasons[n] for n in range(3, 21, 2))
+    # It searches the family of the best trial while that family improves...
+    assert [families[n] for n in exploit if n <= 8] == ["linear"] * 3
+    # ... and once linear has had EXPLOIT_PATIENCE trials without a better value, the
+    # best family still improving (ensemble, 0.1) gets the turn instead.
+    linear_since_best = 0
+    for n in range(9, 21):
+        if n in exploit and linear_since_best >= EXPLOIT_PATIENCE:
+            assert families[n] != "linear"
+        linear_since_best += families[n] == "linear"
+    assert any(families[n] == "ensemble" for n in exploit if n > 8)
 
 
 def synthetic_document() -> dict:
