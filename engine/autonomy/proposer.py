@@ -238,7 +238,7 @@ def rank_rewards(values: list[float | None]) -> list[float]:
 def learned_prior(
     outcomes: Iterable[Outcome],
     default: Mapping[str, float] = DEFAULT_PRIOR,
-    base: str = "default prior for tabular data",
+    base_name: str = "default prior for tabular data",
 ) -> Prior:
     """Each family's prior, shrunk from ``default`` toward its mean reward on other goals.
 
@@ -292,7 +292,7 @@ def learned_prior(
         score = sum(means) / len(means)
         if score > best.get(family, -1.0):
             best[family], models[family] = score, model_id
-    return Prior(families, models, goals, trials, base)
+    return Prior(families, models, goals, trials, base_name)
 
 
 def prior_from_other_goals(spec: GoalSpec, goal_id: int | None) -> Prior:
@@ -418,8 +418,9 @@ class FamilyPolicy:
         for family, value in history:
             if family not in self.order or (allowed is not None and family not in allowed):
                 continue
-            ok = value is not None and math.isfinite(value)
-            oriented_value = (value if self.higher_is_better else -value) if ok else None
+            oriented_value: float | None = None
+            if value is not None and math.isfinite(value):
+                oriented_value = value if self.higher_is_better else -value
             if oriented_value is not None and (family not in best or oriented_value > best[family]):
                 best[family], since[family] = oriented_value, 0
             elif family in best:
