@@ -44,8 +44,10 @@ Methods (same evaluation function, same catalogue, same budget)
   medium model of the task, no baselines), its parameters uniformly from its search
   space (Optuna RandomSampler);
 - loop, cold start: the production ``BanditProposer`` (the shipped configuration
-  portfolio first, then a family prior, catalogue defaults first in each family,
-  UCB1-Tuned over families, TPE inside a family with one study per (goal, family)).
+  portfolio first, then the family prior shipped with it (each family's mean rank on
+  the meta-tasks), catalogue defaults first in each family, and alternately the family
+  of the best trial still improving and UCB1-Tuned over families, TPE inside a family
+  with one study per (goal, family)).
   The portfolio was chosen offline by ``tools/build_portfolio.py`` from meta-tasks on
   other bundled stocks (AAPL, XOM, KO, PFE); SPX and JPM, the symbols of these tasks,
   are not among them. Each seed runs on a **fresh database** (app tables and Optuna
@@ -68,7 +70,12 @@ seed that drew them (``--draw-heldout SEED`` writes the file; see
 drawn stock, and further (stock, target) pairs drawn from every target of
 :mod:`engine.autonomy.meta_tasks` on the bundled stocks that no meta-task and no fixed
 task uses. With ``--compare-portfolio FILE`` the loop also runs with an older
-``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds.
+``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds;
+with ``--compare-previous`` as well, that loop also searches as the proposer did
+before (hand-set family prior, UCB alone after the portfolio): the previous loop.
+A second held-out set, ``bench/heldout_tasks_2.json`` (``--draw-heldout 18
+--exclude-heldout bench/heldout_tasks.json``: the first set's stocks left out), was
+drawn and committed before any run on it.
 """
 
 from __future__ import annotations
