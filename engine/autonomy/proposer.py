@@ -468,7 +468,8 @@ class BanditProposer:
 
     ``history`` is the goal's trials so far as (family, metric value or None). ``prior``
     overrides the family prior; by default it is learned from the database's trials of
-    other goals when ``learn_from_other_goals`` (else :data:`DEFAULT_PRIOR`).
+    other goals when ``learn_from_other_goals``, shrunk toward :func:`base_prior` (the
+    family prior shipped with the portfolio), else it is :func:`base_prior` alone.
     """
 
     def __init__(
