@@ -44,8 +44,10 @@ Methods (same evaluation function, same catalogue, same budget)
   medium model of the task, no baselines), its parameters uniformly from its search
   space (Optuna RandomSampler);
 - loop, cold start: the production ``BanditProposer`` (the shipped configuration
-  portfolio first, then a family prior, catalogue defaults first in each family,
-  UCB1-Tuned over families, TPE inside a family with one study per (goal, family)).
+  portfolio first, then the family prior shipped with it (each family's mean rank on
+  the meta-tasks), catalogue defaults first in each family, and alternately the family
+  of the best trial still improving and UCB1-Tuned over families, TPE inside a family
+  with one study per (goal, family)).
   The portfolio was chosen offline by ``tools/build_portfolio.py`` from meta-tasks on
   other bundled stocks (AAPL, XOM, KO, PFE); SPX and JPM, the symbols of these tasks,
   are not among them. Each seed runs on a **fresh database** (app tables and Optuna
@@ -68,7 +70,12 @@ seed that drew them (``--draw-heldout SEED`` writes the file; see
 drawn stock, and further (stock, target) pairs drawn from every target of
 :mod:`engine.autonomy.meta_tasks` on the bundled stocks that no meta-task and no fixed
 task uses. With ``--compare-portfolio FILE`` the loop also runs with an older
-``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds.
+``portfolio.json`` (e.g. the one shipped before), on the same tasks and thresholds;
+with ``--compare-previous`` as well, that loop also searches as the proposer did
+before (hand-set family prior, UCB alone after the portfolio): the previous loop.
+A second held-out set, ``bench/heldout_tasks_2.json`` (``--draw-heldout 18
+--exclude-heldout bench/heldout_tasks.json``: the first set's stocks left out), was
+drawn and committed before any run on it.
 """
 
 from __future__ import annotations
@@ -140,16 +147,18 @@ HELDOUT_FIXED_TARGET = "down_move_next10"
 HELDOUT_DRAWN = 3
 
 
-def draw_heldout(seed: int) -> dict:
+def draw_heldout(seed: int, exclude: tuple[Path, ...] = ()) -> dict:
     """The held-out tasks: the fixed target on a drawn stock, then HELDOUT_DRAWN
     (stock, target) pairs of other stocks and targets, all by ``random.Random(seed)``
-    over sorted pools, so the file can be re-derived from the seed."""
+    over sorted pools, so the file can be re-derived from the seed. ``exclude``: earlier
+    held-out files whose stocks are left out of the pools (a new set must be new)."""
     from engine.autonomy.meta_tasks import TARGETS
     from engine.data.bundled import STOCK_NAMES
     from tools.build_portfolio import META_SYMBOLS
 
     fixed_symbols = {t.symbol for t in TASKS}
-    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols)
+    seen = {t["symbol"] for path in exclude for t in json.loads(path.read_text())["tasks"]}
+    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS) - fixed_symbols - seen)
     rng = random.Random(seed)
     first = rng.choice(symbols)
     chosen = [(first, HELDOUT_FIXED_TARGET)]
@@ -158,9 +167,11 @@ def draw_heldout(seed: int) -> dict:
     chosen += [
         (symbol, t) for symbol, t in zip(others, rng.sample(targets, HELDOUT_DRAWN), strict=True)
     ]
+    excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
     return {
         "seed": seed,
-        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}",
+        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed}{excluded}",
+        **({"excluded_symbols": sorted(seen)} if exclude else {}),
         "symbol_pool": symbols,
         "target_pool": targets,
         "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
@@ -307,10 +318,11 @@ def run_loop(
     others: list[tuple[Task, Pilot]],
     portfolio: bool = True,
     portfolios: dict | None = None,
+    previous_policy: bool = False,
 ) -> tuple[int, list]:
     """Trials the loop needs on a fresh database; and the (model, value) of each trial."""
     from engine.autonomy.portfolio import portfolio_for
-    from engine.autonomy.proposer import BanditProposer, eligible_models
+    from engine.autonomy.proposer import DEFAULT_PRIOR, BanditProposer, Prior, eligible_models
     from storage.repositories import goals as goal_repo
 
     run_dir = workdir / f"loop-{task.key}-{mode}-{seed}"
@@ -328,7 +340,21 @@ def run_loop(
         entries = portfolio_for(spec.task, eligible_models(spec), portfolios)
     else:
         entries = None  # the shipped one
-    proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
+    if previous_policy:
+        # The proposer as it was before the family policy of issue 17's last part: the
+        # hand-set family prior and UCB alone after the portfolio.
+        proposer = BanditProposer(
+            goal.id,
+            spec,
+            [],
+            seed=seed,
+            storage=storage,
+            portfolio=entries,
+            prior=Prior(dict(DEFAULT_PRIOR)),
+        )
+        proposer.policy.exploit_every = 0
+    else:
+        proposer = BanditProposer(goal.id, spec, [], seed=seed, storage=storage, portfolio=entries)
     tried = []
     for n in range(1, budget + 1):
         proposal = proposer.propose()
@@ -356,7 +382,20 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the raw results as JSON here")
     parser.add_argument("--task-file", type=Path, default=None, help="held-out tasks (JSON)")
     parser.add_argument("--draw-heldout", type=int, default=None, metavar="SEED")
+    parser.add_argument(
+        "--exclude-heldout",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --draw-heldout: an earlier held-out file whose stocks are not drawn",
+    )
     parser.add_argument("--compare-portfolio", type=Path, default=None)
+    parser.add_argument(
+        "--compare-previous",
+        action="store_true",
+        help="with --compare-portfolio: the compared loop also runs the previous family "
+        "policy (hand-set prior, UCB only after the portfolio), i.e. the previous loop",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
@@ -375,7 +414,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.draw_heldout is not None:
-        print(json.dumps(draw_heldout(args.draw_heldout), indent=1))
+        print(json.dumps(draw_heldout(args.draw_heldout, tuple(args.exclude_heldout)), indent=1))
         return
     started_all = time.perf_counter()
     if args.task_file:
@@ -479,6 +518,7 @@ def main() -> None:
                     others,
                     portfolio=not args.no_portfolio,
                     portfolios=compare if mode == "compared" else None,
+                    previous_policy=mode == "compared" and args.compare_previous,
                 )
                 counts.append(count)
                 paths.append(tried)

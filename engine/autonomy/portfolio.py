@@ -4,15 +4,19 @@ A zero-shot portfolio in the manner of auto-sklearn 2.0 (Feurer et al. 2022) and
 TabRepo (Salinas & Erickson 2024): candidate configurations — catalogue defaults and
 random configurations of every model — are scored on a set of meta-tasks
 (:mod:`engine.autonomy.meta_tasks`, built from bundled stocks by
-``tools/build_portfolio.py``), and the portfolio is the candidates with the best mean
-rank over those tasks, near copies left out (:func:`select_portfolio`).
+``tools/build_portfolio.py``), and the portfolio is an ordered list of them chosen by
+one of :data:`RULES` (:func:`select_portfolio`), near copies left out. Beside it each
+task type ships a *family prior* (:func:`family_prior`): each model family's mean rank
+over the meta-tasks, which replaces the proposer's hand-set prior, so after the
+portfolio the bandit starts from the families that did well on financial targets.
 
-How to choose was decided by leaving one symbol out (:func:`first_hits_held_out`): a
-greedy set cover — each entry reaching the top decile on the most tasks the earlier
-entries missed, the classic rule for threshold goals — needed 4.9 trials on average to
-reach the top decile of a held-out symbol's classification task; the mean-rank order
-needed 3.0 (2.9 and 2.9 on regression). With a few meta-tasks a cover chases the
-specialists of one task; generalists carry over to a symbol not seen.
+The rule is chosen by leaving one type of target out: the portfolio and the family
+prior are learned without that type, and the whole loop — portfolio, then the
+proposer's own family policy — is replayed on the held-out type's stored scores
+(:mod:`engine.autonomy.replay`); the rule with the lowest median ratio of trials to a
+top-decile result, loop ÷ random search, wins (:func:`choose_rule`). The positions of
+the portfolio's first hit, leaving a type or a symbol out (:func:`first_hits_held_out`),
+break ties and are reported beside it.
 
 The chosen portfolio is shipped as ``portfolio.json`` beside this module, with the
 raw scores it came from, and read once per process.
@@ -86,6 +90,18 @@ def rank_matrix(matrix: np.ndarray) -> np.ndarray:
     return (rankdata(matrix, method="average", axis=0) - 1) / max(matrix.shape[0] - 1, 1)
 
 
+def family_prior(ranks: np.ndarray, families: Sequence[str]) -> dict[str, float]:
+    """Each family's mean rank over the candidates of it and the tasks (``ranks``:
+    candidates x tasks): the expected reward of a trial in the family, in the unit the
+    bandit's rewards and priors use. Shipped beside the portfolio, it replaces the
+    hand-set prior of the proposer for the task type."""
+    out: dict[str, float] = {}
+    for family in sorted(set(families)):
+        rows = [i for i, f in enumerate(families) if f == family]
+        out[family] = round(float(ranks[rows].mean()), 4)
+    return out
+
+
 def select_portfolio(
     ranks: np.ndarray,
     size: int = MAX_SIZE,
@@ -101,12 +117,19 @@ def select_portfolio(
       chosen entry reaches the most (an entry good where the earlier ones are weak wins);
     - ``diverse_mean_rank`` / ``diverse_best_rank``: the same, but no family twice until
       every family with a candidate has one entry (``families``: the family of each
-      candidate), so an unseen kind of task finds its family among the first trials.
+      candidate), so an unseen kind of task finds its family among the first trials;
+    - ``interleaved_mean_rank`` / ``interleaved_best_rank``: families interleaved — the
+      1st, 3rd, 5th... entry is the rule's best candidate of any family, the 2nd, 4th...
+      the best of a family not yet in the portfolio — so a family that wins on most
+      meta-tasks gets several early entries and the others still a representative.
 
     A near copy of an entry already chosen (ranks within :data:`COPY_TOLERANCE` on every
     task, e.g. a wrapper around the same model) is always skipped.
     """
-    diverse = rule.startswith("diverse_")
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule}")
+    interleaved = rule.startswith("interleaved_")
+    diverse = rule.startswith("diverse_") or interleaved
     greedy = rule.endswith("best_rank")
     if diverse and families is None:
         raise ValueError(f"rule {rule} needs the candidates' families")
@@ -117,6 +140,8 @@ def select_portfolio(
     while len(chosen) < min(size, ranks.shape[0]):
         used = {families[c] for c in chosen} if diverse and families is not None else set()
         fresh_left = bool(all_families - used) if diverse else False
+        if interleaved and len(chosen) % 2 == 0:
+            fresh_left = False  # an entry of any family
 
         def allowed(candidate: int, used: set[str] = used, fresh_left: bool = fresh_left) -> bool:
             if candidate in chosen:
@@ -141,8 +166,16 @@ def select_portfolio(
 
 
 # In order of preference on a tie: families diverse first (a task of a kind the
-# meta-tasks lack should find its family early), then generalists before the greedy.
-RULES = ("diverse_mean_rank", "diverse_best_rank", "mean_rank", "best_rank")
+# meta-tasks lack should find its family early), then generalists before the greedy;
+# the interleaved rules, added later, last.
+RULES = (
+    "diverse_mean_rank",
+    "diverse_best_rank",
+    "mean_rank",
+    "best_rank",
+    "interleaved_mean_rank",
+    "interleaved_best_rank",
+)
 
 
 def first_hits_held_out(
@@ -169,16 +202,31 @@ def first_hits_held_out(
 
 
 def choose_rule(
-    by_type: Mapping[str, Sequence[int]], by_symbol: Mapping[str, Sequence[int]]
+    by_type: Mapping[str, Sequence[int]],
+    by_symbol: Mapping[str, Sequence[int]],
+    replayed: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
-    """The rule whose portfolios, built without a type of target, reach that type's top
-    decile soonest on average; then (and alone when the meta-tasks hold a single type)
-    without a symbol; ties: the earlier of :data:`RULES`."""
+    """The rule under which the whole loop, replayed on the meta-tasks with the
+    portfolio and family prior learned without a type of target
+    (:func:`engine.autonomy.replay.leave_one_type_out`), needs the fewest trials
+    relative to random search on that type's tasks (median, then mean of the ratios);
+    then the rule whose portfolios alone reach a held-out type's top decile soonest on
+    average; then (and alone when the meta-tasks hold a single type) without a symbol;
+    ties: the earlier of :data:`RULES`."""
 
     def mean(positions: Sequence[int]) -> float:
         return float(np.mean(positions)) if positions else float(MISS)
 
-    return min(RULES, key=lambda r: (mean(by_type[r]), mean(by_symbol[r]), RULES.index(r)))
+    def whole_loop(rule: str) -> tuple[float, float]:
+        ratios = (replayed or {}).get(rule) or []
+        if not ratios:
+            return (0.0, 0.0)
+        return (float(np.median(ratios)), float(np.mean(ratios)))
+
+    return min(
+        RULES,
+        key=lambda r: (*whole_loop(r), mean(by_type[r]), mean(by_symbol[r]), RULES.index(r)),
+    )
 
 
 def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -187,12 +235,15 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
     The selection rule of each task type is chosen by leaving one type of target out
     (:func:`choose_rule`); leaving one symbol out is reported beside it."""
     from engine.autonomy.meta_tasks import TARGET_TYPES
+    from engine.autonomy.replay import Variant, leave_one_type_out, matrices
 
     portfolios: dict[str, list[dict[str, Any]]] = {}
     tasks: dict[str, list[str]] = {}
     by_symbol: dict[str, dict[str, list[int]]] = {}
     by_type: dict[str, dict[str, list[int]]] = {}
     rules: dict[str, str] = {}
+    priors: dict[str, dict[str, float]] = {}
+    replayed: dict[str, dict[str, list[float]]] = {}
     for document in score_documents:
         metrics = [t["metric"] for t in document["tasks"]]
         n_tasks = len(metrics)
@@ -209,7 +260,14 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
         by_symbol[task_type] = {
             rule: first_hits_held_out(hits, ranks, symbols, rule, families) for rule in RULES
         }
-        rule = choose_rule(by_type[task_type], by_symbol[task_type])
+        replayed[task_type] = {
+            rule: [
+                round(row["ratio"], 4)
+                for row in leave_one_type_out(matrices(document), Variant(rule=rule))
+            ]
+            for rule in RULES
+        }
+        rule = choose_rule(by_type[task_type], by_symbol[task_type], replayed[task_type])
         rules[task_type] = rule
         entries = []
         for index in select_portfolio(ranks, rule=rule, families=families):
@@ -223,6 +281,7 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
                 }
             )
         portfolios[task_type] = entries
+        priors[task_type] = family_prior(ranks, families)
         tasks[task_type] = [t["key"] for t in document["tasks"]]
     return {
         "built_by": "tools/build_portfolio.py",
@@ -231,7 +290,9 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
         "rule": rules,
         "first_hit_leave_one_target_type_out": by_type,
         "first_hit_leave_one_symbol_out": by_symbol,
+        "replay_leave_one_target_type_out": replayed,
         "portfolios": portfolios,
+        "family_prior": priors,
     }
 
 
@@ -251,6 +312,19 @@ def load_portfolios(path: Path) -> dict[str, tuple[PortfolioEntry, ...]]:
 @lru_cache(maxsize=1)
 def _shipped() -> dict[str, tuple[PortfolioEntry, ...]]:
     return load_portfolios(PORTFOLIO_FILE)
+
+
+@lru_cache(maxsize=1)
+def _shipped_priors() -> dict[str, dict[str, float]]:
+    if not PORTFOLIO_FILE.exists():
+        return {}
+    return dict(json.loads(PORTFOLIO_FILE.read_text()).get("family_prior", {}))
+
+
+def family_prior_for(task: str) -> dict[str, float]:
+    """The shipped family prior of the task type (:func:`family_prior`); empty when
+    none is shipped."""
+    return dict(_shipped_priors().get(task, {}))
 
 
 def portfolio_for(

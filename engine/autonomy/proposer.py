@@ -5,8 +5,10 @@ Trials are the scarce resource, so the proposer starts where good configurations
 likely and learns from every trial, as AutoML systems do (auto-sklearn's meta-learning
 warm start, FLAML's start of every learner from its default configuration):
 
-1. **A prior over families.** Without history it is :data:`DEFAULT_PRIOR`, a fixed
-   ordering for tabular data (see there). When the database holds trials of *other*
+1. **A prior over families.** Without history it is the family prior shipped with the
+   portfolio (:func:`base_prior`: each family's mean rank over the financial
+   meta-tasks of the task type), :data:`DEFAULT_PRIOR` (a fixed ordering for tabular
+   data, see there) for families it lacks. When the database holds trials of *other*
    goals of the same task type (classification or regression), each family's prior is
    shrunk toward the mean reward it earned on those goals (:func:`learned_prior`):
    what worked on this installation's data before is tried first.
@@ -23,7 +25,13 @@ warm start, FLAML's start of every learner from its default configuration):
    of its preferred model (the one that did best in that family on other goals, else a
    canonical one, :data:`CANONICAL_MODELS`), enqueued in the family's Optuna study,
    unless a portfolio entry opened the family; TPE samples model and parameters after.
-4. **UCB thereafter**: UCB1-Tuned (Auer, Cesa-Bianchi & Fischer 2002) over families,
+4. **The best family, then UCB, alternately** (:class:`FamilyPolicy`): after the
+   opening every :data:`EXPLOIT_EVERY`-th trial searches the family of the goal's best
+   trial so far (a threshold goal needs one good configuration; without this the
+   bandit drifted away from the family that had produced it) — unless that family's
+   last :data:`EXPLOIT_PATIENCE` trials did not improve on it, then the best family
+   still improving — the others go to
+   UCB1-Tuned (Auer, Cesa-Bianchi & Fischer 2002) over families,
    with the prior counted as :data:`PRIOR_WEIGHT` pseudo-observations of each family.
    Its exploration bonus uses the observed variance of a family's rewards (capped at
    1/4, the largest a [0, 1] reward can have) instead of UCB1's worst case, so a family
@@ -50,7 +58,7 @@ from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from engine.autonomy.portfolio import PortfolioEntry, portfolio_for
+from engine.autonomy.portfolio import PortfolioEntry, family_prior_for, portfolio_for
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
 from engine.ml.params import LOWER_IS_BETTER
@@ -115,6 +123,16 @@ HISTORY_LIMIT = 5000  # newest trials of other goals read for the learned prior
 DEFAULTS_ATTR = "catalogue_defaults"
 PORTFOLIO_ATTR = "portfolio_entry"
 COST_RANK = {"fast": 0, "medium": 1, "slow": 2}
+# After the opening, every EXPLOIT_EVERY-th trial goes to the family of the goal's best
+# trial so far (the others to UCB); 0 turns it off. Chosen on the meta-tasks by
+# leaving one type of target out (bench/bench_portfolio_replay.py), not on the
+# benchmark's tasks.
+EXPLOIT_EVERY = 2
+EXPLOIT_OFFSET = 1  # which trial of each EXPLOIT_EVERY after the opening exploits
+# A family whose last EXPLOIT_PATIENCE trials did not beat its best is not exploited
+# (its search has stalled, e.g. TPE repeating a small space's best point); the next
+# best family that has not stalled is.
+EXPLOIT_PATIENCE = 3
 
 
 @cache
@@ -157,11 +175,23 @@ class Prior:
     models: dict[str, str] = field(default_factory=dict)
     goals: int = 0  # other goals the evidence came from
     trials: int = 0
+    base: str = "default prior for tabular data"  # what the evidence was shrunk toward
 
     def describe(self) -> str:
         if not self.goals:
-            return "default prior for tabular data"
+            return self.base
         return f"prior learned from {self.trials} trials of {self.goals} other goal(s)"
+
+
+def base_prior(task: str) -> Prior:
+    """The family prior before this installation's history: the shipped portfolio's
+    family prior for the task type (each family's mean rank over the meta-tasks,
+    :func:`engine.autonomy.portfolio.family_prior`), :data:`DEFAULT_PRIOR` for the
+    families it lacks or when none is shipped."""
+    learned = family_prior_for(task)
+    if not learned:
+        return Prior(dict(DEFAULT_PRIOR))
+    return Prior({**DEFAULT_PRIOR, **learned}, base=f"family prior from the {task} meta-tasks")
 
 
 def eligible_models(spec: GoalSpec) -> dict[str, list[str]]:
@@ -206,7 +236,9 @@ def rank_rewards(values: list[float | None]) -> list[float]:
 
 
 def learned_prior(
-    outcomes: Iterable[Outcome], default: Mapping[str, float] = DEFAULT_PRIOR
+    outcomes: Iterable[Outcome],
+    default: Mapping[str, float] = DEFAULT_PRIOR,
+    base_name: str = "default prior for tabular data",
 ) -> Prior:
     """Each family's prior, shrunk from ``default`` toward its mean reward on other goals.
 
@@ -260,17 +292,23 @@ def learned_prior(
         score = sum(means) / len(means)
         if score > best.get(family, -1.0):
             best[family], models[family] = score, model_id
-    return Prior(families, models, goals, trials)
+    return Prior(families, models, goals, trials, base_name)
 
 
 def prior_from_other_goals(spec: GoalSpec, goal_id: int | None) -> Prior:
-    """The learned prior from this installation's trials of other goals of the task."""
+    """The learned prior from this installation's trials of other goals of the task,
+    shrunk toward :func:`base_prior`."""
     from storage.repositories.trials import outcomes_of_other_goals
 
+    base = base_prior(spec.task)
     rows = outcomes_of_other_goals(spec.task, exclude_goal_id=goal_id, limit=HISTORY_LIMIT)
     return learned_prior(
-        Outcome(r.goal_id, r.family, r.model_id, r.metric_name, r.metric_value, r.status)
-        for r in rows
+        (
+            Outcome(r.goal_id, r.family, r.model_id, r.metric_name, r.metric_value, r.status)
+            for r in rows
+        ),
+        base.families,
+        base.base,
     )
 
 
@@ -312,12 +350,126 @@ def _as_optuna_value(name: str, dist: tuple, value: Any) -> Any:
     return _MISSING
 
 
+@dataclass
+class FamilyPolicy:
+    """Which family the goal's next trial goes to, from its history alone.
+
+    Pure (no database, no Optuna), so the proposer and the offline replay of the
+    meta-tasks (:mod:`engine.autonomy.replay`) run the same code. ``opening`` is how many
+    trials the opening takes: the portfolio's length, or :data:`PORTFOLIO` family
+    starts (``opening_families``) when there is no portfolio. After it, every
+    ``exploit_every``-th trial (at ``exploit_offset``) goes to the family of the best
+    trial so far — a threshold goal needs one good configuration, and the family that
+    produced the best one is where TPE is likeliest to find a better one — unless that
+    family's last ``exploit_patience`` trials did not improve on it (then the best family
+    still improving: a successive-halving flavour), and the others go to UCB1-Tuned,
+    which keeps every family in reach.
+    """
+
+    order: list[str]  # families, highest prior first
+    prior: Prior
+    opening: int = PORTFOLIO
+    opening_families: Sequence[str] = ()
+    higher_is_better: bool = True
+    exploit_every: int = EXPLOIT_EVERY
+    exploit_offset: int = EXPLOIT_OFFSET
+    exploit_patience: int = EXPLOIT_PATIENCE
+
+    def rewards(self, history: Sequence[tuple[str, float | None]]) -> dict[str, list[float]]:
+        values = [
+            None if v is None or not math.isfinite(v) else (v if self.higher_is_better else -v)
+            for _, v in history
+        ]
+        rewards: dict[str, list[float]] = {family: [] for family in self.order}
+        for (family, _), reward in zip(history, rank_rewards(values), strict=True):
+            if family in rewards:
+                rewards[family].append(reward)
+        return rewards
+
+    def scores(self, history: Sequence[tuple[str, float | None]]) -> dict[str, tuple[float, float]]:
+        """Family -> (posterior mean reward, exploration bonus) of UCB1-Tuned."""
+        rewards = self.rewards(history)
+        total = len(history)
+        log_total = math.log(total) if total > 1 else 0.0
+        out = {}
+        for family in self.order:
+            observed = rewards[family]
+            count = PRIOR_WEIGHT + len(observed)
+            mean = (PRIOR_WEIGHT * self.prior.families.get(family, 0.0) + sum(observed)) / count
+            if len(observed) >= 2:
+                average = sum(observed) / len(observed)
+                variance = sum((r - average) ** 2 for r in observed) / len(observed)
+            else:
+                variance = MAX_VARIANCE
+            variance = min(MAX_VARIANCE, variance + math.sqrt(2 * log_total / count))
+            out[family] = (mean, math.sqrt(log_total / count * variance))
+        return out
+
+    def incumbent(
+        self,
+        history: Sequence[tuple[str, float | None]],
+        allowed: Sequence[str] | None = None,
+    ) -> str | None:
+        """The family with the best succeeded trial among those whose search has not
+        stalled (fewer than ``exploit_patience`` trials since their best; 0 = never
+        stalls); the earliest on a tie; None when there is none."""
+        best: dict[str, float] = {}
+        since: dict[str, int] = {}
+        for family, value in history:
+            if family not in self.order or (allowed is not None and family not in allowed):
+                continue
+            oriented_value: float | None = None
+            if value is not None and math.isfinite(value):
+                oriented_value = value if self.higher_is_better else -value
+            if oriented_value is not None and (family not in best or oriented_value > best[family]):
+                best[family], since[family] = oriented_value, 0
+            elif family in best:
+                since[family] += 1
+        live = [f for f in best if not self.exploit_patience or since[f] < self.exploit_patience]
+        return max(live, key=lambda f: best[f]) if live else None
+
+    def choose(
+        self,
+        history: Sequence[tuple[str, float | None]],
+        allowed: Sequence[str] | None = None,
+    ) -> tuple[str, str]:
+        """(family, why). ``allowed``: the families still open (the replay's families
+        run out of configurations; the proposer's never do)."""
+        families = [f for f in self.order if allowed is None or f in allowed]
+        rewards = self.rewards(history)
+        for family in self.opening_families:
+            if family in families and not rewards[family]:
+                return family, (
+                    f"portfolio start: family '{family}' "
+                    f"(prior {self.prior.families.get(family, 0.0):.2f}, "
+                    f"{self.prior.describe()})"
+                )
+        after = len(history) - self.opening
+        if self.exploit_every and after >= 0 and after % self.exploit_every == self.exploit_offset:
+            best = self.incumbent(history, families)
+            if best is not None:
+                return best, (
+                    f"family '{best}' has the best trial of the families still improving: "
+                    f"searching it further ({len(rewards[best])} trial(s) in it)"
+                )
+        scores = self.scores(history)
+        best = max(families, key=lambda f: scores[f][0] + scores[f][1])
+        mean, bonus = scores[best]
+        tried = len(rewards[best])
+        what = "not tried yet" if not tried else f"{tried} trial(s)"
+        return best, (
+            f"family '{best}' has the best upper confidence bound "
+            f"(mean reward {mean:.2f} + exploration {bonus:.2f}; {what})"
+        )
+
+
 class BanditProposer:
     """Proposes (model, parameters) for a goal and learns from what each trial scored.
 
     ``history`` is the goal's trials so far as (family, metric value or None). ``prior``
     overrides the family prior; by default it is learned from the database's trials of
-    other goals when ``learn_from_other_goals`` (else :data:`DEFAULT_PRIOR`).
+    other goals when ``learn_from_other_goals``, shrunk toward :func:`base_prior` (the
+    family prior shipped with the portfolio), else it is :func:`base_prior` alone.
     """
 
     def __init__(
@@ -344,7 +496,7 @@ class BanditProposer:
             prior = (
                 prior_from_other_goals(spec, goal_id)
                 if learn_from_other_goals
-                else Prior(dict(DEFAULT_PRIOR))
+                else base_prior(spec.task)
             )
         elif not isinstance(prior, Prior):
             prior = Prior({**DEFAULT_PRIOR, **prior})
@@ -357,53 +509,23 @@ class BanditProposer:
             self.models,
             key=lambda f: (-self.prior.families.get(f, 0.0), rank.get(f, len(rank)), f),
         )
+        self.policy = FamilyPolicy(
+            order=self.order,
+            prior=self.prior,
+            opening=len(self.portfolio) or PORTFOLIO,
+            opening_families=() if self.portfolio else self.order[:PORTFOLIO],
+            higher_is_better=spec.direction == ">=",
+        )
 
     def _rewards(self) -> dict[str, list[float]]:
-        values = [oriented(self.spec, v) for _, v in self.history]
-        rewards: dict[str, list[float]] = {family: [] for family in self.models}
-        for (family, _), reward in zip(self.history, rank_rewards(values), strict=True):
-            if family in rewards:
-                rewards[family].append(reward)
-        return rewards
+        return self.policy.rewards(self.history)
 
     def scores(self) -> dict[str, tuple[float, float]]:
         """Family -> (posterior mean reward, exploration bonus) of UCB1-Tuned."""
-        rewards = self._rewards()
-        total = len(self.history)
-        log_total = math.log(total) if total > 1 else 0.0
-        out = {}
-        for family in self.order:
-            observed = rewards[family]
-            count = PRIOR_WEIGHT + len(observed)
-            mean = (PRIOR_WEIGHT * self.prior.families.get(family, 0.0) + sum(observed)) / count
-            if len(observed) >= 2:
-                average = sum(observed) / len(observed)
-                variance = sum((r - average) ** 2 for r in observed) / len(observed)
-            else:
-                variance = MAX_VARIANCE
-            variance = min(MAX_VARIANCE, variance + math.sqrt(2 * log_total / count))
-            out[family] = (mean, math.sqrt(log_total / count * variance))
-        return out
+        return self.policy.scores(self.history)
 
     def choose_family(self) -> tuple[str, str]:
-        rewards = self._rewards()
-        opening = [] if self.portfolio else self.order[:PORTFOLIO]
-        for family in opening:
-            if not rewards[family]:
-                return family, (
-                    f"portfolio start: family '{family}' "
-                    f"(prior {self.prior.families.get(family, 0.0):.2f}, "
-                    f"{self.prior.describe()})"
-                )
-        scores = self.scores()
-        best = max(self.order, key=lambda f: scores[f][0] + scores[f][1])
-        mean, bonus = scores[best]
-        tried = len(rewards[best])
-        what = "not tried yet" if not tried else f"{tried} trial(s)"
-        return best, (
-            f"family '{best}' has the best upper confidence bound "
-            f"(mean reward {mean:.2f} + exploration {bonus:.2f}; {what})"
-        )
+        return self.policy.choose(self.history)
 
     def first_model(self, family: str) -> str:
         """The model whose catalogue defaults open the family's search."""

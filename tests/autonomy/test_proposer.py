@@ -24,6 +24,9 @@ def no_portfolio(monkeypatch):
     """These tests are about the bandit itself: no shipped portfolio opens the goal
     (tests/autonomy/test_portfolio.py covers the portfolio)."""
     monkeypatch.setattr("engine.autonomy.proposer.portfolio_for", lambda task, models: [])
+    # ... and the hand-set prior, not the one learned from the meta-tasks, orders them
+    # (test_portfolio.py covers the learned one).
+    monkeypatch.setattr("engine.autonomy.proposer.family_prior_for", lambda task: {})
 
 
 def spec(**overrides) -> GoalSpec:
