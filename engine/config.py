@@ -53,6 +53,11 @@ class Settings:
     log_to_stderr: bool = False  # containers: JSON log lines on stderr too, for the runtime
     # addresses/networks of reverse proxies whose X-Forwarded-For names the login's client
     trusted_proxies: str = ""
+    # chat: long work whose estimate exceeds this many wall seconds (or that calls Claude)
+    # stops at a confirmation showing the estimate
+    chat_confirm_seconds: float = 30.0
+    # chat: the longest message a turn accepts (longer ones are refused, not truncated)
+    chat_max_chars: int = 8000
 
     @property
     def log_dir(self) -> Path:
@@ -115,6 +120,8 @@ def get_settings() -> Settings:
         thread_workers=int(_read("MLTRAINER_THREAD_WORKERS", str(max(4, cores)))),
         log_to_stderr=_read("MLTRAINER_LOG_STDERR", "0").strip().lower() in ("1", "true", "yes"),
         trusted_proxies=_trusted_proxies(),
+        chat_confirm_seconds=float(_read("MLTRAINER_CHAT_CONFIRM_SECONDS", "30")),
+        chat_max_chars=int(_read("MLTRAINER_CHAT_MAX_CHARS", "8000")),
     )
 
 

@@ -146,13 +146,18 @@ def draw_message(message, full: bool, last: bool = False) -> None:
             if status == "awaiting_confirmation":
                 st.warning(f"'{md_escape(action)}' needs your confirmation before it runs.")
                 if estimate := payload.get("estimate"):  # long work: what it would cost
-                    st.caption(md_escape(f"{message.content} ({estimate.get('basis')})"))
-                if can_write:
+                    st.text(message.content)
+                    st.caption(md_escape(turn.describe_estimate(estimate)))
+                if can_write and payload.get("requested_by") in (None, user.id):
                     yes, no = st.columns(2)
-                    if yes.button("Confirm", key=f"confirm-{message.id}", type="primary"):
-                        turn.confirm_pending(user, message.conversation_id, message.id)
-                        st.rerun()
-                    if no.button("Decline", key=f"decline-{message.id}"):
+                    if yes.button("Run", key=f"confirm-{message.id}", type="primary"):
+                        try:
+                            turn.confirm_pending(user, message.conversation_id, message.id)
+                        except ActionError as error:
+                            st.error(md_escape(error))
+                        else:
+                            st.rerun()
+                    if no.button("Cancel", key=f"decline-{message.id}"):
                         turn.decline_pending(user, message.conversation_id, message.id)
                         st.rerun()
             elif status == "refused":
@@ -282,6 +287,7 @@ else:
     prompt = st.chat_input("Ask mlTrainer…", key="chat_prompt")
     if prompt:
         try:
+            turn.check_message(prompt)  # too long: refused before a conversation exists
             if conversation is None:
                 conversation = conversations.start(user, prompt)
             # Started before anything is drawn: a rerun can stop this script at any

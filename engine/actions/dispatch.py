@@ -129,12 +129,15 @@ def call(
     confirmed: bool = False,
     depends_on: list[int] | None = None,
     wait: float | None = None,
+    confirm_over: float | None = None,
 ) -> CallOutcome:
     """Run an action for ``user``. Raises ``ActionError`` (with a clear message) when the
     call is refused before it starts; errors during the run come back in the outcome.
 
     ``wait`` (seconds) makes a long action's call block until the job ends or the time
-    runs out, which the CLI and tests use.
+    runs out, which the CLI and tests use. ``confirm_over`` (the chat): a long action
+    estimated longer than this many wall seconds, or calling Claude, raises
+    ``NeedsConfirmation`` with its estimate unless ``confirmed``.
     """
     from engine.observability.metrics import ACTION_CALLS
     from storage.repositories import jobs
@@ -161,12 +164,15 @@ def call(
 
     if action.long:
         from engine import executor
-        from engine.usage.admission import check_before_start
+        from engine.usage.admission import LongWorkConfirmation, check_before_start
 
         # Server-side budgets: a spent one refuses, an estimate that would cross one asks
-        # for confirmation (the executor's guard stops a confirmed run at the line).
+        # for confirmation (the executor's guard stops a confirmed run at the line); the
+        # chat's long work waits for the user to see its estimate.
         try:
-            check_before_start(action.name, validated, user, goal_id, confirmed)
+            check_before_start(action.name, validated, user, goal_id, confirmed, confirm_over)
+        except LongWorkConfirmation:
+            raise
         except ActionError:
             ACTION_CALLS.labels(action.name, "over_budget").inc()
             raise

@@ -3,11 +3,19 @@
 Claude (when a key is set) or the offline planner decides which actions to call;
 both go through `engine.actions.call`, so permissions, validation, policy and job
 records are the same as for every other caller. Actions that need confirmation are
-recorded as pending and run only when the user confirms in the UI.
+recorded as pending and run only when the user confirms in the UI: those that always
+need it, runs whose estimate would cross a budget, and long work (training, tuning,
+backtests, goal loops) estimated over ``MLTRAINER_CHAT_CONFIRM_SECONDS`` of wall time or
+calling Claude, shown with its estimate. A pending call carries a token (an HMAC over
+the requesting user, the action and its parameters): only that user can confirm it, and
+only with those parameters.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -59,11 +67,16 @@ def record_tool_call(
     confirmed: bool = False,
 ) -> tuple[repo.MessageRecord, CallOutcome | None, str | None]:
     """Run one action for the chat and store it as a `tool` message."""
+    from engine.config import get_settings
+
     payload: dict[str, Any] = {"action": action, "params": params}
+    confirm_over = None if confirmed else get_settings().chat_confirm_seconds
     try:
-        outcome = call(action, params, user, confirmed=confirmed)
+        outcome = call(action, params, user, confirmed=confirmed, confirm_over=confirm_over)
     except NeedsConfirmation as pending:
         payload["status"] = "awaiting_confirmation"
+        payload["requested_by"] = user.id
+        payload["confirm_token"] = confirmation_token(user, action, params)
         estimate = confirmation_estimate(pending, action, params, user)
         if estimate is not None:
             payload["estimate"] = estimate
@@ -101,6 +114,53 @@ def confirmation_estimate(
         return None
 
 
+def confirmation_token(user: UserRef, action: str, params: dict[str, Any]) -> str:
+    """What ties a pending call to the user who asked for it and to its exact
+    parameters (keyed with the server's cookie key, so no client can make one)."""
+    from engine.config import get_settings
+
+    message = json.dumps(
+        {"user": user.id, "action": action, "params": params}, sort_keys=True, default=str
+    )
+    key = get_settings().cookie_key.encode()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def describe_estimate(estimate: dict[str, Any]) -> str:
+    """A stored estimate as the confirmation step shows it: wall time, CPU, Claude
+    tokens and dollars when it calls Claude, and what it rests on."""
+    from engine.usage.estimate import PRIOR_RECORDS
+
+    records = int(estimate.get("records") or 0)
+    bound = "at most " if estimate.get("upper_bound") else "~"
+    parts = [
+        f"{bound}{_seconds(estimate.get('wall_seconds'))} wall time",
+        f"{_seconds(estimate.get('cpu_seconds'))} CPU",
+    ]
+    if estimate.get("tokens"):
+        dollars = float(estimate.get("dollars") or 0.0)
+        parts.append(f"~{int(estimate['tokens']):,} Claude tokens (${dollars:,.2f})")
+    if records >= PRIOR_RECORDS:
+        source = f"from {records} recorded runs"
+    else:
+        source = f"mostly from the prior ({records} recorded run{'s' if records != 1 else ''})"
+    text = f"Estimate: {', '.join(parts)}; {source}."
+    if estimate.get("basis"):
+        text += f" Basis: {estimate['basis']}."
+    return text
+
+
+def _seconds(value: Any) -> str:
+    seconds = float(value or 0.0)
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def turn_estimate(user: UserRef) -> str | None:
     """What one Claude chat turn of ``user`` is expected to cost (tokens, dollars)."""
     from engine.config import get_settings
@@ -125,8 +185,17 @@ def confirm_pending(user: UserRef, conversation_id: int, message_id: int) -> Tur
     payload = pending.payload if pending is not None else None
     if payload is None or payload.get("status") != "awaiting_confirmation":
         raise ActionError("There is nothing waiting for confirmation here.")
-    repo.update_message_payload(message_id, {**payload, "status": "confirmed"})
     action, params = payload["action"], payload.get("params", {})
+    token = payload.get("confirm_token")
+    if not isinstance(token, str) or not hmac.compare_digest(
+        token, confirmation_token(user, action, params)
+    ):
+        # another user's request, or parameters changed since it was asked for
+        raise ActionError(
+            "Only the person who asked for this can confirm it, with the parameters it "
+            "was asked with. Ask for it again to run it."
+        )
+    repo.update_message_payload(message_id, {**payload, "status": "confirmed"})
     message, outcome, error = record_tool_call(
         user, conversation_id, action, params, confirmed=True
     )
@@ -139,6 +208,8 @@ def decline_pending(user: UserRef, conversation_id: int, message_id: int) -> Non
     for message in repo.list_messages(conversation_id):
         payload = message.payload or {}
         if message.id == message_id and payload.get("status") == "awaiting_confirmation":
+            if payload.get("requested_by") not in (None, user.id):
+                raise ActionError("Only the person who asked for this can cancel it.")
             repo.update_message_payload(message_id, {**payload, "status": "declined"})
 
 
@@ -381,15 +452,31 @@ def answer_offline(user: UserRef, conversation_id: int) -> Iterator[TurnEvent]:
     yield from run_offline_turn(user, conversation_id, last.content)
 
 
+def check_message(text: str) -> str:
+    """The message a turn answers (stripped); an empty one, or one longer than
+    ``MLTRAINER_CHAT_MAX_CHARS``, is refused whole before anything is stored or sent
+    (never silently cut)."""
+    from engine.config import get_settings
+
+    text = text.strip()
+    if not text:
+        raise ActionError("Type a request first.")
+    limit = get_settings().chat_max_chars
+    if len(text) > limit:
+        raise ActionError(
+            f"This message is {len(text):,} characters; the chat accepts up to {limit:,}. "
+            "Shorten it or split it into several requests (upload long data as a dataset)."
+        )
+    return text
+
+
 def send(
     user: UserRef, conversation_id: int, text: str, *, mode: str = "auto"
 ) -> Iterator[TurnEvent]:
     """Store the user's message and run the turn; yields events as they happen."""
     conversation = conversations.get(user, conversation_id)
     conversations.require_writer(user, conversation)
-    text = text.strip()
-    if not text:
-        raise ActionError("Type a request first.")
+    text = check_message(text)
     repo.add_message(conversation_id, "user", text)
     if mode_for(mode) == "claude":
         yield from run_claude_turn(user, conversation_id, text)

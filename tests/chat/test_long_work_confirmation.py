@@ -1,0 +1,126 @@
+"""Long work asked for in the chat stops at a confirmation showing its estimate (issue 20):
+no job exists until the requester confirms; confirming runs exactly the call asked for;
+quick actions run at once; nobody else can confirm, nor confirm altered parameters.
+Also: a message over the chat's length cap is refused whole, before anything is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.actions import ActionError
+from engine.chat import background, conversations, turn
+from engine.config import reset_settings
+from storage.access import OwnerScope
+from storage.repositories import conversations as repo
+from storage.repositories import jobs
+from tests.usage.test_estimates import seed_family
+
+TRAIN = "Train a decision tree on AAPL from 2015 to 2018, 3 splits"
+OPTION = "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%"
+
+
+def _jobs(action: str) -> list:
+    return jobs.list_jobs(OwnerScope.all_rows(), action=action, limit=100)
+
+
+@pytest.fixture
+def slow_trees(fresh_db):
+    # The tree family's recorded evaluations cost minutes on data of this size: the
+    # estimate (fitted on them, not the prior) is far above the 30-second threshold.
+    seed_family("tree", 25, scale=1000)
+
+
+def _ask(user, text):
+    conversation = conversations.start(user, text)
+    events = list(turn.send(user, conversation.id, text, mode="offline"))
+    return conversation, events
+
+
+def test_long_training_shows_its_estimate_and_waits_for_confirmation(slow_trees, make_user):
+    alice = make_user("alice")
+    conversation, events = _ask(alice, TRAIN)
+    pending = next(e for e in events if e.kind == "confirm")
+    assert pending.action == "train_model"
+    assert _jobs("train_model") == []  # nothing runs before the user confirms
+    [stored] = turn.pending_confirmations(repo.list_messages(conversation.id))
+    estimate = stored.payload["estimate"]
+    assert estimate["wall_seconds"] > 30 and estimate["records"] == 25
+    shown = turn.describe_estimate(estimate)
+    assert "wall time" in shown and "CPU" in shown and "from 25 recorded runs" in shown
+    assert "long work" in stored.content and "Claude tokens" not in shown
+
+    done = turn.confirm_pending(alice, conversation.id, stored.id)
+    [job] = _jobs("train_model")
+    assert done.outcome.job_id == job.id and job.user_id == alice.id
+    for key, value in stored.payload["params"].items():
+        assert job.params[key] == value  # exactly the confirmed call
+    # the confirmation is spent: it cannot run the work twice
+    with pytest.raises(ActionError, match="nothing waiting"):
+        turn.confirm_pending(alice, conversation.id, stored.id)
+    assert len(_jobs("train_model")) == 1
+
+
+def test_the_estimate_says_when_it_leans_on_the_prior(fresh_db, make_user, monkeypatch):
+    monkeypatch.setenv("MLTRAINER_CHAT_CONFIRM_SECONDS", "0")  # every long run asks
+    reset_settings()
+    try:
+        alice = make_user("alice")
+        conversation, events = _ask(alice, TRAIN)
+        assert any(e.kind == "confirm" for e in events)
+        [stored] = turn.pending_confirmations(repo.list_messages(conversation.id))
+        assert "mostly from the prior (0 recorded runs)" in turn.describe_estimate(
+            stored.payload["estimate"]
+        )
+    finally:
+        reset_settings()
+
+
+def test_a_short_estimate_runs_without_asking(fresh_db, make_user):
+    alice = make_user("alice")  # no history: the prior's estimate is a second or so
+    conversation, events = _ask(alice, TRAIN)
+    assert not any(e.kind == "confirm" for e in events)
+    assert len(_jobs("train_model")) == 1
+
+
+def test_a_quick_action_runs_without_confirmation(slow_trees, make_user):
+    alice = make_user("alice")
+    conversation, events = _ask(alice, OPTION)
+    assert [e.kind for e in events] == ["text", "tool_start", "tool", "done"]
+    assert events[2].outcome.status == "succeeded"
+    assert turn.pending_confirmations(repo.list_messages(conversation.id)) == []
+
+
+def test_another_user_or_altered_parameters_cannot_confirm(slow_trees, make_user):
+    alice = make_user("alice")
+    admin = make_user("root", "admin")
+    bob = make_user("bob")
+    conversation, _ = _ask(alice, TRAIN)
+    [stored] = turn.pending_confirmations(repo.list_messages(conversation.id))
+    for other in (admin, bob):
+        with pytest.raises(ActionError):
+            turn.confirm_pending(other, conversation.id, stored.id)
+        with pytest.raises(ActionError):
+            turn.decline_pending(other, conversation.id, stored.id)
+    # the stored parameters changed after the user was asked: the token no longer fits
+    tampered = {**stored.payload, "params": {**stored.payload["params"], "n_splits": 9}}
+    repo.update_message_payload(stored.id, tampered)
+    with pytest.raises(ActionError, match="parameters it was asked with"):
+        turn.confirm_pending(alice, conversation.id, stored.id)
+    assert _jobs("train_model") == []
+    [still] = turn.pending_confirmations(repo.list_messages(conversation.id))
+    assert still.payload["status"] == "awaiting_confirmation"
+
+
+def test_an_overlong_message_is_refused_whole(fresh_db, make_user):
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "x")
+    before = repo.count_messages(conversation.id)
+    text = "Price a call " + "x" * 100_000
+    with pytest.raises(ActionError, match="accepts up to 8,000"):
+        list(turn.send(alice, conversation.id, text))
+    with pytest.raises(ActionError, match="characters"):
+        background.start_turn(alice, conversation.id, text)
+    assert repo.count_messages(conversation.id) == before  # nothing stored, nothing sent
+    # at the cap it is accepted
+    accepted = list(turn.send(alice, conversation.id, "a" * 8000, mode="offline"))
+    assert accepted[-1].kind == "done"
