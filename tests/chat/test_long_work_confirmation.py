@@ -124,3 +124,27 @@ def test_an_overlong_message_is_refused_whole(fresh_db, make_user):
     # at the cap it is accepted
     accepted = list(turn.send(alice, conversation.id, "a" * 8000, mode="offline"))
     assert accepted[-1].kind == "done"
+
+
+def test_the_chat_page_shows_the_estimate_with_run_and_cancel(slow_trees, make_user):
+    from tests.foundation.apptest_helpers import log_in, new_app
+
+    make_user("alice")
+    at = log_in(new_app(), "alice")
+    at.switch_page("pages/chat.py").run()
+    at.chat_input(key="chat_prompt").set_value(TRAIN).run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")  # markdown-escaped
+    assert "Estimate:" in captions and "from 25 recorded runs" in captions
+    assert _jobs("train_model") == []
+    run = next(b for b in at.button if b.label == "Run")
+    assert any(b.label == "Cancel" for b in at.button)
+    run.click().run()
+    assert not at.exception, at.exception
+    assert len(_jobs("train_model")) == 1
+    # an overlong message is refused with the reason, and nothing is stored
+    conversation_id = at.session_state["conversation_id"]
+    before = repo.count_messages(conversation_id)
+    at.chat_input(key="chat_prompt").set_value("x" * 9000).run()
+    assert any("accepts up to 8,000" in e.value.replace("\\", "") for e in at.error)
+    assert repo.count_messages(conversation_id) == before
