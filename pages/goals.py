@@ -9,6 +9,7 @@ import streamlit as st
 from engine.goals import live as live_trials
 from engine.goals import service as goals
 from ui.forms import action_form, estimate_text
+from ui.presenters.registry import label
 from ui.reproduce import bundle_button, notebook_button
 from ui.results import render_result
 from ui.run import run_action
@@ -55,13 +56,13 @@ def progress_figure(goal, trials) -> go.Figure:
     figure.add_hline(
         y=goal.spec["threshold"],
         line_dash="dash",
-        annotation_text=f"threshold {goal.spec['threshold']}",
+        annotation_text=label(f"threshold {goal.spec['threshold']}"),
     )
     figure.update_layout(
         height=300,
         margin=dict(l=10, r=10, t=10, b=10),
         xaxis_title="trial",
-        yaxis_title=goal.spec.get("metric"),
+        yaxis_title=label(goal.spec.get("metric") or "metric"),  # figure text: escaped
     )
     return figure
 

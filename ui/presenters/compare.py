@@ -2,13 +2,13 @@
 Trials page shows them: overlaid curves, parallel coordinates, parameter importance; and
 the chat's ``compare_trials`` answer (deltas against the baseline, importance).
 
-Every text that came from a user or a model is HTML-escaped: Plotly renders a few tags
-(``<b>``, ``<a href>``) in labels.
+Every text that came from a user or a model goes through the presenters' shared
+:func:`~ui.presenters.registry.label`: Plotly renders a few tags (``<b>``, ``<a href>``)
+in labels.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
@@ -16,13 +16,9 @@ import plotly.graph_objects as go
 
 from engine.actions.base import ActionResult
 from engine.trials.compare import Axis, Curve, Importance
-from ui.presenters.registry import axis, figure, presents, table
+from ui.presenters.registry import axis, figure, label, presents, table
 
 IMPORTANCE_BARS = 25
-
-
-def label(text: Any) -> str:
-    return html.escape(str(text), quote=False)
 
 
 def curves_figure(curves: list[Curve], kind: str) -> go.Figure | None:

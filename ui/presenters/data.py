@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from engine.actions.base import ActionResult, Series
-from ui.presenters.registry import axis, figure, presents
+from ui.presenters.registry import axis, figure, label, presents
 
 OHLC = ("open", "high", "low", "close")
 
@@ -52,7 +52,7 @@ def _rebased(series: Series) -> tuple[dict[str, list[Any]], bool]:
 
 
 def price_figure(series: Series) -> go.Figure:
-    title = series.title
+    title = label(series.title)
     fields = _fields(series)
     layout: dict[str, Any] = {
         "hovermode": "x unified",
@@ -73,7 +73,7 @@ def price_figure(series: Series) -> go.Figure:
                     "type": "candlestick",
                     "x": series.x,
                     **{name: series.y[columns[name]] for name in OHLC},
-                    "name": symbol,
+                    "name": label(symbol),
                 }
             )
         else:
@@ -84,7 +84,7 @@ def price_figure(series: Series) -> go.Figure:
                             "type": "scatter",
                             "x": series.x,
                             "y": series.y[columns["close"]],
-                            "name": symbol,
+                            "name": label(symbol),
                             "mode": "lines",
                         }
                     )
@@ -101,7 +101,7 @@ def price_figure(series: Series) -> go.Figure:
                         "type": "bar",
                         "x": series.x,
                         "y": series.y[column],
-                        "name": f"{symbol} volume",
+                        "name": label(f"{symbol} volume"),
                         "marker": {"line": {"width": 0}},
                         "opacity": 0.6,
                         "xaxis": "x2",
@@ -117,10 +117,16 @@ def price_figure(series: Series) -> go.Figure:
         columns, rebased = _rebased(series)
         for name, values in columns.items():
             traces.append(
-                {"type": "scatter", "x": series.x, "y": values, "name": name, "mode": "lines"}
+                {
+                    "type": "scatter",
+                    "x": series.x,
+                    "y": values,
+                    "name": label(name),
+                    "mode": "lines",
+                }
             )
         unit = next(iter(groups)) if groups else "value"
-        layout["yaxis"] = axis("rebased to 100" if rebased else unit)
+        layout["yaxis"] = axis("rebased to 100" if rebased else label(unit))
         if rebased:
             title = f"{title} (rebased to 100 at each series' first value)"
     return figure(traces, title, **layout)
@@ -149,7 +155,7 @@ def unit_panels(
         layout[f"yaxis{suffix}"] = {
             "domain": [max(top - height, 0.0), top],
             "anchor": f"x{suffix}",
-            **axis(unit),
+            **axis(label(unit)),
         }
         layout[f"xaxis{suffix}"] = {"anchor": f"y{suffix}", "showticklabels": row == count - 1}
         if row:
@@ -160,7 +166,7 @@ def unit_panels(
                     "type": "scatter",
                     "x": series.x,
                     "y": series.y[column],
-                    "name": column,
+                    "name": label(column),
                     "mode": "lines",
                     "xaxis": f"x{suffix}",
                     "yaxis": f"y{suffix}",

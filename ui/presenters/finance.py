@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import plotly.graph_objects as go
 
 from engine.actions.base import ActionError, ActionResult
 from engine.finance.profile import PROFILE_GREEKS, PROFILE_POINTS, option_profile
-from ui.presenters.registry import axis, figure, line_traces, presents, table
+from ui.presenters.registry import axis, figure, label, labels, line_traces, presents, table
 
-
-def _label(text: Any) -> str:
-    """A symbol as chart text: an uploaded file's column names are the symbols, and
-    Plotly renders a few tags (``<a href>``, ``<b>``) in labels and titles."""
-    return html.escape(str(text), quote=False)
+# Symbols are chart text through ``label``: an uploaded file's column names are the
+# symbols, and Plotly renders a few tags (``<a href>``, ``<b>``) in labels and titles.
 
 
 # Payoff/value on top (full width), the four Greeks in 2 x 2 panels below.
@@ -47,7 +43,7 @@ def option_profile_figure(
 ) -> go.Figure:
     """Payoff at expiry and value today against spot (top), delta, gamma, vega and
     theta against spot (2 × 2 panels below); dotted lines mark the spot and strike."""
-    profile, label = option_profile(
+    profile, method_label = option_profile(
         spot,
         strike,
         maturity_years,
@@ -141,7 +137,7 @@ def option_profile_figure(
     return figure(
         traces,
         f"{style} {option_type}, strike {strike:g}, {maturity_years:g} years, "
-        f"volatility {volatility:.1%} ({label})",
+        f"volatility {volatility:.1%} ({label(method_label)})",
         height=720,
         annotations=annotations,
         shapes=shapes,
@@ -188,7 +184,7 @@ def efficient_frontier(result: ActionResult) -> dict[str, go.Figure]:
             "x": assets.x,
             "y": assets.y["expected_return"],
             "mode": "markers+text",
-            "text": assets.labels,
+            "text": labels(assets.labels or []),  # the symbols
             "textposition": "top center",
             "name": "assets",
             "marker": {"size": 7, "color": "grey"},
@@ -212,7 +208,7 @@ def efficient_frontier(result: ActionResult) -> dict[str, go.Figure]:
             "x": [values["volatility"]],
             "y": [values["expected_return"]],
             "mode": "markers",
-            "name": str(values.get("objective", "chosen portfolio")).replace("_", " "),
+            "name": label(str(values.get("objective", "chosen portfolio")).replace("_", " ")),
             "marker": {"size": 14, "symbol": "star", "color": "crimson"},
         }
     )
@@ -282,7 +278,7 @@ PANELS = ("rsi_", "macd", "stoch_")
 def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
     """Price with overlays (SMA, EMA, Bollinger) and one panel per oscillator group."""
     series = result.series["indicators"]
-    symbol = result.values.get("chart_symbol", "")
+    symbol = label(result.values.get("chart_symbol", ""))
     columns = [c for c in series.y if c != "close"]
     overlays = [c for c in columns if c.startswith(OVERLAYS)]
     panels = [group for p in PANELS if (group := [c for c in columns if c.startswith(p)])]
@@ -302,11 +298,11 @@ def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
         if row > 1:
             layout[f"xaxis{suffix}"]["matches"] = "x"
         top -= height
-    layout["yaxis"]["title"] = {"text": series.units.get("close", "price")}
+    layout["yaxis"]["title"] = {"text": label(series.units.get("close", "price"))}
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     for row, group in enumerate(panels, start=2):
-        layout[f"yaxis{row}"]["title"] = {"text": _panel_title(group, series.units)}
+        layout[f"yaxis{row}"]["title"] = {"text": label(_panel_title(group, series.units))}
         bands = next(
             (b for prefix, b in OSCILLATOR_BANDS.items() if group[0].startswith(prefix)), None
         )
@@ -324,7 +320,7 @@ def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
                         "xanchor": "right",
                         "yanchor": "bottom",
                         "showarrow": False,
-                        "text": f"{group[0]} now {current:.1f}",
+                        "text": label(f"{group[0]} now {current:.1f}"),
                         "font": {"size": 11},
                     }
                 )
@@ -333,7 +329,7 @@ def compute_indicators(result: ActionResult) -> dict[str, go.Figure]:
                 "type": "bar" if column == "macd_hist" else "scatter",
                 "x": series.x,
                 "y": series.y[column],
-                "name": column,
+                "name": label(column),
                 "xaxis": f"x{row}",
                 "yaxis": f"y{row}",
             }
@@ -425,8 +421,8 @@ def backtest_strategy(result: ActionResult) -> dict[str, go.Figure]:
             "yaxis": "y2",
         },
     ]
-    strategy = str(values.get("strategy", "strategy")).replace("_", " ")
-    symbols = ", ".join(values.get("symbols") or [])
+    strategy = label(str(values.get("strategy", "strategy")).replace("_", " "))
+    symbols = label(", ".join(str(s) for s in values.get("symbols") or []))
     return {
         "equity": figure(
             traces,
@@ -446,14 +442,14 @@ def optimize_portfolio(result: ActionResult) -> dict[str, go.Figure]:
     if weights is None or weights.empty:
         return {}
     bars = [
-        {"type": "bar", "x": weights["symbol"], "y": weights[column], "name": name}
+        {"type": "bar", "x": labels(weights["symbol"]), "y": weights[column], "name": name}
         for column, name in (("weight", "weight"), ("risk_contribution", "risk contribution"))
         if column in weights
     ]
     objective = str(result.values.get("objective", "")).replace("_", " ")
     return {
         "weights": figure(
-            bars, f"{objective} portfolio".strip(), yaxis=axis("share", tickformat=".0%")
+            bars, label(f"{objective} portfolio".strip()), yaxis=axis("share", tickformat=".0%")
         )
     }
 
@@ -466,12 +462,12 @@ def correlation_matrix(result: ActionResult) -> dict[str, go.Figure]:
         return {}
     matrix = matrix.set_index("symbol")
     values = matrix.to_numpy(dtype=float)
-    labels = [_label(s) for s in matrix.columns]
+    columns = labels(str(s) for s in matrix.columns)
     heatmap = {
         "type": "heatmap",
         "z": values,
-        "x": labels,
-        "y": [_label(s) for s in matrix.index],
+        "x": columns,
+        "y": labels(str(s) for s in matrix.index),
         "zmin": -1,
         "zmax": 1,
         "colorscale": "RdBu",
@@ -487,7 +483,7 @@ def correlation_matrix(result: ActionResult) -> dict[str, go.Figure]:
             [heatmap],
             f"{method.capitalize()} correlation of daily returns{period}",
             yaxis={"autorange": "reversed"},
-            height=max(360, 40 * len(labels) + 160),
+            height=max(360, 40 * len(columns) + 160),
         )
     }
 
@@ -506,7 +502,7 @@ def rolling_beta(result: ActionResult) -> dict[str, go.Figure]:
         return {}
     betas = table(result, "betas")
     full = dict(zip(betas["symbol"], betas["beta"], strict=True)) if betas is not None else {}
-    traces = [{**trace, "name": _label(trace["name"])} for trace in line_traces(series)]
+    traces = line_traces(series)  # names through label()
     shapes = [
         {
             "type": "line",
@@ -542,11 +538,11 @@ def rolling_beta(result: ActionResult) -> dict[str, go.Figure]:
                 "xanchor": "left",
                 "yanchor": "bottom",
                 "showarrow": False,
-                "text": f"{_label(symbol)} full period {beta:.2f}",
+                "text": f"{label(symbol)} full period {beta:.2f}",
                 "font": {"size": 11},
             }
         )
-    benchmark = _label(result.values.get("benchmark", "the benchmark"))
+    benchmark = label(result.values.get("benchmark", "the benchmark"))
     window = result.values.get("window")
     return {
         "rolling_beta": figure(
@@ -567,7 +563,7 @@ def risk_contributions(result: ActionResult) -> dict[str, go.Figure]:
     if contributions is None or contributions.empty:
         return {}
     ordered = contributions.sort_values("percent_contribution", ascending=True)
-    symbols = [_label(s) for s in ordered["symbol"]]
+    symbols = labels(str(s) for s in ordered["symbol"])
     bars = [
         {
             "type": "bar",
@@ -624,8 +620,8 @@ def backtest_portfolio(result: ActionResult) -> dict[str, go.Figure]:
             "yaxis": "y2",
         },
     ]
-    objective = str(values.get("objective", "optimised")).replace("_", " ")
-    rebalance = values.get("rebalance", "")
+    objective = label(str(values.get("objective", "optimised")).replace("_", " "))
+    rebalance = label(values.get("rebalance", ""))
     figures = {
         "equity": figure(
             traces,
@@ -644,7 +640,7 @@ def backtest_portfolio(result: ActionResult) -> dict[str, go.Figure]:
                 "type": "scatter",
                 "x": weights.x,
                 "y": column,
-                "name": _label(name),
+                "name": label(name),
                 "stackgroup": "weights",
                 "mode": "lines",
                 "line": {"shape": "hv", "width": 0.5},

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.actions.base import ActionResult, Series
-from ui.presenters.registry import axis, figure, presents, table
+from ui.presenters.registry import axis, figure, label, labels, presents, table
 
 MAX_IMPORTANCES = 25
 
@@ -19,8 +19,8 @@ def confusion_figure(counts: pd.DataFrame, title: str) -> go.Figure:
     """Counts of (actual, predicted) label pairs, shaded by each actual row's share."""
     if "actual" in counts.columns:
         counts = counts.set_index("actual")
-    labels = [str(c) for c in counts.columns]
-    rows = [str(i) for i in counts.index]
+    columns = labels(str(c) for c in counts.columns)  # class labels: the data's values
+    rows = labels(str(i) for i in counts.index)
     matrix = counts.to_numpy(dtype=float)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
@@ -31,7 +31,7 @@ def confusion_figure(counts: pd.DataFrame, title: str) -> go.Figure:
     heatmap = {
         "type": "heatmap",
         "z": share,
-        "x": labels,
+        "x": columns,
         "y": rows,
         "text": text,
         "texttemplate": "%{text}",
@@ -47,19 +47,19 @@ def confusion_figure(counts: pd.DataFrame, title: str) -> go.Figure:
 
 def residual_figure(series: Series) -> go.Figure:
     """Residual (actual - predicted) against the prediction, one colour per split."""
-    labels = np.asarray(series.labels if series.labels is not None else ["all"] * series.points)
+    splits = np.asarray(series.labels if series.labels is not None else ["all"] * series.points)
     x = np.asarray(series.x, dtype=float)
     y = np.asarray([np.nan if v is None else v for v in series.y["residual"]], dtype=float)
     traces = [
         {
             "type": "scattergl",
-            "x": x[labels == split],
-            "y": y[labels == split],
+            "x": x[splits == split],
+            "y": y[splits == split],
             "mode": "markers",
-            "name": str(split),
+            "name": label(split),
             "marker": {"size": 4, "opacity": 0.6},
         }
-        for split in dict.fromkeys(labels.tolist())
+        for split in dict.fromkeys(splits.tolist())
     ]
     zero = {
         "type": "line",
@@ -73,7 +73,7 @@ def residual_figure(series: Series) -> go.Figure:
     }
     return figure(
         traces,
-        series.title or "Residuals out of sample",
+        label(series.title or "Residuals out of sample"),
         xaxis=axis("predicted"),
         yaxis=axis("residual"),
         shapes=[zero],
@@ -88,12 +88,12 @@ def importance_figure(importances: pd.DataFrame, title: str) -> go.Figure:
     bar = {
         "type": "bar",
         "x": ranked["importance"].to_numpy(),
-        "y": ranked["feature"].astype(str).tolist(),
+        "y": labels(ranked["feature"].astype(str)),  # an upload's column names
         "orientation": "h",
         "marker": {"color": "steelblue"},
     }
-    label = "permutation importance (score drop)" if kind == "permutation" else "importance"
-    return figure([bar], title, xaxis=axis(label), height=max(300, 22 * len(ranked) + 100))
+    measure = "permutation importance (score drop)" if kind == "permutation" else "importance"
+    return figure([bar], title, xaxis=axis(measure), height=max(300, 22 * len(ranked) + 100))
 
 
 def equity_figure(series: Series) -> go.Figure:
@@ -104,7 +104,7 @@ def equity_figure(series: Series) -> go.Figure:
         for column, name in names.items()
         if column in series.y
     ]
-    return figure(traces, series.title, yaxis=axis("equity (start = 1)"))
+    return figure(traces, label(series.title), yaxis=axis("equity (start = 1)"))
 
 
 def validation_label(values: dict[str, Any]) -> str:
@@ -138,7 +138,7 @@ def training_run(result: ActionResult) -> dict[str, go.Figure]:
     if importances is not None and not importances.empty:
         name = result.values.get("model_name") or result.values.get("model_id") or "model"
         figures["feature_importances"] = importance_figure(
-            importances, f"Feature importances ({name})"
+            importances, label(f"Feature importances ({name})")
         )
     if "holdout_equity" in result.series:
         figures["holdout_equity"] = equity_figure(result.series["holdout_equity"])
@@ -199,7 +199,7 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
     board = board.dropna(subset=[metric])
     if board.empty:
         return {}
-    subtitle = comparison_subtitle(result.values)
+    subtitle = label(comparison_subtitle(result.values))
     better = "higher" if result.values.get("greater_is_better", True) else "lower"
     best = str(result.values.get("best_model_name") or board["model"].iloc[0])
     scores = table(result, "fold_scores")
@@ -210,11 +210,11 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
             {
                 "type": "scatter",
                 "x": diffs["difference"].to_numpy(dtype=float),
-                "y": diffs["model"].astype(str).tolist(),
+                "y": labels(diffs["model"].astype(str)),
                 "mode": "markers",
                 "name": "one fold",
                 "marker": {"color": "grey", "size": 6, "opacity": 0.6},
-                "text": diffs["split"].astype(str).tolist(),
+                "text": labels(diffs["split"].astype(str)),
             }
         ]
         means, halves = [], []
@@ -228,7 +228,7 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
             {
                 "type": "scatter",
                 "x": means,
-                "y": order,
+                "y": labels(order),
                 "mode": "markers",
                 "name": "mean difference (95 % CI)",
                 "marker": {"color": "crimson", "size": 11, "symbol": "diamond"},
@@ -248,8 +248,9 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
         return {
             "leaderboard": figure(
                 traces,
-                f"{metric}: each model minus {best} ({better} is better), per fold — {subtitle}",
-                xaxis=axis(f"{metric} difference to {best} (same fold)", zeroline=False),
+                label(f"{metric}: each model minus {best} ({better} is better), per fold — ")
+                + subtitle,
+                xaxis=axis(label(f"{metric} difference to {best} (same fold)"), zeroline=False),
                 yaxis=axis("model", autorange="reversed", type="category"),
                 shapes=[zero],
                 height=max(300, 60 * len(order) + 160),
@@ -259,9 +260,9 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
     dots: dict[str, Any] = {
         "type": "scatter",
         "x": board[metric].to_numpy(dtype=float),
-        "y": board["model"].astype(str).tolist(),
+        "y": labels(board["model"].astype(str)),
         "mode": "markers",
-        "name": f"mean {metric}",
+        "name": label(f"mean {metric}"),
         "marker": {"color": "steelblue", "size": 11},
     }
     if f"{metric}_std" in board:
@@ -273,8 +274,8 @@ def compare_models(result: ActionResult) -> dict[str, go.Figure]:
     return {
         "leaderboard": figure(
             [dots],
-            f"{metric} by model, mean ± std over folds ({better} is better) — {subtitle}",
-            xaxis=axis(metric),
+            label(f"{metric} by model, mean ± std over folds ({better} is better) — ") + subtitle,
+            xaxis=axis(label(metric)),
             yaxis=axis("model", autorange="reversed", type="category"),
             height=max(300, 50 * len(board) + 150),
         )
@@ -303,6 +304,9 @@ def tune_model(result: ActionResult) -> dict[str, go.Figure]:
     ]
     return {
         "history": figure(
-            traces, f"Optimisation history ({metric})", xaxis=axis("trial"), yaxis=axis(metric)
+            traces,
+            label(f"Optimisation history ({metric})"),
+            xaxis=axis("trial"),
+            yaxis=axis(label(metric)),
         )
     }

@@ -5,11 +5,18 @@ an :class:`~engine.actions.base.ActionResult`'s data (values, tables, series). I
 only when a page shows the result; nothing it builds is stored or sent to Claude.
 Actions without a presenter (dynamic actions, for instance) get :func:`draw_series`,
 one line chart per series.
+
+Plotly renders a subset of HTML in figure text (trace names, titles, axis titles, tick
+and category labels, annotations, hover text): ``<a href>`` becomes a live link.
+Every text that came from a user or a model (symbols, which are an upload's column
+names, dataset, model, series, feature and parameter names) goes through
+:func:`label` before it reaches a figure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
@@ -21,6 +28,18 @@ Presenter = Callable[[ActionResult], dict[str, go.Figure]]
 PRESENTERS: dict[str, Presenter] = {}
 
 MARGIN = {"l": 60, "r": 20, "t": 50, "b": 40}
+
+
+def label(text: Any) -> str:
+    """``text`` as Plotly figure text that renders literally: ``<``, ``>`` and ``&``
+    become entities (which Plotly shows as the characters), so no tag or link survives."""
+    return html.escape(str(text), quote=False)
+
+
+def labels(values: Iterable[Any]) -> list[Any]:
+    """:func:`label` of each text among ``values`` (category values, tick texts, point
+    texts); numbers, dates and missing values pass unchanged."""
+    return [label(value) if isinstance(value, str) else value for value in values]
 
 
 def presents(*actions: str) -> Callable[[Presenter], Presenter]:
@@ -68,7 +87,13 @@ def table(result: ActionResult, name: str) -> pd.DataFrame | None:
 
 def line_traces(series: Series, columns: list[str] | None = None, **style: Any) -> list[dict]:
     return [
-        {"type": "scatter", "x": series.x, "y": series.y[name], "mode": "lines", "name": name}
+        {
+            "type": "scatter",
+            "x": series.x,
+            "y": series.y[name],
+            "mode": "lines",
+            "name": label(name),
+        }
         | style
         for name in (columns if columns is not None else list(series.y))
         if name in series.y
@@ -84,27 +109,27 @@ def draw_series(result: ActionResult) -> dict[str, go.Figure]:
             continue
         if series.labels is not None:
             traces = []
-            labels = pd.Series(series.labels)
-            for label in dict.fromkeys(series.labels):
-                keep = (labels == label).to_numpy()
+            points = pd.Series(series.labels)
+            for point in dict.fromkeys(series.labels):
+                keep = (points == point).to_numpy()
                 x = [v for v, k in zip(series.x, keep, strict=True) if k]
                 for column, values in series.y.items():
                     y = [v for v, k in zip(values, keep, strict=True) if k]
                     traces.append(
                         {
                             "type": "scattergl",
-                            "x": x,
+                            "x": labels(x),
                             "y": y,
                             "mode": "markers",
-                            "name": f"{label} {column}" if len(series.y) > 1 else label,
+                            "name": label(f"{point} {column}" if len(series.y) > 1 else point),
                         }
                     )
         else:
-            traces = line_traces(series)
+            traces = [{**trace, "x": labels(series.x)} for trace in line_traces(series)]
         figures[name] = figure(
             traces,
-            series.title or name.replace("_", " "),
-            xaxis=axis(series.x_label),
+            label(series.title or name.replace("_", " ")),
+            xaxis=axis(label(series.x_label)),
             legend={"orientation": "h"},
         )
     return figures
