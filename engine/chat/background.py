@@ -95,9 +95,7 @@ def start_turn(
     user: UserRef, conversation_id: int, text: str, *, mode: str = "auto"
 ) -> BackgroundTurn:
     """Start the turn for ``text`` in ``conversation_id``; it runs to its end whether or
-    not anyone reads its events. A message the chat does not accept (empty, too long)
-    is refused here, before the turn starts."""
-    turn.check_message(text)
+    not anyone reads its events."""
     return BackgroundTurn(
         conversation_id, lambda: turn.send(user, conversation_id, text, mode=mode)
     ).start()

@@ -118,8 +118,9 @@ def test_an_overlong_message_is_refused_whole(fresh_db, make_user):
     text = "Price a call " + "x" * 100_000
     with pytest.raises(ActionError, match="accepts up to 8,000"):
         list(turn.send(alice, conversation.id, text))
+    running = background.start_turn(alice, conversation.id, text)  # the page's path
     with pytest.raises(ActionError, match="characters"):
-        background.start_turn(alice, conversation.id, text)
+        list(running.events())
     assert repo.count_messages(conversation.id) == before  # nothing stored, nothing sent
     # at the cap it is accepted
     accepted = list(turn.send(alice, conversation.id, "a" * 8000, mode="offline"))
