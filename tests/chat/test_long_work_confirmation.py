@@ -149,3 +149,44 @@ def test_the_chat_page_shows_the_estimate_with_run_and_cancel(slow_trees, make_u
     at.chat_input(key="chat_prompt").set_value("x" * 9000).run()
     assert any("accepts up to 8,000" in e.value.replace("\\", "") for e in at.error)
     assert repo.count_messages(conversation_id) == before
+
+
+@pytest.fixture
+def claude(monkeypatch, fresh_db):
+    from tests.llm.fake_anthropic import FakeAnthropic
+
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        reset_settings()
+        yield server
+    reset_settings()
+
+
+def test_long_work_claude_asks_for_waits_for_the_same_confirmation(claude, slow_trees, make_user):
+    from tests.llm.fake_anthropic import text_reply, tool_reply
+
+    alice = make_user("alice")
+    conversation = conversations.start(alice, "train")
+    params = {
+        "model_id": "sklearn.DecisionTreeClassifier",
+        "symbols": ["AAPL"],
+        "start": "2015-01-01",
+        "end": "2018-12-31",
+        "n_splits": 3,
+    }
+    claude.enqueue(tool_reply(("train_model", params)), text_reply("Confirm to start it."))
+    events = list(turn.send(alice, conversation.id, "Train a decision tree on AAPL"))
+    pending = next(e for e in events if e.kind == "confirm")
+    assert _jobs("train_model") == []
+    # what Claude was told: the call waits for the user, with its estimate
+    [result] = [
+        b
+        for m in claude.message_requests[1].body["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_result"
+    ]
+    assert "awaiting_confirmation" in str(result["content"])
+    done = turn.confirm_pending(alice, conversation.id, pending.message_id)
+    [job] = _jobs("train_model")
+    assert done.outcome.job_id == job.id and job.params["n_splits"] == 3
