@@ -10,6 +10,11 @@ task type ships a *family prior* (:func:`family_prior`): each model family's mea
 over the meta-tasks, which replaces the proposer's hand-set prior, so after the
 portfolio the bandit starts from the families that did well on financial targets.
 
+Every shipped portfolio covers the meta-tasks: it holds, for each meta-task, a
+candidate in that task's top decile (a greedy set cover, :func:`cover_tasks`) when six
+entries can, so a task like a meta-task finds its winner there; the rules differ in how
+the cover is ordered and the rest filled (``cover_*``, ``complete_*``).
+
 The rule is chosen by leaving one type of target out: the portfolio and the family
 prior are learned without that type, and the whole loop — portfolio, then the
 proposer's own family policy — is replayed on the held-out type's stored scores
