@@ -10,6 +10,11 @@ task type ships a *family prior* (:func:`family_prior`): each model family's mea
 over the meta-tasks, which replaces the proposer's hand-set prior, so after the
 portfolio the bandit starts from the families that did well on financial targets.
 
+Every shipped portfolio covers the meta-tasks: it holds, for each meta-task, a
+candidate in that task's top decile (a greedy set cover, :func:`cover_tasks`) when six
+entries can, so a task like a meta-task finds its winner there; the rules differ in how
+the cover is ordered and the rest filled (``cover_*``, ``complete_*``).
+
 The rule is chosen by leaving one type of target out: the portfolio and the family
 prior are learned without that type, and the whole loop — portfolio, then the
 proposer's own family policy — is replayed on the held-out type's stored scores
@@ -123,19 +128,51 @@ def select_portfolio(
       the best of a family not yet in the portfolio — so a family that wins on most
       meta-tasks gets several early entries and the others still a representative.
 
+    - ``cover_<rule>``: first a set cover of the meta-tasks' top deciles — greedily, the
+      candidate in the top decile (:data:`QUANTILE`) of the most meta-tasks no entry
+      covers yet (ties: the better mean rank), until every meta-task some candidate
+      reaches has an entry in its top decile or the portfolio is full — then the rest
+      filled by ``<rule>`` (its families and best-so-far counting the cover's entries).
+      A task like one of the meta-tasks then finds that meta-task's winner in the
+      portfolio, which a rule of averages can leave out (:func:`covers_every_task`);
+    - ``complete_<rule>``: ``<rule>``'s own order kept as long as possible — its first
+      entries, as many as still leave room for a set cover of the meta-tasks they miss
+      (greedy, as above), then that cover, then ``<rule>`` again for any room left.
+
     A near copy of an entry already chosen (ranks within :data:`COPY_TOLERANCE` on every
     task, e.g. a wrapper around the same model) is always skipped.
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule}")
+    if rule.startswith("cover_"):
+        return _fill(ranks, size, rule.removeprefix("cover_"), families, cover_tasks(ranks, size))
+    if rule.startswith("complete_"):
+        base = rule.removeprefix("complete_")
+        order = _fill(ranks, size, base, families, [])
+        for keep in range(len(order), -1, -1):
+            chosen = cover_tasks(ranks, size, start=order[:keep])
+            if covers_every_task(ranks, chosen):
+                return _fill(ranks, size, base, families, chosen)
+        return _fill(ranks, size, base, families, cover_tasks(ranks, size))
+    return _fill(ranks, size, rule, families, [])
+
+
+def _fill(
+    ranks: np.ndarray,
+    size: int,
+    rule: str,
+    families: Sequence[str] | None,
+    start: Sequence[int],
+) -> list[int]:
+    """``start``, then entries by the base ``rule`` up to ``size``."""
+    chosen = list(start)
     interleaved = rule.startswith("interleaved_")
     diverse = rule.startswith("diverse_") or interleaved
     greedy = rule.endswith("best_rank")
     if diverse and families is None:
         raise ValueError(f"rule {rule} needs the candidates' families")
     all_families = set(families or ())
-    chosen: list[int] = []
-    best = np.zeros(ranks.shape[1])
+    best = ranks[chosen].max(axis=0) if chosen else np.zeros(ranks.shape[1])
     mean_order = [int(c) for c in np.argsort(-ranks.mean(axis=1), kind="stable")]
     while len(chosen) < min(size, ranks.shape[0]):
         used = {families[c] for c in chosen} if diverse and families is not None else set()
@@ -165,10 +202,52 @@ def select_portfolio(
     return chosen
 
 
+def top_decile(ranks: np.ndarray, quantile: float = QUANTILE) -> np.ndarray:
+    """Which candidates are in each task's top decile, from the ranks alone (the same
+    cells as :func:`hit_matrix` of the scores the ranks came from: a rank is monotone
+    in the score and failures rank last)."""
+    return ranks >= np.percentile(ranks, quantile, axis=0)
+
+
+def cover_tasks(ranks: np.ndarray, size: int = MAX_SIZE, start: Sequence[int] = ()) -> list[int]:
+    """Greedy set cover of the tasks' top deciles (``ranks``: candidates x tasks), after
+    the entries ``start``: each pick is the candidate in the top decile of the most
+    tasks not covered yet (ties: the better mean rank, then the lower index), near
+    copies skipped, until every task has one, no candidate adds one, or ``size``
+    entries are chosen."""
+    top = top_decile(ranks)
+    mean_order = [int(c) for c in np.argsort(-ranks.mean(axis=1), kind="stable")]
+    chosen = list(start)
+    covered = top[chosen].any(axis=0) if chosen else np.zeros(ranks.shape[1], dtype=bool)
+    while len(chosen) < min(size, ranks.shape[0]) and not covered.all():
+        pool = [
+            c
+            for c in mean_order
+            if c not in chosen
+            and not any(np.abs(ranks[c] - ranks[k]).max() < COPY_TOLERANCE for k in chosen)
+        ]
+        gains = [int((top[c] & ~covered).sum()) for c in pool]
+        if not pool or max(gains) == 0:
+            break
+        pick = pool[int(np.argmax(gains))]  # ties: the better mean rank (pool order)
+        chosen.append(pick)
+        covered |= top[pick]
+    return chosen
+
+
+def covers_every_task(ranks: np.ndarray, portfolio: Sequence[int]) -> bool:
+    """Whether every task that some candidate reaches the top decile of has an entry of
+    ``portfolio`` in its top decile."""
+    top = top_decile(ranks)
+    reachable = top.any(axis=0)
+    covered = top[list(portfolio)].any(axis=0) if len(portfolio) else np.zeros_like(reachable)
+    return bool((covered | ~reachable).all())
+
+
 # In order of preference on a tie: families diverse first (a task of a kind the
 # meta-tasks lack should find its family early), then generalists before the greedy;
 # the interleaved rules, added later, last.
-RULES = (
+BASE_RULES = (
     "diverse_mean_rank",
     "diverse_best_rank",
     "mean_rank",
@@ -176,6 +255,16 @@ RULES = (
     "interleaved_mean_rank",
     "interleaved_best_rank",
 )
+# Each of them after a set cover of the meta-tasks' top deciles (:func:`cover_tasks`);
+# The shipped rule is one of these (:func:`choose_rule`): a portfolio must hold a
+# top-decile entry of every meta-task it can, so a task like a meta-task is not left to
+# the search after the portfolio; the base rules are replayed beside them for the record.
+# ``complete_<rule>`` keeps the base rule's first entries and completes the cover after
+# them. Cover first, then complete, on a tie.
+COVER_RULES = tuple(f"cover_{rule}" for rule in BASE_RULES) + tuple(
+    f"complete_{rule}" for rule in BASE_RULES
+)
+RULES = BASE_RULES + COVER_RULES
 
 
 def first_hits_held_out(
@@ -205,6 +294,7 @@ def choose_rule(
     by_type: Mapping[str, Sequence[int]],
     by_symbol: Mapping[str, Sequence[int]],
     replayed: Mapping[str, Sequence[float]] | None = None,
+    rules: Sequence[str] = COVER_RULES,
 ) -> str:
     """The rule under which the whole loop, replayed on the meta-tasks with the
     portfolio and family prior learned without a type of target
@@ -212,7 +302,8 @@ def choose_rule(
     relative to random search on that type's tasks (median, then mean of the ratios);
     then the rule whose portfolios alone reach a held-out type's top decile soonest on
     average; then (and alone when the meta-tasks hold a single type) without a symbol;
-    ties: the earlier of :data:`RULES`."""
+    ties: the earlier of ``rules`` (:data:`COVER_RULES` unless given: the shipped
+    portfolio covers every meta-task it can, and the replay chooses how it is filled)."""
 
     def mean(positions: Sequence[int]) -> float:
         return float(np.mean(positions)) if positions else float(MISS)
@@ -224,8 +315,8 @@ def choose_rule(
         return (float(np.median(ratios)), float(np.mean(ratios)))
 
     return min(
-        RULES,
-        key=lambda r: (*whole_loop(r), mean(by_type[r]), mean(by_symbol[r]), RULES.index(r)),
+        rules,
+        key=lambda r: (*whole_loop(r), mean(by_type[r]), mean(by_symbol[r]), list(rules).index(r)),
     )
 
 
@@ -244,6 +335,7 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
     rules: dict[str, str] = {}
     priors: dict[str, dict[str, float]] = {}
     replayed: dict[str, dict[str, list[float]]] = {}
+    covered: dict[str, bool] = {}
     for document in score_documents:
         metrics = [t["metric"] for t in document["tasks"]]
         n_tasks = len(metrics)
@@ -281,6 +373,9 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
                 }
             )
         portfolios[task_type] = entries
+        covered[task_type] = covers_every_task(
+            ranks, select_portfolio(ranks, rule=rule, families=families)
+        )
         priors[task_type] = family_prior(ranks, families)
         tasks[task_type] = [t["key"] for t in document["tasks"]]
     return {
@@ -292,6 +387,7 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
         "first_hit_leave_one_symbol_out": by_symbol,
         "replay_leave_one_target_type_out": replayed,
         "portfolios": portfolios,
+        "covers_every_meta_task": covered,
         "family_prior": priors,
     }
 

@@ -131,11 +131,90 @@ def test_leaving_one_type_out_chooses_the_rule_that_carries_over():
     assert held["mean_rank"] == [3, 3, 2, 2]
     assert held["diverse_mean_rank"] == [2, 2, 2, 2]
     by_symbol = {rule: [1] for rule in pf.RULES}
-    assert pf.choose_rule(held, by_symbol) in ("diverse_mean_rank", "diverse_best_rank")
+    assert pf.choose_rule(held, by_symbol, rules=pf.BASE_RULES) in (
+        "diverse_mean_rank",
+        "diverse_best_rank",
+    )
     # A single type: no held-out positions, the symbols decide.
     assert pf.first_hits_held_out(hits, ranks, ["vol"] * 4, "mean_rank", families) == []
     only_symbols = {rule: [] for rule in pf.RULES}
-    assert pf.choose_rule(only_symbols, {**by_symbol, "best_rank": [0]}) == "best_rank"
+    assert (
+        pf.choose_rule(only_symbols, {**by_symbol, "best_rank": [0]}, rules=pf.BASE_RULES)
+        == "best_rank"
+    )
+    # The shipped rule is a cover rule, whatever the base rules score.
+    assert pf.choose_rule(held, by_symbol) in pf.COVER_RULES
+
+
+def _specialist_matrix() -> tuple[np.ndarray, list[str]]:
+    """20 candidates x 5 tasks: six linear generalists top tasks 0-3, two linear
+    specialists alone reach task 4's top decile (2 of 20), the rest trees and
+    neighbours in between."""
+    rng = np.random.default_rng(7)
+    ranks = rng.uniform(0.0, 1.0, size=(20, 5))
+    ranks[:6, :4] += 1.0  # generalists
+    ranks[:6, 4] *= 0.5
+    ranks[18, 4], ranks[19, 4] = 1.9, 2.0  # the specialists
+    ranks[18:, :4] *= 0.3
+    families = ["linear"] * 6 + ["tree", "knn"] * 6 + ["linear"] * 2
+    return ranks, families
+
+
+def test_the_cover_rules_put_every_meta_tasks_top_decile_in_the_portfolio():
+    ranks, families = _specialist_matrix()
+    top = pf.top_decile(ranks)
+    assert top.sum(axis=0).tolist() == [2] * 5 and top[18:, 4].all()
+    # The rules of averages fill the portfolio with generalists and miss task 4: the
+    # shipped rules before the cover (interleaved and diverse mean rank) among them.
+    for rule in ("interleaved_mean_rank", "diverse_mean_rank", "mean_rank"):
+        chosen = pf.select_portfolio(ranks, rule=rule, families=families)
+        assert len(chosen) == pf.MAX_SIZE
+        assert not pf.covers_every_task(ranks, chosen), rule
+    for rule in pf.COVER_RULES:
+        chosen = pf.select_portfolio(ranks, rule=rule, families=families)
+        assert len(chosen) == pf.MAX_SIZE == len(set(chosen)), rule
+        assert pf.covers_every_task(ranks, chosen), rule
+        assert set(chosen) & {18, 19}, rule
+    # Cover first: the greedy cover leads (the first entry covers the most tasks).
+    cover = pf.cover_tasks(ranks)
+    assert (
+        pf.select_portfolio(ranks, rule="cover_interleaved_mean_rank", families=families)[
+            : len(cover)
+        ]
+        == cover
+    )
+    assert int(top[cover[0]].sum()) == int(top.sum(axis=1).max())
+    # Complete: the base rule's order as long as there is room, the cover at the end.
+    base = pf.select_portfolio(ranks, rule="interleaved_mean_rank", families=families)
+    completed = pf.select_portfolio(ranks, rule="complete_interleaved_mean_rank", families=families)
+    assert completed[:5] == base[:5] and completed[5] in (18, 19)
+    # Too small to cover everything: as many tasks as the room allows, nothing more.
+    assert len(pf.cover_tasks(ranks, size=1)) == 1
+    assert pf.cover_tasks(ranks, start=cover) == cover
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_shipped_portfolio_covers_every_meta_tasks_top_decile(task):
+    document = json.loads(pf.PORTFOLIO_FILE.read_text())
+    scores = next(
+        json.loads(p.read_text())
+        for p in SCORE_FILES
+        if json.loads(p.read_text())["task_type"] == task
+    )
+    metrics = [t["metric"] for t in scores["tasks"]]
+    matrix = pf._oriented_matrix([row[: len(metrics)] for row in scores["scores"]], metrics)
+    hits = pf.hit_matrix(matrix)
+    assert (pf.top_decile(pf.rank_matrix(matrix)) == hits).all()
+    index = {
+        (c["model_id"], json.dumps(c["params"], sort_keys=True)): i
+        for i, c in enumerate(scores["candidates"])
+    }
+    shipped = [
+        index[(e["model_id"], json.dumps(e["params"], sort_keys=True))]
+        for e in document["portfolios"][task]
+    ]
+    assert hits[shipped].any(axis=0).all()  # every meta-task has an entry in its top decile
+    assert document["covers_every_meta_task"][task] is True
 
 
 def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
