@@ -195,7 +195,10 @@ def confirm_pending(user: UserRef, conversation_id: int, message_id: int) -> Tur
             "Only the person who asked for this can confirm it, with the parameters it "
             "was asked with. Ask for it again to run it."
         )
-    repo.update_message_payload(message_id, {**payload, "status": "confirmed"})
+    if not repo.transition_message_status(
+        message_id, "awaiting_confirmation", {**payload, "status": "confirmed"}
+    ):  # a second click (or tab) confirmed or cancelled it first
+        raise ActionError("There is nothing waiting for confirmation here.")
     message, outcome, error = record_tool_call(
         user, conversation_id, action, params, confirmed=True
     )
@@ -210,7 +213,9 @@ def decline_pending(user: UserRef, conversation_id: int, message_id: int) -> Non
         if message.id == message_id and payload.get("status") == "awaiting_confirmation":
             if payload.get("requested_by") not in (None, user.id):
                 raise ActionError("Only the person who asked for this can cancel it.")
-            repo.update_message_payload(message_id, {**payload, "status": "declined"})
+            repo.transition_message_status(
+                message_id, "awaiting_confirmation", {**payload, "status": "declined"}
+            )
 
 
 # How far back the offline planner looks for the call a follow-up builds on, or the

@@ -160,6 +160,24 @@ def update_message_payload(
         session.execute(update(ChatMessage).where(ChatMessage.id == message_id).values(**values))
 
 
+def transition_message_status(message_id: int, expected: str, payload: dict[str, Any]) -> bool:
+    """Replace a message's payload only while its ``status`` is still ``expected``, in one
+    conditional UPDATE: of two requests racing to confirm (or cancel) the same pending
+    call, exactly one gets True."""
+    with session_scope() as session:
+        changed = rows_matched(
+            session.execute(
+                update(ChatMessage)
+                .where(
+                    ChatMessage.id == message_id,
+                    ChatMessage.payload["status"].as_string() == expected,
+                )
+                .values(payload=payload)
+            )
+        )
+        return bool(changed)
+
+
 def set_pinned(conversation_id: int, message_id: int, pinned: bool) -> bool:
     """Pin or unpin a message *of that conversation*; False (nothing changed) when the
     message does not exist or belongs to another conversation."""

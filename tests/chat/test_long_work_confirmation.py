@@ -190,3 +190,54 @@ def test_long_work_claude_asks_for_waits_for_the_same_confirmation(claude, slow_
     done = turn.confirm_pending(alice, conversation.id, pending.message_id)
     [job] = _jobs("train_model")
     assert done.outcome.job_id == job.id and job.params["n_splits"] == 3
+
+
+def test_only_one_of_two_racing_transitions_of_a_pending_call_wins(any_db, make_user):
+    alice = make_user("alice")
+    conversation = repo.create_conversation(alice.id, "race")
+    pending = {"status": "awaiting_confirmation", "action": "train_model", "params": {}}
+    message = repo.add_message(conversation.id, "tool", "waiting", payload=pending)
+    outcomes = [
+        repo.transition_message_status(
+            message.id, "awaiting_confirmation", {**pending, "status": status}
+        )
+        for status in ("confirmed", "declined")
+    ]
+    assert outcomes == [True, False]
+    [stored] = [m for m in repo.list_messages(conversation.id) if m.id == message.id]
+    assert stored.payload["status"] == "confirmed"
+
+
+def test_two_simultaneous_confirmations_run_the_work_once(slow_trees, make_user, monkeypatch):
+    import threading
+
+    alice = make_user("alice")
+    conversation, _ = _ask(alice, TRAIN)
+    [stored] = turn.pending_confirmations(repo.list_messages(conversation.id))
+    # Both clicks read the message while it still awaits confirmation, before either
+    # records the answer: the interleaving a double-click or two tabs can produce.
+    both_read = threading.Barrier(2, timeout=30)
+    read_messages = repo.list_messages
+
+    def read_then_wait(*args, **kwargs):
+        messages = read_messages(*args, **kwargs)
+        both_read.wait()
+        return messages
+
+    monkeypatch.setattr(turn.repo, "list_messages", read_then_wait)
+    outcomes: list[str] = []
+
+    def click() -> None:
+        try:
+            turn.confirm_pending(alice, conversation.id, stored.id)
+            outcomes.append("ran")
+        except ActionError:
+            outcomes.append("refused")
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join(timeout=120)
+    assert sorted(outcomes) == ["ran", "refused"]
+    assert len(_jobs("train_model")) == 1
