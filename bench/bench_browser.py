@@ -584,7 +584,8 @@ def scale_main(args) -> None:
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             contexts = {}
             for label, (_, url) in servers.items():
-                visitor = Visitor(browser, url, [])
+                # the scale rounds time no chat turn, so the turn database is not read
+                visitor = Visitor(browser, url, [], workdir / label / "app.db")
                 contexts[label] = visitor.context
             charts = {label: (2 if label == "after" else 0) for label in servers}
             for label in servers:  # warm: first script runs, caches
