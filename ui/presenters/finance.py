@@ -397,17 +397,16 @@ def _panel_title(group: list[str], units: dict[str, str]) -> str:
     return f"{name} ({kinds.pop()})" if len(kinds) == 1 else name
 
 
-@presents("backtest_strategy")
-def backtest_strategy(result: ActionResult) -> dict[str, go.Figure]:
-    """Equity of the strategy and of buy and hold (log scale, top) and drawdown (bottom)."""
-    series, values = result.series["equity"], result.values
+def _equity_and_drawdown(series, compared: str, compared_name: str, name: str, title: str):
+    """Equity of ``series.y["strategy"]`` against ``series.y[compared]`` (log scale, top)
+    with the strategy's drawdown below: the layout both backtest presenters share."""
     traces = [
-        {"type": "scatter", "x": series.x, "y": series.y["strategy"], "name": "strategy"},
+        {"type": "scatter", "x": series.x, "y": series.y["strategy"], "name": name},
         {
             "type": "scatter",
             "x": series.x,
-            "y": series.y["buy_and_hold"],
-            "name": "buy and hold",
+            "y": series.y[compared],
+            "name": compared_name,
             "line": {"color": "grey", "dash": "dot"},
         },
         {
@@ -421,16 +420,26 @@ def backtest_strategy(result: ActionResult) -> dict[str, go.Figure]:
             "yaxis": "y2",
         },
     ]
+    return figure(
+        traces,
+        title,
+        xaxis={"anchor": "y", "showticklabels": False},
+        xaxis2={"anchor": "y2", "matches": "x"},
+        yaxis={"domain": [0.32, 1.0], **axis("equity (start = 1)", type="log")},
+        yaxis2={"domain": [0.0, 0.28], **axis("drawdown", tickformat=".0%")},
+    )
+
+
+@presents("backtest_strategy")
+def backtest_strategy(result: ActionResult) -> dict[str, go.Figure]:
+    """Equity of the strategy and of buy and hold (log scale, top) and drawdown (bottom)."""
+    values = result.values
     strategy = label(str(values.get("strategy", "strategy")).replace("_", " "))
     symbols = label(", ".join(str(s) for s in values.get("symbols") or []))
+    title = f"{strategy} on {symbols}" if symbols else strategy
     return {
-        "equity": figure(
-            traces,
-            f"{strategy} on {symbols}" if symbols else strategy,
-            xaxis={"anchor": "y", "showticklabels": False},
-            xaxis2={"anchor": "y2", "matches": "x"},
-            yaxis={"domain": [0.32, 1.0], **axis("equity (start = 1)", type="log")},
-            yaxis2={"domain": [0.0, 0.28], **axis("drawdown", tickformat=".0%")},
+        "equity": _equity_and_drawdown(
+            result.series["equity"], "buy_and_hold", "buy and hold", "strategy", title
         )
     }
 
@@ -599,38 +608,16 @@ def risk_contributions(result: ActionResult) -> dict[str, go.Figure]:
 def backtest_portfolio(result: ActionResult) -> dict[str, go.Figure]:
     """Equity of the walk-forward portfolio and of equal weights (log scale) with the
     drawdown below; the weights chosen at each rebalance as stacked areas."""
-    series, values = result.series["equity"], result.values
-    traces = [
-        {"type": "scatter", "x": series.x, "y": series.y["strategy"], "name": "optimised"},
-        {
-            "type": "scatter",
-            "x": series.x,
-            "y": series.y["equal_weight"],
-            "name": "equal weight",
-            "line": {"color": "grey", "dash": "dot"},
-        },
-        {
-            "type": "scatter",
-            "x": series.x,
-            "y": series.y["drawdown"],
-            "name": "drawdown",
-            "fill": "tozeroy",
-            "line": {"color": "crimson"},
-            "xaxis": "x2",
-            "yaxis": "y2",
-        },
-    ]
+    values = result.values
     objective = label(str(values.get("objective", "optimised")).replace("_", " "))
     rebalance = label(values.get("rebalance", ""))
+    title = (
+        f"Walk-forward {objective} portfolio, re-optimised {rebalance} "
+        f"on the past {values.get('lookback_days')} days"
+    )
     figures = {
-        "equity": figure(
-            traces,
-            f"Walk-forward {objective} portfolio, re-optimised {rebalance} "
-            f"on the past {values.get('lookback_days')} days",
-            xaxis={"anchor": "y", "showticklabels": False},
-            xaxis2={"anchor": "y2", "matches": "x"},
-            yaxis={"domain": [0.32, 1.0], **axis("equity (start = 1)", type="log")},
-            yaxis2={"domain": [0.0, 0.28], **axis("drawdown", tickformat=".0%")},
+        "equity": _equity_and_drawdown(
+            result.series["equity"], "equal_weight", "equal weight", "optimised", title
         )
     }
     weights = result.series.get("weights")
