@@ -144,28 +144,12 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def start_server(tree: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    from tests.browser.conftest import free_port
+    from tests.browser.conftest import free_port, streamlit_command
 
     port = free_port()
     log = (data_dir / "streamlit.log").open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
+        streamlit_command(port),
         cwd=tree,
         env=_env(data_dir),
         stdout=log,

@@ -52,6 +52,27 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def streamlit_command(port: int) -> list[str]:
+    """``streamlit run app.py`` headless on 127.0.0.1:``port`` (tests and bench/ alike)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,23 +136,7 @@ def start_server(
     )
     (data_dir / "metrics").mkdir(exist_ok=True)
     log = data_dir / f"streamlit-{port}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    command = streamlit_command(port)
     with log.open("wb") as output:
         process = subprocess.Popen(
             command,
