@@ -10,7 +10,7 @@ from engine.actions.base import ActionError
 from engine.auth import service as auth_service
 from engine.auth.permissions import ROLES
 from engine.chat import conversations
-from storage.repositories import usage as usage_repo
+from engine.usage.budgets import admin_overview
 from ui.session import require_role
 from ui.text import md_escape
 
@@ -94,7 +94,7 @@ st.caption(
     "loop and trials as well. A run that would cross a limit asks for confirmation; a "
     "running one stops cleanly at the line (status budget_exhausted), keeping its results."
 )
-budgets = usage_repo.list_budgets()
+budgets, today_usage = admin_overview(admin)
 if budgets:
     names = {u.id: u.username for u in users}
     st.dataframe(
@@ -144,7 +144,6 @@ if saved or cleared:
         st.error(md_escape(error))
 
 st.subheader("Usage today")
-today_usage = usage_repo.usage_by_user(usage_repo.day_start())
 if today_usage:
     st.dataframe(
         pd.DataFrame(today_usage)[["user", "cpu_minutes", "tokens", "dollars"]],

@@ -313,3 +313,14 @@ def usage_report(user_id: int, goal_id: int | None = None) -> dict[str, Any]:
             "limits": _limits(usage.get_budget(usage.scope_key(goal_id=goal_id))).to_json(),
         }
     return out
+
+
+def admin_overview(user: Any) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Every stored budget and today's usage by user, for the Users page: administrators
+    only, checked here (the page is not the check)."""
+    from engine.auth import permissions
+    from engine.auth.permissions import Resource
+    from storage.repositories import usage as usage_repo
+
+    permissions.require(user, "administer", Resource.area("usage"))
+    return usage_repo.list_budgets(), usage_repo.usage_by_user(usage_repo.day_start())

@@ -172,3 +172,14 @@ def test_budget_changes_need_valid_targets(fresh_db, make_user):
     assert usage.list_budgets() == []
     with pytest.raises(ActionError, match="needs username"):  # refused before any job
         _set(admin, scope="user", max_tokens=1)
+
+
+def test_the_budget_overview_is_for_administrators_only(make_user):
+    from engine.actions import ActionError
+    from engine.usage.budgets import admin_overview
+
+    budgets, usage = admin_overview(make_user("root", role="admin"))
+    assert isinstance(budgets, list) and isinstance(usage, list)
+    for role in ("analyst", "viewer"):
+        with pytest.raises(ActionError):
+            admin_overview(make_user(f"someone-{role}", role=role))
