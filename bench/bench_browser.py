@@ -52,7 +52,6 @@ sys.path.insert(0, str(ROOT))
 ADMIN, PASSWORD = "root", "Correct-h0rse-1"
 OPTION = {"spot": 100, "strike": 105, "maturity_years": 0.5, "rate": 0.03, "volatility": 0.2}
 CONVERSATION = "Bench: price a call"
-HAS_COOKIE = "document.cookie.split('; ').some(c => c.startsWith('mltrainer_auth=v1.'))"
 PRICING_REQUEST = "Price a call with spot 100, strike 105, 6 months, vol 20%, rate 5%"
 PAGES = (
     "login form visible",
@@ -235,6 +234,8 @@ class Visitor:
         form.get_by_label("Password", exact=True).fill(PASSWORD)
         form.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        from tests.browser.conftest import HAS_COOKIE
+
         page.wait_for_function(HAS_COOKIE)  # the browser ran the cookie writer
 
     def visit(self, name: str) -> float:
@@ -502,15 +503,15 @@ def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[flo
     before = _showing(page)
 
     def open_choices(label: str, option: str):
-        """Open a select's dropdown (from the keyboard, again until its option shows: a
-        select that a rerun redraws may drop the first attempt)."""
+        """Open a select's list with the mouse, again until its option shows (not timed;
+        the same clicks as tests.browser.conftest.choose_option)."""
 
         def prepare() -> None:
             box = page.get_by_test_id("stSelectbox").filter(has_text=label)
             choice = page.get_by_role("option", name=option, exact=True)
             for _ in range(10):
-                box.locator("input").focus()
-                page.keyboard.press("ArrowDown")
+                if not choice.is_visible():
+                    box.locator("input").click()
                 try:
                     choice.wait_for(timeout=3_000)
                     return

@@ -44,6 +44,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 120
+AUTH_COOKIE = "mltrainer_auth"
+# The browser ran the cookie writer after a login: only then does another address (a
+# new page load) find the user logged in.
+HAS_COOKIE = f"document.cookie.split('; ').some(c => c.startsWith('{AUTH_COOKIE}=v1.'))"
 
 
 def _unavailable(reason: str) -> None:
@@ -71,6 +75,25 @@ def streamlit_command(port: int) -> list[str]:
         "--server.fileWatcherType",
         "none",
     ]
+
+
+def choose_option(page, label: str, option: str, attempts: int = 10) -> None:
+    """Pick ``option`` in the select labelled ``label`` as a person does: click the
+    select, then the option. Again when the list did not open or closed before the
+    click (a rerun that redraws the select drops an open list). Focus plus ArrowDown
+    is not used: Chromium sometimes leaves the list closed after it with the input
+    focused and no rerun (seen on the Trials page, about 1 in 6)."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(attempts):
+        if not choice.is_visible():
+            box.locator("input").click()
+        try:
+            choice.click(timeout=3_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: again
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not pick {option!r} in the {label!r} select")
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS
+from tests.browser.conftest import HAS_COOKIE, SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -69,8 +69,11 @@ def submit_login(page, username: str, password: str = PASSWORD) -> None:
 
 
 def log_in(page, server, username: str, password: str = PASSWORD) -> None:
+    """Log in and wait until the browser holds the session cookie (a test that then
+    opens another address would otherwise race the cookie writer)."""
     page.goto(server.url)
     submit_login(page, username, password)
+    page.wait_for_function(HAS_COOKIE)
 
 
 def chat(page, text: str) -> None:

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import start_server, stop_server
+from tests.browser.conftest import AUTH_COOKIE, HAS_COOKIE, start_server, stop_server
 from tests.browser.test_app_flow import PASSWORD, expect, heading, log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-COOKIE = "mltrainer_auth"
-HAS_COOKIE = f"document.cookie.split('; ').some(c => c.startsWith('{COOKIE}=v1.'))"
 
 
 def _logged_in(page) -> None:
@@ -34,7 +31,7 @@ def test_a_reload_keeps_the_login_and_a_logout_ends_it(page, server):
     server.cli("create-user", "reloader", "--role", "analyst", stdin=PASSWORD + "\n")
     log_in(page, server, "reloader")
     page.wait_for_function(HAS_COOKIE)  # the browser ran the cookie writer
-    cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)
+    cookie = next(c for c in page.context.cookies() if c["name"] == AUTH_COOKIE)
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > 0
 
     page.reload()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.browser.conftest import ROOT, start_server, stop_server
+from tests.browser.conftest import ROOT, choose_option, start_server, stop_server
 from tests.browser.test_app_flow import ADMIN, PASSWORD, expect, log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -81,22 +81,6 @@ def shown_ids(page, want: list[str]) -> list[str]:
     return [rows.nth(i).locator("td").first.inner_text().strip() for i in range(len(want))]
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option, opening the select from the keyboard until the option shows (a
-    select that a rerun redraws may drop the first attempt)."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    choice = page.get_by_role("option", name=option, exact=True)
-    for _ in range(10):
-        box.locator("input").focus()
-        page.keyboard.press("ArrowDown")
-        try:
-            choice.wait_for(timeout=3_000)
-            break
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again
-            page.keyboard.press("Escape")
-    choice.click()
-
-
 def caption(page, text: str):
     return page.locator(CAPTION).filter(has_text=text)
 
@@ -112,7 +96,7 @@ def test_filter_then_page_then_sort_shows_the_right_rows(page, seeded_server):
     want = oracle(database, "1 = 1", newest, 0)
     assert shown_ids(page, want) == want
 
-    choose(page, "Model family", "boosting")
+    choose_option(page, "Model family", "boosting")
     boosting = count(database, "family = 'boosting'")
     assert 50 < boosting < 700
     expect()(caption(page, f"Showing 1–50 of {boosting} trials")).to_be_visible()
@@ -127,7 +111,7 @@ def test_filter_then_page_then_sort_shows_the_right_rows(page, seeded_server):
     want = oracle(database, "family = 'boosting'", newest, 50)
     assert shown_ids(page, want) == want
 
-    choose(page, "Sort by", "metric value")  # a new order starts on page 1
+    choose_option(page, "Sort by", "metric value")  # a new order starts on page 1
     expect()(caption(page, f"Showing 1–50 of {boosting} trials")).to_be_visible()
     settle(page)
     by_metric = "metric_value DESC, id DESC"  # SQLite puts the failed (NULL) ones last
