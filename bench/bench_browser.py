@@ -503,23 +503,10 @@ def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[flo
     before = _showing(page)
 
     def open_choices(label: str, option: str):
-        """Open a select's list with the mouse, again until its option shows (not timed;
-        the same clicks as tests.browser.conftest.choose_option)."""
+        """Open a select's list (not timed), as the browser tests do."""
+        from tests.browser.conftest import open_select
 
-        def prepare() -> None:
-            box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-            choice = page.get_by_role("option", name=option, exact=True)
-            for _ in range(10):
-                if not choice.is_visible():
-                    box.locator("input").click()
-                try:
-                    choice.wait_for(timeout=3_000)
-                    return
-                except Exception:  # noqa: BLE001 - playwright's TimeoutError: again
-                    page.keyboard.press("Escape")
-            raise RuntimeError(f"the {label!r} select did not open")
-
-        return prepare
+        return lambda: open_select(page, label, option)
 
     def pick(option: str):
         return lambda: page.get_by_role("option", name=option, exact=True).click()

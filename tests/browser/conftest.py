@@ -77,19 +77,30 @@ def streamlit_command(port: int) -> list[str]:
     ]
 
 
-def choose_option(page, label: str, option: str, attempts: int = 10) -> None:
-    """Pick ``option`` in the select labelled ``label`` as a person does: click the
-    select, then the option. Again when the list did not open or closed before the
-    click (a rerun that redraws the select drops an open list). Focus plus ArrowDown
-    is not used: Chromium sometimes leaves the list closed after it with the input
-    focused and no rerun (seen on the Trials page, about 1 in 6)."""
+def open_select(page, label: str, option: str, attempts: int = 10):
+    """Open the select labelled ``label`` as a person does (a click), again until
+    ``option`` shows; return that option. Focus plus ArrowDown is not used: Chromium
+    sometimes leaves the list closed after it, the input focused and no rerun (seen on
+    the Trials page, about 1 in 6)."""
     box = page.get_by_test_id("stSelectbox").filter(has_text=label)
     choice = page.get_by_role("option", name=option, exact=True)
     for _ in range(attempts):
         if not choice.is_visible():
             box.locator("input").click()
         try:
-            choice.click(timeout=3_000)
+            choice.wait_for(timeout=3_000)
+            return choice
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: again
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the {label!r} select did not show {option!r}")
+
+
+def choose_option(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the select labelled ``label``: open it, click the option; again
+    when the list closed before the click (a rerun that redraws the select drops it)."""
+    for _ in range(attempts):
+        try:
+            open_select(page, label, option).click(timeout=3_000)
             return
         except Exception:  # noqa: BLE001 - playwright's TimeoutError: again
             page.keyboard.press("Escape")
