@@ -411,7 +411,7 @@ def apptest_figures(
 # copy migrated down to the base's schema), both visited by one Chromium, alternating
 # which goes first in each round. Each round, from a fresh page:
 # - first view: ``goto /trials`` until the table, its "Showing 1–50 of N" caption and
-#   every chart (the two Vega-Lite summary charts; the base has none) are drawn and
+#   both summary charts (static images here, Vega-Lite charts at ec228c3) are drawn and
 #   nothing is running;
 # - filter: pick the "Model family" ``SCALE_FAMILY`` until the caption's total changes;
 # - page: "Next" until the caption says "Showing 51–100";
@@ -421,12 +421,6 @@ def apptest_figures(
 # same interval. Peak RSS is the server process's high-water mark (VmHWM) at the end.
 
 SCALE_STEPS = ("first view", "filter", "page", "sort")
-# Every Vega-Lite chart on the page drawn (its canvas or SVG marks are in the DOM).
-VEGA_DRAWN = """(count) => {
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
-  return charts.length >= count
-    && charts.every((c) => c.querySelector('canvas, svg .mark-group, svg .marks'));
-}"""
 SCALE_FAMILY = "boosting"
 CAPTION = '[data-testid="stCaptionContainer"]'
 
@@ -492,7 +486,9 @@ def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[flo
         done()
         settled(page)
         if charts:
-            page.wait_for_function(VEGA_DRAWN, arg=charts, timeout=180_000)
+            from tests.browser.conftest import SUMMARY_CHARTS_DRAWN
+
+            page.wait_for_function(SUMMARY_CHARTS_DRAWN, arg=charts, timeout=180_000)
         out[step] = (time.perf_counter() - started, _server_cpu(pid) - cpu)
 
     def first_view() -> None:
@@ -559,7 +555,7 @@ def scale_main(args) -> None:
                 # the scale rounds time no chat turn, so the turn database is not read
                 visitor = Visitor(browser, url, [], workdir / label / "app.db")
                 contexts[label] = visitor.context
-            charts = {label: (2 if label == "after" else 0) for label in servers}
+            charts = {label: 2 for label in servers}  # both summary charts, whichever kind
             for label in servers:  # warm: first script runs, caches
                 scale_round(
                     contexts[label], servers[label][1], servers[label][0].pid, charts[label]

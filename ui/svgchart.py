@@ -41,7 +41,7 @@ SUPPORTED = ("scatter", "scattergl")
 FONT = 'font-family="sans-serif"'
 
 
-def _text(value: Any) -> str:
+def xml_text(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
@@ -80,7 +80,7 @@ class _Unsupported(Exception):
     pass
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     if not (math.isfinite(low) and math.isfinite(high)):
         return []
     if high <= low:
@@ -97,7 +97,7 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def _tick_label(value: float, dates: bool, span: float, percent: bool = False) -> str:
+def tick_label(value: float, dates: bool, span: float, percent: bool = False) -> str:
     if percent:
         return f"{value * 100:.{0 if span >= 0.05 else 1}f}%"
     if dates:
@@ -199,16 +199,16 @@ def _draw(spec: dict[str, Any], width: int) -> str:
         f'<rect width="{width}" height="{height}" fill="white"/>',
     ]
     if title:
-        out.append(f'<text x="{left}" y="20" font-size="15">{_text(title)}</text>')
+        out.append(f'<text x="{left}" y="20" font-size="15">{xml_text(title)}</text>')
     if legend_rows:
         x_pos = left
         y_pos = top - 10
         for index, trace in legend:
             color = (trace.get("line") or {}).get("color") or PALETTE[index % len(PALETTE)]
-            name = _text(trace["name"])
+            name = xml_text(trace["name"])
             out.append(
                 f'<line x1="{x_pos}" y1="{y_pos - 4}" x2="{x_pos + 18}" y2="{y_pos - 4}" '
-                f'stroke="{_text(color)}" stroke-width="2"/>'
+                f'stroke="{xml_text(color)}" stroke-width="2"/>'
                 f'<text x="{x_pos + 22}" y="{y_pos}">{name}</text>'
             )
             x_pos += 40 + 7 * len(str(trace["name"]))
@@ -244,38 +244,38 @@ def _draw(spec: dict[str, Any], width: int) -> str:
             'fill="#fafafa" stroke="#ccc"/>'
         )
         y_percent = bool(axis_layout(yref).get("tickformat"))  # only "…%" gets here
-        for tick in _nice_ticks(ya, yb):
+        for tick in nice_ticks(ya, yb):
             ty = float(sy(tick))
             out.append(
                 f'<line x1="{x0:.1f}" y1="{ty:.1f}" x2="{x1:.1f}" y2="{ty:.1f}" stroke="#e5e5e5"/>'
                 f'<text x="{x0 - 4:.1f}" y="{ty + 4:.1f}" text-anchor="end" fill="#555">'
-                f"{_text(_tick_label(tick, False, yb - ya, y_percent))}</text>"
+                f"{xml_text(tick_label(tick, False, yb - ya, y_percent))}</text>"
             )
-        for tick in _nice_ticks(xa, xb, 6):
+        for tick in nice_ticks(xa, xb, 6):
             tx = float(sx(tick))
             out.append(
                 f'<line x1="{tx:.1f}" y1="{y1:.1f}" x2="{tx:.1f}" y2="{y1 + 4:.1f}" stroke="#999"/>'
                 f'<text x="{tx:.1f}" y="{y1 + 16:.1f}" text-anchor="middle" fill="#555">'
-                f"{_text(_tick_label(tick, x_dates, xb - xa))}</text>"
+                f"{xml_text(tick_label(tick, x_dates, xb - xa))}</text>"
             )
         x_title = _title(axis_layout(xref).get("title"))
         y_title = _title(axis_layout(yref).get("title"))
         if x_title:
             out.append(
                 f'<text x="{(x0 + x1) / 2:.1f}" y="{y1 + 32:.1f}" text-anchor="middle">'
-                f"{_text(x_title)}</text>"
+                f"{xml_text(x_title)}</text>"
             )
         if y_title:
             cx, cy = x0 - 45, (y0 + y1) / 2
             out.append(
                 f'<text x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" '
-                f'transform="rotate(-90 {cx:.1f} {cy:.1f})">{_text(y_title)}</text>'
+                f'transform="rotate(-90 {cx:.1f} {cy:.1f})">{xml_text(y_title)}</text>'
             )
         for index, x, y, _ in members:
             trace = traces[index]
             x, y = _thin(x, y)
             line = trace.get("line") or {}
-            color = _text(line.get("color") or PALETTE[index % len(PALETTE)])
+            color = xml_text(line.get("color") or PALETTE[index % len(PALETTE)])
             mode = trace.get("mode") or ("lines" if len(x) > 20 else "lines+markers")
             px, py = sx(x), sy(y)
             if "lines" in mode:
@@ -307,7 +307,7 @@ def _draw(spec: dict[str, Any], width: int) -> str:
         out.append(
             f'<line x1="{a:.1f}" y1="{y1 - float(shape.get("y0", 0)) * (y1 - y0):.1f}" '
             f'x2="{b:.1f}" y2="{y1 - float(shape.get("y1", 1)) * (y1 - y0):.1f}" '
-            f'stroke="{_text(style.get("color") or "#888")}" '
+            f'stroke="{xml_text(style.get("color") or "#888")}" '
             f'stroke-width="{float(style.get("width") or 1):g}"'
             + (f' stroke-dasharray="{dash}"' if dash else "")
             + "/>"
@@ -316,7 +316,7 @@ def _draw(spec: dict[str, Any], width: int) -> str:
         text = note.get("text")
         if not text:
             continue
-        color = _text((note.get("font") or {}).get("color") or "#333")
+        color = xml_text((note.get("font") or {}).get("color") or "#333")
         anchor = {"left": "start", "right": "end"}.get(note.get("xanchor") or "center", "middle")
         if note.get("xref") == "paper" and note.get("yref") == "paper":
             ax = left + float(note["x"]) * area_w
@@ -332,7 +332,7 @@ def _draw(spec: dict[str, Any], width: int) -> str:
             ay = y1 - float(note["y"]) * (y1 - y0) + 12
         out.append(
             f'<text x="{ax:.1f}" y="{ay:.1f}" text-anchor="{anchor}" fill="{color}">'
-            f"{_text(text)}</text>"
+            f"{xml_text(text)}</text>"
         )
     out.append("</svg>")
     return "".join(out)

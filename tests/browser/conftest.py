@@ -77,6 +77,17 @@ def streamlit_command(port: int) -> list[str]:
     ]
 
 
+# The Trials page's summary charts drawn: static SVG images loaded, or (after the
+# "Interactive charts" toggle) Vega-Lite charts with their marks in the DOM.
+SUMMARY_CHARTS_DRAWN = """(count) => {
+  const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  return images.length + charts.length >= count
+    && images.every((i) => i.complete && i.naturalWidth > 0)
+    && charts.every((c) => c.querySelector('canvas, svg .mark-group, svg .marks'));
+}"""
+
+
 def open_select(page, label: str, option: str, attempts: int = 10):
     """Open the select labelled ``label`` as a person does (a click), again until
     ``option`` shows; return that option. Focus plus ArrowDown is not used: Chromium

@@ -11,17 +11,18 @@ import sys
 
 import pytest
 
-from tests.browser.conftest import ROOT, choose_option, start_server, stop_server
+from tests.browser.conftest import (
+    ROOT,
+    SUMMARY_CHARTS_DRAWN,
+    choose_option,
+    start_server,
+    stop_server,
+)
 from tests.browser.test_app_flow import ADMIN, PASSWORD, expect, log_in, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CAPTION = '[data-testid="stCaptionContainer"]'
-CHARTS_DRAWN = """(count) => {
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
-  return charts.length === count
-    && charts.every((c) => c.querySelector('canvas, svg .mark-group, svg .marks'));
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_filter_then_page_then_sort_shows_the_right_rows(page, seeded_server):
     page.goto(f"{server.url}/trials")
     expect()(caption(page, "Showing 1–50 of 700 trials")).to_be_visible()
     settle(page)
-    page.wait_for_function(CHARTS_DRAWN, arg=2)
+    page.wait_for_function(SUMMARY_CHARTS_DRAWN, arg=2)
     newest = "created_at DESC, id DESC"
     want = oracle(database, "1 = 1", newest, 0)
     assert shown_ids(page, want) == want
@@ -101,7 +102,7 @@ def test_filter_then_page_then_sort_shows_the_right_rows(page, seeded_server):
     assert 50 < boosting < 700
     expect()(caption(page, f"Showing 1–50 of {boosting} trials")).to_be_visible()
     settle(page)
-    page.wait_for_function(CHARTS_DRAWN, arg=2)
+    page.wait_for_function(SUMMARY_CHARTS_DRAWN, arg=2)
     want = oracle(database, "family = 'boosting'", newest, 0)
     assert shown_ids(page, want) == want
 
@@ -117,4 +118,11 @@ def test_filter_then_page_then_sort_shows_the_right_rows(page, seeded_server):
     by_metric = "metric_value DESC, id DESC"  # SQLite puts the failed (NULL) ones last
     want = oracle(database, "family = 'boosting'", by_metric, 0)
     assert shown_ids(page, want) == want
-    page.wait_for_function(CHARTS_DRAWN, arg=2)  # (their numbers: AppTest)
+    page.wait_for_function(SUMMARY_CHARTS_DRAWN, arg=2)  # (their numbers: AppTest)
+
+    # the static images first; the interactive (Vega-Lite) charts on the toggle
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() == 0
+    page.get_by_text("Interactive charts").click()
+    expect()(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)
+    page.wait_for_function(SUMMARY_CHARTS_DRAWN, arg=2)
+    assert page.locator('[data-testid="stImage"]').count() == 0

@@ -1,9 +1,12 @@
 """The Trials page's charts (AppTest): they add up what the filters match, over every
-page of the table, and follow the filters (not the order or the page)."""
+page of the table, and follow the filters (not the order or the page). Drawn first as
+static SVG images (``ui.summary_charts``), the interactive Vega-Lite charts on a toggle."""
 
 from __future__ import annotations
 
+import base64
 import json
+import xml.etree.ElementTree as ET
 
 import pandas as pd
 import pyarrow as pa
@@ -21,9 +24,43 @@ def charts(at) -> dict[str, pd.DataFrame]:
     return out
 
 
+INTERACTIVE = "trials-summary-interactive"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def images(at) -> list[ET.Element]:
+    """Each static chart as parsed SVG (st.image inlines SVG as a data URI)."""
+    out = []
+    for element in at.get("image"):
+        for image in element.proto.imgs:
+            head, _, body = image.url.partition(",")
+            assert head == "data:image/svg+xml;base64", head
+            out.append(ET.fromstring(base64.b64decode(body)))
+    return out
+
+
+def texts(svg: ET.Element) -> list[str]:
+    return [t.text or "" for t in svg.iter(f"{SVG}text")]
+
+
+def test_first_view_draws_static_images_and_the_toggle_the_interactive_charts(people):
+    spread(60, people["alice"])
+    at = trials_page("root")
+    assert not charts(at)  # no chart library for the browser to load on the first view
+    counts, metric = images(at)
+    assert texts(counts)[0] == "Trials per day"
+    assert {"boosting", "ensemble", "linear"} <= set(texts(counts))
+    assert texts(metric)[0] == "balanced_accuracy per day"
+    assert metric.find(f"{SVG}polygon") is not None  # the lowest–highest band
+    at.toggle(key=INTERACTIVE).set_value(True).run()
+    assert set(charts(at)) == {"Trials per day", "balanced_accuracy per day"}
+    assert not images(at)
+
+
 def test_charts_add_up_the_filtered_trials(people):
     made = spread(60, people["alice"])  # families cycle ensemble, linear, boosting
     at = trials_page("root")
+    at.toggle(key=INTERACTIVE).set_value(True).run()  # the charts' data, as Vega-Lite gets it
     drawn = charts(at)
     assert set(drawn) == {"Trials per day", "balanced_accuracy per day"}
     counts = drawn["Trials per day"]
