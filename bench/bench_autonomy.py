@@ -106,6 +106,8 @@ A second held-out set, ``bench/heldout_tasks_2.json`` (``--draw-heldout 18
 drawn and committed before any run on it. A third, ``bench/heldout_tasks_3.json``
 (``--draw-heldout 19`` excluding the stocks of both), was drawn and committed alone
 after the pool rule above was committed and before any run on it.
+A fourth, ``bench/heldout_tasks_4.json`` (``--draw-heldout 20``, the same pool as the
+third), was drawn and committed alone after the third ran, before any run on it.
 """
 
 from __future__ import annotations
