@@ -423,6 +423,17 @@ def apptest_figures(
 SCALE_STEPS = ("first view", "filter", "page", "sort")
 SCALE_FAMILY = "boosting"
 CAPTION = '[data-testid="stCaptionContainer"]'
+# Checked on every animation frame, as SETTLED is: Playwright's expect() re-checks after
+# 100, 250, 500 and then every 1,000 ms, so a step timed with it ends at its next check
+# (up to a second late; the scale figures before 2026-12-05 14:00 were timed so).
+SHOWING_TEXT = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+  .map((c) => c.textContent).find((t) => t.includes('Showing')) || ''"""
+SHOWING = f"""([text, unlike]) => {{
+  const shown = ({SHOWING_TEXT})();
+  return shown.includes(text) && (unlike === null || shown !== unlike);
+}}"""
+TABLE_DRAWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+  .some((d) => d.getBoundingClientRect().height > 0 && d.querySelector('canvas'))"""
 
 
 def _process_cpu(pid: int) -> float:
@@ -463,18 +474,12 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _showing(page) -> str:
-    return page.locator(CAPTION).filter(has_text="Showing").first.inner_text()
-
-
 def _charts_on(page) -> int:
     return page.locator(".js-plotly-plot").count()
 
 
 def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[float, float]]:
     """One visit of the Trials page and three interactions; (wall s, server CPU s) each."""
-    from playwright.sync_api import expect
-
     out: dict[str, tuple[float, float]] = {}
     page = context.new_page()
 
@@ -492,11 +497,15 @@ def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[flo
         out[step] = (time.perf_counter() - started, _server_cpu(pid) - cpu)
 
     def first_view() -> None:
-        expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-        expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).to_be_visible()
+        page.wait_for_function(TABLE_DRAWN, polling="raf", timeout=180_000)
+        showing("Showing 1–50 of")
+
+    def showing(text: str, unlike: str | None = None) -> None:
+        """Until the table's caption holds ``text`` (and differs from ``unlike``)."""
+        page.wait_for_function(SHOWING, arg=[text, unlike], polling="raf", timeout=180_000)
 
     timed("first view", lambda: page.goto(f"{url}/trials"), first_view)
-    before = _showing(page)
+    before = page.evaluate(SHOWING_TEXT)
 
     def open_choices(label: str, option: str):
         """Open a select's list (not timed), as the browser tests do."""
@@ -510,20 +519,18 @@ def scale_round(context, url: str, pid: int, charts: int) -> dict[str, tuple[flo
     timed(
         "filter",
         pick(SCALE_FAMILY),
-        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).not_to_have_text(
-            before
-        ),
+        lambda: showing("Showing 1–50 of", unlike=before),
         open_choices("Model family", SCALE_FAMILY),
     )
     timed(
         "page",
         lambda: page.get_by_role("button", name="Next").click(),
-        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 51–100 of")).to_be_visible(),
+        lambda: showing("Showing 51–100 of"),
     )
     timed(
         "sort",
         pick("metric value"),
-        lambda: expect(page.locator(CAPTION).filter(has_text="Showing 1–50 of")).to_be_visible(),
+        lambda: showing("Showing 1–50 of"),
         open_choices("Sort by", "metric value"),
     )
     page.close()
