@@ -108,6 +108,10 @@ drawn and committed before any run on it. A third, ``bench/heldout_tasks_3.json`
 after the pool rule above was committed and before any run on it.
 A fourth, ``bench/heldout_tasks_4.json`` (``--draw-heldout 20``, the same pool as the
 third), was drawn and committed alone after the third ran, before any run on it.
+A fifth, ``bench/heldout_tasks_5.json`` (``--draw-heldout 21 --fresh-pairs`` excluding
+sets 1-4: :func:`draw_fresh_pairs`, (stock, target) pairs no run has used, 4
+classification and 2 regression), was drawn and committed alone after the
+classification portfolio was changed, before any run of the changed loop on it.
 """
 
 from __future__ import annotations
@@ -207,6 +211,47 @@ def draw_heldout(seed: int, exclude: tuple[Path, ...] = ()) -> dict:
         **({"excluded_symbols": sorted(seen)} if exclude else {}),
         "symbol_pool": symbols,
         "target_pool": targets,
+        "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
+    }
+
+
+FRESH_PAIRS = {"classification": 4, "regression": 2}
+
+
+def draw_fresh_pairs(seed: int, exclude: tuple[Path, ...]) -> dict:
+    """Set 5's rule (fixed 2026-12-05 14:07 UTC, before drawing): (stock, target) pairs
+    no meta-task, no fixed task and no earlier held-out file (``exclude``) has used, on
+    the bundled stocks other than the meta-task stocks (a stock may recur with a target
+    not yet run on it; LLY is the only stock no run has used); FRESH_PAIRS of each task
+    type, drawn by ``random.Random(seed)`` from the sorted eligible pairs of that type."""
+    from engine.autonomy.meta_tasks import TARGETS
+    from engine.data.bundled import STOCK_NAMES
+    from tools.build_portfolio import META_SYMBOLS, meta_tasks
+
+    used = {(t.symbol, t.target) for t in TASKS}
+    used |= {(m.symbol, m.target) for kind in FRESH_PAIRS for m in meta_tasks(kind)}
+    used |= {
+        (t["symbol"], t["target"])
+        for path in exclude
+        for t in json.loads(path.read_text())["tasks"]
+    }
+    symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS))
+    rng = random.Random(seed)
+    chosen = []
+    for kind, count in FRESH_PAIRS.items():
+        eligible = [
+            (s, t)
+            for s in symbols
+            for t in sorted(TARGETS)
+            if TARGETS[t][1] == kind and (s, t) not in used
+        ]
+        chosen += rng.sample(eligible, count)
+    excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
+    return {
+        "seed": seed,
+        "drawn_by": f"bench/bench_autonomy.py --draw-heldout {seed} --fresh-pairs{excluded}",
+        "used_pairs": sorted(f"{s} {t}" for s, t in used),
+        "symbol_pool": symbols,
         "tasks": [{"symbol": symbol, "target": target} for symbol, target in chosen],
     }
 
@@ -477,7 +522,17 @@ def main() -> None:
     parser.add_argument(
         "--no-warm", action="store_true", help="skip the loop warm-started from other tasks"
     )
+    parser.add_argument(
+        "--fresh-pairs",
+        action="store_true",
+        help="with --draw-heldout: set 5's rule, never-used (stock, target) pairs",
+    )
     args = parser.parse_args()
+    if args.draw_heldout is not None and args.fresh_pairs:
+        print(
+            json.dumps(draw_fresh_pairs(args.draw_heldout, tuple(args.exclude_heldout)), indent=1)
+        )
+        return
     if args.draw_heldout is not None:
         print(json.dumps(draw_heldout(args.draw_heldout, tuple(args.exclude_heldout)), indent=1))
         return
