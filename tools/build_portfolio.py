@@ -7,6 +7,16 @@
     .venv/bin/python tools/build_portfolio.py select \
         engine/autonomy/portfolio_scores_*.json --out engine/autonomy/portfolio.json
 
+    .venv/bin/python tools/build_portfolio.py pools /tmp/heldout3/result_*.json \
+        --out engine/autonomy/portfolio_pools.json
+    .venv/bin/python tools/build_portfolio.py select engine/autonomy/portfolio_scores_*.json \
+        --pools engine/autonomy/portfolio_pools.json --out engine/autonomy/portfolio.json
+
+``pools`` reduces the per-task pools of already-measured benchmark tasks (development
+tasks, never the held-out set being measured) to per-model hit counts; ``select
+--pools`` then chooses the classification portfolio by greedy coverage over the
+meta-tasks and these pools (:func:`engine.autonomy.portfolio.coverage_portfolio`).
+
 ``evaluate`` adds to an existing scores file the meta-tasks it does not hold yet (for
 the candidates stored there), so new targets cost only their own tasks. Compute is
 shared, so it is capped: tables of at most ``--max-rows`` rows (the latest), no new
@@ -209,10 +219,60 @@ def evaluate(
         )
 
 
-def select(score_files: list[Path], out: Path) -> None:
+# The fixed tasks of bench/bench_autonomy.py, by their keys there.
+FIXED_TASKS = {
+    "spx_vol5": ("SPX", "log_vol_next5"),
+    "spx_volup20": ("SPX", "vol_up_next20"),
+    "jpm_bigmove5": ("JPM", "big_move_next5"),
+}
+
+
+def pools(result_files: list[Path], out: Path) -> None:
+    """The development pools: from ``bench/bench_autonomy.py --pool N --out FILE``
+    results (tasks already measured, so no longer held out), each task's pool of random
+    configurations reduced to, per model, its family, draws and draws at or above the
+    pool's threshold (its top decile). A task in several files is kept once (the same
+    pool: same table, sampler seed and model seeds)."""
+    from engine.autonomy.meta_tasks import TARGETS
+
+    tasks: dict[str, dict] = {}
+    for path in result_files:
+        for row in json.loads(path.read_text()):
+            if row["task"] in tasks or "pool" not in row:
+                continue
+            symbol, target = FIXED_TASKS.get(row["task"]) or (
+                row["task"].split("_", 1)[0].upper(),
+                row["task"].split("_", 1)[1],
+            )
+            models: dict[str, list] = {}
+            for family, model_id, value in row["pilot_outcomes"]:
+                counts = models.setdefault(model_id, [family, 0, 0])
+                counts[1] += 1
+                counts[2] += int(value is not None and value >= row["threshold"])
+            tasks[row["task"]] = {
+                "key": row["task"],
+                "symbol": symbol,
+                "target": target,
+                "task_type": TARGETS[target][1],
+                "size": len(row["pilot_outcomes"]),
+                "threshold": row["threshold"],
+                "models": dict(sorted(models.items())),
+            }
+    document = {
+        "built_by": "tools/build_portfolio.py pools " + " ".join(p.name for p in result_files),
+        "tasks": list(tasks.values()),
+    }
+    out.write_text(json.dumps(document, indent=1) + "\n")
+    print(f"{len(tasks)} development pools: {sorted(tasks)}")
+
+
+def select(score_files: list[Path], out: Path, pool_file: Path | None = None) -> None:
     from engine.autonomy.portfolio import portfolio_document
 
-    document = portfolio_document([json.loads(p.read_text()) for p in score_files])
+    document = portfolio_document(
+        [json.loads(p.read_text()) for p in score_files],
+        json.loads(pool_file.read_text()) if pool_file else None,
+    )
     out.write_text(json.dumps(document, indent=1) + "\n")
     for task_type, entries in document["portfolios"].items():
         print(task_type, [(e["model_id"], e["kind"], e["hits"]) for e in entries])
@@ -230,11 +290,17 @@ def main() -> None:
     choose = commands.add_parser("select")
     choose.add_argument("scores", type=Path, nargs="+")
     choose.add_argument("--out", type=Path, required=True)
+    choose.add_argument("--pools", type=Path, default=None, help="development pools (pools)")
+    reduce = commands.add_parser("pools")
+    reduce.add_argument("results", type=Path, nargs="+")
+    reduce.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "evaluate":
         evaluate(args.task_type, args.out, args.max_rows, args.max_minutes, args.slow_seconds)
+    elif args.command == "pools":
+        pools(args.results, args.out)
     else:
-        select(args.scores, args.out)
+        select(args.scores, args.out, args.pools)
 
 
 if __name__ == "__main__":

@@ -320,11 +320,18 @@ def choose_rule(
     )
 
 
-def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def portfolio_document(
+    score_documents: Sequence[Mapping[str, Any]],
+    pool_document: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``portfolio.json`` from ``tools/build_portfolio.py evaluate`` outputs.
 
     The selection rule of each task type is chosen by leaving one type of target out
-    (:func:`choose_rule`); leaving one symbol out is reported beside it."""
+    (:func:`choose_rule`); leaving one symbol out is reported beside it. For the types
+    of :data:`COVERAGE_TYPES`, given the development pools (``pool_document``,
+    ``tools/build_portfolio.py pools``), the portfolio is instead
+    :func:`coverage_portfolio` over the meta-tasks and the pools, and
+    :func:`coverage_held_out` is recorded beside the replay."""
     from engine.autonomy.meta_tasks import TARGET_TYPES
     from engine.autonomy.replay import Variant, leave_one_type_out, matrices
 
@@ -336,6 +343,7 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
     priors: dict[str, dict[str, float]] = {}
     replayed: dict[str, dict[str, list[float]]] = {}
     covered: dict[str, bool] = {}
+    coverage: dict[str, dict[str, Any]] = {}
     for document in score_documents:
         metrics = [t["metric"] for t in document["tasks"]]
         n_tasks = len(metrics)
@@ -360,9 +368,26 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
             for rule in RULES
         }
         rule = choose_rule(by_type[task_type], by_symbol[task_type], replayed[task_type])
+        order = select_portfolio(ranks, rule=rule, families=families)
+        pools = [t for t in (pool_document or {}).get("tasks", ()) if t["task_type"] == task_type]
+        if task_type in COVERAGE_TYPES and pools:
+            probabilities = np.concatenate(
+                [hits.astype(float), pool_hit_probabilities(pools, document["candidates"])],
+                axis=1,
+            )
+            pool_types = types + [TARGET_TYPES[t["target"]] for t in pools]
+            coverage[task_type] = {
+                "replaced_rule": rule,
+                "development_tasks": [t["key"] for t in pools],
+                "expected_first_hit_leave_one_target_type_out": coverage_held_out(
+                    probabilities, ranks, pool_types, families, n_tasks, rule
+                ),
+            }
+            rule = COVERAGE_RULE
+            order = coverage_portfolio(probabilities, families)
         rules[task_type] = rule
         entries = []
-        for index in select_portfolio(ranks, rule=rule, families=families):
+        for index in order:
             candidate = document["candidates"][index]
             entries.append(
                 {
@@ -373,9 +398,7 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
                 }
             )
         portfolios[task_type] = entries
-        covered[task_type] = covers_every_task(
-            ranks, select_portfolio(ranks, rule=rule, families=families)
-        )
+        covered[task_type] = covers_every_task(ranks, order)
         priors[task_type] = family_prior(ranks, families)
         tasks[task_type] = [t["key"] for t in document["tasks"]]
     return {
@@ -388,8 +411,116 @@ def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str
         "replay_leave_one_target_type_out": replayed,
         "portfolios": portfolios,
         "covers_every_meta_task": covered,
+        "coverage": coverage,
         "family_prior": priors,
     }
+
+
+# --- the coverage rule: meta-tasks and development pools ------------------------------
+
+POOL_FILE = Path(__file__).with_name("portfolio_pools.json")
+# Task types whose portfolio is chosen by :func:`coverage_portfolio` from the meta-tasks
+# and the development pools (regression keeps the rule chosen by :func:`choose_rule`).
+COVERAGE_TYPES = ("classification",)
+COVERAGE_RULE = "coverage_diverse"
+POOL_PRIOR = 2.0  # pseudo-draws pulling a model's pool hit rate to its family's
+
+
+def pool_hit_probabilities(
+    pool_tasks: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping[str, Any]]
+) -> np.ndarray:
+    """candidates x pool tasks: the probability that each candidate reaches each
+    development task's top decile, estimated from the task's pool of random-search
+    draws (``tools/build_portfolio.py pools``): the hit rate of the candidate's model in
+    the pool, shrunk by :data:`POOL_PRIOR` pseudo-draws to its family's rate, itself
+    shrunk to the pool's overall rate (a model or family the pool drew rarely says
+    little). A pool holds random configurations, not the candidate's, so this is a
+    model-level estimate, not the candidate's own score."""
+    out = np.zeros((len(candidates), len(pool_tasks)))
+    for j, task in enumerate(pool_tasks):
+        models = task["models"]  # model id -> [family, draws, hits]
+        draws = sum(m[1] for m in models.values())
+        base = sum(m[2] for m in models.values()) / max(draws, 1)
+        family_draws: dict[str, list[int]] = {}
+        for family, n, k in models.values():
+            counts = family_draws.setdefault(family, [0, 0])
+            counts[0] += n
+            counts[1] += k
+        for i, candidate in enumerate(candidates):
+            fn, fk = family_draws.get(candidate["family"], [0, 0])
+            family_rate = (fk + POOL_PRIOR * base) / (fn + POOL_PRIOR)
+            _, n, k = models.get(candidate["model_id"], [candidate["family"], 0, 0])
+            out[i, j] = (k + POOL_PRIOR * family_rate) / (n + POOL_PRIOR)
+    return out
+
+
+def coverage_portfolio(
+    probabilities: np.ndarray, families: Sequence[str], size: int = MAX_SIZE
+) -> list[int]:
+    """Greedy maximum coverage with one entry per family: each pick is the candidate, of
+    a family not in the portfolio yet, that most raises the mean over the tasks
+    (``probabilities``: candidates x tasks, 0/1 on a meta-task, an estimate on a
+    development pool) of the probability that at least one entry so far reaches the
+    task's top decile (ties: the lower index). So the first k entries are k families
+    that together most often hold a hit, not k variants of the family best on average,
+    which miss together (issue 17: linear models first, slow when boosting wins)."""
+    chosen: list[int] = []
+    miss = np.ones(probabilities.shape[1])
+    while len(chosen) < min(size, len(set(families))):
+        used = {families[c] for c in chosen}
+        pool = [c for c in range(probabilities.shape[0]) if families[c] not in used]
+        gains = [float((1 - miss * (1 - probabilities[c])).mean()) for c in pool]
+        pick = pool[int(np.argmax(gains))]
+        chosen.append(pick)
+        miss = miss * (1 - probabilities[pick])
+    return chosen
+
+
+def expected_first_hit(order: Sequence[int], probabilities: np.ndarray) -> list[float]:
+    """Per task (column), the expected position of the first entry of ``order`` that
+    reaches the top decile, entries independent; :data:`MISS` when none does."""
+    out = []
+    for task in range(probabilities.shape[1]):
+        expected, survive = 0.0, 1.0
+        for k, c in enumerate(order):
+            expected += survive * probabilities[c, task] * (k + 1)
+            survive *= 1 - probabilities[c, task]
+        out.append(round(expected + survive * MISS, 4))
+    return out
+
+
+def coverage_held_out(
+    probabilities: np.ndarray,
+    ranks: np.ndarray,
+    types: Sequence[str],
+    families: Sequence[str],
+    n_meta: int,
+    other_rule: str,
+) -> dict[str, list[float]]:
+    """Leave one type of target out over the meta-tasks and the development pools
+    (``probabilities``' first ``n_meta`` columns are the meta-tasks, ``ranks`` theirs):
+    the expected first hit on each task (in column order) of the coverage portfolio learned
+    without the type, and of ``other_rule``'s portfolio learned from the meta-tasks
+    without it (the rule used before)."""
+    out: dict[str, list[float]] = {
+        COVERAGE_RULE: [0.0] * len(types),
+        other_rule: [0.0] * len(types),
+    }
+    for group in sorted(set(types)):
+        train = [i for i, t in enumerate(types) if t != group]
+        test = [i for i, t in enumerate(types) if t == group]
+        orders = {
+            COVERAGE_RULE: coverage_portfolio(probabilities[:, train], families),
+            other_rule: select_portfolio(
+                ranks[:, [i for i in train if i < n_meta]], rule=other_rule, families=families
+            ),
+        }
+        for rule, order in orders.items():
+            for task, value in zip(
+                test, expected_first_hit(order, probabilities[:, test]), strict=True
+            ):
+                out[rule][task] = value
+    return out
 
 
 def load_portfolios(path: Path) -> dict[str, tuple[PortfolioEntry, ...]]:

@@ -217,6 +217,68 @@ def test_the_shipped_portfolio_covers_every_meta_tasks_top_decile(task):
     assert document["covers_every_meta_task"][task] is True
 
 
+def test_the_shipped_classification_portfolio_opens_with_a_different_family_each_trial():
+    # Issue 17: the portfolio opened with four linear or discriminant entries, which miss
+    # together when boosting or an ensemble wins. Each of its first k entries (all of
+    # them, up to MAX_SIZE) is now of a family the earlier ones are not.
+    entries = pf._shipped()["classification"]
+    assert len(entries) == pf.MAX_SIZE
+    for k in range(1, len(entries) + 1):
+        assert len({e.family for e in entries[:k]}) == k
+    families = {e.family for e in entries}
+    assert families & {"boosting", "ensemble", "tree"}  # a tree ensemble among them
+    assert json.loads(pf.PORTFOLIO_FILE.read_text())["rule"]["classification"] == (pf.COVERAGE_RULE)
+
+
+def test_the_development_pools_never_hold_the_held_out_set_being_measured():
+    pools = json.loads(pf.POOL_FILE.read_text())["tasks"]
+    assert pools and all(t["size"] == sum(m[1] for m in t["models"].values()) for t in pools)
+    newest = ROOT / "bench" / "heldout_tasks_5.json"
+    measured = {(t["symbol"], t["target"]) for t in json.loads(newest.read_text())["tasks"]}
+    assert not measured & {(t["symbol"], t["target"]) for t in pools}
+
+
+def test_coverage_picks_families_that_hit_where_the_others_miss():
+    # Tasks 0-2: family a hits 0 and 1, b only 0 and 1 (a copy of a's hits), c only 2.
+    probabilities = np.array(
+        [
+            [1.0, 1.0, 0.0],  # a, best on average
+            [1.0, 1.0, 0.0],  # b, the same tasks
+            [0.0, 0.0, 1.0],  # c
+            [0.9, 0.9, 0.0],  # a again
+        ]
+    )
+    families = ["a", "b", "c", "a"]
+    assert pf.coverage_portfolio(probabilities, families) == [0, 2, 1]
+    assert pf.coverage_portfolio(probabilities, families, size=2) == [0, 2]
+    # The expected first hit: task 2 at entry 2; a task no entry reaches is a miss.
+    expected = pf.expected_first_hit([0, 2], np.column_stack([probabilities, np.zeros(4)]))
+    assert expected == [1.0, 1.0, 2.0, float(pf.MISS)]
+
+
+def test_pool_probabilities_shrink_a_rarely_drawn_model_to_its_family():
+    task = {
+        "models": {
+            "m1": ["f", 10, 5],  # drawn often: its own rate dominates
+            "m2": ["f", 0, 0],  # never drawn: the family's rate
+            "m3": ["g", 10, 0],
+        }
+    }
+    candidates = [
+        {"model_id": "m1", "family": "f"},
+        {"model_id": "m2", "family": "f"},
+        {"model_id": "m3", "family": "g"},
+        {"model_id": "m4", "family": "h"},  # a family the pool never drew: the pool's rate
+    ]
+    p = pf.pool_hit_probabilities([task], candidates)[:, 0]
+    base = 5 / 20
+    family_f = (5 + pf.POOL_PRIOR * base) / (10 + pf.POOL_PRIOR)
+    assert p[0] == pytest.approx((5 + pf.POOL_PRIOR * family_f) / (10 + pf.POOL_PRIOR))
+    assert p[1] == pytest.approx(family_f)
+    assert p[3] == pytest.approx(base)
+    assert p[2] < p[3] < p[1] < p[0]
+
+
 def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
     scores = [[0.1, 5.0], [0.2, 1.0], [0.3, 3.0], [None, 2.0], [0.4, None]] + [[0.0, 9.0]] * 5
     matrix = pf._oriented_matrix(scores, ["r2", "rmse"])
@@ -233,7 +295,9 @@ def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
 def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(task):
     document = json.loads(pf.PORTFOLIO_FILE.read_text())
     assert len(SCORE_FILES) == 2
-    rebuilt = pf.portfolio_document([json.loads(p.read_text()) for p in SCORE_FILES])
+    rebuilt = pf.portfolio_document(
+        [json.loads(p.read_text()) for p in SCORE_FILES], json.loads(pf.POOL_FILE.read_text())
+    )
     assert rebuilt == document  # nobody edited the portfolio by hand
     entries = pf._shipped()[task]
     assert 1 <= len(entries) <= pf.MAX_SIZE
@@ -251,7 +315,7 @@ def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(
     for key in document["meta_tasks"][task]:
         assert key.split("_")[0] not in held_symbols
         assert not key.endswith(("down_move_next10", "big_move_next10", "log_vol_next10"))
-    assert document["rule"][task] in pf.RULES
+    assert document["rule"][task] in (*pf.RULES, pf.COVERAGE_RULE)
     for entry in entries:
         spec = catalog.get_model(entry.model_id)
         assert spec.family == entry.family and spec.task == task
