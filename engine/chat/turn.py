@@ -129,13 +129,13 @@ def confirmation_token(user: UserRef, action: str, params: dict[str, Any]) -> st
 def describe_estimate(estimate: dict[str, Any]) -> str:
     """A stored estimate as the confirmation step shows it: wall time, CPU, Claude
     tokens and dollars when it calls Claude, and what it rests on."""
-    from engine.usage.estimate import PRIOR_RECORDS
+    from engine.usage.estimate import PRIOR_RECORDS, format_duration
 
     records = int(estimate.get("records") or 0)
     bound = "at most " if estimate.get("upper_bound") else "~"
     parts = [
-        f"{bound}{_seconds(estimate.get('wall_seconds'))} wall time",
-        f"{_seconds(estimate.get('cpu_seconds'))} CPU",
+        f"{bound}{format_duration(float(estimate.get('wall_seconds') or 0.0))} wall time",
+        f"{format_duration(float(estimate.get('cpu_seconds') or 0.0))} CPU",
     ]
     if estimate.get("tokens"):
         dollars = float(estimate.get("dollars") or 0.0)
@@ -148,17 +148,6 @@ def describe_estimate(estimate: dict[str, Any]) -> str:
     if estimate.get("basis"):
         text += f" Basis: {estimate['basis']}."
     return text
-
-
-def _seconds(value: Any) -> str:
-    seconds = float(value or 0.0)
-    if seconds < 1:
-        return f"{seconds:.2f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def turn_estimate(user: UserRef) -> str | None:

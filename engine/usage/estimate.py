@@ -82,11 +82,12 @@ class Estimate:
 
     def describe(self) -> str:
         text = (
-            f"{'at most ' if self.upper_bound else '~'}{_duration(self.wall_seconds)} wall, "
-            f"{_duration(self.cpu_seconds)} CPU"
+            f"{'at most ' if self.upper_bound else '~'}{format_duration(self.wall_seconds)} wall, "
+            f"{format_duration(self.cpu_seconds)} CPU"
         )
         if self.cpu_high > self.cpu_low > 0 and not self.upper_bound:
-            text += f" (80 % range {_duration(self.cpu_low)}–{_duration(self.cpu_high)})"
+            low, high = format_duration(self.cpu_low), format_duration(self.cpu_high)
+            text += f" (80 % range {low}–{high})"
         if self.tokens:
             text += f", ~{self.tokens:,} Claude tokens (${self.dollars:,.2f})"
         return text
@@ -108,7 +109,8 @@ class Estimate:
         }
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """Seconds as people read them: 0.25 s, 40 s, 3.5 min, 2.1 h."""
     if seconds < 1:
         return f"{seconds:.2f} s"
     if seconds < 120:

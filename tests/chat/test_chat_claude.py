@@ -5,22 +5,16 @@ from __future__ import annotations
 import pytest
 
 from engine.chat import conversations, turn
-from engine.config import reset_settings
 from storage.repositories import conversations as repo
-from tests.llm.fake_anthropic import FakeAnthropic, server_error, text_reply, tool_reply
+from tests.llm.fake_anthropic import claude_on_fake, server_error, text_reply, tool_reply
 
 OPTION = {"spot": 100, "strike": 100, "maturity_years": 1, "rate": 0.05, "volatility": 0.2}
 
 
 @pytest.fixture
 def claude(monkeypatch, fresh_db):
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
-        reset_settings()
+    with claude_on_fake(monkeypatch) as server:
         yield server
-    reset_settings()
 
 
 def test_claude_turn_calls_an_action_and_stores_the_exchange(claude, make_user):

@@ -9,10 +9,9 @@ import threading
 import pytest
 
 from engine.chat import background, conversations, turn
-from engine.config import reset_settings
 from storage.repositories import conversations as repo
 from tests.chat.test_chat_page import open_chat
-from tests.llm.fake_anthropic import FakeAnthropic, Reply, text_reply, tool_reply
+from tests.llm.fake_anthropic import Reply, claude_on_fake, text_reply, tool_reply
 
 MALFORMED = [("message_start", '{"type": "message_start", "message": {"id"')]
 OPTION = {"spot": 100, "strike": 100, "maturity_years": 1, "rate": 0.05, "volatility": 0.2}
@@ -20,13 +19,8 @@ OPTION = {"spot": 100, "strike": 100, "maturity_years": 1, "rate": 0.05, "volati
 
 @pytest.fixture
 def claude(monkeypatch, fresh_db):
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
-        reset_settings()
+    with claude_on_fake(monkeypatch) as server:
         yield server
-    reset_settings()
 
 
 def test_a_malformed_stream_answers_the_message_with_a_clear_error(claude, make_user):

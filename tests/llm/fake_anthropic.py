@@ -30,6 +30,8 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -542,3 +544,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         finally:
             reply.finished.set()
+
+
+@contextmanager
+def claude_on_fake(monkeypatch, **env: str) -> Iterator[FakeAnthropic]:
+    """A fake server with the app's settings pointing the real SDK at it (a test key,
+    one retry, plus ``env``); the settings are read again on the way in and out."""
+    from engine.config import reset_settings
+
+    with FakeAnthropic() as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_settings()
+        try:
+            yield server
+        finally:
+            reset_settings()

@@ -11,9 +11,8 @@ import pytest
 
 from engine.actions import PermissionDenied, call
 from engine.chat import conversations, turn
-from engine.config import reset_settings
 from engine.llm.planner import plan
-from tests.llm.fake_anthropic import FakeAnthropic, text_reply, tool_reply
+from tests.llm.fake_anthropic import claude_on_fake, text_reply, tool_reply
 from tests.trials.conftest import add_job, add_trial
 
 XGB = "xgboost.XGBClassifier"
@@ -189,13 +188,8 @@ def test_query_jobs_shows_only_the_callers_jobs(people):
 
 @pytest.fixture
 def claude(monkeypatch, fresh_db):
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
-        reset_settings()
+    with claude_on_fake(monkeypatch) as server:
         yield server
-    reset_settings()
 
 
 def _tool_results(body) -> list[dict]:

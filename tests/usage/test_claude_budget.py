@@ -10,10 +10,9 @@ import pytest
 
 from engine.actions import call
 from engine.chat import conversations, turn
-from engine.config import reset_settings
 from storage.repositories import conversations as repo
 from storage.repositories import usage
-from tests.llm.fake_anthropic import FakeAnthropic, text_reply, tool_reply
+from tests.llm.fake_anthropic import claude_on_fake, text_reply, tool_reply
 
 OPTION = {"spot": 100, "strike": 100, "maturity_years": 1, "rate": 0.05, "volatility": 0.2}
 PER_REQUEST = 120 + 30  # the fake's usage: input_tokens + output_tokens
@@ -21,14 +20,8 @@ PER_REQUEST = 120 + 30  # the fake's usage: input_tokens + output_tokens
 
 @pytest.fixture
 def claude(monkeypatch, fresh_db):
-    with FakeAnthropic() as server:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-        monkeypatch.setenv("MLTRAINER_CLAUDE_MAX_RETRIES", "1")
-        monkeypatch.setenv("MLTRAINER_LOOP_PROPOSER", "claude")
-        reset_settings()
+    with claude_on_fake(monkeypatch, MLTRAINER_LOOP_PROPOSER="claude") as server:
         yield server
-    reset_settings()
 
 
 def test_a_chat_turn_stops_when_its_token_budget_is_spent(claude, make_user):
