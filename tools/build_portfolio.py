@@ -7,15 +7,19 @@
     .venv/bin/python tools/build_portfolio.py select \
         engine/autonomy/portfolio_scores_*.json --out engine/autonomy/portfolio.json
 
-    .venv/bin/python tools/build_portfolio.py pools /tmp/heldout3/result_*.json \
-        --out engine/autonomy/portfolio_pools.json
-    .venv/bin/python tools/build_portfolio.py select engine/autonomy/portfolio_scores_*.json \
-        --pools engine/autonomy/portfolio_pools.json --out engine/autonomy/portfolio.json
+The second round of meta-tasks (``--round 2``) was scored on two cores side by side,
+each share on a copy of the round-1 file, then merged:
 
-``pools`` reduces the per-task pools of already-measured benchmark tasks (development
-tasks, never the held-out set being measured) to per-model hit counts; ``select
---pools`` then chooses the classification portfolio by greedy coverage over the
-meta-tasks and these pools (:func:`engine.autonomy.portfolio.coverage_portfolio`).
+    E="tools/build_portfolio.py evaluate --round 2 --max-minutes 60"
+    cp engine/autonomy/portfolio_scores_classification.json /tmp/cls_a.json  # and cls_b
+    .venv/bin/python $E --task-type classification --out /tmp/cls_a.json --share 0/2 &
+    .venv/bin/python $E --task-type classification --out /tmp/cls_b.json --share 1/2
+    .venv/bin/python tools/build_portfolio.py merge \
+        engine/autonomy/portfolio_scores_classification.json /tmp/cls_a.json /tmp/cls_b.json \
+        --out engine/autonomy/portfolio_scores_classification.json  # the same for regression
+
+``select`` chooses each task type's rule by leaving one stock and one type of target
+out (:mod:`engine.autonomy.portfolio_choice`) and writes the portfolio.
 
 ``evaluate`` adds to an existing scores file the meta-tasks it does not hold yet (for
 the candidates stored there), so new targets cost only their own tasks. Compute is
@@ -53,9 +57,9 @@ sys.path.insert(0, str(ROOT))
 REGRESSION_SYMBOLS = ("AAPL", "XOM", "KO", "PFE")
 CLASSIFICATION_SYMBOLS = ("AAPL", "XOM", "KO")
 META_SYMBOLS = tuple(sorted(set(REGRESSION_SYMBOLS) | set(CLASSIFICATION_SYMBOLS)))
-# The targets the portfolio learns from, in the order they were added. The others of
+# The targets of the first round, in the order they were added. The others of
 # engine.autonomy.meta_tasks.TARGETS (a 10-day down move, 10-day large move and 10-day
-# volatility) are never meta-tasks: they are kept for held-out benchmark tasks.
+# volatility) were kept for held-out benchmark tasks until the second round.
 META_TARGETS = {
     "regression": ("log_vol_next5", "log_vol_next20", "vol_ratio_next20", "return_next20"),
     "classification": (
@@ -78,9 +82,27 @@ FIRST_TARGETS = {
 SEED = 0
 
 
-def meta_tasks(task_type: str):
-    from engine.autonomy.meta_tasks import meta_task
+# The second round of meta-tasks (2026-12-05, issue 17): every target of the task type,
+# the 10-day ones included, on bundled stocks that are neither first-round meta-task
+# stocks, nor a fixed task's (JPM), nor a stock of held-out set 6 (AMD BBY GE HD PG,
+# drawn before this round was defined), in a seeded order so that any prefix spreads
+# over stocks and targets. They were scored on two cores, half each (``--share``).
+SECOND_SYMBOLS = ("BAC", "CVX", "JNJ", "LLY", "MRK", "MSFT", "PEP", "RRC", "UNH", "WMT")
+SECOND_SEED = "round 2"
 
+
+def meta_tasks(task_type: str, round_: int = 1):
+    from engine.autonomy.meta_tasks import TARGETS, meta_task
+
+    if round_ == 2:
+        pairs = [
+            (symbol, target)
+            for symbol in SECOND_SYMBOLS
+            for target in sorted(TARGETS)
+            if TARGETS[target][1] == task_type
+        ]
+        random.Random(f"{SECOND_SEED}:{task_type}").shuffle(pairs)
+        return [meta_task(symbol, target) for symbol, target in pairs]
     symbols = REGRESSION_SYMBOLS if task_type == "regression" else CLASSIFICATION_SYMBOLS
     return [
         meta_task(symbol, target)
@@ -146,7 +168,13 @@ def model_params(candidate: dict) -> dict:
 
 
 def evaluate(
-    task_type: str, out: Path, max_rows: int, max_minutes: float, slow_seconds: float
+    task_type: str,
+    out: Path,
+    max_rows: int,
+    max_minutes: float,
+    slow_seconds: float,
+    round_: int = 1,
+    share: tuple[int, int] = (0, 1),
 ) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="portfolio-"))
     os.environ["MLTRAINER_DATA_DIR"] = str(workdir)
@@ -178,7 +206,8 @@ def evaluate(
     done_keys = {t["key"] for t in result["tasks"]}
     started = time.perf_counter()
     spent_before = float(result["seconds"])
-    for task in meta_tasks(task_type):
+    part, parts = share
+    for task in meta_tasks(task_type, round_)[part::parts]:
         if task.key in done_keys:
             continue
         if time.perf_counter() - started > max_minutes * 60:
@@ -219,60 +248,35 @@ def evaluate(
         )
 
 
-# The fixed tasks of bench/bench_autonomy.py, by their keys there.
-FIXED_TASKS = {
-    "spx_vol5": ("SPX", "log_vol_next5"),
-    "spx_volup20": ("SPX", "vol_up_next20"),
-    "jpm_bigmove5": ("JPM", "big_move_next5"),
-}
-
-
-def pools(result_files: list[Path], out: Path) -> None:
-    """The development pools: from ``bench/bench_autonomy.py --pool N --out FILE``
-    results (tasks already measured, so no longer held out), each task's pool of random
-    configurations reduced to, per model, its family, draws and draws at or above the
-    pool's threshold (its top decile). A task in several files is kept once (the same
-    pool: same table, sampler seed and model seeds)."""
-    from engine.autonomy.meta_tasks import TARGETS
-
-    tasks: dict[str, dict] = {}
-    for path in result_files:
-        for row in json.loads(path.read_text()):
-            if row["task"] in tasks or "pool" not in row:
+def merge(score_files: list[Path], out: Path) -> None:
+    """One score file from several ``evaluate`` outputs of the same candidates: the
+    first file is the start every share of a round was copied from (the shares run
+    side by side), then every other file's tasks not already in, in file order."""
+    documents = [json.loads(p.read_text()) for p in score_files]
+    merged = documents[0]
+    start_seconds = float(merged["seconds"])
+    keys = {t["key"] for t in merged["tasks"]}
+    for document in documents[1:]:
+        if document["candidates"] != merged["candidates"]:
+            raise SystemExit("the score files hold different candidates")
+        for column, task in enumerate(document["tasks"]):
+            if task["key"] in keys:
                 continue
-            symbol, target = FIXED_TASKS.get(row["task"]) or (
-                row["task"].split("_", 1)[0].upper(),
-                row["task"].split("_", 1)[1],
-            )
-            models: dict[str, list] = {}
-            for family, model_id, value in row["pilot_outcomes"]:
-                counts = models.setdefault(model_id, [family, 0, 0])
-                counts[1] += 1
-                counts[2] += int(value is not None and value >= row["threshold"])
-            tasks[row["task"]] = {
-                "key": row["task"],
-                "symbol": symbol,
-                "target": target,
-                "task_type": TARGETS[target][1],
-                "size": len(row["pilot_outcomes"]),
-                "threshold": row["threshold"],
-                "models": dict(sorted(models.items())),
-            }
-    document = {
-        "built_by": "tools/build_portfolio.py pools " + " ".join(p.name for p in result_files),
-        "tasks": list(tasks.values()),
-    }
-    out.write_text(json.dumps(document, indent=1) + "\n")
-    print(f"{len(tasks)} development pools: {sorted(tasks)}")
+            keys.add(task["key"])
+            merged["tasks"].append(task)
+            for row, other in zip(merged["scores"], document["scores"], strict=True):
+                row.append(other[column])
+        merged["seconds"] = round(merged["seconds"] + document["seconds"] - start_seconds, 1)
+        slow = set(merged.get("too_slow", [])) | set(document.get("too_slow", []))
+        merged["too_slow"] = sorted(slow)
+    out.write_text(json.dumps(merged, indent=1))
+    print(f"{len(merged['tasks'])} tasks in {out}")
 
 
-def select(score_files: list[Path], out: Path, pool_file: Path | None = None) -> None:
+def select(score_files: list[Path], out: Path) -> None:
     from engine.autonomy.portfolio import portfolio_document
 
-    document = portfolio_document(
-        [json.loads(p.read_text()) for p in score_files],
-        json.loads(pool_file.read_text()) if pool_file else None,
-    )
+    document = portfolio_document([json.loads(p.read_text()) for p in score_files])
     out.write_text(json.dumps(document, indent=1) + "\n")
     for task_type, entries in document["portfolios"].items():
         print(task_type, [(e["model_id"], e["kind"], e["hits"]) for e in entries])
@@ -287,20 +291,34 @@ def main() -> None:
     run.add_argument("--max-rows", type=int, default=500)
     run.add_argument("--max-minutes", type=float, default=30.0)
     run.add_argument("--slow-seconds", type=float, default=20.0)
+    run.add_argument("--round", type=int, choices=(1, 2), default=1, dest="round_")
+    run.add_argument(
+        "--share",
+        default="0/1",
+        help="I/N: the I-th of every N tasks of the round (N processes side by side)",
+    )
     choose = commands.add_parser("select")
     choose.add_argument("scores", type=Path, nargs="+")
     choose.add_argument("--out", type=Path, required=True)
-    choose.add_argument("--pools", type=Path, default=None, help="development pools (pools)")
-    reduce = commands.add_parser("pools")
-    reduce.add_argument("results", type=Path, nargs="+")
-    reduce.add_argument("--out", type=Path, required=True)
+    join = commands.add_parser("merge")
+    join.add_argument("scores", type=Path, nargs="+")
+    join.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.command == "evaluate":
-        evaluate(args.task_type, args.out, args.max_rows, args.max_minutes, args.slow_seconds)
-    elif args.command == "pools":
-        pools(args.results, args.out)
+        part, parts = (int(n) for n in args.share.split("/"))
+        evaluate(
+            args.task_type,
+            args.out,
+            args.max_rows,
+            args.max_minutes,
+            args.slow_seconds,
+            args.round_,
+            (part, parts),
+        )
+    elif args.command == "merge":
+        merge(args.scores, args.out)
     else:
-        select(args.scores, args.out, args.pools)
+        select(args.scores, args.out)
 
 
 if __name__ == "__main__":

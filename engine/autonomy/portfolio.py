@@ -10,18 +10,11 @@ task type ships a *family prior* (:func:`family_prior`): each model family's mea
 over the meta-tasks, which replaces the proposer's hand-set prior, so after the
 portfolio the bandit starts from the families that did well on financial targets.
 
-Every shipped portfolio covers the meta-tasks: it holds, for each meta-task, a
-candidate in that task's top decile (a greedy set cover, :func:`cover_tasks`) when six
-entries can, so a task like a meta-task finds its winner there; the rules differ in how
-the cover is ordered and the rest filled (``cover_*``, ``complete_*``).
-
-The rule is chosen by leaving one type of target out: the portfolio and the family
-prior are learned without that type, and the whole loop — portfolio, then the
-proposer's own family policy — is replayed on the held-out type's stored scores
-(:mod:`engine.autonomy.replay`); the rule with the lowest median ratio of trials to a
-top-decile result, loop ÷ random search, wins (:func:`choose_rule`). The positions of
-the portfolio's first hit, leaving a type or a symbol out (:func:`first_hits_held_out`),
-break ties and are reported beside it.
+The rules: rank rules (:data:`RULES`, :func:`select_portfolio`) and greedy maximum
+coverage of the tasks' top deciles (:func:`coverage_portfolio`). Which one
+builds each task type's portfolio is chosen by leaving one stock out and one type of
+target out (:mod:`engine.autonomy.portfolio_choice`): the rule whose portfolios reach
+the held-out tasks' top decile of random configurations by trial 3 most often.
 
 The chosen portfolio is shipped as ``portfolio.json`` beside this module, with the
 raw scores it came from, and read once per process.
@@ -244,9 +237,8 @@ def covers_every_task(ranks: np.ndarray, portfolio: Sequence[int]) -> bool:
     return bool((covered | ~reachable).all())
 
 
-# In order of preference on a tie: families diverse first (a task of a kind the
-# meta-tasks lack should find its family early), then generalists before the greedy;
-# the interleaved rules, added later, last.
+# The rank rules of :func:`select_portfolio` (those tried by the choice are listed in
+# :data:`engine.autonomy.portfolio_choice.CHOICE_RULES`; the replay bench runs all).
 BASE_RULES = (
     "diverse_mean_rank",
     "diverse_best_rank",
@@ -255,203 +247,63 @@ BASE_RULES = (
     "interleaved_mean_rank",
     "interleaved_best_rank",
 )
-# Each of them after a set cover of the meta-tasks' top deciles (:func:`cover_tasks`);
-# The shipped rule is one of these (:func:`choose_rule`): a portfolio must hold a
-# top-decile entry of every meta-task it can, so a task like a meta-task is not left to
-# the search after the portfolio; the base rules are replayed beside them for the record.
-# ``complete_<rule>`` keeps the base rule's first entries and completes the cover after
-# them. Cover first, then complete, on a tie.
+# Each of them after a set cover of the meta-tasks' top deciles (:func:`cover_tasks`),
+# or (``complete_<rule>``) with the base rule's first entries kept and the cover after.
 COVER_RULES = tuple(f"cover_{rule}" for rule in BASE_RULES) + tuple(
     f"complete_{rule}" for rule in BASE_RULES
 )
 RULES = BASE_RULES + COVER_RULES
 
 
-def first_hits_held_out(
-    hits: np.ndarray,
-    ranks: np.ndarray,
-    groups: Sequence[str],
-    rule: str = "mean_rank",
-    families: Sequence[str] | None = None,
-) -> list[int]:
-    """Leave one group out (a symbol, or a type of target): the portfolio chosen from the
-    other groups' tasks, and the position of its first entry that reaches each held-out
-    task's threshold (:data:`MISS` when none does). How the selection rule is chosen,
-    and a check that it carries over to a stock or a question it has not seen."""
-    positions: list[int] = []
-    for group in sorted(set(groups)):
-        train = [i for i, g in enumerate(groups) if g != group]
-        if not train:  # a single group: nothing to learn from without it
-            return []
-        order = select_portfolio(ranks[:, train], rule=rule, families=families)
-        for task in (i for i, g in enumerate(groups) if g == group):
-            first = next((k + 1 for k, c in enumerate(order) if hits[c, task]), MISS)
-            positions.append(first)
-    return positions
-
-
-def choose_rule(
-    by_type: Mapping[str, Sequence[int]],
-    by_symbol: Mapping[str, Sequence[int]],
-    replayed: Mapping[str, Sequence[float]] | None = None,
-    rules: Sequence[str] = COVER_RULES,
-) -> str:
-    """The rule under which the whole loop, replayed on the meta-tasks with the
-    portfolio and family prior learned without a type of target
-    (:func:`engine.autonomy.replay.leave_one_type_out`), needs the fewest trials
-    relative to random search on that type's tasks (median, then mean of the ratios);
-    then the rule whose portfolios alone reach a held-out type's top decile soonest on
-    average; then (and alone when the meta-tasks hold a single type) without a symbol;
-    ties: the earlier of ``rules`` (:data:`COVER_RULES` unless given: the shipped
-    portfolio covers every meta-task it can, and the replay chooses how it is filled)."""
-
-    def mean(positions: Sequence[int]) -> float:
-        return float(np.mean(positions)) if positions else float(MISS)
-
-    def whole_loop(rule: str) -> tuple[float, float]:
-        ratios = (replayed or {}).get(rule) or []
-        if not ratios:
-            return (0.0, 0.0)
-        return (float(np.median(ratios)), float(np.mean(ratios)))
-
-    return min(
-        rules,
-        key=lambda r: (*whole_loop(r), mean(by_type[r]), mean(by_symbol[r]), list(rules).index(r)),
-    )
-
-
-def portfolio_document(
-    score_documents: Sequence[Mapping[str, Any]],
-    pool_document: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def portfolio_document(score_documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """``portfolio.json`` from ``tools/build_portfolio.py evaluate`` outputs.
 
-    The selection rule of each task type is chosen by leaving one type of target out
-    (:func:`choose_rule`); leaving one symbol out is reported beside it. For the types
-    of :data:`COVERAGE_TYPES`, given the development pools (``pool_document``,
-    ``tools/build_portfolio.py pools``), the portfolio is instead
-    :func:`coverage_portfolio` over the meta-tasks and the pools, and
-    :func:`coverage_held_out` is recorded beside the replay."""
-    from engine.autonomy.meta_tasks import TARGET_TYPES
-    from engine.autonomy.replay import Variant, leave_one_type_out, matrices
+    Each task type's rule is chosen by leaving one stock out and one type of target out
+    (:func:`engine.autonomy.portfolio_choice.choose`: the most held-out tasks whose top
+    decile of random configurations the portfolio reaches by trial 3), and the
+    portfolio is that rule's over every meta-task. The family prior is each family's
+    mean rank over the meta-tasks."""
+    from engine.autonomy.portfolio_choice import choice_record
 
     portfolios: dict[str, list[dict[str, Any]]] = {}
     tasks: dict[str, list[str]] = {}
-    by_symbol: dict[str, dict[str, list[int]]] = {}
-    by_type: dict[str, dict[str, list[int]]] = {}
     rules: dict[str, str] = {}
     priors: dict[str, dict[str, float]] = {}
-    replayed: dict[str, dict[str, list[float]]] = {}
-    covered: dict[str, bool] = {}
-    coverage: dict[str, dict[str, Any]] = {}
+    first_hits: dict[str, Any] = {}
+    early: dict[str, Any] = {}
     for document in score_documents:
         metrics = [t["metric"] for t in document["tasks"]]
         n_tasks = len(metrics)
-        scores = [row[:n_tasks] for row in document["scores"]]
-        matrix = _oriented_matrix(scores, metrics)
-        hits, ranks = hit_matrix(matrix), rank_matrix(matrix)
+        matrix = _oriented_matrix([row[:n_tasks] for row in document["scores"]], metrics)
+        ranks = rank_matrix(matrix)
         families = [c["family"] for c in document["candidates"]]
-        types = [TARGET_TYPES[t["target"]] for t in document["tasks"]]
-        symbols = [t["symbol"] for t in document["tasks"]]
         task_type = document["task_type"]
-        by_type[task_type] = {
-            rule: first_hits_held_out(hits, ranks, types, rule, families) for rule in RULES
-        }
-        by_symbol[task_type] = {
-            rule: first_hits_held_out(hits, ranks, symbols, rule, families) for rule in RULES
-        }
-        replayed[task_type] = {
-            rule: [
-                round(row["ratio"], 4)
-                for row in leave_one_type_out(matrices(document), Variant(rule=rule))
-            ]
-            for rule in RULES
-        }
-        rule = choose_rule(by_type[task_type], by_symbol[task_type], replayed[task_type])
-        order = select_portfolio(ranks, rule=rule, families=families)
-        pools = [t for t in (pool_document or {}).get("tasks", ()) if t["task_type"] == task_type]
-        if task_type in COVERAGE_TYPES and pools:
-            probabilities = np.concatenate(
-                [hits.astype(float), pool_hit_probabilities(pools, document["candidates"])],
-                axis=1,
-            )
-            pool_types = types + [TARGET_TYPES[t["target"]] for t in pools]
-            coverage[task_type] = {
-                "replaced_rule": rule,
-                "development_tasks": [t["key"] for t in pools],
-                "expected_first_hit_leave_one_target_type_out": coverage_held_out(
-                    probabilities, ranks, pool_types, families, n_tasks, rule
-                ),
+        choice = choice_record(document, matrix, ranks)
+        rules[task_type] = choice["rule"]
+        first_hits[task_type] = choice["first_hit_leave_one_out"]
+        early[task_type] = choice["hit_by_trial_3_leave_one_out"]
+        portfolios[task_type] = [
+            {
+                **document["candidates"][index],
+                "hits": int(choice["hits"][index].sum()),
+                "tasks": n_tasks,
+                "mean_rank": round(float(ranks[index].mean()), 4),
             }
-            rule = COVERAGE_RULE
-            order = coverage_portfolio(probabilities, families)
-        rules[task_type] = rule
-        entries = []
-        for index in order:
-            candidate = document["candidates"][index]
-            entries.append(
-                {
-                    **candidate,
-                    "hits": int(hits[index].sum()),
-                    "tasks": n_tasks,
-                    "mean_rank": round(float(ranks[index].mean()), 4),
-                }
-            )
-        portfolios[task_type] = entries
-        covered[task_type] = covers_every_task(ranks, order)
+            for index in choice["order"]
+        ]
         priors[task_type] = family_prior(ranks, families)
         tasks[task_type] = [t["key"] for t in document["tasks"]]
     return {
         "built_by": "tools/build_portfolio.py",
         "quantile": QUANTILE,
+        "threshold": "the 90th percentile of each meta-task's random configurations",
         "meta_tasks": tasks,
         "rule": rules,
-        "first_hit_leave_one_target_type_out": by_type,
-        "first_hit_leave_one_symbol_out": by_symbol,
-        "replay_leave_one_target_type_out": replayed,
+        "hit_by_trial_3_leave_one_out": early,
+        "first_hit_leave_one_out": first_hits,
         "portfolios": portfolios,
-        "covers_every_meta_task": covered,
-        "coverage": coverage,
         "family_prior": priors,
     }
-
-
-# --- the coverage rule: meta-tasks and development pools ------------------------------
-
-POOL_FILE = Path(__file__).with_name("portfolio_pools.json")
-# Task types whose portfolio is chosen by :func:`coverage_portfolio` from the meta-tasks
-# and the development pools (regression keeps the rule chosen by :func:`choose_rule`).
-COVERAGE_TYPES = ("classification",)
-COVERAGE_RULE = "coverage_diverse"
-POOL_PRIOR = 2.0  # pseudo-draws pulling a model's pool hit rate to its family's
-
-
-def pool_hit_probabilities(
-    pool_tasks: Sequence[Mapping[str, Any]], candidates: Sequence[Mapping[str, Any]]
-) -> np.ndarray:
-    """candidates x pool tasks: the probability that each candidate reaches each
-    development task's top decile, estimated from the task's pool of random-search
-    draws (``tools/build_portfolio.py pools``): the hit rate of the candidate's model in
-    the pool, shrunk by :data:`POOL_PRIOR` pseudo-draws to its family's rate, itself
-    shrunk to the pool's overall rate (a model or family the pool drew rarely says
-    little). A pool holds random configurations, not the candidate's, so this is a
-    model-level estimate, not the candidate's own score."""
-    out = np.zeros((len(candidates), len(pool_tasks)))
-    for j, task in enumerate(pool_tasks):
-        models = task["models"]  # model id -> [family, draws, hits]
-        draws = sum(m[1] for m in models.values())
-        base = sum(m[2] for m in models.values()) / max(draws, 1)
-        family_draws: dict[str, list[int]] = {}
-        for family, n, k in models.values():
-            counts = family_draws.setdefault(family, [0, 0])
-            counts[0] += n
-            counts[1] += k
-        for i, candidate in enumerate(candidates):
-            fn, fk = family_draws.get(candidate["family"], [0, 0])
-            family_rate = (fk + POOL_PRIOR * base) / (fn + POOL_PRIOR)
-            _, n, k = models.get(candidate["model_id"], [candidate["family"], 0, 0])
-            out[i, j] = (k + POOL_PRIOR * family_rate) / (n + POOL_PRIOR)
-    return out
 
 
 def coverage_portfolio(
@@ -459,68 +311,25 @@ def coverage_portfolio(
 ) -> list[int]:
     """Greedy maximum coverage with one entry per family: each pick is the candidate, of
     a family not in the portfolio yet, that most raises the mean over the tasks
-    (``probabilities``: candidates x tasks, 0/1 on a meta-task, an estimate on a
-    development pool) of the probability that at least one entry so far reaches the
-    task's top decile (ties: the lower index). So the first k entries are k families
-    that together most often hold a hit, not k variants of the family best on average,
-    which miss together (issue 17: linear models first, slow when boosting wins)."""
+    (``probabilities``: candidates x tasks, 0/1 hits or estimates) of the probability
+    that at least one entry so far reaches the task's top decile (ties: the higher mean
+    probability, i.e. the more tasks hit alone, then the lower index). So the first k
+    entries are k families that together most often hold a hit, not k variants of the
+    family best on average, which miss together. Give every candidate its own "family"
+    for plain greedy maximum coverage."""
     chosen: list[int] = []
     miss = np.ones(probabilities.shape[1])
     while len(chosen) < min(size, len(set(families))):
         used = {families[c] for c in chosen}
         pool = [c for c in range(probabilities.shape[0]) if families[c] not in used]
-        gains = [float((1 - miss * (1 - probabilities[c])).mean()) for c in pool]
-        pick = pool[int(np.argmax(gains))]
+        gains = [
+            (round(float((1 - miss * (1 - probabilities[c])).mean()), 12), probabilities[c].mean())
+            for c in pool
+        ]
+        pick = pool[max(range(len(pool)), key=lambda k: (*gains[k], -pool[k]))]
         chosen.append(pick)
         miss = miss * (1 - probabilities[pick])
     return chosen
-
-
-def expected_first_hit(order: Sequence[int], probabilities: np.ndarray) -> list[float]:
-    """Per task (column), the expected position of the first entry of ``order`` that
-    reaches the top decile, entries independent; :data:`MISS` when none does."""
-    out = []
-    for task in range(probabilities.shape[1]):
-        expected, survive = 0.0, 1.0
-        for k, c in enumerate(order):
-            expected += survive * probabilities[c, task] * (k + 1)
-            survive *= 1 - probabilities[c, task]
-        out.append(round(expected + survive * MISS, 4))
-    return out
-
-
-def coverage_held_out(
-    probabilities: np.ndarray,
-    ranks: np.ndarray,
-    types: Sequence[str],
-    families: Sequence[str],
-    n_meta: int,
-    other_rule: str,
-) -> dict[str, list[float]]:
-    """Leave one type of target out over the meta-tasks and the development pools
-    (``probabilities``' first ``n_meta`` columns are the meta-tasks, ``ranks`` theirs):
-    the expected first hit on each task (in column order) of the coverage portfolio learned
-    without the type, and of ``other_rule``'s portfolio learned from the meta-tasks
-    without it (the rule used before)."""
-    out: dict[str, list[float]] = {
-        COVERAGE_RULE: [0.0] * len(types),
-        other_rule: [0.0] * len(types),
-    }
-    for group in sorted(set(types)):
-        train = [i for i, t in enumerate(types) if t != group]
-        test = [i for i, t in enumerate(types) if t == group]
-        orders = {
-            COVERAGE_RULE: coverage_portfolio(probabilities[:, train], families),
-            other_rule: select_portfolio(
-                ranks[:, [i for i in train if i < n_meta]], rule=other_rule, families=families
-            ),
-        }
-        for rule, order in orders.items():
-            for task, value in zip(
-                test, expected_first_hit(order, probabilities[:, test]), strict=True
-            ):
-                out[rule][task] = value
-    return out
 
 
 def load_portfolios(path: Path) -> dict[str, tuple[PortfolioEntry, ...]]:

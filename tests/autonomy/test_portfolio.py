@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from engine.autonomy import portfolio as pf
+from engine.autonomy import portfolio_choice as pc
 from engine.autonomy.proposer import PORTFOLIO_ATTR, BanditProposer, eligible_models
 from engine.goals.spec import GoalSpec
 from engine.ml import catalog
@@ -32,17 +33,6 @@ def test_generalists_first_and_near_copies_left_out():
     )
     assert pf.select_portfolio(ranks, size=10) == [0, 3, 2, 4]
     assert pf.select_portfolio(ranks, size=2) == [0, 3]
-
-
-def test_leaving_one_symbol_out_shows_whether_the_order_carries_over():
-    # Symbol A's two tasks prefer candidate 0, symbol B's task prefers candidate 1.
-    ranks = np.array([[0.9, 0.9, 0.1], [0.5, 0.5, 0.9], [0.1, 0.1, 0.5]])
-    hits = ranks >= 0.9
-    # Without A the order is 1, 2, 0 (as B ranks them): A's tasks find 0 third. Without
-    # B it is 0, 1, 2: B's task finds 1 second.
-    assert pf.first_hits_held_out(hits, ranks, ["A", "A", "B"]) == [3, 3, 2]
-    no_hit = np.zeros_like(hits)
-    assert pf.first_hits_held_out(no_hit, ranks, ["A", "A", "B"]) == [pf.MISS] * 3
 
 
 def test_the_greedy_rule_adds_what_the_earlier_entries_miss():
@@ -110,42 +100,6 @@ def test_interleaved_rules_give_the_winning_family_every_other_entry():
         pf.select_portfolio(ranks, rule="alphabetical")
 
 
-def test_leaving_one_type_out_chooses_the_rule_that_carries_over():
-    # Two kinds of question: on "vol" linear models win, on "direction" only the tree
-    # reaches the top. Mean rank over both types puts two linear models first; the
-    # diverse order has the tree second, so a held-out "direction" task finds it there.
-    ranks = np.array(
-        [
-            [0.99, 0.99, 0.50, 0.50],  # linear A
-            [0.90, 0.92, 0.45, 0.55],  # linear B (not a near copy of A)
-            [0.20, 0.30, 0.99, 0.98],  # tree
-        ]
-        + [[0.1, 0.1, 0.1, 0.1]] * 7
-    )
-    hits = pf.hit_matrix(ranks)
-    families = ["linear", "linear", "tree"] + ["dummy"] * 7
-    types = ["vol", "vol", "direction", "direction"]
-    held = {rule: pf.first_hits_held_out(hits, ranks, types, rule, families) for rule in pf.RULES}
-    # Positions of the held-out "direction" tasks first (groups in sorted order): the
-    # mean-rank order learned on "vol" alone tries the tree third, the diverse one second.
-    assert held["mean_rank"] == [3, 3, 2, 2]
-    assert held["diverse_mean_rank"] == [2, 2, 2, 2]
-    by_symbol = {rule: [1] for rule in pf.RULES}
-    assert pf.choose_rule(held, by_symbol, rules=pf.BASE_RULES) in (
-        "diverse_mean_rank",
-        "diverse_best_rank",
-    )
-    # A single type: no held-out positions, the symbols decide.
-    assert pf.first_hits_held_out(hits, ranks, ["vol"] * 4, "mean_rank", families) == []
-    only_symbols = {rule: [] for rule in pf.RULES}
-    assert (
-        pf.choose_rule(only_symbols, {**by_symbol, "best_rank": [0]}, rules=pf.BASE_RULES)
-        == "best_rank"
-    )
-    # The shipped rule is a cover rule, whatever the base rules score.
-    assert pf.choose_rule(held, by_symbol) in pf.COVER_RULES
-
-
 def _specialist_matrix() -> tuple[np.ndarray, list[str]]:
     """20 candidates x 5 tasks: six linear generalists top tasks 0-3, two linear
     specialists alone reach task 4's top decile (2 of 20), the rest trees and
@@ -193,51 +147,6 @@ def test_the_cover_rules_put_every_meta_tasks_top_decile_in_the_portfolio():
     assert pf.cover_tasks(ranks, start=cover) == cover
 
 
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_shipped_portfolio_covers_every_meta_tasks_top_decile(task):
-    document = json.loads(pf.PORTFOLIO_FILE.read_text())
-    scores = next(
-        json.loads(p.read_text())
-        for p in SCORE_FILES
-        if json.loads(p.read_text())["task_type"] == task
-    )
-    metrics = [t["metric"] for t in scores["tasks"]]
-    matrix = pf._oriented_matrix([row[: len(metrics)] for row in scores["scores"]], metrics)
-    hits = pf.hit_matrix(matrix)
-    assert (pf.top_decile(pf.rank_matrix(matrix)) == hits).all()
-    index = {
-        (c["model_id"], json.dumps(c["params"], sort_keys=True)): i
-        for i, c in enumerate(scores["candidates"])
-    }
-    shipped = [
-        index[(e["model_id"], json.dumps(e["params"], sort_keys=True))]
-        for e in document["portfolios"][task]
-    ]
-    assert hits[shipped].any(axis=0).all()  # every meta-task has an entry in its top decile
-    assert document["covers_every_meta_task"][task] is True
-
-
-def test_the_shipped_classification_portfolio_opens_with_a_different_family_each_trial():
-    # Issue 17: the portfolio opened with four linear or discriminant entries, which miss
-    # together when boosting or an ensemble wins. Each of its first k entries (all of
-    # them, up to MAX_SIZE) is now of a family the earlier ones are not.
-    entries = pf._shipped()["classification"]
-    assert len(entries) == pf.MAX_SIZE
-    for k in range(1, len(entries) + 1):
-        assert len({e.family for e in entries[:k]}) == k
-    families = {e.family for e in entries}
-    assert families & {"boosting", "ensemble", "tree"}  # a tree ensemble among them
-    assert json.loads(pf.PORTFOLIO_FILE.read_text())["rule"]["classification"] == (pf.COVERAGE_RULE)
-
-
-def test_the_development_pools_never_hold_the_held_out_set_being_measured():
-    pools = json.loads(pf.POOL_FILE.read_text())["tasks"]
-    assert pools and all(t["size"] == sum(m[1] for m in t["models"].values()) for t in pools)
-    newest = ROOT / "bench" / "heldout_tasks_5.json"
-    measured = {(t["symbol"], t["target"]) for t in json.loads(newest.read_text())["tasks"]}
-    assert not measured & {(t["symbol"], t["target"]) for t in pools}
-
-
 def test_coverage_picks_families_that_hit_where_the_others_miss():
     # Tasks 0-2: family a hits 0 and 1, b only 0 and 1 (a copy of a's hits), c only 2.
     probabilities = np.array(
@@ -251,32 +160,6 @@ def test_coverage_picks_families_that_hit_where_the_others_miss():
     families = ["a", "b", "c", "a"]
     assert pf.coverage_portfolio(probabilities, families) == [0, 2, 1]
     assert pf.coverage_portfolio(probabilities, families, size=2) == [0, 2]
-    # The expected first hit: task 2 at entry 2; a task no entry reaches is a miss.
-    expected = pf.expected_first_hit([0, 2], np.column_stack([probabilities, np.zeros(4)]))
-    assert expected == [1.0, 1.0, 2.0, float(pf.MISS)]
-
-
-def test_pool_probabilities_shrink_a_rarely_drawn_model_to_its_family():
-    task = {
-        "models": {
-            "m1": ["f", 10, 5],  # drawn often: its own rate dominates
-            "m2": ["f", 0, 0],  # never drawn: the family's rate
-            "m3": ["g", 10, 0],
-        }
-    }
-    candidates = [
-        {"model_id": "m1", "family": "f"},
-        {"model_id": "m2", "family": "f"},
-        {"model_id": "m3", "family": "g"},
-        {"model_id": "m4", "family": "h"},  # a family the pool never drew: the pool's rate
-    ]
-    p = pf.pool_hit_probabilities([task], candidates)[:, 0]
-    base = 5 / 20
-    family_f = (5 + pf.POOL_PRIOR * base) / (10 + pf.POOL_PRIOR)
-    assert p[0] == pytest.approx((5 + pf.POOL_PRIOR * family_f) / (10 + pf.POOL_PRIOR))
-    assert p[1] == pytest.approx(family_f)
-    assert p[3] == pytest.approx(base)
-    assert p[2] < p[3] < p[1] < p[0]
 
 
 def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
@@ -295,27 +178,32 @@ def test_hits_are_per_task_percentiles_oriented_by_metric_with_failures_worst():
 def test_the_shipped_portfolio_is_what_its_scores_give_and_every_entry_is_valid(task):
     document = json.loads(pf.PORTFOLIO_FILE.read_text())
     assert len(SCORE_FILES) == 2
-    rebuilt = pf.portfolio_document(
-        [json.loads(p.read_text()) for p in SCORE_FILES], json.loads(pf.POOL_FILE.read_text())
-    )
+    rebuilt = pf.portfolio_document([json.loads(p.read_text()) for p in SCORE_FILES])
     assert rebuilt == document  # nobody edited the portfolio by hand
     entries = pf._shipped()[task]
     assert 1 <= len(entries) <= pf.MAX_SIZE
     assert len({(e.model_id, json.dumps(e.params, sort_keys=True)) for e in entries}) == len(
         entries
     )
-    # The meta-tasks never use the benchmark's symbols, fixed or held out, nor the
-    # targets kept for held-out tasks.
-    held_symbols = {"spx", "jpm"}
-    held_files = sorted((ROOT / "bench").glob("heldout_tasks*.json"))
-    assert len(held_files) >= 4
-    for path in held_files:
-        heldout = json.loads(path.read_text())
-        held_symbols |= {t["symbol"].lower() for t in heldout["tasks"]}
-    for key in document["meta_tasks"][task]:
-        assert key.split("_")[0] not in held_symbols
-        assert not key.endswith(("down_move_next10", "big_move_next10", "log_vol_next10"))
-    assert document["rule"][task] in (*pf.RULES, pf.COVERAGE_RULE)
+    # The meta-tasks are the two rounds of tools/build_portfolio.py; none uses a fixed
+    # benchmark symbol or a stock of the held-out set being measured (set 6, drawn
+    # before the second round was defined). Round 1 also avoids every earlier set.
+    from tools.build_portfolio import meta_tasks
+
+    first = {m.key for m in meta_tasks(task, 1)}
+    second = {m.key for m in meta_tasks(task, 2)}
+    keys = document["meta_tasks"][task]
+    assert set(keys) <= first | second and first <= set(keys)
+    newest = sorted((ROOT / "bench").glob("heldout_tasks*.json"))[-1]
+    assert newest.name == "heldout_tasks_6.json"
+    held = {t["symbol"].lower() for t in json.loads(newest.read_text())["tasks"]}
+    for key in keys:
+        assert key.split("_")[0] not in held | {"spx", "jpm"}, key
+    earlier = set()
+    for path in sorted((ROOT / "bench").glob("heldout_tasks*.json")):
+        earlier |= {t["symbol"].lower() for t in json.loads(path.read_text())["tasks"]}
+    assert not {key.split("_")[0] for key in first} & earlier
+    assert document["rule"][task] in pc.CHOICE_RULES
     for entry in entries:
         spec = catalog.get_model(entry.model_id)
         assert spec.family == entry.family and spec.task == task

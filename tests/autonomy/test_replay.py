@@ -8,7 +8,6 @@ import random
 
 import numpy as np
 import optuna
-import pytest
 
 from engine.autonomy import portfolio as pf
 from engine.autonomy import replay as rp
@@ -272,22 +271,3 @@ def test_the_replayed_loop_follows_the_proposers_policy_after_the_portfolio():
     )
     assert never == 5  # budget + 1
     assert rp.replay_random(hits, random.Random(1), 6) in range(1, 7)
-
-
-@pytest.mark.parametrize("task", ["classification", "regression"])
-def test_the_shipped_rule_is_the_one_the_replay_found_best(task):
-    document = json.loads(pf.PORTFOLIO_FILE.read_text())
-    replayed = document["replay_leave_one_target_type_out"][task]
-    assert set(replayed) == set(pf.RULES)
-    chosen = document["rule"][task]
-    if chosen == pf.COVERAGE_RULE:  # chosen over the meta-tasks and development pools;
-        # the rule it replaced is still the one the meta-task replay found best
-        assert task in pf.COVERAGE_TYPES
-        chosen = document["coverage"][task]["replaced_rule"]
-
-    def key(rule):
-        ratios = replayed[rule]
-        return (float(np.median(ratios)), float(np.mean(ratios))) if ratios else (0.0, 0.0)
-
-    assert chosen in pf.COVER_RULES
-    assert key(chosen) == min(key(r) for r in pf.COVER_RULES)
