@@ -256,6 +256,34 @@ def draw_fresh_pairs(seed: int, exclude: tuple[Path, ...]) -> dict:
     }
 
 
+def remaining_pairs(stocks_of: Path, exclude: tuple[Path, ...]) -> dict:
+    """Set 7's rule (fixed 2026-12-05 16:10 UTC, before listing): every (stock, target)
+    pair of every target on the stocks of ``stocks_of`` (held-out set 6, whose stocks
+    no meta-task of either round uses) that no meta-task, fixed task or held-out file
+    (``exclude``, set 6 included) has used, in sorted order; nothing is drawn, so
+    nothing is chosen."""
+    from engine.autonomy.meta_tasks import TARGETS
+    from tools.build_portfolio import meta_tasks
+
+    stocks = sorted({t["symbol"] for t in json.loads(stocks_of.read_text())["tasks"]})
+    used = {(t.symbol, t.target) for t in TASKS}
+    used |= {
+        (m.symbol, m.target) for kind in FRESH_PAIRS for r in (1, 2) for m in meta_tasks(kind, r)
+    }
+    used |= {
+        (t["symbol"], t["target"])
+        for path in exclude
+        for t in json.loads(path.read_text())["tasks"]
+    }
+    pairs = [(s, t) for s in stocks for t in sorted(TARGETS) if (s, t) not in used]
+    excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
+    return {
+        "drawn_by": f"bench/bench_autonomy.py --remaining-pairs-of {stocks_of}{excluded}",
+        "stocks": stocks,
+        "tasks": [{"symbol": symbol, "target": target} for symbol, target in pairs],
+    }
+
+
 def heldout_tasks(path: Path) -> tuple[Task, ...]:
     from engine.autonomy.meta_tasks import TARGET_TYPES
 
@@ -527,7 +555,17 @@ def main() -> None:
         action="store_true",
         help="with --draw-heldout: set 5's rule, never-used (stock, target) pairs",
     )
+    parser.add_argument(
+        "--remaining-pairs-of",
+        type=Path,
+        default=None,
+        help="list set 7's tasks: every unused pair on this held-out file's stocks",
+    )
     args = parser.parse_args()
+    if args.remaining_pairs_of is not None:
+        document = remaining_pairs(args.remaining_pairs_of, tuple(args.exclude_heldout))
+        print(json.dumps(document, indent=1))
+        return
     if args.draw_heldout is not None and args.fresh_pairs:
         print(
             json.dumps(draw_fresh_pairs(args.draw_heldout, tuple(args.exclude_heldout)), indent=1)
