@@ -53,12 +53,13 @@ def test_without_history_the_shipped_family_prior_orders_the_families():
         portfolio=[],
     )
     assert proposer.prior.families["linear"] == shipped["linear"]
-    # Learned from the meta-tasks, not the hand-set order (boosting first): on these
-    # financial targets linear models are among the best families (ties keep the
-    # hand-set order), boosting among the worst.
-    assert proposer.order[0] == "linear" and shipped["linear"] == max(shipped.values())
-    assert DEFAULT_PRIOR["boosting"] > DEFAULT_PRIOR["linear"]
-    assert proposer.order.index("boosting") > proposer.order.index("linear")
+    # Learned from the meta-tasks, not the hand-set order (boosting first): the family
+    # of the best mean rank over the meta-tasks leads, and on these financial targets
+    # boosting is not it.
+    best = max(shipped, key=shipped.get)
+    assert proposer.order[0] == best != "boosting"
+    assert max(DEFAULT_PRIOR, key=DEFAULT_PRIOR.get) == "boosting"
+    assert proposer.order.index("boosting") > proposer.order.index(best)
     assert "meta-tasks" in proposer.propose().reason
 
 
