@@ -561,7 +561,18 @@ def main() -> None:
         default=None,
         help="list set 7's tasks: every unused pair on this held-out file's stocks",
     )
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="RESULT",
+        help="print the aggregate of --pool --out result files and stop",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     if args.remaining_pairs_of is not None:
         document = remaining_pairs(args.remaining_pairs_of, tuple(args.exclude_heldout))
         print(json.dumps(document, indent=1))
@@ -730,6 +741,52 @@ def main() -> None:
             f"| {row['name']} | {row['threshold']:.4f} | {random_median} {row['random']} | "
             f"{row['expected_random']} | {cold} {row['cold']} | {cold / random_median:.2f} | "
             f"{warm} |{other} ≤ 0.5 |"
+        )
+
+
+def summarize(paths: list[Path]) -> None:
+    """The aggregate of several ``--pool --out`` result files (the halves of a held-out
+    set run side by side): median of the per-task ratios overall and per task type,
+    a bootstrap 95 % interval of the overall median (10,000 resamples of the tasks),
+    and, with ``--compare-portfolio`` results, the paired comparison (sign test)."""
+    from scipy.stats import binomtest
+
+    from engine.autonomy.meta_tasks import TARGETS
+
+    rows = [row for path in paths for row in json.loads(path.read_text())]
+
+    def ratio(row: dict, mode: str) -> float:
+        return statistics.median(row[mode]) / row["pool"]["geometric"]
+
+    def kind(row: dict) -> str:
+        target = next(t for t in TARGETS if row["task"].endswith(t))
+        return TARGETS[target][1]
+
+    modes = [m for m in ("cold", "compared") if all(m in row for row in rows)]
+    for label, chosen in (
+        ("all", rows),
+        ("classification", [r for r in rows if kind(r) == "classification"]),
+        ("regression", [r for r in rows if kind(r) == "regression"]),
+    ):
+        for mode in modes:
+            values = [ratio(r, mode) for r in chosen]
+            if values:
+                print(
+                    f"{label} ({len(values)} tasks), loop {mode}: median ratio "
+                    f"{statistics.median(values):.2f}, {sum(v <= 0.5 for v in values)} at or "
+                    f"below 0.5, {sum(v <= 1 for v in values)} at or below 1.0"
+                )
+    values = [ratio(r, "cold") for r in rows]
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(10_000))
+    print(f"bootstrap 95 % interval of the median: {medians[250]:.2f}-{medians[9_750]:.2f}")
+    if "compared" in modes:
+        better = sum(ratio(r, "cold") < ratio(r, "compared") for r in rows)
+        worse = sum(ratio(r, "cold") > ratio(r, "compared") for r in rows)
+        p_value = binomtest(better, better + worse).pvalue if better + worse else 1.0
+        print(
+            f"paired with the compared portfolio: fewer trials on {better} tasks, more on "
+            f"{worse}, equal on {len(rows) - better - worse} (sign test p = {p_value:.3f})"
         )
 
 
