@@ -16,8 +16,8 @@ warm start, FLAML's start of every learner from its default configuration):
    portfolio of its task type (:mod:`engine.autonomy.portfolio`): a short ordered list
    of configurations learned from financial meta-tasks (other stocks' volatility,
    large-move, direction and drawdown targets), by the rule that carried over best to
-   a kind of target left out (with families diverse first when that rule wins), minus
-   those the goal may not use. Each is told to its family's Optuna study, so TPE
+   a stock and a kind of target left out (:mod:`engine.autonomy.portfolio_choice`),
+   minus those the goal may not use. Each is told to its family's Optuna study, so TPE
    learns from it. Without a portfolio (none shipped
    for the task, or none allowed) the first :data:`PORTFOLIO` trials go to the
    families with the highest prior, one trial each.
