@@ -256,16 +256,15 @@ def draw_fresh_pairs(seed: int, exclude: tuple[Path, ...]) -> dict:
     }
 
 
-def remaining_pairs(stocks_of: Path, exclude: tuple[Path, ...]) -> dict:
-    """Set 7's rule (fixed 2026-12-05 16:10 UTC, before listing): every (stock, target)
-    pair of every target on the stocks of ``stocks_of`` (held-out set 6, whose stocks
-    no meta-task of either round uses) that no meta-task, fixed task or held-out file
-    (``exclude``, set 6 included) has used, in sorted order; nothing is drawn, so
-    nothing is chosen."""
+def remaining_pairs(stocks: list[str], exclude: tuple[Path, ...], listed_by: str) -> dict:
+    """Sets 7 and 8's rule (fixed 2026-12-05 16:10 UTC for set 7, before listing): every
+    (stock, target) pair of every target on ``stocks`` that no meta-task of either
+    round, fixed task or held-out file (``exclude``) has used, in sorted order; nothing
+    is drawn, so nothing is chosen. Set 7: the stocks of set 6 (no meta-task uses them);
+    set 8 (17:02 UTC): JPM and SPX, the fixed tasks' symbols, which no meta-task uses."""
     from engine.autonomy.meta_tasks import TARGETS
     from tools.build_portfolio import meta_tasks
 
-    stocks = sorted({t["symbol"] for t in json.loads(stocks_of.read_text())["tasks"]})
     used = {(t.symbol, t.target) for t in TASKS}
     used |= {
         (m.symbol, m.target) for kind in FRESH_PAIRS for r in (1, 2) for m in meta_tasks(kind, r)
@@ -275,11 +274,11 @@ def remaining_pairs(stocks_of: Path, exclude: tuple[Path, ...]) -> dict:
         for path in exclude
         for t in json.loads(path.read_text())["tasks"]
     }
-    pairs = [(s, t) for s in stocks for t in sorted(TARGETS) if (s, t) not in used]
+    pairs = [(s, t) for s in sorted(stocks) for t in sorted(TARGETS) if (s, t) not in used]
     excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
     return {
-        "drawn_by": f"bench/bench_autonomy.py --remaining-pairs-of {stocks_of}{excluded}",
-        "stocks": stocks,
+        "drawn_by": f"bench/bench_autonomy.py {listed_by}{excluded}",
+        "stocks": sorted(stocks),
         "tasks": [{"symbol": symbol, "target": target} for symbol, target in pairs],
     }
 
@@ -562,6 +561,11 @@ def main() -> None:
         help="list set 7's tasks: every unused pair on this held-out file's stocks",
     )
     parser.add_argument(
+        "--remaining-pairs-on",
+        default="",
+        help="list set 8's tasks: every unused pair on these symbols (comma-separated)",
+    )
+    parser.add_argument(
         "--summarize",
         type=Path,
         nargs="+",
@@ -573,8 +577,15 @@ def main() -> None:
     if args.summarize:
         summarize(args.summarize)
         return
-    if args.remaining_pairs_of is not None:
-        document = remaining_pairs(args.remaining_pairs_of, tuple(args.exclude_heldout))
+    if args.remaining_pairs_of is not None or args.remaining_pairs_on:
+        if args.remaining_pairs_of is not None:
+            held = json.loads(args.remaining_pairs_of.read_text())["tasks"]
+            stocks = sorted({t["symbol"] for t in held})
+            listed_by = f"--remaining-pairs-of {args.remaining_pairs_of}"
+        else:
+            stocks = args.remaining_pairs_on.split(",")
+            listed_by = f"--remaining-pairs-on {args.remaining_pairs_on}"
+        document = remaining_pairs(stocks, tuple(args.exclude_heldout), listed_by)
         print(json.dumps(document, indent=1))
         return
     if args.draw_heldout is not None and args.fresh_pairs:
