@@ -218,6 +218,23 @@ def draw_heldout(seed: int, exclude: tuple[Path, ...] = ()) -> dict:
 FRESH_PAIRS = {"classification": 4, "regression": 2}
 
 
+def used_pairs(exclude: tuple[Path, ...], rounds: tuple[int, ...]) -> set[tuple[str, str]]:
+    """The (stock, target) pairs a fixed task, a meta-task of ``rounds`` or a held-out
+    file of ``exclude`` has used."""
+    from tools.build_portfolio import meta_tasks
+
+    used = {(t.symbol, t.target) for t in TASKS}
+    used |= {
+        (m.symbol, m.target) for kind in FRESH_PAIRS for r in rounds for m in meta_tasks(kind, r)
+    }
+    used |= {
+        (t["symbol"], t["target"])
+        for path in exclude
+        for t in json.loads(path.read_text())["tasks"]
+    }
+    return used
+
+
 def draw_fresh_pairs(seed: int, exclude: tuple[Path, ...]) -> dict:
     """Set 5's rule (fixed 2026-12-05 14:07 UTC, before drawing): (stock, target) pairs
     no meta-task, no fixed task and no earlier held-out file (``exclude``) has used, on
@@ -226,15 +243,9 @@ def draw_fresh_pairs(seed: int, exclude: tuple[Path, ...]) -> dict:
     type, drawn by ``random.Random(seed)`` from the sorted eligible pairs of that type."""
     from engine.autonomy.meta_tasks import TARGETS
     from engine.data.bundled import STOCK_NAMES
-    from tools.build_portfolio import META_SYMBOLS, meta_tasks
+    from tools.build_portfolio import META_SYMBOLS
 
-    used = {(t.symbol, t.target) for t in TASKS}
-    used |= {(m.symbol, m.target) for kind in FRESH_PAIRS for m in meta_tasks(kind)}
-    used |= {
-        (t["symbol"], t["target"])
-        for path in exclude
-        for t in json.loads(path.read_text())["tasks"]
-    }
+    used = used_pairs(exclude, rounds=(1,))  # the second round came after sets 5 and 6
     symbols = sorted(set(STOCK_NAMES) - set(META_SYMBOLS))
     rng = random.Random(seed)
     chosen = []
@@ -263,17 +274,8 @@ def remaining_pairs(stocks: list[str], exclude: tuple[Path, ...], listed_by: str
     is drawn, so nothing is chosen. Set 7: the stocks of set 6 (no meta-task uses them);
     set 8 (17:02 UTC): JPM and SPX, the fixed tasks' symbols, which no meta-task uses."""
     from engine.autonomy.meta_tasks import TARGETS
-    from tools.build_portfolio import meta_tasks
 
-    used = {(t.symbol, t.target) for t in TASKS}
-    used |= {
-        (m.symbol, m.target) for kind in FRESH_PAIRS for r in (1, 2) for m in meta_tasks(kind, r)
-    }
-    used |= {
-        (t["symbol"], t["target"])
-        for path in exclude
-        for t in json.loads(path.read_text())["tasks"]
-    }
+    used = used_pairs(exclude, rounds=(1, 2))
     pairs = [(s, t) for s in sorted(stocks) for t in sorted(TARGETS) if (s, t) not in used]
     excluded = "".join(f" --exclude-heldout {path}" for path in exclude)
     return {

@@ -27,20 +27,15 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-_TMP = Path(tempfile.mkdtemp(prefix="mltrainer-bench-compare-"))
-os.environ.setdefault("MLTRAINER_DATA_DIR", str(_TMP / "data"))
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_TMP / "metrics"))
-os.environ.setdefault("MLTRAINER_METRICS_PORT", "0")
-os.environ["MLTRAINER_BCRYPT_ROUNDS"] = "4"
-os.environ.pop("ANTHROPIC_API_KEY", None)
-(_TMP / "metrics").mkdir(parents=True, exist_ok=True)
+from bench.isolation import isolate  # noqa: E402
+
+_TMP = isolate("compare")
 
 POSTGRES_URL = os.environ.get(
     "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -26,7 +26,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,11 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-_TMP = Path(tempfile.mkdtemp(prefix="mltrainer-bench-export-"))
-os.environ.setdefault("MLTRAINER_DATA_DIR", str(_TMP / "data"))
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_TMP / "metrics"))
-(_TMP / "metrics").mkdir(exist_ok=True)
-os.environ.setdefault("MLTRAINER_METRICS_PORT", "0")
+from bench.isolation import isolate  # noqa: E402
+
+_TMP = isolate("export")
 
 POSTGRES_URL = os.environ.get(
     "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

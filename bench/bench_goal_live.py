@@ -20,19 +20,14 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-_TMP = Path(tempfile.mkdtemp(prefix="mltrainer-bench-goal-live-"))
-os.environ.setdefault("MLTRAINER_DATA_DIR", str(_TMP / "data"))
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_TMP / "metrics"))
-os.environ.setdefault("MLTRAINER_METRICS_PORT", "0")
-os.environ["MLTRAINER_BCRYPT_ROUNDS"] = "4"
-os.environ["MLTRAINER_JOB_STALE_SECONDS"] = "86400"  # the loop job has no worker
-os.environ.pop("ANTHROPIC_API_KEY", None)
+from bench.isolation import isolate  # noqa: E402
+
+_TMP = isolate("goal-live", job_without_worker=True)  # the loop job has no worker
 REFRESH_S = 2.0
 
 

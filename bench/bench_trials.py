@@ -20,21 +20,15 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-_TMP = Path(tempfile.mkdtemp(prefix="mltrainer-bench-trials-"))
-os.environ.setdefault("MLTRAINER_DATA_DIR", str(_TMP / "data"))
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_TMP / "metrics"))
-os.environ.setdefault("MLTRAINER_METRICS_PORT", "0")
-os.environ["MLTRAINER_BCRYPT_ROUNDS"] = "4"
-# The seeded "running" job has no worker: keep the executor from declaring it dead.
-os.environ["MLTRAINER_JOB_STALE_SECONDS"] = "86400"
-os.environ.pop("ANTHROPIC_API_KEY", None)
+from bench.isolation import isolate  # noqa: E402
+
+_TMP = isolate("trials", job_without_worker=True)  # the seeded running job has no worker
 
 POSTGRES_URL = os.environ.get(
     "MLTRAINER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -12,11 +12,11 @@ script runs; Vega-Lite draws labels as text, never as HTML.
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 
-from engine.trials.summary import TrialSummary, counts_frame, metric_frame
+from engine.trials.summary import TrialSummary, counts_frame, metric_frame, period_end
 from ui.svgchart import PALETTE, nice_ticks, tick_label, xml_text
 
 HEIGHT = 240
@@ -107,14 +107,6 @@ def _ms(day: date) -> float:
     return (day - date(1970, 1, 1)).days * float(DAY_MS)
 
 
-def _period_end(start: date, period: str) -> date:
-    if period == "week":
-        return start + timedelta(days=7)
-    if period == "month":
-        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start + timedelta(days=1)
-
-
 class _Frame:
     """The plot area of one chart: scales from data to pixels, axes and the title."""
 
@@ -123,7 +115,7 @@ class _Frame:
         self.x0, self.x1 = LEFT, SVG_WIDTH - RIGHT
         self.y0, self.y1 = self.top, SVG_HEIGHT - BOTTOM
         self.xa = _ms(summary.periods[0])
-        self.xb = _ms(_period_end(summary.periods[-1], summary.period))
+        self.xb = _ms(period_end(summary.periods[-1], summary.period))
         self.ya, self.yb = low, high if high > low else low + 1.0
 
     def sx(self, ms: float) -> float:
@@ -183,7 +175,7 @@ def counts_svg(summary: TrialSummary) -> str:
             break
     for i, start in enumerate(summary.periods):
         a = frame.sx(_ms(start))
-        b = frame.sx(_ms(_period_end(start, summary.period)))
+        b = frame.sx(_ms(period_end(start, summary.period)))
         width = max((b - a) * 0.8, 1.0)
         stacked = 0
         for index, family in enumerate(families):
@@ -218,7 +210,7 @@ def metric_svg(summary: TrialSummary) -> str | None:
     out = frame.axes(f"{metric} per {summary.period}", metric)
 
     def mid(p) -> float:
-        return frame.sx((_ms(p.start) + _ms(_period_end(p.start, summary.period))) / 2)
+        return frame.sx((_ms(p.start) + _ms(period_end(p.start, summary.period))) / 2)
 
     upper = " ".join(f"{mid(p):.1f},{frame.sy(p.highest):.1f}" for p in series)
     lower = " ".join(f"{mid(p):.1f},{frame.sy(p.lowest):.1f}" for p in reversed(series))

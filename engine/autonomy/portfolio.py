@@ -69,15 +69,19 @@ def _oriented_matrix(scores: Sequence[Sequence[float | None]], metrics: Sequence
     return matrix * signs
 
 
-def hit_matrix(matrix: np.ndarray, quantile: float = QUANTILE) -> np.ndarray:
-    """Which candidates score at or above each task's ``quantile``-th percentile (a
-    failure counts as the task's worst finite score)."""
+def hit_matrix(
+    matrix: np.ndarray, quantile: float = QUANTILE, reference_rows: Sequence[int] | None = None
+) -> np.ndarray:
+    """Which candidates score at or above each task's ``quantile``-th percentile — of
+    every candidate, or of ``reference_rows`` only (the random configurations: random
+    search's top decile) — a failure counting as the task's worst finite score."""
     filled = matrix.copy()
     for task in range(matrix.shape[1]):
         column = filled[:, task]
         finite = column[np.isfinite(column)]
         column[~np.isfinite(column)] = finite.min() if finite.size else 0.0
-    thresholds = np.percentile(filled, quantile, axis=0)
+    reference = filled if reference_rows is None else filled[list(reference_rows)]
+    thresholds = np.percentile(reference, quantile, axis=0)
     return np.isfinite(matrix) & (matrix >= thresholds)
 
 

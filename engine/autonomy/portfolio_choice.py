@@ -27,6 +27,7 @@ from engine.autonomy.portfolio import (
     MISS,
     QUANTILE,
     coverage_portfolio,
+    hit_matrix,
     select_portfolio,
 )
 
@@ -50,14 +51,8 @@ def benchmark_hits(matrix: np.ndarray, kinds: Sequence[str]) -> np.ndarray:
     above the :data:`QUANTILE`-th percentile of the task's random configurations
     (``kinds``: each candidate's ``defaults`` | ``random``), a failure counting as the
     task's worst value — random search's top decile, as the benchmark's pool gives it."""
-    filled = matrix.copy()
-    for task in range(matrix.shape[1]):
-        column = filled[:, task]
-        finite = column[np.isfinite(column)]
-        column[~np.isfinite(column)] = finite.min() if finite.size else 0.0
     random_rows = [i for i, kind in enumerate(kinds) if kind == "random"]
-    thresholds = np.percentile(filled[random_rows], QUANTILE, axis=0)
-    return np.isfinite(matrix) & (matrix >= thresholds)
+    return hit_matrix(matrix, QUANTILE, random_rows)
 
 
 def portfolio_by(

@@ -65,6 +65,15 @@ def period_start(day: date, period: str) -> date:
     return day
 
 
+def period_end(start: date, period: str) -> date:
+    """The first day after the period that begins on ``start`` (a :func:`period_start`)."""
+    if period == "week":
+        return start + timedelta(days=7)
+    if period == "month":
+        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return start + timedelta(days=1)
+
+
 def build(rows: list[repo.SummaryRow], metric_name: str | None) -> TrialSummary:
     """The summary of rollup rows (pure: tests feed it rows)."""
     if not rows:

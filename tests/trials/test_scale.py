@@ -171,6 +171,11 @@ def test_periods_keep_charts_small():
     assert summary.period_of(841) == "month"
     assert summary.period_start(date(2026, 12, 5), "week") == date(2026, 11, 30)
     assert summary.period_start(date(2026, 12, 5), "month") == date(2026, 12, 1)
+    # The day after each period: December's end crosses the year, February's is March 1.
+    assert summary.period_end(date(2026, 11, 30), "week") == date(2026, 12, 7)
+    assert summary.period_end(date(2026, 12, 1), "month") == date(2027, 1, 1)
+    assert summary.period_end(date(2028, 2, 1), "month") == date(2028, 3, 1)
+    assert summary.period_end(date(2026, 12, 5), "day") == date(2026, 12, 6)
     rows = [
         trial_repo.SummaryRow(
             date(2020, 1, 1) + timedelta(days=d), "tree", "succeeded", "m", 1, 1, 0.5, 0.5, 0.5
